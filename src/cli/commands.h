@@ -1,0 +1,44 @@
+#pragma once
+// The subcommand table. `--help` is generated from it; each entry wires its options into a
+// CLI11 subcommand and returns the function that runs it. Exit codes: 0 success, 1 failure,
+// 2 usage error.
+
+#include <CLI/CLI.hpp>
+#include <functional>
+#include <vector>
+
+namespace relay::cli {
+
+inline constexpr int kExitOk = 0;
+inline constexpr int kExitFailure = 1;
+inline constexpr int kExitUsage = 2;
+
+using Runner = std::function<int()>;
+struct Command {
+  const char* name;
+  const char* summary;
+  // Adds the command's options to `app` and returns what to run once they are parsed.
+  std::function<Runner(CLI::App& app)> setup;
+};
+
+const std::vector<Command>& Commands();
+int RunCli(int argc, char** argv);
+
+// Each command's setup, one file each.
+Runner SetupServe(CLI::App& app);
+Runner SetupFake(CLI::App& app);
+Runner SetupSendTest(CLI::App& app);
+Runner SetupCheckConfig(CLI::App& app);
+
+// Shared option helpers.
+struct LogOptions {
+  std::string level = "info";
+  std::string format = "json";
+};
+void AddLogOptions(CLI::App& app, LogOptions& options);
+// Applies them; false (after printing why) when a value is invalid.
+bool ApplyLogOptions(const LogOptions& options);
+// Writes `port` to `path` atomically (write + rename), for tests and scripts using port 0.
+bool WritePortFile(const std::string& path, unsigned port);
+
+}  // namespace relay::cli

@@ -1,0 +1,79 @@
+#include <boost/asio/io_context.hpp>
+#include <iostream>
+
+#include "cli/commands.h"
+#include "cli/run_loop.h"
+#include "common/log.h"
+#include "config/config_loader.h"
+#include "fake/fake_rudderstack.h"
+
+namespace relay::cli {
+namespace {
+
+struct FakeCmdOptions {
+  std::string host = "127.0.0.1";
+  int port = 0;
+  std::string token;
+  std::string sync_duration = "500ms";
+  std::string outcome = "succeeded";
+  std::string port_file;
+  LogOptions log;
+};
+
+int RunFake(const FakeCmdOptions& opt) {
+  if (!ApplyLogOptions(opt.log)) return kExitUsage;
+  StatusOr<Duration> duration = config::ParseDuration(opt.sync_duration);
+  if (!duration.ok()) {
+    std::cerr << "error: --sync-duration: " << duration.status().message() << "\n";
+    return kExitUsage;
+  }
+  std::string token = opt.token;
+  if (token.empty()) {
+    if (const char* v = std::getenv("RUDDERSTACK_API_TOKEN")) token = v;
+  }
+  if (token.empty()) {
+    std::cerr << "error: the fake needs a token: set RUDDERSTACK_API_TOKEN (or --token)\n";
+    return kExitUsage;
+  }
+  if (opt.host != "127.0.0.1" && opt.host != "::1" && opt.host != "localhost") {
+    log::Warn("fake-rudderstack listening beyond loopback", {{"host", opt.host}});
+  }
+  SystemClock clock;
+  fake::FakeRudderstack fake({token, *duration, opt.outcome}, clock);
+  boost::asio::io_context ioc(1);
+  http::Server server(ioc, {}, [&fake](http::Request&& r) { return fake.Handle(std::move(r)); });
+  std::string host = opt.host == "localhost" ? "127.0.0.1" : opt.host;
+  std::string listen = (host.find(':') != std::string::npos ? "[" + host + "]" : host) + ":" + std::to_string(opt.port);
+  StatusOr<uint16_t> port = server.Listen(listen);
+  if (!port.ok()) {
+    std::cerr << "error: " << port.status().message() << "\n";
+    return kExitFailure;
+  }
+  if (!opt.port_file.empty() && !WritePortFile(opt.port_file, *port)) {
+    std::cerr << "error: cannot write --port-file " << opt.port_file << "\n";
+    return kExitFailure;
+  }
+  server.Start();
+  log::Info("fake rudderstack serving", {{"url", "http://" + listen.substr(0, listen.rfind(':')) + ":" + std::to_string(*port)}});
+  RunUntilSignal(ioc, server, 1);
+  return kExitOk;
+}
+
+}  // namespace
+
+Runner SetupFake(CLI::App& app) {
+  auto opt = std::make_shared<FakeCmdOptions>();
+  app.add_option("--host", opt->host, "address to listen on (loopback unless you insist)")->capture_default_str();
+  app.add_option("--port", opt->port, "port; 0 picks a free one")->capture_default_str();
+  app.add_option("--token", opt->token,
+                 "Bearer token to accept (default: $RUDDERSTACK_API_TOKEN; a value given here shows in ps)");
+  app.add_option("--sync-duration", opt->sync_duration, "how long each sync runs")->capture_default_str();
+  app.add_option("--outcome", opt->outcome, "final sync status")
+      ->check(CLI::IsMember({"succeeded", "failed"}))
+      ->capture_default_str();
+  app.add_option("--port-file", opt->port_file, "write the bound port to this file once listening");
+  AddLogOptions(app, opt->log);
+  return [opt] { return RunFake(*opt); };
+}
+
+}  // namespace relay::cli

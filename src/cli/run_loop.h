@@ -1,0 +1,13 @@
+#pragma once
+// Runs an io_context on N threads until SIGINT or SIGTERM, then stops accepting, lets requests in
+// flight finish for a short grace period, and returns.
+
+#include <boost/asio/io_context.hpp>
+
+#include "http/server.h"
+
+namespace relay::cli {
+
+void RunUntilSignal(boost::asio::io_context& ioc, http::Server& server, int threads);
+
+}  // namespace relay::cli

@@ -1,0 +1,92 @@
+#pragma once
+// The relay's configuration as a plain struct. Each field documents its default and trade-off.
+// Built by config_loader.h from a TOML file (DESIGN.md §6) or from the seed's environment
+// variables (zero-config mode). Values are validated once at load; code may trust them.
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "common/clock.h"
+
+namespace relay::config {
+
+enum class SyncType { kIncremental, kFull };
+enum class IfRunning { kQueue, kSkip, kRestart };
+
+std::string_view SyncTypeName(SyncType t);    // "incremental" | "full"
+std::string_view IfRunningName(IfRunning p);  // "queue" | "skip" | "restart"
+
+struct ServerConfig {
+  // host:port to listen on. Default "0.0.0.0:8080": dbt Cloud must reach the relay.
+  std::string listen = "0.0.0.0:8080";
+  // Request bodies above this are answered 413 without being read. dbt payloads are < 2 KiB.
+  uint64_t max_body_bytes = 1024 * 1024;
+  // Time allowed for the request line and headers, and then for the body. A slow client is
+  // disconnected after this; dbt itself gives up after 10 s.
+  Duration header_timeout = std::chrono::seconds(10);
+  Duration body_timeout = std::chrono::seconds(10);
+  // An idle keep-alive connection is closed after this.
+  Duration idle_timeout = std::chrono::seconds(60);
+  // Threads running the HTTP server. They never block on I/O other than sockets.
+  int io_threads = 1;
+};
+
+struct StoreConfig {
+  // "sqlite:///abs/path.db" or "sqlite://relative.db". PostgreSQL arrives in a later release.
+  std::string url = "sqlite://retl-relay.db";
+  std::string sqlite_path;  // derived from url
+};
+
+struct DbtConfig {
+  // HMAC secrets; a delivery verifies if it matches any of them (several subscriptions or a
+  // rotation). Empty means every webhook is rejected unless allow_unsigned is set.
+  std::vector<std::string> webhook_secrets;
+  // Accept unsigned webhooks when no secret is configured. Off: the relay fails closed.
+  bool allow_unsigned = false;
+};
+
+struct RudderstackConfig {
+  // "us" → https://api.rudderstack.com, "eu" → https://api.eu.rudderstack.com.
+  std::string region = "us";
+  // Overrides region; http:// is allowed (tests, the fake). No trailing "/v2".
+  std::string api_base;
+  std::string token;  // Workspace Service Access Token. Secret: never logged.
+  Duration connect_timeout = std::chrono::seconds(10);
+  Duration request_timeout = std::chrono::seconds(30);  // as RudderStack's own clients
+};
+
+struct DispatchConfig {
+  int workers = 2;  // threads calling RudderStack; each owns one connection at a time
+  // How often idle workers look for due work. New triggers wake them at once.
+  Duration poll_interval = std::chrono::seconds(1);
+  // Backoff for retryable failures: full jitter over min(max, initial * 2^attempt).
+  Duration retry_initial = std::chrono::seconds(1);
+  Duration retry_max = std::chrono::minutes(5);
+  // A trigger still undelivered after this goes dead with its last error.
+  Duration max_age = std::chrono::hours(24);
+  // A claimed trigger returns to the pool if its worker dies and does not renew within this.
+  Duration lease = std::chrono::seconds(60);
+};
+
+struct Route {
+  std::string name;
+  // Empty list = any. An event matches when every non-empty list contains its id.
+  std::vector<int64_t> job_ids, project_ids, environment_ids, account_ids;
+  std::vector<int> on_status_codes = {10};  // "success" → 10, "error" → 20, "cancelled" → 30
+  std::vector<std::string> connections;
+  SyncType sync_type = SyncType::kIncremental;
+  IfRunning if_running = IfRunning::kQueue;
+};
+
+struct Config {
+  ServerConfig server;
+  StoreConfig store;
+  DbtConfig dbt;
+  RudderstackConfig rudderstack;
+  DispatchConfig dispatch;
+  std::vector<Route> routes;
+  std::string source;  // the file it came from, or "environment" in zero-config mode
+};
+
+}  // namespace relay::config

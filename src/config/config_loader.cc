@@ -1,0 +1,430 @@
+#include "config/config_loader.h"
+
+#include <toml++/toml.h>
+
+#include <cstdlib>
+#include <fstream>
+#include <set>
+#include <sstream>
+
+namespace relay::config {
+namespace {
+
+// Collects every problem instead of stopping at the first, so one run of check-config or serve
+// shows the operator the whole list.
+class Problems {
+ public:
+  void Add(std::string key, std::string problem) { list_.push_back(key + ": " + problem); }
+  bool empty() const { return list_.empty(); }
+  Status ToStatus(std::string_view source) const {
+    std::string msg = std::string(source) + ": " + std::to_string(list_.size()) + " problem(s)";
+    for (const auto& p : list_) msg += "\n  " + p;
+    return InvalidArgumentError(msg);
+  }
+
+ private:
+  std::vector<std::string> list_;
+};
+
+// Replaces ${VAR} from the environment; "$$" stands for a literal "$".
+std::optional<std::string> Expand(std::string_view in, const EnvLookup& env, std::string_view key,
+                                  Problems& problems) {
+  std::string out;
+  for (size_t i = 0; i < in.size(); ++i) {
+    if (in[i] == '$' && i + 1 < in.size() && in[i + 1] == '$') {
+      out += '$';
+      ++i;
+    } else if (in[i] == '$' && i + 1 < in.size() && in[i + 1] == '{') {
+      size_t end = in.find('}', i + 2);
+      if (end == std::string_view::npos) {
+        problems.Add(std::string(key), "unterminated ${ in value");
+        return std::nullopt;
+      }
+      std::string name(in.substr(i + 2, end - i - 2));
+      std::optional<std::string> v = env(name);
+      if (!v) {
+        problems.Add(std::string(key), "environment variable " + name + " is not set");
+        return std::nullopt;
+      }
+      out += *v;
+      i = end;
+    } else {
+      out += in[i];
+    }
+  }
+  return out;
+}
+
+// Reads one table, checking its keys against the allowed set and typing each value.
+class TableReader {
+ public:
+  TableReader(const toml::table& t, std::string prefix, const EnvLookup& env, Problems& p,
+              std::set<std::string> allowed)
+      : t_(t), prefix_(std::move(prefix)), env_(env), p_(p) {
+    for (const auto& [k, v] : t_) {
+      if (!allowed.count(std::string(k.str()))) p_.Add(Key(k.str()), "unknown key");
+    }
+  }
+
+  std::string Key(std::string_view k) const { return prefix_.empty() ? std::string(k) : prefix_ + "." + std::string(k); }
+
+  void String(std::string_view k, std::string* out) {
+    const toml::node* n = t_.get(k);
+    if (n == nullptr) return;
+    if (!n->is_string()) return p_.Add(Key(k), "must be a string");
+    if (auto v = Expand(n->as_string()->get(), env_, Key(k), p_)) *out = *v;
+  }
+  void Bool(std::string_view k, bool* out) {
+    const toml::node* n = t_.get(k);
+    if (n == nullptr) return;
+    if (!n->is_boolean()) return p_.Add(Key(k), "must be true or false");
+    *out = n->as_boolean()->get();
+  }
+  void Int(std::string_view k, int64_t min, int64_t max, int64_t* out) {
+    const toml::node* n = t_.get(k);
+    if (n == nullptr) return;
+    if (!n->is_integer()) return p_.Add(Key(k), "must be an integer");
+    int64_t v = n->as_integer()->get();
+    if (v < min || v > max) {
+      return p_.Add(Key(k), "must be between " + std::to_string(min) + " and " + std::to_string(max));
+    }
+    *out = v;
+  }
+  void Dur(std::string_view k, Duration* out) {
+    std::string text;
+    const toml::node* n = t_.get(k);
+    if (n == nullptr) return;
+    if (n->is_integer()) {
+      text = std::to_string(n->as_integer()->get());
+    } else if (n->is_string()) {
+      text = n->as_string()->get();
+    } else {
+      return p_.Add(Key(k), "must be a duration such as \"500ms\", \"10s\", \"5m\"");
+    }
+    StatusOr<Duration> d = ParseDuration(text);
+    if (!d.ok()) return p_.Add(Key(k), d.status().message());
+    *out = *d;
+  }
+  // A list of strings (or, with ids_ok, digit strings and integers).
+  std::vector<std::string> StringList(std::string_view k, bool ids_ok) {
+    std::vector<std::string> out;
+    const toml::node* n = t_.get(k);
+    if (n == nullptr) return out;
+    const toml::array* a = n->as_array();
+    if (a == nullptr) {
+      p_.Add(Key(k), "must be a list");
+      return out;
+    }
+    for (const toml::node& e : *a) {
+      if (e.is_string()) {
+        if (auto v = Expand(e.as_string()->get(), env_, Key(k), p_)) out.push_back(*v);
+      } else if (ids_ok && e.is_integer()) {
+        out.push_back(std::to_string(e.as_integer()->get()));
+      } else {
+        p_.Add(Key(k), ids_ok ? "items must be ids (strings of digits or integers)" : "items must be strings");
+      }
+    }
+    return out;
+  }
+  std::vector<int64_t> IdList(std::string_view k) {
+    std::vector<int64_t> ids;
+    for (const std::string& s : StringList(k, true)) {
+      char* end = nullptr;
+      errno = 0;
+      long long v = std::strtoll(s.c_str(), &end, 10);
+      if (s.empty() || *end != '\0' || errno != 0 || v < 0) {
+        p_.Add(Key(k), "\"" + s + "\" is not a numeric dbt id");
+      } else {
+        ids.push_back(v);
+      }
+    }
+    return ids;
+  }
+  bool Has(std::string_view k) const { return t_.get(k) != nullptr; }
+
+ private:
+  const toml::table& t_;
+  std::string prefix_;
+  const EnvLookup& env_;
+  Problems& p_;
+};
+
+const toml::table* SubTable(const toml::table& root, std::string_view k, Problems& p) {
+  const toml::node* n = root.get(k);
+  if (n == nullptr) return nullptr;
+  if (!n->is_table()) {
+    p.Add(std::string(k), "must be a table ([" + std::string(k) + "])");
+    return nullptr;
+  }
+  return n->as_table();
+}
+
+bool ValidBaseUrl(std::string_view url) {
+  std::string_view rest;
+  if (url.starts_with("https://")) rest = url.substr(8);
+  else if (url.starts_with("http://")) rest = url.substr(7);
+  else return false;
+  return !rest.empty() && rest.front() != '/' && rest.find_first_of(" \t?#") == std::string_view::npos;
+}
+
+std::string NormaliseBase(std::string url) {
+  while (!url.empty() && url.back() == '/') url.pop_back();
+  if (url.ends_with("/v2")) url.resize(url.size() - 3);
+  return url;
+}
+
+void ReadServer(const toml::table& root, const EnvLookup& env, Problems& p, ServerConfig& s) {
+  const toml::table* t = SubTable(root, "server", p);
+  if (t == nullptr) return;
+  TableReader r(*t, "server", env, p,
+                {"listen", "max_body_bytes", "header_timeout", "body_timeout", "idle_timeout", "io_threads"});
+  r.String("listen", &s.listen);
+  int64_t body = static_cast<int64_t>(s.max_body_bytes);
+  r.Int("max_body_bytes", 1024, int64_t{64} * 1024 * 1024, &body);
+  s.max_body_bytes = static_cast<uint64_t>(body);
+  r.Dur("header_timeout", &s.header_timeout);
+  r.Dur("body_timeout", &s.body_timeout);
+  r.Dur("idle_timeout", &s.idle_timeout);
+  int64_t threads = s.io_threads;
+  r.Int("io_threads", 1, 64, &threads);
+  s.io_threads = static_cast<int>(threads);
+}
+
+void ReadStore(const toml::table& root, const EnvLookup& env, Problems& p, StoreConfig& s) {
+  if (const toml::table* t = SubTable(root, "store", p)) {
+    TableReader r(*t, "store", env, p, {"url"});
+    r.String("url", &s.url);
+  }
+}
+
+void ReadDbt(const toml::table& root, const EnvLookup& env, Problems& p, DbtConfig& d) {
+  if (const toml::table* t = SubTable(root, "dbt", p)) {
+    TableReader r(*t, "dbt", env, p, {"webhook_secret", "webhook_secrets", "allow_unsigned"});
+    std::string one;
+    r.String("webhook_secret", &one);
+    if (!one.empty()) d.webhook_secrets.push_back(one);
+    for (auto& s : r.StringList("webhook_secrets", false)) d.webhook_secrets.push_back(s);
+    if (r.Has("webhook_secret") && one.empty()) p.Add("dbt.webhook_secret", "is empty");
+    r.Bool("allow_unsigned", &d.allow_unsigned);
+  }
+  if (d.webhook_secrets.empty()) {
+    if (auto v = env("DBT_WEBHOOK_SECRET"); v && !v->empty()) d.webhook_secrets.push_back(*v);
+  }
+}
+
+void ReadRudderstack(const toml::table& root, const EnvLookup& env, Problems& p, RudderstackConfig& rs) {
+  if (const toml::table* t = SubTable(root, "rudderstack", p)) {
+    TableReader r(*t, "rudderstack", env, p,
+                  {"region", "api_base", "token", "connect_timeout", "request_timeout"});
+    r.String("region", &rs.region);
+    r.String("api_base", &rs.api_base);
+    r.String("token", &rs.token);
+    r.Dur("connect_timeout", &rs.connect_timeout);
+    r.Dur("request_timeout", &rs.request_timeout);
+  }
+  if (rs.token.empty()) {
+    if (auto v = env("RUDDERSTACK_API_TOKEN")) rs.token = *v;
+  }
+  if (rs.region != "us" && rs.region != "eu") p.Add("rudderstack.region", "unknown region \"" + rs.region + "\" (us or eu)");
+  if (!rs.api_base.empty()) {
+    if (!ValidBaseUrl(rs.api_base)) p.Add("rudderstack.api_base", "not an http(s) URL");
+    rs.api_base = NormaliseBase(rs.api_base);
+  }
+  if (rs.token.empty()) p.Add("rudderstack.token", "not set (or set RUDDERSTACK_API_TOKEN)");
+}
+
+void ReadDispatch(const toml::table& root, const EnvLookup& env, Problems& p, DispatchConfig& d) {
+  const toml::table* t = SubTable(root, "dispatch", p);
+  if (t == nullptr) return;
+  TableReader r(*t, "dispatch", env, p,
+                {"workers", "poll_interval", "retry_initial", "retry_max", "max_age", "lease"});
+  int64_t workers = d.workers;
+  r.Int("workers", 1, 64, &workers);
+  d.workers = static_cast<int>(workers);
+  r.Dur("poll_interval", &d.poll_interval);
+  r.Dur("retry_initial", &d.retry_initial);
+  r.Dur("retry_max", &d.retry_max);
+  r.Dur("max_age", &d.max_age);
+  r.Dur("lease", &d.lease);
+  if (d.retry_max < d.retry_initial) p.Add("dispatch.retry_max", "is less than retry_initial");
+}
+
+void ReadRoute(const toml::table& t, size_t index, const EnvLookup& env, Problems& p,
+               std::set<std::string>& names, std::vector<Route>& routes) {
+  std::string prefix = "route[" + std::to_string(index) + "]";
+  TableReader r(t, prefix, env, p,
+                {"name", "job_ids", "project_ids", "environment_ids", "account_ids", "on",
+                 "connections", "sync_type", "if_running"});
+  Route route;
+  r.String("name", &route.name);
+  if (route.name.empty()) route.name = "route-" + std::to_string(index + 1);
+  if (!names.insert(route.name).second) p.Add(prefix + ".name", "duplicate route name \"" + route.name + "\"");
+  route.job_ids = r.IdList("job_ids");
+  route.project_ids = r.IdList("project_ids");
+  route.environment_ids = r.IdList("environment_ids");
+  route.account_ids = r.IdList("account_ids");
+  if (r.Has("on")) {
+    route.on_status_codes.clear();
+    for (const std::string& o : r.StringList("on", false)) {
+      if (o == "success") route.on_status_codes.push_back(10);
+      else if (o == "error") route.on_status_codes.push_back(20);
+      else if (o == "cancelled") route.on_status_codes.push_back(30);
+      else p.Add(prefix + ".on", "unknown outcome \"" + o + "\" (success, error, cancelled)");
+    }
+    if (route.on_status_codes.empty()) p.Add(prefix + ".on", "is empty");
+  }
+  route.connections = r.StringList("connections", false);
+  if (route.connections.empty()) p.Add(prefix + ".connections", "must list at least one connection id");
+  for (const auto& c : route.connections) {
+    if (c.empty() || c.find_first_of("/?# \t") != std::string::npos) {
+      p.Add(prefix + ".connections", "\"" + c + "\" is not a valid connection id");
+    }
+  }
+  std::string sync_type = "incremental", if_running = "queue";
+  r.String("sync_type", &sync_type);
+  r.String("if_running", &if_running);
+  if (sync_type == "full") route.sync_type = SyncType::kFull;
+  else if (sync_type != "incremental") p.Add(prefix + ".sync_type", "must be incremental or full");
+  if (if_running == "skip") route.if_running = IfRunning::kSkip;
+  else if (if_running == "restart") route.if_running = IfRunning::kRestart;
+  else if (if_running != "queue") p.Add(prefix + ".if_running", "must be queue, skip or restart");
+  routes.push_back(std::move(route));
+}
+
+void ReadRoutes(const toml::table& root, const EnvLookup& env, Problems& p, std::vector<Route>& routes) {
+  const toml::node* n = root.get("route");
+  if (n == nullptr) return;
+  const toml::array* a = n->as_array();
+  if (a == nullptr || !a->is_array_of_tables()) return p.Add("route", "must be an array of tables ([[route]])");
+  std::set<std::string> names;
+  for (size_t i = 0; i < a->size(); ++i) ReadRoute(*a->get(i)->as_table(), i, env, p, names, routes);
+}
+
+void ResolveStore(Problems& p, StoreConfig& s) {
+  if (s.url.starts_with("sqlite://")) {
+    s.sqlite_path = s.url.substr(9);
+    if (s.sqlite_path.empty()) p.Add("store.url", "sqlite:// needs a file path");
+  } else if (s.url.starts_with("postgres://") || s.url.starts_with("postgresql://")) {
+    p.Add("store.url", "PostgreSQL is not supported by this build yet; use sqlite://");
+  } else {
+    p.Add("store.url", "must start with sqlite:// (e.g. sqlite:///var/lib/retl-relay/relay.db)");
+  }
+}
+
+}  // namespace
+
+std::string_view SyncTypeName(SyncType t) { return t == SyncType::kFull ? "full" : "incremental"; }
+std::string_view IfRunningName(IfRunning p) {
+  switch (p) {
+    case IfRunning::kQueue: return "queue";
+    case IfRunning::kSkip: return "skip";
+    case IfRunning::kRestart: return "restart";
+  }
+  return "queue";
+}
+
+EnvLookup ProcessEnv() {
+  return [](std::string_view name) -> std::optional<std::string> {
+    const char* v = std::getenv(std::string(name).c_str());
+    if (v == nullptr) return std::nullopt;
+    return std::string(v);
+  };
+}
+
+StatusOr<Duration> ParseDuration(std::string_view text) {
+  size_t digits = 0;
+  while (digits < text.size() && text[digits] >= '0' && text[digits] <= '9') ++digits;
+  if (digits == 0 || digits > 12) return InvalidArgumentError("\"" + std::string(text) + "\" is not a duration (e.g. 500ms, 10s, 5m, 24h)");
+  int64_t n = std::stoll(std::string(text.substr(0, digits)));
+  std::string_view unit = text.substr(digits);
+  if (unit == "ms") return Duration(n);
+  if (unit == "s" || unit.empty()) return Duration(n * 1000);
+  if (unit == "m") return Duration(n * 60'000);
+  if (unit == "h") return Duration(n * 3'600'000);
+  return InvalidArgumentError("\"" + std::string(text) + "\" has an unknown unit (ms, s, m, h)");
+}
+
+std::string ApiBase(const RudderstackConfig& rs) {
+  if (!rs.api_base.empty()) return rs.api_base;
+  return rs.region == "eu" ? "https://api.eu.rudderstack.com" : "https://api.rudderstack.com";
+}
+
+StatusOr<Config> ParseConfig(std::string_view toml_text, const EnvLookup& env, std::string_view source_name) {
+  toml::table root;
+  try {
+    root = toml::parse(toml_text, source_name);
+  } catch (const toml::parse_error& e) {
+    std::ostringstream msg;
+    msg << source_name << ":" << e.source().begin.line << ":" << e.source().begin.column
+        << ": TOML syntax error: " << e.description();
+    return InvalidArgumentError(msg.str());
+  }
+  Problems p;
+  Config c;
+  c.source = std::string(source_name);
+  for (const auto& [k, v] : root) {
+    static const std::set<std::string> kTop = {"server", "store", "dbt", "rudderstack", "dispatch", "route"};
+    if (!kTop.count(std::string(k.str()))) p.Add(std::string(k.str()), "unknown key");
+  }
+  ReadServer(root, env, p, c.server);
+  ReadStore(root, env, p, c.store);
+  ResolveStore(p, c.store);
+  ReadDbt(root, env, p, c.dbt);
+  ReadRudderstack(root, env, p, c.rudderstack);
+  ReadDispatch(root, env, p, c.dispatch);
+  ReadRoutes(root, env, p, c.routes);
+  if (c.routes.empty() && !p.empty()) {
+    // Already failing; no need to add a missing-route problem on top of a broken [[route]].
+  } else if (c.routes.empty()) {
+    p.Add("route", "no [[route]] configured: no webhook would ever start a sync");
+  }
+  if (!p.empty()) return p.ToStatus(source_name);
+  return c;
+}
+
+StatusOr<Config> LoadConfigFile(const std::string& path, const EnvLookup& env) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return NotFoundError(path + ": cannot read config file");
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ParseConfig(ss.str(), env, path);
+}
+
+StatusOr<Config> ConfigFromEnvironment(const EnvLookup& env) {
+  Problems p;
+  Config c;
+  c.source = "environment";
+  auto token = env("RUDDERSTACK_API_TOKEN");
+  auto connection = env("RETL_CONNECTION_ID");
+  if (!token || token->empty()) p.Add("RUDDERSTACK_API_TOKEN", "not set (no --config given, so zero-config mode needs it)");
+  if (!connection || connection->empty()) p.Add("RETL_CONNECTION_ID", "not set (no --config given, so zero-config mode needs it)");
+  if (token) c.rudderstack.token = *token;
+  if (auto v = env("RUDDERSTACK_REGION")) c.rudderstack.region = *v;
+  if (auto v = env("RUDDERSTACK_API_BASE")) c.rudderstack.api_base = NormaliseBase(*v);
+  if (c.rudderstack.region != "us" && c.rudderstack.region != "eu") p.Add("RUDDERSTACK_REGION", "must be us or eu");
+  if (!c.rudderstack.api_base.empty() && !ValidBaseUrl(c.rudderstack.api_base)) p.Add("RUDDERSTACK_API_BASE", "not an http(s) URL");
+  if (auto v = env("DBT_WEBHOOK_SECRET"); v && !v->empty()) c.dbt.webhook_secrets.push_back(*v);
+  if (auto v = env("RETL_RELAY_ALLOW_UNSIGNED")) c.dbt.allow_unsigned = (*v == "true" || *v == "1");
+  if (auto v = env("RETL_RELAY_STORE_URL")) c.store.url = *v;
+  if (auto v = env("RETL_RELAY_LISTEN")) c.server.listen = *v;
+  ResolveStore(p, c.store);
+  if (!p.empty()) return p.ToStatus("environment");
+  Route r;
+  r.name = "default";
+  r.connections = {*connection};
+  c.routes.push_back(std::move(r));
+  return c;
+}
+
+std::vector<std::string> ServeProblems(const Config& config) {
+  std::vector<std::string> out;
+  if (config.dbt.webhook_secrets.empty() && !config.dbt.allow_unsigned) {
+    out.push_back(
+        "dbt.webhook_secret: not set. The relay verifies dbt Cloud's signature and fails closed: "
+        "set dbt.webhook_secret (or DBT_WEBHOOK_SECRET), or set dbt.allow_unsigned = true "
+        "(RETL_RELAY_ALLOW_UNSIGNED=true) to accept unsigned webhooks knowingly");
+  }
+  return out;
+}
+
+}  // namespace relay::config

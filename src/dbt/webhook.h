@@ -1,0 +1,54 @@
+#pragma once
+// Parsing of dbt Cloud job webhook bodies (../shared/spec/dbt-cloud-webhooks.md §2–§3).
+// Lenient as the spec requires: ids as JSON strings or integers (never through double),
+// `webhookId` or `webhooksID`, unknown fields ignored. No I/O; safe to call from any thread.
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "common/status.h"
+
+namespace relay::dbt {
+
+// dbt Cloud run status codes (Admin API v2 Run.status). Decisions use these, never runStatus.
+inline constexpr int kRunStatusRunning = 3;
+inline constexpr int kRunStatusSuccess = 10;
+inline constexpr int kRunStatusError = 20;
+inline constexpr int kRunStatusCancelled = 30;
+
+inline constexpr std::string_view kEventRunStarted = "job.run.started";
+inline constexpr std::string_view kEventRunCompleted = "job.run.completed";
+inline constexpr std::string_view kEventRunErrored = "job.run.errored";
+
+// An id as received: normalised to int64 for matching, original text kept for logs.
+struct Id {
+  int64_t value = 0;
+  std::string text;
+};
+
+struct RunEvent {
+  std::string event_id;     // dedupe key, e.g. "wev_2L6Z…"
+  std::string event_type;   // "job.run.completed", or any other string (stored, not routed)
+  std::optional<Id> account_id;
+  std::string webhook_id;   // from webhookId or webhooksID; may be empty
+  std::string timestamp;    // RFC 3339 with nanoseconds, kept verbatim
+  Id job_id;
+  std::string job_name;
+  Id run_id;
+  std::optional<Id> environment_id;
+  std::optional<Id> project_id;
+  int run_status_code = 0;
+  std::string run_status;   // "Success", "Errored", … for logs only
+};
+
+// Returns the parsed event, or InvalidArgument whose message names the offending field
+// ("data.runId: missing", "body: not a JSON object", …). Required: eventId, eventType,
+// data.jobId, data.runId, data.runStatusCode. Optional ids that are present must be valid.
+StatusOr<RunEvent> ParseRunWebhook(std::string_view body);
+
+// True for the events that carry a final outcome (completed, errored).
+bool IsTerminalEventType(std::string_view event_type);
+
+}  // namespace relay::dbt

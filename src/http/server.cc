@@ -1,0 +1,210 @@
+#include "http/server.h"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/string.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http/empty_body.hpp>
+#include <boost/beast/http/error.hpp>
+#include <boost/beast/http/parser.hpp>
+#include <boost/beast/http/read.hpp>
+#include <boost/beast/http/write.hpp>
+#include <atomic>
+
+#include "common/log.h"
+
+namespace relay::http {
+namespace net = boost::asio;
+namespace beast = boost::beast;
+namespace bhttp = beast::http;
+using tcp = net::ip::tcp;
+
+namespace {
+
+constexpr uint32_t kHeaderLimitBytes = 16 * 1024;
+
+auto Tuple() { return net::as_tuple(net::use_awaitable); }
+
+// Writes `res` and reports whether the connection may be reused.
+net::awaitable<bool> Send(beast::tcp_stream& stream, Response res, unsigned version, bool keep_alive,
+                          Duration timeout) {
+  res.version(version);
+  res.keep_alive(keep_alive);
+  res.prepare_payload();
+  stream.expires_after(timeout);
+  auto [ec, n] = co_await bhttp::async_write(stream, res, Tuple());
+  co_return !ec && keep_alive;
+}
+
+bool IsQuietClose(const beast::error_code& ec) {
+  return ec == bhttp::error::end_of_stream || ec == beast::error::timeout || ec == net::error::eof ||
+         ec == net::error::connection_reset || ec == net::error::operation_aborted;
+}
+
+}  // namespace
+
+Response JsonResponse(unsigned status, std::string json_body) {
+  Response res{static_cast<bhttp::status>(status), 11};
+  res.set(bhttp::field::content_type, "application/json");
+  res.set(bhttp::field::server, "retl-relay");
+  res.body() = std::move(json_body);
+  return res;
+}
+
+Response JsonError(unsigned status, std::string_view message) {
+  std::string body = "{\"error\":\"";
+  log::AppendJsonEscaped(body, message);
+  body += "\"}";
+  return JsonResponse(status, std::move(body));
+}
+
+struct Server::State {
+  State(net::io_context& io, ServerOptions o, Handler h)
+      : ioc(io), options(o), handler(std::move(h)), acceptor(io) {}
+  net::io_context& ioc;
+  const ServerOptions options;
+  Handler handler;
+  tcp::acceptor acceptor;
+  std::atomic<int> connections{0};
+};
+
+namespace {
+
+// One connection: read a request under the limits, hand it to the handler, write the answer,
+// repeat while keep-alive holds. Expected I/O errors are values; they end the session quietly.
+net::awaitable<void> Session(std::shared_ptr<Server::State> st, tcp::socket socket) {
+  const ServerOptions& opt = st->options;
+  beast::tcp_stream stream(std::move(socket));
+  beast::flat_buffer buffer;
+  for (bool first = true;; first = false) {
+    bhttp::request_parser<bhttp::string_body> parser;
+    parser.body_limit(opt.max_body_bytes);
+    parser.header_limit(kHeaderLimitBytes);
+    // The first request must arrive within the header timeout; later ones within the idle one.
+    stream.expires_after(first ? opt.header_timeout : opt.idle_timeout);
+    auto [ec, n] = co_await bhttp::async_read_header(stream, buffer, parser, Tuple());
+    if (ec == bhttp::error::body_limit) {
+      co_await Send(stream, JsonError(413, "request body exceeds the limit"), 11, false, opt.body_timeout);
+      break;
+    }
+    if (ec == bhttp::error::header_limit) {
+      co_await Send(stream, JsonError(431, "request headers too large"), 11, false, opt.body_timeout);
+      break;
+    }
+    if (ec) {
+      if (!IsQuietClose(ec)) co_await Send(stream, JsonError(400, "malformed HTTP request"), 11, false, opt.body_timeout);
+      break;
+    }
+    const unsigned version = parser.get().version();
+    if (beast::iequals(parser.get()[bhttp::field::expect], "100-continue")) {
+      bhttp::response<bhttp::empty_body> cont{bhttp::status::continue_, version};
+      stream.expires_after(opt.body_timeout);
+      auto [wec, wn] = co_await bhttp::async_write(stream, cont, Tuple());
+      if (wec) break;
+    }
+    stream.expires_after(opt.body_timeout);
+    auto [rec, rn] = co_await bhttp::async_read(stream, buffer, parser, Tuple());
+    if (rec == bhttp::error::body_limit) {
+      co_await Send(stream, JsonError(413, "request body exceeds the limit"), version, false, opt.body_timeout);
+      break;
+    }
+    if (rec) {
+      if (!IsQuietClose(rec)) co_await Send(stream, JsonError(400, "malformed HTTP request body"), version, false, opt.body_timeout);
+      break;
+    }
+    Request req = parser.release();
+    const bool keep_alive = req.keep_alive();
+    stream.expires_never();  // the handler may wait for a group commit; the store bounds that
+    Response res = co_await st->handler(std::move(req));
+    if (!co_await Send(stream, std::move(res), version, keep_alive, opt.body_timeout)) break;
+  }
+  beast::error_code ignored;
+  stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
+}
+
+net::awaitable<void> AcceptLoop(std::shared_ptr<Server::State> st) {
+  net::steady_timer backoff(st->ioc);
+  for (;;) {
+    auto [ec, socket] = co_await st->acceptor.async_accept(net::make_strand(st->ioc), Tuple());
+    if (ec) {
+      if (!st->acceptor.is_open()) co_return;
+      // e.g. EMFILE: pause instead of spinning on the same error.
+      log::Warn("accept failed", {{"error", ec.message()}});
+      backoff.expires_after(std::chrono::milliseconds(50));
+      co_await backoff.async_wait(Tuple());
+      continue;
+    }
+    if (st->connections.load() >= st->options.max_connections) {
+      beast::error_code ignored;
+      socket.close(ignored);
+      continue;
+    }
+    ++st->connections;
+    auto executor = socket.get_executor();
+    net::co_spawn(executor, Session(st, std::move(socket)), [st](std::exception_ptr e) {
+      --st->connections;
+      // The single catch-all for a connection: nothing thrown inside may take the server down.
+      if (e) {
+        try {
+          std::rethrow_exception(e);
+        } catch (const std::exception& ex) {
+          log::Error("http session failed", {{"error", ex.what()}});
+        }
+      }
+    });
+  }
+}
+
+}  // namespace
+
+Server::Server(net::io_context& ioc, ServerOptions options, Handler handler)
+    : state_(std::make_shared<State>(ioc, options, std::move(handler))) {}
+
+Server::~Server() = default;
+
+StatusOr<uint16_t> Server::Listen(const std::string& host_port) {
+  size_t colon = host_port.rfind(':');
+  if (colon == std::string::npos) return InvalidArgumentError("listen address must be host:port: " + host_port);
+  std::string host = host_port.substr(0, colon);
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  int port = 0;
+  try {
+    port = std::stoi(host_port.substr(colon + 1));
+  } catch (const std::exception&) {
+    return InvalidArgumentError("listen address has a bad port: " + host_port);
+  }
+  beast::error_code ec;
+  net::ip::address addr = net::ip::make_address(host, ec);
+  if (ec || port < 0 || port > 65535) return InvalidArgumentError("listen address is not IP:port: " + host_port);
+  tcp::endpoint ep(addr, static_cast<uint16_t>(port));
+  tcp::acceptor& a = state_->acceptor;
+  if (a.open(ep.protocol(), ec); ec) return UnavailableError("listen " + host_port + ": " + ec.message());
+  (void)a.set_option(net::socket_base::reuse_address(true), ec);
+  if (a.bind(ep, ec); ec) return UnavailableError("listen " + host_port + ": " + ec.message());
+  if (a.listen(net::socket_base::max_listen_connections, ec); ec) {
+    return UnavailableError("listen " + host_port + ": " + ec.message());
+  }
+  return a.local_endpoint().port();
+}
+
+void Server::Start() {
+  net::co_spawn(state_->ioc, AcceptLoop(state_), [](std::exception_ptr e) {
+    if (e) log::Error("accept loop ended with an exception");
+  });
+}
+
+void Server::Stop() {
+  beast::error_code ignored;
+  net::post(state_->ioc, [st = state_] {
+    beast::error_code ec;
+    st->acceptor.close(ec);
+  });
+  (void)ignored;
+}
+
+}  // namespace relay::http

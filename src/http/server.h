@@ -1,0 +1,61 @@
+#pragma once
+// Server: a small HTTP/1.1 server on Boost.Beast coroutines with the limits built in — body
+// limit (413 before the body is read), header/body/idle timeouts, keep-alive, a connection cap.
+// It does I/O only; what to answer is the Handler's business. Used by `serve` and by the fake
+// RudderStack. All methods are called from the thread that owns the io_context setup;
+// sessions run on the io_context's threads.
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/beast/http/message.hpp>
+#include <boost/beast/http/string_body.hpp>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "common/clock.h"
+#include "common/status.h"
+
+namespace relay::http {
+
+using Request = boost::beast::http::request<boost::beast::http::string_body>;
+using Response = boost::beast::http::response<boost::beast::http::string_body>;
+// Must not block: it runs on an HTTP thread. Exceptions escaping it are answered 500.
+using Handler = std::function<boost::asio::awaitable<Response>(Request&&)>;
+
+struct ServerOptions {
+  uint64_t max_body_bytes = 1024 * 1024;
+  Duration header_timeout = std::chrono::seconds(10);
+  Duration body_timeout = std::chrono::seconds(10);
+  Duration idle_timeout = std::chrono::seconds(60);
+  int max_connections = 10000;  // beyond this, new connections are closed at once
+};
+
+// A JSON response: `json_body` must already be serialized JSON.
+Response JsonResponse(unsigned status, std::string json_body);
+// {"error": message} with the given status.
+Response JsonError(unsigned status, std::string_view message);
+
+class Server {
+ public:
+  Server(boost::asio::io_context& ioc, ServerOptions options, Handler handler);
+  ~Server();
+  Server(const Server&) = delete;
+  Server& operator=(const Server&) = delete;
+
+  // Binds and listens on "host:port" (port 0 picks a free one). Returns the bound port, or
+  // InvalidArgument for a bad address, Unavailable when the bind fails.
+  StatusOr<uint16_t> Listen(const std::string& host_port);
+  // Starts accepting on the io_context. REQUIRES: Listen succeeded.
+  void Start();
+  // Stops accepting; sessions in flight finish their current request.
+  void Stop();
+
+  struct State;  // shared with the accept loop and sessions, which may outlive a Stop()
+
+ private:
+  std::shared_ptr<State> state_;
+};
+
+}  // namespace relay::http

@@ -1,0 +1,158 @@
+#include "http/webhook_handler.h"
+
+#include <boost/asio/associated_executor.hpp>
+#include <boost/asio/async_result.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include "common/log.h"
+#include "routing/router.h"
+
+namespace relay::http {
+namespace net = boost::asio;
+namespace bhttp = boost::beast::http;
+namespace {
+
+// Completes with (status, result) on the awaiting coroutine's executor once the store has
+// committed: the HTTP thread never blocks on the database.
+template <typename Token>
+auto AsyncAppend(store::Store& s, store::NewEvent ev, std::vector<store::NewTrigger> triggers, Token&& token) {
+  return net::async_initiate<Token, void(Status, store::AppendResult)>(
+      [&s](auto handler, store::NewEvent e, std::vector<store::NewTrigger> t) {
+        auto h = std::make_shared<decltype(handler)>(std::move(handler));
+        auto ex = net::get_associated_executor(*h);
+        s.AppendAsync(std::move(e), std::move(t), [h, ex](StatusOr<store::AppendResult> r) {
+          net::post(ex, [h, r = std::move(r)]() mutable {
+            if (r.ok()) (*h)(Status::Ok(), std::move(r).value());
+            else (*h)(r.status(), store::AppendResult{});
+          });
+        });
+      },
+      token, std::move(ev), std::move(triggers));
+}
+
+bool IsWebhookPath(std::string_view target) {
+  std::string_view path = target.substr(0, target.find('?'));
+  return path == "/webhooks/dbt" || path == "/webhook";
+}
+
+std::string DedupeKey(const dbt::RunEvent& ev, const routing::Match& m) {
+  // One trigger per (route, connection, account, run, outcome): errored + completed for the same
+  // failed run, or a re-delivery under a new eventId, do not trigger twice.
+  return m.route + "|" + m.connection_id + "|" + (ev.account_id ? ev.account_id->text : "") + "|" +
+         ev.run_id.text + "|" + std::to_string(ev.run_status_code);
+}
+
+}  // namespace
+
+WebhookHandler::WebhookHandler(const config::Config& config, store::Store& store, Clock& clock,
+                               std::function<void()> on_triggers)
+    : config_(config),
+      store_(store),
+      clock_(clock),
+      on_triggers_(std::move(on_triggers)),
+      verifier_(config.dbt.webhook_secrets) {}
+
+WebhookHandler::Prepared WebhookHandler::Prepare(const Request& req) const {
+  Prepared p;
+  std::string_view target(req.target().data(), req.target().size());
+  std::string_view path = target.substr(0, target.find('?'));
+  if (path == "/healthz") {
+    if (req.method() != bhttp::verb::get && req.method() != bhttp::verb::head) {
+      p.answer = JsonError(405, "method not allowed; use GET");
+      p.answer->set(bhttp::field::allow, "GET, HEAD");
+    } else {
+      p.answer = JsonResponse(200, R"({"status":"ok"})");
+    }
+    return p;
+  }
+  if (!IsWebhookPath(target)) {
+    p.answer = JsonError(404, "no such endpoint; dbt webhooks go to POST /webhooks/dbt");
+    return p;
+  }
+  if (req.method() != bhttp::verb::post) {
+    p.answer = JsonError(405, "method not allowed; use POST");
+    p.answer->set(bhttp::field::allow, "POST");
+    return p;
+  }
+
+  // The signature covers the raw bytes; nothing is parsed before it verifies.
+  const std::string& body = req.body();
+  if (!config_.dbt.webhook_secrets.empty() || !config_.dbt.allow_unsigned) {
+    auto auth = req[bhttp::field::authorization];
+    Status s = verifier_.Verify(body, std::string_view(auth.data(), auth.size()));
+    if (!s.ok()) {
+      log::Warn("webhook rejected: bad signature", {{"reason", s.message()}});
+      p.answer = JsonError(401, "invalid or missing signature: " + s.message());
+      return p;
+    }
+  }
+  StatusOr<dbt::RunEvent> ev = dbt::ParseRunWebhook(body);
+  if (!ev.ok()) {
+    log::Warn("webhook rejected: bad payload", {{"error", ev.status().message()}});
+    p.answer = JsonError(400, ev.status().message());
+    return p;
+  }
+
+  p.event = store::NewEvent{ev->event_id, ev->event_type,
+                            ev->account_id ? std::optional<int64_t>(ev->account_id->value) : std::nullopt,
+                            ev->job_id.value, ev->run_id.value, ev->run_status_code, body, clock_.Now()};
+  for (const routing::Match& m : routing::MatchRoutes(config_.routes, *ev)) {
+    p.triggers.push_back({m.route, m.connection_id, std::string(config::SyncTypeName(m.sync_type)),
+                          std::string(config::IfRunningName(m.if_running)), DedupeKey(*ev, m)});
+  }
+  return p;
+}
+
+Response WebhookHandler::Finish(const store::NewEvent& event, const std::vector<store::NewTrigger>& triggers,
+                                const StatusOr<store::AppendResult>& result) {
+  std::string id_json;
+  log::AppendJsonEscaped(id_json, event.event_id);
+  if (!result.ok()) {
+    log::Error("webhook not stored", {{"event_id", event.event_id}, {"error", result.status().ToString()}});
+    Response res = JsonError(503, "event could not be stored durably; retry");
+    res.set(bhttp::field::retry_after, "5");
+    return res;
+  }
+  if (result->duplicate) {
+    log::Info("webhook duplicate", {{"event_id", event.event_id}});
+    return JsonResponse(200, "{\"status\":\"duplicate\",\"event_id\":\"" + id_json + "\"}");
+  }
+  std::string body = "{\"status\":\"accepted\",\"event_id\":\"" + id_json + "\",\"triggers\":[";
+  int deduplicated = 0;
+  bool first = true;
+  for (size_t i = 0; i < result->trigger_ids.size() && i < triggers.size(); ++i) {
+    if (result->trigger_ids[i] == 0) {
+      ++deduplicated;
+      continue;
+    }
+    body += first ? "{" : ",{";
+    first = false;
+    body += "\"id\":" + std::to_string(result->trigger_ids[i]) + ",\"route\":\"";
+    log::AppendJsonEscaped(body, triggers[i].route);
+    body += "\",\"connection_id\":\"";
+    log::AppendJsonEscaped(body, triggers[i].connection_id);
+    body += "\",\"sync_type\":\"" + triggers[i].sync_type + "\"}";
+  }
+  body += "],\"deduplicated_triggers\":" + std::to_string(deduplicated) + "}";
+  log::Info("webhook accepted", {{"event_id", event.event_id}, {"job_id", std::to_string(event.job_id)},
+                                 {"run_id", std::to_string(event.run_id)},
+                                 {"run_status_code", std::to_string(event.run_status_code)},
+                                 {"triggers", std::to_string(result->created())}});
+  return JsonResponse(200, std::move(body));
+}
+
+net::awaitable<Response> WebhookHandler::Handle(Request&& req) {
+  Prepared p = Prepare(req);
+  if (p.answer) co_return std::move(*p.answer);
+  // The raw body moves into the store; the answer needs only the ids.
+  store::NewEvent summary = p.event;
+  summary.raw_body.clear();
+  std::vector<store::NewTrigger> triggers = p.triggers;
+  auto [status, result] = co_await AsyncAppend(store_, std::move(p.event), std::move(p.triggers), net::use_awaitable);
+  StatusOr<store::AppendResult> r = status.ok() ? StatusOr<store::AppendResult>(std::move(result)) : status;
+  if (r.ok() && r->created() > 0 && on_triggers_) on_triggers_();
+  co_return Finish(summary, triggers, r);
+}
+
+}  // namespace relay::http

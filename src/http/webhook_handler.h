@@ -1,0 +1,54 @@
+#pragma once
+// The relay's request handler: dbt webhooks in, health checks, JSON 404/405 for the rest.
+// The decision logic (Prepare, Finish) is plain functions of their inputs so it is tested
+// without sockets; Handle glues them to the store's asynchronous append.
+//
+//   POST /webhooks/dbt, POST /webhook   → verify signature → parse → route → durable append
+//       200 {"status":"accepted","event_id":…,"triggers":[…]}   stored (and committed)
+//       200 {"status":"duplicate","event_id":…}                 eventId seen before
+//       400 {"error":"data.runId: missing"}                     unparsable or unroutable body
+//       401 {"error":"…"}                                       bad or missing signature
+//       503 {"error":"…"}                                       could not commit; dbt retries
+//   GET /healthz                        → 200 {"status":"ok"}
+
+#include <functional>
+#include <optional>
+#include <vector>
+
+#include "common/clock.h"
+#include "config/config.h"
+#include "dbt/signature.h"
+#include "dbt/webhook.h"
+#include "http/server.h"
+#include "store/store.h"
+
+namespace relay::http {
+
+class WebhookHandler {
+ public:
+  // `on_triggers` runs (on a store thread) after an append created triggers; it wakes the
+  // dispatcher. All references must outlive the handler.
+  WebhookHandler(const config::Config& config, store::Store& store, Clock& clock, std::function<void()> on_triggers);
+
+  boost::asio::awaitable<Response> Handle(Request&& req);
+
+  // What to do with a request: answer at once, or append `event` with `triggers` first.
+  struct Prepared {
+    std::optional<Response> answer;
+    store::NewEvent event;
+    std::vector<store::NewTrigger> triggers;
+  };
+  Prepared Prepare(const Request& req) const;
+  // The answer once the append finished.
+  static Response Finish(const store::NewEvent& event, const std::vector<store::NewTrigger>& triggers,
+                         const StatusOr<store::AppendResult>& result);
+
+ private:
+  const config::Config& config_;
+  store::Store& store_;
+  Clock& clock_;
+  std::function<void()> on_triggers_;
+  dbt::SignatureVerifier verifier_;
+};
+
+}  // namespace relay::http

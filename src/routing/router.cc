@@ -1,0 +1,70 @@
+#include "routing/router.h"
+
+#include <algorithm>
+
+namespace relay::routing {
+namespace {
+
+template <typename T>
+std::string ListText(const std::vector<T>& v) {
+  std::string out = "[";
+  for (size_t i = 0; i < v.size(); ++i) out += (i ? ", " : "") + std::to_string(v[i]);
+  return out + "]";
+}
+
+template <typename T>
+bool Contains(const std::vector<T>& v, T x) {
+  return std::find(v.begin(), v.end(), x) != v.end();
+}
+
+// Checks one id filter, appending the reason; an absent id fails a non-empty filter.
+bool CheckId(const char* name, const std::vector<int64_t>& allowed, const std::optional<dbt::Id>& id,
+             std::vector<std::string>* reasons) {
+  if (allowed.empty()) {
+    reasons->push_back(std::string(name) + ": any");
+    return true;
+  }
+  if (!id) {
+    reasons->push_back(std::string(name) + ": absent from the payload, route needs " + ListText(allowed));
+    return false;
+  }
+  bool ok = Contains(allowed, id->value);
+  reasons->push_back(std::string(name) + " " + id->text + (ok ? " in " : " not in ") + ListText(allowed));
+  return ok;
+}
+
+Verdict Evaluate(const config::Route& r, const dbt::RunEvent& ev) {
+  Verdict v;
+  v.route = r.name;
+  bool ok = dbt::IsTerminalEventType(ev.event_type);
+  v.reasons.push_back("event_type " + ev.event_type + (ok ? ": terminal" : ": not a terminal run event"));
+  bool status_ok = Contains(r.on_status_codes, ev.run_status_code);
+  v.reasons.push_back("run_status_code " + std::to_string(ev.run_status_code) + (status_ok ? " in " : " not in ") +
+                      ListText(r.on_status_codes));
+  ok &= status_ok;
+  ok &= CheckId("account_id", r.account_ids, ev.account_id, &v.reasons);
+  ok &= CheckId("project_id", r.project_ids, ev.project_id, &v.reasons);
+  ok &= CheckId("environment_id", r.environment_ids, ev.environment_id, &v.reasons);
+  ok &= CheckId("job_id", r.job_ids, std::optional<dbt::Id>(ev.job_id), &v.reasons);
+  v.matched = ok;
+  return v;
+}
+
+}  // namespace
+
+std::vector<Match> MatchRoutes(const std::vector<config::Route>& routes, const dbt::RunEvent& ev) {
+  std::vector<Match> out;
+  for (const config::Route& r : routes) {
+    if (!Evaluate(r, ev).matched) continue;
+    for (const std::string& c : r.connections) out.push_back({r.name, c, r.sync_type, r.if_running});
+  }
+  return out;
+}
+
+std::vector<Verdict> ExplainRoutes(const std::vector<config::Route>& routes, const dbt::RunEvent& ev) {
+  std::vector<Verdict> out;
+  for (const config::Route& r : routes) out.push_back(Evaluate(r, ev));
+  return out;
+}
+
+}  // namespace relay::routing

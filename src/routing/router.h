@@ -1,0 +1,34 @@
+#pragma once
+// Routing: which RETL connections a dbt run event starts, by the declarative [[route]] rules.
+// Pure functions; no I/O. A route fires for a terminal event (job.run.completed or
+// job.run.errored) whose run status code is in its `on` list and whose account, project,
+// environment and job ids are each in the route's list (an empty list matches any id).
+
+#include <string>
+#include <vector>
+
+#include "config/config.h"
+#include "dbt/webhook.h"
+
+namespace relay::routing {
+
+struct Match {
+  std::string route;
+  std::string connection_id;
+  config::SyncType sync_type;
+  config::IfRunning if_running;
+};
+
+// One Match per (route, connection) that fires, in config order. Many-to-many: several routes
+// may name one connection and one route may name several.
+std::vector<Match> MatchRoutes(const std::vector<config::Route>& routes, const dbt::RunEvent& ev);
+
+// Why each route did or did not fire, for `explain` and debug logs.
+struct Verdict {
+  std::string route;
+  bool matched = false;
+  std::vector<std::string> reasons;  // one line per checked field, e.g. "job_id 123 in [123, 456]"
+};
+std::vector<Verdict> ExplainRoutes(const std::vector<config::Route>& routes, const dbt::RunEvent& ev);
+
+}  // namespace relay::routing

@@ -1,0 +1,106 @@
+#include "store/schema.h"
+
+#include <string>
+#include <vector>
+
+namespace relay::store {
+namespace {
+
+// Migrations are append-only: never edit a released entry, add a new one.
+const std::vector<std::string>& Migrations() {
+  static const std::vector<std::string> kMigrations = {
+      // 1: events, triggers, connection leases, syncs, attempts.
+      R"sql(
+      CREATE TABLE events (
+        id INTEGER PRIMARY KEY,
+        event_id TEXT NOT NULL UNIQUE,
+        event_type TEXT NOT NULL,
+        account_id INTEGER,
+        job_id INTEGER NOT NULL,
+        run_id INTEGER NOT NULL,
+        run_status_code INTEGER NOT NULL,
+        received_at INTEGER NOT NULL,
+        raw_body BLOB NOT NULL
+      );
+      CREATE INDEX events_job ON events (job_id, received_at);
+      CREATE TABLE triggers (
+        id INTEGER PRIMARY KEY,
+        event_id TEXT REFERENCES events (event_id),
+        route TEXT NOT NULL,
+        connection_id TEXT NOT NULL,
+        sync_type TEXT NOT NULL,
+        if_running TEXT NOT NULL,
+        dedupe_key TEXT UNIQUE,
+        state TEXT NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        created_at INTEGER NOT NULL,
+        next_attempt_at INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL,
+        last_error TEXT,
+        sync_id TEXT
+      );
+      CREATE INDEX triggers_due ON triggers (state, next_attempt_at);
+      CREATE INDEX triggers_connection ON triggers (connection_id, state);
+      CREATE TABLE connections (
+        id TEXT PRIMARY KEY,
+        lease_owner TEXT,
+        lease_until INTEGER,
+        updated_at INTEGER NOT NULL
+      );
+      CREATE TABLE syncs (
+        connection_id TEXT NOT NULL,
+        sync_id TEXT NOT NULL,
+        status TEXT NOT NULL,
+        started_at INTEGER,
+        finished_at INTEGER,
+        error TEXT,
+        PRIMARY KEY (connection_id, sync_id)
+      );
+      CREATE TABLE attempts (
+        id INTEGER PRIMARY KEY,
+        connection_id TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        at INTEGER NOT NULL,
+        latency_ms INTEGER NOT NULL,
+        http_status INTEGER NOT NULL,
+        outcome TEXT NOT NULL,
+        sync_id TEXT,
+        trigger_ids TEXT
+      );
+      CREATE INDEX attempts_connection ON attempts (connection_id, id);
+      )sql",
+  };
+  return kMigrations;
+}
+
+StatusOr<int> CurrentVersion(Db& db) {
+  if (Status s = db.Exec("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)"); !s.ok()) return s;
+  Query q = db.Prepare("SELECT COALESCE(MAX(version), 0) FROM schema_version");
+  int v = q.Step() ? static_cast<int>(q.Int(0)) : 0;
+  if (!q.status().ok()) return q.status();
+  return v;
+}
+
+}  // namespace
+
+int LatestSchemaVersion() { return static_cast<int>(Migrations().size()); }
+
+Status ApplyMigrations(Db& db) {
+  if (Status s = db.Exec("BEGIN IMMEDIATE"); !s.ok()) return s;
+  StatusOr<int> current = CurrentVersion(db);
+  Status result = current.status();
+  if (result.ok() && *current > LatestSchemaVersion()) {
+    result = Status(StatusCode::kFailedPrecondition,
+                    "database schema version " + std::to_string(*current) + " is newer than this build's " +
+                        std::to_string(LatestSchemaVersion()));
+  }
+  for (int v = result.ok() ? *current : LatestSchemaVersion(); result.ok() && v < LatestSchemaVersion(); ++v) {
+    result = db.Exec(Migrations()[static_cast<size_t>(v)]);
+    if (result.ok()) result = db.Exec("INSERT INTO schema_version (version) VALUES (" + std::to_string(v + 1) + ")");
+  }
+  // Migrating inside the same transaction that read the version keeps two starting processes
+  // from applying one migration twice.
+  return result.ok() ? db.Exec("COMMIT") : (db.Exec("ROLLBACK"), result);
+}
+
+}  // namespace relay::store

@@ -1,0 +1,331 @@
+#include "store/sqlite_store.h"
+
+#include <condition_variable>
+#include <deque>
+#include <future>
+#include <mutex>
+#include <thread>
+
+#include "store/schema.h"
+#include "store/sqlite_db.h"
+
+namespace relay::store {
+namespace {
+
+// Upper bound on jobs per transaction, so a flood cannot make one commit arbitrarily long.
+constexpr size_t kMaxBatch = 512;
+
+std::string IdList(const std::vector<int64_t>& ids) {
+  std::string out;
+  for (size_t i = 0; i < ids.size(); ++i) out += (i ? "," : "") + std::to_string(ids[i]);
+  return out;
+}
+
+Trigger ReadTrigger(const Query& q) {
+  Trigger t;
+  t.id = q.Int(0);
+  t.event_id = q.Text(1);
+  t.route = q.Text(2);
+  t.connection_id = q.Text(3);
+  t.sync_type = q.Text(4);
+  t.if_running = q.Text(5);
+  t.state = q.Text(6);
+  t.attempts = static_cast<int>(q.Int(7));
+  t.created_at = FromUnixMillis(q.Int(8));
+  t.next_attempt_at = FromUnixMillis(q.Int(9));
+  t.last_error = q.Text(10);
+  t.sync_id = q.Text(11);
+  return t;
+}
+
+constexpr const char* kTriggerColumns =
+    "id, COALESCE(event_id,''), route, connection_id, sync_type, if_running, state, attempts, "
+    "created_at, next_attempt_at, COALESCE(last_error,''), COALESCE(sync_id,'')";
+
+class SqliteStore : public Store {
+ public:
+  explicit SqliteStore(std::unique_ptr<Db> db) : db_(std::move(db)) {
+    writer_ = std::thread([this] { WriterLoop(); });
+  }
+  ~SqliteStore() override {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      stopping_ = true;
+    }
+    cv_.notify_one();
+    writer_.join();
+  }
+
+  // Store
+  void AppendAsync(NewEvent event, std::vector<NewTrigger> triggers, AppendCallback done) override {
+    auto result = std::make_shared<AppendResult>();
+    auto ev = std::make_shared<NewEvent>(std::move(event));
+    auto trs = std::make_shared<std::vector<NewTrigger>>(std::move(triggers));
+    Submit([ev, trs, result](Db& db) { return DoAppend(db, *ev, *trs, *result); },
+           [result, done = std::move(done)](const Status& s) {
+             if (s.ok()) done(std::move(*result));
+             else done(s);
+           });
+  }
+
+  StatusOr<std::optional<Claim>> ClaimConnection(const std::string& owner, TimePoint now,
+                                                 Duration lease) override {
+    std::optional<Claim> claim;
+    Status s = RunSync([&](Db& db) { return DoClaim(db, owner, now, lease, claim); });
+    if (!s.ok()) return s;
+    return claim;
+  }
+
+  Status ReleaseConnection(const std::string& connection_id, const std::string& owner) override {
+    return RunSync([&](Db& db) {
+      Query q = db.Prepare("UPDATE connections SET lease_owner = NULL, lease_until = NULL WHERE id = ?1 AND lease_owner = ?2");
+      q.Bind(1, connection_id).Bind(2, owner).Step();
+      return q.status();
+    });
+  }
+
+  Status MarkStarted(const std::vector<int64_t>& ids, const std::string& sync_id, TimePoint now) override {
+    return UpdateTriggers(ids, "state = 'started', sync_id = ?1, updated_at = ?2, last_error = NULL", sync_id, now);
+  }
+  Status MarkRetry(const std::vector<int64_t>& ids, TimePoint next_attempt_at, const std::string& error,
+                   TimePoint now) override {
+    return RunSync([&](Db& db) {
+      Query q = db.Prepare("UPDATE triggers SET next_attempt_at = ?1, last_error = ?2, updated_at = ?3, "
+                           "attempts = attempts + 1 WHERE id IN (SELECT value FROM json_each(?4))");
+      q.Bind(1, ToUnixMillis(next_attempt_at)).Bind(2, error).Bind(3, ToUnixMillis(now)).Bind(4, "[" + IdList(ids) + "]").Step();
+      return q.status();
+    });
+  }
+  Status MarkDead(const std::vector<int64_t>& ids, const std::string& reason, TimePoint now) override {
+    return UpdateTriggers(ids, "state = 'dead', last_error = ?1, updated_at = ?2, attempts = attempts + 1", reason, now);
+  }
+
+  Status RecordAttempt(const Attempt& a) override {
+    return RunSync([&](Db& db) {
+      Query q = db.Prepare(
+          "INSERT INTO attempts (connection_id, kind, at, latency_ms, http_status, outcome, sync_id, trigger_ids) "
+          "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)");
+      q.Bind(1, a.connection_id).Bind(2, a.kind).Bind(3, ToUnixMillis(a.at)).Bind(4, a.latency_ms);
+      q.Bind(5, int64_t{a.http_status}).Bind(6, a.outcome).Bind(7, a.sync_id).Bind(8, IdList(a.trigger_ids)).Step();
+      return q.status();
+    });
+  }
+
+  StatusOr<std::vector<Trigger>> ListTriggers(const std::string& state_filter, int limit) override {
+    std::vector<Trigger> out;
+    Status s = RunSync([&](Db& db) {
+      Query q = db.Prepare(std::string("SELECT ") + kTriggerColumns +
+                           " FROM triggers WHERE (?1 = '' OR state = ?1) ORDER BY id LIMIT ?2");
+      q.Bind(1, state_filter).Bind(2, int64_t{limit});
+      while (q.Step()) out.push_back(ReadTrigger(q));
+      return q.status();
+    });
+    if (!s.ok()) return s;
+    return out;
+  }
+
+  StatusOr<std::optional<StoredEvent>> GetEvent(const std::string& event_id) override {
+    std::optional<StoredEvent> out;
+    Status s = RunSync([&](Db& db) {
+      Query q = db.Prepare("SELECT event_id, event_type, job_id, run_id, run_status_code, received_at, raw_body "
+                           "FROM events WHERE event_id = ?1");
+      q.Bind(1, event_id);
+      if (q.Step()) {
+        out = StoredEvent{q.Text(0), q.Text(1), q.Int(2), q.Int(3), static_cast<int>(q.Int(4)),
+                          FromUnixMillis(q.Int(5)), q.Text(6)};
+      }
+      return q.status();
+    });
+    if (!s.ok()) return s;
+    return out;
+  }
+
+  StatusOr<int64_t> CountEvents() override {
+    int64_t n = 0;
+    Status s = RunSync([&](Db& db) {
+      Query q = db.Prepare("SELECT COUNT(*) FROM events");
+      if (q.Step()) n = q.Int(0);
+      return q.status();
+    });
+    if (!s.ok()) return s;
+    return n;
+  }
+
+  StatusOr<std::vector<Attempt>> ListAttempts(const std::string& connection_id, int limit) override {
+    std::vector<Attempt> out;
+    Status s = RunSync([&](Db& db) {
+      Query q = db.Prepare("SELECT connection_id, kind, at, latency_ms, http_status, outcome, sync_id FROM attempts "
+                           "WHERE (?1 = '' OR connection_id = ?1) ORDER BY id LIMIT ?2");
+      q.Bind(1, connection_id).Bind(2, int64_t{limit});
+      while (q.Step()) {
+        Attempt a;
+        a.connection_id = q.Text(0);
+        a.kind = q.Text(1);
+        a.at = FromUnixMillis(q.Int(2));
+        a.latency_ms = q.Int(3);
+        a.http_status = static_cast<int>(q.Int(4));
+        a.outcome = q.Text(5);
+        a.sync_id = q.Text(6);
+        out.push_back(std::move(a));
+      }
+      return q.status();
+    });
+    if (!s.ok()) return s;
+    return out;
+  }
+
+ private:
+  struct Job {
+    std::function<Status(Db&)> run;
+    std::function<void(const Status&)> done;
+  };
+
+  void Submit(std::function<Status(Db&)> run, std::function<void(const Status&)> done) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      queue_.push_back(Job{std::move(run), std::move(done)});
+    }
+    cv_.notify_one();
+  }
+
+  Status RunSync(std::function<Status(Db&)> run) {
+    std::promise<Status> p;
+    std::future<Status> f = p.get_future();
+    Submit(std::move(run), [&p](const Status& s) { p.set_value(s); });
+    return f.get();
+  }
+
+  Status UpdateTriggers(const std::vector<int64_t>& ids, const std::string& set_clause, const std::string& text,
+                        TimePoint now) {
+    return RunSync([&](Db& db) {
+      Query q = db.Prepare("UPDATE triggers SET " + set_clause + " WHERE id IN (SELECT value FROM json_each(?3))");
+      q.Bind(1, text).Bind(2, ToUnixMillis(now)).Bind(3, "[" + IdList(ids) + "]").Step();
+      return q.status();
+    });
+  }
+
+  // Takes everything queued (up to kMaxBatch) and runs it as one transaction. The commit's
+  // fsync is the durability point; callbacks run only after it.
+  void WriterLoop() {
+    for (;;) {
+      std::vector<Job> batch;
+      {
+        std::unique_lock<std::mutex> lock(mu_);
+        cv_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
+        if (queue_.empty()) return;  // stopping, and everything queued has been run
+        while (!queue_.empty() && batch.size() < kMaxBatch) {
+          batch.push_back(std::move(queue_.front()));
+          queue_.pop_front();
+        }
+      }
+      RunBatch(batch);
+    }
+  }
+
+  void RunBatch(std::vector<Job>& batch) {
+    std::vector<Status> results(batch.size());
+    Status tx = db_->Exec("BEGIN IMMEDIATE");
+    if (tx.ok()) {
+      for (size_t i = 0; i < batch.size(); ++i) {
+        if (Status s = db_->Exec("SAVEPOINT job"); !s.ok()) {
+          results[i] = s;
+          continue;
+        }
+        results[i] = batch[i].run(*db_);
+        if (!results[i].ok()) (void)db_->Exec("ROLLBACK TO job");
+        (void)db_->Exec("RELEASE job");
+      }
+      tx = db_->Exec("COMMIT");
+      if (!tx.ok()) (void)db_->Exec("ROLLBACK");
+    }
+    for (size_t i = 0; i < batch.size(); ++i) batch[i].done(tx.ok() ? results[i] : tx);
+  }
+
+  static Status DoAppend(Db& db, const NewEvent& ev, const std::vector<NewTrigger>& triggers, AppendResult& out) {
+    Query ins = db.Prepare(
+        "INSERT INTO events (event_id, event_type, account_id, job_id, run_id, run_status_code, received_at, raw_body) "
+        "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) ON CONFLICT (event_id) DO NOTHING");
+    ins.Bind(1, ev.event_id).Bind(2, ev.event_type);
+    if (ev.account_id) ins.Bind(3, *ev.account_id);
+    else ins.BindNull(3);
+    ins.Bind(4, ev.job_id).Bind(5, ev.run_id).Bind(6, int64_t{ev.run_status_code});
+    ins.Bind(7, ToUnixMillis(ev.received_at)).BindBlob(8, ev.raw_body);
+    ins.Step();
+    if (!ins.status().ok()) return ins.status();
+    if (db.Changes() == 0) {
+      out.duplicate = true;
+      return Status::Ok();
+    }
+    const int64_t now = ToUnixMillis(ev.received_at);
+    for (const NewTrigger& t : triggers) {
+      Query q = db.Prepare(
+          "INSERT INTO triggers (event_id, route, connection_id, sync_type, if_running, dedupe_key, state, "
+          "created_at, next_attempt_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'pending', ?7, ?7, ?7) "
+          "ON CONFLICT (dedupe_key) DO NOTHING");
+      q.Bind(1, ev.event_id).Bind(2, t.route).Bind(3, t.connection_id).Bind(4, t.sync_type).Bind(5, t.if_running);
+      q.Bind(6, t.dedupe_key).Bind(7, now).Step();
+      if (!q.status().ok()) return q.status();
+      out.trigger_ids.push_back(db.Changes() == 0 ? 0 : db.LastInsertId());
+    }
+    return Status::Ok();
+  }
+
+  static Status DoClaim(Db& db, const std::string& owner, TimePoint now, Duration lease, std::optional<Claim>& out) {
+    const int64_t now_ms = ToUnixMillis(now);
+    // The connection whose earliest due trigger is oldest, unless another owner's lease is live.
+    Query pick = db.Prepare(
+        "SELECT t.connection_id FROM triggers t LEFT JOIN connections c ON c.id = t.connection_id "
+        "WHERE t.state = 'pending' AND t.next_attempt_at <= ?1 "
+        "AND (c.lease_owner IS NULL OR c.lease_until <= ?1 OR c.lease_owner = ?2) "
+        "GROUP BY t.connection_id ORDER BY MIN(t.next_attempt_at) LIMIT 1");
+    pick.Bind(1, now_ms).Bind(2, owner);
+    if (!pick.Step()) return pick.status();
+    std::string connection = pick.Text(0);
+
+    Query lease_q = db.Prepare(
+        "INSERT INTO connections (id, lease_owner, lease_until, updated_at) VALUES (?1, ?2, ?3, ?4) "
+        "ON CONFLICT (id) DO UPDATE SET lease_owner = ?2, lease_until = ?3, updated_at = ?4");
+    lease_q.Bind(1, connection).Bind(2, owner).Bind(3, now_ms + lease.count()).Bind(4, now_ms).Step();
+    if (!lease_q.status().ok()) return lease_q.status();
+
+    Claim claim;
+    claim.connection_id = connection;
+    Query q = db.Prepare(std::string("SELECT ") + kTriggerColumns +
+                         " FROM triggers WHERE connection_id = ?1 AND state = 'pending' AND next_attempt_at <= ?2 ORDER BY id");
+    q.Bind(1, connection).Bind(2, now_ms);
+    while (q.Step()) claim.triggers.push_back(ReadTrigger(q));
+    if (!q.status().ok()) return q.status();
+    out = std::move(claim);
+    return Status::Ok();
+  }
+
+  std::unique_ptr<Db> db_;  // used only by the writer thread once constructed
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<Job> queue_;   // guarded by mu_
+  bool stopping_ = false;   // guarded by mu_
+  std::thread writer_;
+};
+
+}  // namespace
+
+StatusOr<AppendResult> Store::Append(NewEvent event, std::vector<NewTrigger> triggers) {
+  std::promise<StatusOr<AppendResult>> p;
+  auto f = p.get_future();
+  AppendAsync(std::move(event), std::move(triggers), [&p](StatusOr<AppendResult> r) { p.set_value(std::move(r)); });
+  return f.get();
+}
+
+StatusOr<std::unique_ptr<Store>> OpenSqliteStore(const std::string& path) {
+  StatusOr<std::unique_ptr<Db>> db = Db::Open(path);
+  if (!db.ok()) return db.status();
+  if (Status s = ApplyMigrations(**db); !s.ok()) return s;
+  return std::unique_ptr<Store>(new SqliteStore(std::move(db).value()));
+}
+
+StatusOr<std::unique_ptr<Store>> OpenStore(const std::string& url) {
+  if (url.starts_with("sqlite://")) return OpenSqliteStore(url.substr(9));
+  return InvalidArgumentError("store.url: unsupported store URL (use sqlite://PATH)");
+}
+
+}  // namespace relay::store

@@ -1,0 +1,182 @@
+#include "config/config_loader.h"
+
+#include <gtest/gtest.h>
+
+#include <map>
+
+namespace relay::config {
+namespace {
+
+EnvLookup Env(std::map<std::string, std::string> vars) {
+  return [vars = std::move(vars)](std::string_view name) -> std::optional<std::string> {
+    auto it = vars.find(std::string(name));
+    if (it == vars.end()) return std::nullopt;
+    return it->second;
+  };
+}
+
+constexpr const char* kFull = R"(
+[server]
+listen = "127.0.0.1:9000"
+max_body_bytes = 65536
+header_timeout = "5s"
+
+[store]
+url = "sqlite:///tmp/relay.db"
+
+[dbt]
+webhook_secret = "${DBT_SECRET}"
+
+[rudderstack]
+region = "eu"
+token = "${RS_TOKEN}"
+
+[dispatch]
+retry_initial = "250ms"
+max_age = "2h"
+
+[[route]]
+name = "salesforce"
+job_ids = ["123", 456]
+on = ["success", "error"]
+connections = ["2abc", "2def"]
+sync_type = "full"
+if_running = "skip"
+
+[[route]]
+connections = ["2xyz"]
+)";
+
+TEST(ConfigLoaderTest, ParsesTheDesignExample) {
+  auto c = ParseConfig(kFull, Env({{"DBT_SECRET", "s3cret"}, {"RS_TOKEN", "tok"}}));
+  ASSERT_TRUE(c.ok()) << c.status().message();
+  EXPECT_EQ(c->server.listen, "127.0.0.1:9000");
+  EXPECT_EQ(c->server.max_body_bytes, 65536u);
+  EXPECT_EQ(c->server.header_timeout, std::chrono::seconds(5));
+  EXPECT_EQ(c->store.sqlite_path, "/tmp/relay.db");
+  ASSERT_EQ(c->dbt.webhook_secrets.size(), 1u);
+  EXPECT_EQ(c->dbt.webhook_secrets[0], "s3cret");
+  EXPECT_EQ(ApiBase(c->rudderstack), "https://api.eu.rudderstack.com");
+  EXPECT_EQ(c->rudderstack.token, "tok");
+  EXPECT_EQ(c->dispatch.retry_initial, std::chrono::milliseconds(250));
+  EXPECT_EQ(c->dispatch.max_age, std::chrono::hours(2));
+  ASSERT_EQ(c->routes.size(), 2u);
+  const Route& r = c->routes[0];
+  EXPECT_EQ(r.name, "salesforce");
+  EXPECT_EQ(r.job_ids, (std::vector<int64_t>{123, 456}));
+  EXPECT_EQ(r.on_status_codes, (std::vector<int>{10, 20}));
+  EXPECT_EQ(r.connections, (std::vector<std::string>{"2abc", "2def"}));
+  EXPECT_EQ(r.sync_type, SyncType::kFull);
+  EXPECT_EQ(r.if_running, IfRunning::kSkip);
+  EXPECT_EQ(c->routes[1].name, "route-2");
+  EXPECT_EQ(c->routes[1].on_status_codes, (std::vector<int>{10}));
+  EXPECT_EQ(c->routes[1].sync_type, SyncType::kIncremental);
+}
+
+TEST(ConfigLoaderTest, SecretsComeFromTheEnvironmentWhenTheFileLeavesThemOut) {
+  auto c = ParseConfig("[[route]]\nconnections = [\"c\"]\n",
+                       Env({{"DBT_WEBHOOK_SECRET", "from-env"}, {"RUDDERSTACK_API_TOKEN", "tok-env"}}));
+  ASSERT_TRUE(c.ok()) << c.status().message();
+  EXPECT_EQ(c->dbt.webhook_secrets, std::vector<std::string>{"from-env"});
+  EXPECT_EQ(c->rudderstack.token, "tok-env");
+  EXPECT_EQ(ApiBase(c->rudderstack), "https://api.rudderstack.com");
+}
+
+TEST(ConfigLoaderTest, ReportsEveryProblemWithItsKey) {
+  constexpr const char* kBad = R"(
+bogus = 1
+[server]
+listen = "127.0.0.1:1"
+colour = "blue"
+[rudderstack]
+region = "mars"
+api_base = "ftp://example"
+token = "${MISSING_VAR}"
+[[route]]
+name = "a"
+connections = []
+[[route]]
+name = "a"
+connections = ["c"]
+on = ["sucess"]
+sync_type = "partial"
+if_running = "panic"
+job_ids = ["12x"]
+)";
+  auto c = ParseConfig(kBad, Env({}));
+  ASSERT_FALSE(c.ok());
+  const std::string m = c.status().message();
+  for (const char* expected : {"bogus: unknown key", "server.colour: unknown key", "rudderstack.region: unknown region",
+                               "rudderstack.api_base: not an http(s) URL", "MISSING_VAR is not set",
+                               "route[0].connections: must list at least one", "route[1].name: duplicate route name",
+                               "route[1].on: unknown outcome \"sucess\"", "route[1].sync_type", "route[1].if_running",
+                               "route[1].job_ids: \"12x\" is not a numeric dbt id"}) {
+    EXPECT_NE(m.find(expected), std::string::npos) << "missing: " << expected << "\nin:\n" << m;
+  }
+}
+
+TEST(ConfigLoaderTest, SyntaxErrorNamesLine) {
+  auto c = ParseConfig("[server\nlisten = 1", Env({}), "relay.toml");
+  ASSERT_FALSE(c.ok());
+  EXPECT_NE(c.status().message().find("relay.toml:1:"), std::string::npos) << c.status().message();
+}
+
+TEST(ConfigLoaderTest, NoRoutesIsAnError) {
+  auto c = ParseConfig("[rudderstack]\ntoken = \"t\"\n", Env({}));
+  ASSERT_FALSE(c.ok());
+  EXPECT_NE(c.status().message().find("no [[route]]"), std::string::npos);
+}
+
+TEST(ConfigLoaderTest, ZeroConfigModeFromTheSeedVariables) {
+  auto c = ConfigFromEnvironment(Env({{"RUDDERSTACK_API_TOKEN", "tok"}, {"RETL_CONNECTION_ID", "2conn"},
+                                      {"DBT_WEBHOOK_SECRET", "s"}}));
+  ASSERT_TRUE(c.ok()) << c.status().message();
+  ASSERT_EQ(c->routes.size(), 1u);
+  EXPECT_EQ(c->routes[0].connections, std::vector<std::string>{"2conn"});
+  EXPECT_EQ(c->routes[0].on_status_codes, std::vector<int>{10});
+  EXPECT_EQ(c->routes[0].sync_type, SyncType::kIncremental);
+  EXPECT_TRUE(ServeProblems(*c).empty());
+}
+
+TEST(ConfigLoaderTest, ZeroConfigNamesMissingVariables) {
+  auto c = ConfigFromEnvironment(Env({}));
+  ASSERT_FALSE(c.ok());
+  EXPECT_NE(c.status().message().find("RUDDERSTACK_API_TOKEN"), std::string::npos);
+  EXPECT_NE(c.status().message().find("RETL_CONNECTION_ID"), std::string::npos);
+}
+
+TEST(ConfigLoaderTest, ServeRefusesWithoutSecretUnlessAllowUnsigned) {
+  auto c = ConfigFromEnvironment(Env({{"RUDDERSTACK_API_TOKEN", "tok"}, {"RETL_CONNECTION_ID", "c"}}));
+  ASSERT_TRUE(c.ok());
+  ASSERT_EQ(ServeProblems(*c).size(), 1u);
+  EXPECT_NE(ServeProblems(*c)[0].find("dbt.webhook_secret"), std::string::npos);
+  auto unsigned_ok = ParseConfig("[dbt]\nallow_unsigned = true\n[rudderstack]\ntoken = \"t\"\n[[route]]\nconnections = [\"c\"]\n", Env({}));
+  ASSERT_TRUE(unsigned_ok.ok()) << unsigned_ok.status().message();
+  EXPECT_TRUE(ServeProblems(*unsigned_ok).empty());
+}
+
+TEST(ConfigLoaderTest, SecretsNeverAppearInErrors) {
+  auto c = ParseConfig("[rudderstack]\ntoken = \"tok-SECRET\"\nregion = \"xx\"\n[dbt]\nwebhook_secret = \"hook-SECRET\"\n", Env({}));
+  ASSERT_FALSE(c.ok());
+  EXPECT_EQ(c.status().message().find("SECRET"), std::string::npos) << c.status().message();
+}
+
+TEST(ConfigLoaderTest, Durations) {
+  EXPECT_EQ(*ParseDuration("500ms"), std::chrono::milliseconds(500));
+  EXPECT_EQ(*ParseDuration("10s"), std::chrono::seconds(10));
+  EXPECT_EQ(*ParseDuration("5m"), std::chrono::minutes(5));
+  EXPECT_EQ(*ParseDuration("24h"), std::chrono::hours(24));
+  EXPECT_EQ(*ParseDuration("7"), std::chrono::seconds(7));
+  EXPECT_FALSE(ParseDuration("").ok());
+  EXPECT_FALSE(ParseDuration("5 parsecs").ok());
+  EXPECT_FALSE(ParseDuration("-1s").ok());
+}
+
+TEST(ConfigLoaderTest, ApiBaseIsNormalised) {
+  auto c = ParseConfig("[rudderstack]\ntoken = \"t\"\napi_base = \"http://127.0.0.1:9/v2/\"\n[[route]]\nconnections = [\"c\"]\n", Env({}));
+  ASSERT_TRUE(c.ok()) << c.status().message();
+  EXPECT_EQ(ApiBase(c->rudderstack), "http://127.0.0.1:9");
+}
+
+}  // namespace
+}  // namespace relay::config

@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# The whole test suite, as CI runs it (README "Quick start", second command):
+#   1. installs the Debian packages it needs (no-op when present),
+#   2. lint: the three grep rules of STYLE.md B8,
+#   3. builds with warnings as errors and runs every unit and integration test (ctest),
+#   4. builds with AddressSanitizer + UBSan and runs the suite again.
+# Set RELAY_SKIP_SANITIZERS=1 to skip step 4 locally.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+bash scripts/install-deps.sh
+bash scripts/lint.sh
+
+run_suite() {
+  local preset="$1"
+  cmake --preset "$preset" >/dev/null
+  cmake --build "build/$preset" -j2 >"build/$preset.build.log" 2>&1 || { tail -50 "build/$preset.build.log"; return 1; }
+  (cd "build/$preset" && ctest -j2 --output-on-failure --timeout 300)
+}
+
+echo "== tests (warnings as errors)"
+run_suite ci
+if [[ "${RELAY_SKIP_SANITIZERS:-0}" != "1" ]]; then
+  echo "== tests under AddressSanitizer + UBSan"
+  ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 run_suite asan-ubsan
+fi

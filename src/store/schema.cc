@@ -100,7 +100,9 @@ Status ApplyMigrations(Db& db) {
   }
   // Migrating inside the same transaction that read the version keeps two starting processes
   // from applying one migration twice.
-  return result.ok() ? db.Exec("COMMIT") : (db.Exec("ROLLBACK"), result);
+  if (result.ok()) return db.Exec("COMMIT");
+  (void)db.Exec("ROLLBACK");  // the original error is the one worth reporting
+  return result;
 }
 
 }  // namespace relay::store

@@ -8,9 +8,13 @@
 namespace relay::dispatch {
 namespace {
 
+// Trigger ids for a log line: all of them when few, else the first ones and the count, so a
+// burst of thousands does not produce one enormous line.
 std::string JoinIds(const std::vector<int64_t>& ids) {
+  constexpr size_t kMaxListed = 10;
   std::string out;
-  for (size_t i = 0; i < ids.size(); ++i) out += (i ? "," : "") + std::to_string(ids[i]);
+  for (size_t i = 0; i < ids.size() && i < kMaxListed; ++i) out += (i ? "," : "") + std::to_string(ids[i]);
+  if (ids.size() > kMaxListed) out += ",… (" + std::to_string(ids.size()) + " in all)";
   return out;
 }
 

@@ -2,6 +2,7 @@
 
 #include <curl/curl.h>
 #include <fcntl.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -13,6 +14,8 @@ namespace relay::testing {
 Process::Process(std::vector<std::string> argv, std::map<std::string, std::string> env, std::string log_path) {
   pid_ = fork();
   if (pid_ == 0) {
+    // A crashed test must not leave relays running: the child dies with its parent.
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
     int fd = open(log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0600);
     if (fd >= 0) {
       dup2(fd, 1);

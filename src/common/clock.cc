@@ -22,4 +22,47 @@ std::string FormatIso8601(TimePoint t) {
   return out;
 }
 
+std::optional<TimePoint> ParseIso8601(std::string_view text) {
+  // YYYY-MM-DDTHH:MM:SS
+  if (text.size() < 19 || text[4] != '-' || text[7] != '-' || (text[10] != 'T' && text[10] != ' ') ||
+      text[13] != ':' || text[16] != ':') {
+    return std::nullopt;
+  }
+  auto num = [&](size_t pos, size_t len, int* out) {
+    int v = 0;
+    for (size_t i = pos; i < pos + len; ++i) {
+      if (text[i] < '0' || text[i] > '9') return false;
+      v = v * 10 + (text[i] - '0');
+    }
+    *out = v;
+    return true;
+  };
+  std::tm tm{};
+  int year, mon, day, hour, min, sec;
+  if (!num(0, 4, &year) || !num(5, 2, &mon) || !num(8, 2, &day) || !num(11, 2, &hour) || !num(14, 2, &min) ||
+      !num(17, 2, &sec)) {
+    return std::nullopt;
+  }
+  tm.tm_year = year - 1900;
+  tm.tm_mon = mon - 1;
+  tm.tm_mday = day;
+  tm.tm_hour = hour;
+  tm.tm_min = min;
+  tm.tm_sec = sec;
+  size_t i = 19;
+  int64_t ms = 0;
+  if (i < text.size() && text[i] == '.') {
+    int digits = 0;
+    for (++i; i < text.size() && text[i] >= '0' && text[i] <= '9'; ++i, ++digits) {
+      if (digits < 3) ms = ms * 10 + (text[i] - '0');
+    }
+    if (digits == 0) return std::nullopt;
+    for (; digits < 3; ++digits) ms *= 10;
+  }
+  std::string_view zone = text.substr(i);
+  if (zone != "Z" && zone != "+00:00" && zone != "z") return std::nullopt;
+  const std::time_t secs = timegm(&tm);
+  return FromUnixMillis(static_cast<int64_t>(secs) * 1000 + ms);
+}
+
 }  // namespace relay

@@ -5,7 +5,9 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <optional>
 #include <string>
+#include <string_view>
 
 namespace relay {
 
@@ -55,5 +57,8 @@ inline TimePoint FromUnixMillis(int64_t ms) { return TimePoint(std::chrono::mill
 
 // ISO-8601 UTC with milliseconds, e.g. "2026-11-27T20:16:49.123Z".
 std::string FormatIso8601(TimePoint t);
+// Parses RFC 3339 / ISO-8601 UTC as RudderStack and dbt write it: "2024-04-20T05:41:18.871Z",
+// any number of fractional digits (kept to milliseconds), "Z" or "+00:00". nullopt otherwise.
+std::optional<TimePoint> ParseIso8601(std::string_view text);
 
 }  // namespace relay

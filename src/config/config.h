@@ -65,8 +65,16 @@ struct DispatchConfig {
   Duration retry_max = std::chrono::minutes(5);
   // A trigger still undelivered after this goes dead with its last error.
   Duration max_age = std::chrono::hours(24);
-  // A claimed trigger returns to the pool if its worker dies and does not renew within this.
+  // A claimed connection returns to the pool if its worker dies and does not renew within this.
   Duration lease = std::chrono::seconds(60);
+  // How often a running sync is polled (GET …/syncs/{id}); RudderStack's own clients use 10 s.
+  Duration sync_poll_interval = std::chrono::seconds(10);
+  // A sync still not succeeded/failed after this is given up on: its triggers go dead with
+  // "outcome unknown". RudderStack's own clients poll forever; we do not.
+  Duration outcome_timeout = std::chrono::hours(24);
+  // After an ambiguous start (timeout, 5xx, crash), a sync that started at or after
+  // "start attempted at" minus this is taken to be ours. Covers clock skew with RudderStack.
+  Duration start_skew = std::chrono::seconds(30);
 };
 
 struct Route {

@@ -237,7 +237,8 @@ void ReadDispatch(const toml::table& root, const EnvLookup& env, Problems& p, Di
   const toml::table* t = SubTable(root, "dispatch", p);
   if (t == nullptr) return;
   TableReader r(*t, "dispatch", env, p,
-                {"workers", "poll_interval", "retry_initial", "retry_max", "max_age", "lease"});
+                {"workers", "poll_interval", "retry_initial", "retry_max", "max_age", "lease", "sync_poll_interval",
+                 "outcome_timeout", "start_skew"});
   int64_t workers = d.workers;
   r.Int("workers", 1, 64, &workers);
   d.workers = static_cast<int>(workers);
@@ -246,6 +247,9 @@ void ReadDispatch(const toml::table& root, const EnvLookup& env, Problems& p, Di
   r.Dur("retry_max", &d.retry_max);
   r.Dur("max_age", &d.max_age);
   r.Dur("lease", &d.lease);
+  r.Dur("sync_poll_interval", &d.sync_poll_interval);
+  r.Dur("outcome_timeout", &d.outcome_timeout);
+  r.Dur("start_skew", &d.start_skew);
   if (d.retry_max < d.retry_initial) p.Add("dispatch.retry_max", "is less than retry_initial");
 }
 

@@ -1,24 +1,8 @@
 #include "dispatch/dispatcher.h"
 
-#include <algorithm>
-
 #include "common/log.h"
-#include "dispatch/retry_policy.h"
 
 namespace relay::dispatch {
-namespace {
-
-// Trigger ids for a log line: all of them when few, else the first ones and the count, so a
-// burst of thousands does not produce one enormous line.
-std::string JoinIds(const std::vector<int64_t>& ids) {
-  constexpr size_t kMaxListed = 10;
-  std::string out;
-  for (size_t i = 0; i < ids.size() && i < kMaxListed; ++i) out += (i ? "," : "") + std::to_string(ids[i]);
-  if (ids.size() > kMaxListed) out += ",… (" + std::to_string(ids.size()) + " in all)";
-  return out;
-}
-
-}  // namespace
 
 Dispatcher::Dispatcher(store::Store& store, rudderstack::Client& client, Clock& clock,
                        config::DispatchConfig options, std::string instance_id,
@@ -28,7 +12,13 @@ Dispatcher::Dispatcher(store::Store& store, rudderstack::Client& client, Clock& 
       clock_(clock),
       options_(options),
       instance_id_(std::move(instance_id)),
-      unit_random_(std::move(unit_random)) {}
+      unit_random_(std::move(unit_random)),
+      machine_(store, client, clock, options, [this] { return Random(); }) {}
+
+double Dispatcher::Random() {
+  std::lock_guard<std::mutex> lock(random_mu_);
+  return unit_random_();
+}
 
 Dispatcher::~Dispatcher() { Stop(); }
 
@@ -77,67 +67,10 @@ StatusOr<bool> Dispatcher::RunOnce(const std::string& owner) {
   StatusOr<std::optional<store::Claim>> claim = store_.ClaimConnection(owner, clock_.Now(), options_.lease);
   if (!claim.ok()) return claim.status();
   if (!claim->has_value()) return false;
-  DeliverClaim(owner, **claim);
-  if (Status s = store_.ReleaseConnection((*claim)->connection_id, owner); !s.ok()) return s;
+  Status s = machine_.Step(owner, **claim);
+  // A lost lease means another worker has the connection now: not an error of this pass.
+  if (!s.ok() && s.code() != StatusCode::kFailedPrecondition) return s;
   return true;
-}
-
-void Dispatcher::DeliverClaim(const std::string& owner, const store::Claim& claim) {
-  const TimePoint now = clock_.Now();
-  const std::string& connection = claim.connection_id;
-
-  // Triggers past their maximum age go dead instead of starting a sync long after the run.
-  std::vector<int64_t> ids, expired;
-  bool full = false;
-  int attempts = 0;
-  std::string last_error;
-  for (const store::Trigger& t : claim.triggers) {
-    if (now - t.created_at > options_.max_age) {
-      expired.push_back(t.id);
-      last_error = t.last_error;
-      continue;
-    }
-    ids.push_back(t.id);
-    full |= t.sync_type == "full";
-    attempts = std::max(attempts, t.attempts);
-  }
-  if (!expired.empty()) {
-    std::string reason = "maximum age exceeded; last error: " + (last_error.empty() ? "none" : last_error);
-    if (Status s = store_.MarkDead(expired, reason, now); !s.ok()) log::Error("store", {{"error", s.ToString()}});
-    log::Warn("triggers dead", {{"connection_id", connection}, {"trigger_ids", JoinIds(expired)}, {"reason", reason}});
-  }
-  if (ids.empty()) return;
-
-  const std::string sync_type = full ? "full" : "incremental";
-  rudderstack::CallMeta meta;
-  StatusOr<std::string> started = client_.StartSync(connection, sync_type, &meta);
-  const Status result = started.status();
-
-  store::Attempt attempt{connection, "start", now, meta.latency_ms, meta.http_status,
-                         result.ok() ? "ok" : result.ToString(), started.ok() ? *started : "", ids};
-  if (Status s = store_.RecordAttempt(attempt); !s.ok()) log::Error("store", {{"error", s.ToString()}});
-
-  Status stored;
-  if (started.ok()) {
-    stored = store_.MarkStarted(ids, *started, clock_.Now());
-    log::Info("sync started", {{"connection_id", connection}, {"sync_id", *started}, {"sync_type", sync_type},
-                               {"trigger_ids", JoinIds(ids)}, {"owner", owner}});
-  } else if (IsRetryable(result)) {
-    double r;
-    {
-      std::lock_guard<std::mutex> lock(random_mu_);
-      r = unit_random_();
-    }
-    Duration delay = BackoffDelay({options_.retry_initial, options_.retry_max}, attempts, r, result);
-    stored = store_.MarkRetry(ids, now + delay, result.ToString(), now);
-    log::Warn("start failed, will retry", {{"connection_id", connection}, {"trigger_ids", JoinIds(ids)},
-                                           {"error", result.ToString()}, {"retry_in_ms", std::to_string(delay.count())}});
-  } else {
-    stored = store_.MarkDead(ids, result.ToString(), now);
-    log::Error("start failed permanently, triggers dead",
-               {{"connection_id", connection}, {"trigger_ids", JoinIds(ids)}, {"error", result.ToString()}});
-  }
-  if (!stored.ok()) log::Error("store", {{"error", stored.ToString()}});
 }
 
 }  // namespace relay::dispatch

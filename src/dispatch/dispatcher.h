@@ -1,21 +1,9 @@
 #pragma once
-// Dispatcher: turns pending triggers into RudderStack sync starts, on its own threads (never the
-// HTTP threads). Each worker repeatedly leases one connection with due triggers, starts one
-// sync covering all of them (full if any asks for full), and records the outcome:
-//
-//   pending ──start 200 {syncId}──▶ started
-//      │ ▲
-//      │ └── retryable (5xx, 429, 409, timeout, network): next_attempt_at = now + backoff
-//      └──── permanent (400/401/403/404) or older than max_age ──▶ dead (reason kept)
-//
-// Worked example: triggers 7 and 8 for connection "c1" are pending. Worker w1 claims "c1"
-// (lease until now+60 s), calls POST …/c1/start once with {"syncType":"incremental"}, gets
-// 503, and sets both triggers' next_attempt_at to now + jitter(1 s). A later pass claims "c1"
-// again, gets 200 {"syncId":"s9"}, and marks 7 and 8 started with sync s9. If w1's process
-// dies mid-call, the lease expires and any worker (this process or another) claims "c1".
-//
-// The per-connection lifecycle of issue #3 (409 policies, crash-safe start, outcome polling)
-// replaces the body of DeliverClaim; claiming and leasing stay as they are.
+// Dispatcher: runs the per-connection sync lifecycle (connection_machine.h) on its own worker
+// threads, never on the HTTP threads. Each worker repeatedly leases one connection that needs
+// work — pending triggers, an ambiguous start to resolve, a sync to poll, another sync to wait
+// for — and advances it one step. Leases live in the store, so workers in several processes
+// share the work and a dead worker's connections are taken over when its lease expires.
 
 #include <atomic>
 #include <condition_variable>
@@ -27,6 +15,7 @@
 
 #include "common/clock.h"
 #include "config/config.h"
+#include "dispatch/connection_machine.h"
 #include "rudderstack/client.h"
 #include "store/store.h"
 
@@ -47,14 +36,14 @@ class Dispatcher {
   // Wakes idle workers: new triggers were stored.
   void Notify();
 
-  // One pass of one worker: claims a connection with due work and delivers it. Returns true if
-  // it did something, false when nothing was due. Errors are the store's. Used by the worker
-  // threads and directly by tests with a FakeClock.
+  // One pass of one worker: claims a connection with due work and advances it one step.
+  // Returns true if it did something, false when nothing was due. Errors are the store's. Used
+  // by the worker threads and directly by tests with a FakeClock.
   StatusOr<bool> RunOnce(const std::string& owner);
 
  private:
   void WorkerLoop(int index);
-  void DeliverClaim(const std::string& owner, const store::Claim& claim);
+  double Random();
 
   store::Store& store_;
   rudderstack::Client& client_;
@@ -63,6 +52,7 @@ class Dispatcher {
   const std::string instance_id_;
   std::function<double()> unit_random_;
   std::mutex random_mu_;
+  ConnectionMachine machine_;
 
   std::mutex mu_;
   std::condition_variable cv_;

@@ -1,143 +1,331 @@
+// The per-connection sync lifecycle, driven step by step on a FakeClock against an in-memory
+// RudderStack and a real SQLite store. No sleeps.
+
 #include "dispatch/dispatcher.h"
 
 #include <gtest/gtest.h>
 
-#include "../../test/support/scripted_client.h"
+#include "../../test/support/memory_rudderstack.h"
 #include "../../test/support/temp_dir.h"
 
 namespace relay::dispatch {
 namespace {
 
-using relay::testing::ScriptedClient;
+using relay::testing::MemoryRudderstack;
 using relay::testing::TempDir;
+using std::chrono::minutes;
+using std::chrono::seconds;
 
 class DispatcherTest : public ::testing::Test {
  protected:
-  DispatcherTest() {
-    auto s = store::OpenStore("sqlite://" + dir_.File("relay.db"));
-    EXPECT_TRUE(s.ok()) << s.status().ToString();
-    store_ = std::move(s).value();
-    options_.retry_initial = std::chrono::seconds(1);
-    options_.retry_max = std::chrono::seconds(60);
+  DispatcherTest() : api_(clock_) {
+    store_ = std::move(store::OpenStore("sqlite://" + dir_.File("relay.db"))).value();
+    options_.retry_initial = seconds(1);
+    options_.retry_max = seconds(60);
     options_.max_age = std::chrono::hours(1);
-    dispatcher_ = std::make_unique<Dispatcher>(*store_, client_, clock_, options_, "test", [] { return 0.5; });
+    options_.lease = seconds(60);
+    options_.sync_poll_interval = seconds(10);
+    options_.outcome_timeout = std::chrono::hours(24);
+    options_.start_skew = seconds(30);
+    dispatcher_ = std::make_unique<Dispatcher>(*store_, api_, clock_, options_, "test", [] { return 0.5; });
   }
 
-  void AddTrigger(const std::string& event_id, const std::string& connection, const std::string& sync_type = "incremental") {
-    store::NewEvent ev{event_id, "job.run.completed", 1, 1, 1, 10, "{}", clock_.Now()};
-    ASSERT_TRUE(store_->Append(ev, {{"r", connection, sync_type, "queue", event_id + connection}}).ok());
+  // One webhook → one trigger for `connection`.
+  void AddTrigger(const std::string& connection, const std::string& sync_type = "incremental",
+                  const std::string& if_running = "queue") {
+    std::string id = "e" + std::to_string(++events_);
+    store::NewEvent ev{id, "job.run.completed", 1, 1, events_, 10, "{}", clock_.Now()};
+    ASSERT_TRUE(store_->Append(ev, {{"r", connection, sync_type, if_running, id + connection}}).ok());
+  }
+
+  // Runs steps until nothing is due now.
+  int Drain() {
+    int steps = 0;
+    while (steps < 100) {
+      StatusOr<bool> did = dispatcher_->RunOnce("w");
+      EXPECT_TRUE(did.ok()) << did.status().ToString();
+      if (!did.ok() || !*did) break;
+      ++steps;
+    }
+    return steps;
+  }
+  // Advances the clock in poll-sized ticks, draining after each.
+  void RunFor(Duration d) {
+    for (Duration t{0}; t < d; t += seconds(10)) {
+      clock_.Advance(seconds(10));
+      Drain();
+    }
   }
 
   std::vector<store::Trigger> Triggers() { return *store_->ListTriggers("", 100); }
+  std::map<std::string, int> States() {
+    std::map<std::string, int> m;
+    for (const auto& t : Triggers()) ++m[t.state];
+    return m;
+  }
+  store::Connection Conn(const std::string& id) { return **store_->GetConnection(id); }
 
   TempDir dir_;
-  std::unique_ptr<store::Store> store_;
-  ScriptedClient client_;
   FakeClock clock_;
+  MemoryRudderstack api_;
+  std::unique_ptr<store::Store> store_;
   config::DispatchConfig options_;
   std::unique_ptr<Dispatcher> dispatcher_;
+  int64_t events_ = 0;
 };
 
-TEST_F(DispatcherTest, StartsOneSyncAndRecordsItsId) {
-  AddTrigger("e1", "c1");
-  client_.Then(std::string("sync_abc"));
-  EXPECT_TRUE(*dispatcher_->RunOnce("w"));
-  ASSERT_EQ(client_.starts().size(), 1u);
-  EXPECT_EQ(client_.starts()[0].connection_id, "c1");
-  EXPECT_EQ(client_.starts()[0].sync_type, "incremental");
-  EXPECT_EQ(Triggers()[0].state, "started");
-  EXPECT_EQ(Triggers()[0].sync_id, "sync_abc");
-  EXPECT_FALSE(*dispatcher_->RunOnce("w")) << "nothing left to do";
-  auto attempts = *store_->ListAttempts("c1", 10);
-  ASSERT_EQ(attempts.size(), 1u);
-  EXPECT_EQ(attempts[0].kind, "start");
-  EXPECT_EQ(attempts[0].outcome, "ok");
+TEST_F(DispatcherTest, StartsAndFollowsASyncToSuccessWithMetrics) {
+  AddTrigger("c1");
+  Drain();
+  ASSERT_EQ(api_.performed_starts(), 1);
+  EXPECT_EQ(Triggers()[0].state, "running");
+  EXPECT_EQ(Triggers()[0].sync_id, "sync_1");
+  EXPECT_EQ(Conn("c1").phase, "running");
+  RunFor(minutes(5));
+  EXPECT_EQ(Triggers()[0].state, "succeeded");
+  EXPECT_EQ(Conn("c1").phase, "idle");
+  auto syncs = *store_->ListSyncs("c1", 10);
+  ASSERT_EQ(syncs.size(), 1u);
+  EXPECT_EQ(syncs[0].status, "succeeded");
+  EXPECT_EQ(syncs[0].origin, "relay");
+  EXPECT_EQ(syncs[0].succeeded, 40);
+  EXPECT_EQ(syncs[0].total, 43);
+  EXPECT_FALSE(syncs[0].finished_at.empty());
+  EXPECT_EQ(api_.count("get"), 30) << "one poll per 10 s for 5 minutes";
 }
 
-TEST_F(DispatcherTest, PendingTriggersOfOneConnectionShareOneStartAndFullWins) {
-  AddTrigger("e1", "c1");
-  AddTrigger("e2", "c1", "full");
-  EXPECT_TRUE(*dispatcher_->RunOnce("w"));
-  ASSERT_EQ(client_.starts().size(), 1u);
-  EXPECT_EQ(client_.starts()[0].sync_type, "full");
-  for (const auto& t : Triggers()) EXPECT_EQ(t.state, "started");
+TEST_F(DispatcherTest, SyncFailureStoresErrorAndMetrics) {
+  api_.outcome = "failed";
+  AddTrigger("c1");
+  Drain();
+  RunFor(minutes(5));
+  EXPECT_EQ(Triggers()[0].state, "failed");
+  EXPECT_EQ(Triggers()[0].last_error, "destination rejected 3 records");
+  auto sync = (*store_->ListSyncs("c1", 10))[0];
+  EXPECT_EQ(sync.status, "failed");
+  EXPECT_EQ(sync.error, "destination rejected 3 records");
+  EXPECT_EQ(sync.failed, 3);
 }
 
-TEST_F(DispatcherTest, RetryableFailureBacksOffThenSucceeds) {
-  AddTrigger("e1", "c1");
-  client_.Then(Status(StatusCode::kUnavailable, "HTTP 500"));
-  client_.Then(Status(StatusCode::kUnavailable, "HTTP 500"));
-  EXPECT_TRUE(*dispatcher_->RunOnce("w"));
+TEST_F(DispatcherTest, TenTriggersWhileRunningGiveExactlyOneFollowUp) {
+  AddTrigger("c1");
+  Drain();
+  ASSERT_EQ(api_.performed_starts(), 1);
+  for (int i = 0; i < 10; ++i) {
+    clock_.Advance(std::chrono::milliseconds(100));
+    AddTrigger("c1");
+    Drain();
+  }
+  EXPECT_EQ(api_.count("start"), 1) << "nothing is started while the first sync runs";
+  RunFor(minutes(11));
+  EXPECT_EQ(api_.count("start"), 2);
+  EXPECT_EQ(api_.performed_starts(), 2);
+  auto t = Triggers();
+  ASSERT_EQ(t.size(), 11u);
+  EXPECT_EQ(t[0].sync_id, "sync_1");
+  for (size_t i = 1; i < t.size(); ++i) {
+    EXPECT_EQ(t[i].state, "succeeded");
+    EXPECT_EQ(t[i].sync_id, "sync_2") << "trigger " << i;
+  }
+}
+
+TEST_F(DispatcherTest, FullAndIncrementalCoalesceIntoOneFullStart) {
+  AddTrigger("c1", "incremental");
+  AddTrigger("c1", "full");
+  AddTrigger("c1", "incremental");
+  Drain();
+  auto calls = api_.calls();
+  ASSERT_EQ(api_.count("start"), 1);
+  EXPECT_EQ(calls[0].detail, "full");
+  for (const auto& t : Triggers()) EXPECT_EQ(t.sync_id, "sync_1");
+}
+
+TEST_F(DispatcherTest, QueueWaitsForAnExternalSyncThenStartsOnce) {
+  std::string external = api_.StartExternal("c1", minutes(2));
+  AddTrigger("c1", "incremental", "queue");
+  Drain();
+  EXPECT_EQ(api_.performed_starts(), 0);
+  EXPECT_EQ(Conn("c1").phase, "waiting");
+  EXPECT_EQ(Conn("c1").sync_id, external);
   EXPECT_EQ(Triggers()[0].state, "pending");
-  EXPECT_EQ(Triggers()[0].attempts, 1);
-  EXPECT_FALSE(*dispatcher_->RunOnce("w")) << "backing off: 0.5 × 1 s";
-  clock_.Advance(std::chrono::milliseconds(500));
-  EXPECT_TRUE(*dispatcher_->RunOnce("w"));
-  EXPECT_FALSE(*dispatcher_->RunOnce("w")) << "second backoff: 0.5 × 2 s";
-  clock_.Advance(std::chrono::milliseconds(1000));
-  EXPECT_TRUE(*dispatcher_->RunOnce("w"));
-  EXPECT_EQ(client_.starts().size(), 3u);
-  EXPECT_EQ(Triggers()[0].state, "started");
+  RunFor(seconds(110));
+  EXPECT_EQ(api_.count("start"), 1) << "no start while the external sync runs";
+  RunFor(seconds(20));
+  EXPECT_EQ(api_.count("start"), 2);
+  EXPECT_EQ(api_.performed_starts(), 1);
+  EXPECT_EQ(Triggers()[0].state, "running");
+  EXPECT_NE(Triggers()[0].sync_id, external);
 }
 
-TEST_F(DispatcherTest, RetryAfterIsHonoured) {
-  AddTrigger("e1", "c1");
-  Status limited(StatusCode::kResourceExhausted, "HTTP 429");
-  limited.set_retry_after(std::chrono::seconds(30));
-  client_.Then(limited);
-  EXPECT_TRUE(*dispatcher_->RunOnce("w"));
-  clock_.Advance(std::chrono::seconds(29));
-  EXPECT_FALSE(*dispatcher_->RunOnce("w"));
-  clock_.Advance(std::chrono::seconds(1));
-  EXPECT_TRUE(*dispatcher_->RunOnce("w"));
-  EXPECT_EQ(Triggers()[0].state, "started");
+TEST_F(DispatcherTest, SkipRecordsTheRunningSyncAndStartsNothing) {
+  std::string external = api_.StartExternal("c1", minutes(2));
+  AddTrigger("c1", "incremental", "skip");
+  Drain();
+  RunFor(minutes(5));
+  EXPECT_EQ(api_.performed_starts(), 0);
+  EXPECT_EQ(Triggers()[0].state, "skipped");
+  EXPECT_EQ(Triggers()[0].sync_id, external);
+  auto syncs = *store_->ListSyncs("c1", 10);
+  ASSERT_EQ(syncs.size(), 1u);
+  EXPECT_EQ(syncs[0].origin, "external");
 }
 
-TEST_F(DispatcherTest, PermanentFailureKillsTriggersWithTheReason) {
-  AddTrigger("e1", "c1");
-  client_.Then(Status(StatusCode::kNotFound, "rudderstack POST …/start: HTTP 404"));
-  EXPECT_TRUE(*dispatcher_->RunOnce("w"));
-  auto t = Triggers()[0];
-  EXPECT_EQ(t.state, "dead");
-  EXPECT_NE(t.last_error.find("HTTP 404"), std::string::npos);
-  EXPECT_FALSE(*dispatcher_->RunOnce("w"));
+TEST_F(DispatcherTest, RestartStopsTheRunningSyncThenStarts) {
+  api_.StartExternal("c1", std::chrono::hours(1));
+  AddTrigger("c1", "incremental", "restart");
+  Drain();
+  EXPECT_EQ(api_.count("stop"), 1);
+  EXPECT_EQ(Conn("c1").phase, "stopping");
+  RunFor(seconds(20));
+  auto calls = api_.calls();
+  std::vector<std::string> order;
+  for (const auto& c : calls) {
+    if (c.endpoint == "start" || c.endpoint == "stop") order.push_back(c.endpoint + (c.performed ? "+" : "-"));
+  }
+  EXPECT_EQ(order, (std::vector<std::string>{"start-", "stop+", "start+"}));
+  EXPECT_EQ(Triggers()[0].state, "running");
+}
+
+TEST_F(DispatcherTest, PerformedStartAnswered500IsAdoptedNotResent) {
+  api_.Fail("start", Status(StatusCode::kUnavailable, "HTTP 500"), /*perform=*/true);
+  AddTrigger("c1");
+  Drain();
+  EXPECT_EQ(Conn("c1").phase, "starting");
+  EXPECT_EQ(Triggers()[0].state, "starting");
+  clock_.Advance(seconds(1));
+  Drain();
+  EXPECT_EQ(api_.count("start"), 1) << "the ambiguous start is resolved, not re-sent";
+  EXPECT_EQ(Triggers()[0].state, "running");
+  EXPECT_EQ(Triggers()[0].sync_id, "sync_1");
+  EXPECT_EQ((*store_->ListSyncs("c1", 10))[0].origin, "adopted");
+  RunFor(minutes(5));
+  EXPECT_EQ(Triggers()[0].state, "succeeded");
+}
+
+TEST_F(DispatcherTest, UnperformedStartIsResentAfterCheckingNothingStarted) {
+  api_.Fail("start", Status(StatusCode::kDeadlineExceeded, "timed out"), /*perform=*/false);
+  AddTrigger("c1");
+  Drain();
+  clock_.Advance(seconds(1));
+  Drain();
+  EXPECT_EQ(api_.count("start"), 2);
+  EXPECT_EQ(api_.performed_starts(), 1);
+  EXPECT_GE(api_.count("list"), 2) << "running, then recent syncs, were checked first";
+  EXPECT_EQ(Triggers()[0].state, "running");
+}
+
+TEST_F(DispatcherTest, StartSentBeforeACrashIsAdoptedByTheNextOwner) {
+  AddTrigger("c1");
+  // A worker of a process that is about to die: it commits "starting at T", sends the start,
+  // and dies before recording the answer.
+  auto claim = *store_->ClaimConnection("dead-process/w0", clock_.Now(), options_.lease);
+  ASSERT_TRUE(claim.has_value());
+  store::Transition t;
+  t.owner = "dead-process/w0";
+  t.now = clock_.Now();
+  t.connection = claim->connection;
+  t.connection.phase = "starting";
+  t.connection.start_attempted_at = clock_.Now();
+  t.connection.sync_type = "incremental";
+  t.connection.next_check_at = clock_.Now() + options_.lease;
+  t.triggers.push_back({{claim->triggers[0].id}, "starting", "", ""});
+  ASSERT_TRUE(store_->Commit(t).ok());
+  ASSERT_TRUE(api_.StartSync("c1", "incremental", nullptr).ok());
+
+  Drain();
+  EXPECT_EQ(api_.count("list"), 0) << "the dead owner's lease is still live";
+  clock_.Advance(options_.lease);
+  Drain();
+  EXPECT_EQ(api_.count("start"), 1) << "no second start";
+  EXPECT_EQ(Triggers()[0].state, "running");
+  EXPECT_EQ(Triggers()[0].sync_id, "sync_1");
+  RunFor(minutes(5));
+  EXPECT_EQ(Triggers()[0].state, "succeeded");
+}
+
+TEST_F(DispatcherTest, PermanentErrorKillsTriggersWithTheReason) {
+  api_.Fail("start", Status(StatusCode::kNotFound, "HTTP 404 connection not found"));
+  AddTrigger("c1");
+  Drain();
+  EXPECT_EQ(Triggers()[0].state, "dead");
+  EXPECT_NE(Triggers()[0].last_error.find("HTTP 404"), std::string::npos);
+  EXPECT_EQ(Conn("c1").phase, "idle");
+  RunFor(minutes(1));
+  EXPECT_EQ(api_.count("start"), 1);
 }
 
 TEST_F(DispatcherTest, TriggersOlderThanMaxAgeGoDeadWithTheLastError) {
-  AddTrigger("e1", "c1");
-  client_.Then(Status(StatusCode::kUnavailable, "HTTP 503"));
-  EXPECT_TRUE(*dispatcher_->RunOnce("w"));
-  clock_.Advance(std::chrono::hours(2));
-  EXPECT_TRUE(*dispatcher_->RunOnce("w"));
-  EXPECT_EQ(client_.starts().size(), 1u) << "no start for an expired trigger";
+  api_.StartExternal("c1", std::chrono::hours(5));
+  AddTrigger("c1");
+  Drain();
+  ASSERT_EQ(Conn("c1").phase, "waiting");
+  api_.Fail("list", Status(StatusCode::kUnavailable, "HTTP 503"));
+  RunFor(std::chrono::minutes(61));
   EXPECT_EQ(Triggers()[0].state, "dead");
-  EXPECT_NE(Triggers()[0].last_error.find("maximum age exceeded; last error: UNAVAILABLE: HTTP 503"), std::string::npos)
-      << Triggers()[0].last_error;
+  EXPECT_NE(Triggers()[0].last_error.find("maximum age exceeded"), std::string::npos) << Triggers()[0].last_error;
+  EXPECT_EQ(api_.performed_starts(), 0);
 }
 
-TEST_F(DispatcherTest, ConnectionsAreServedIndependently) {
-  AddTrigger("e1", "c1");
-  AddTrigger("e2", "c2");
-  client_.Then(Status(StatusCode::kNotFound, "HTTP 404"));
-  EXPECT_TRUE(*dispatcher_->RunOnce("w"));
-  EXPECT_TRUE(*dispatcher_->RunOnce("w"));
-  auto t = Triggers();
-  EXPECT_EQ(t[0].state, "dead");
-  EXPECT_EQ(t[1].state, "started");
+TEST_F(DispatcherTest, RetryableErrorsBackOffAndHonourRetryAfter) {
+  Status limited(StatusCode::kResourceExhausted, "HTTP 429");
+  limited.set_retry_after(seconds(30));
+  api_.Fail("start", limited);
+  AddTrigger("c1");
+  Drain();
+  EXPECT_EQ(Conn("c1").attempts, 1);
+  clock_.Advance(seconds(29));
+  Drain();
+  EXPECT_EQ(api_.count("list"), 0) << "Retry-After not over yet";
+  clock_.Advance(seconds(1));
+  Drain();
+  EXPECT_EQ(Triggers()[0].state, "running");
+}
+
+TEST_F(DispatcherTest, OutcomeUnknownAfterTheLimitIsDeadNotFailed) {
+  api_.sync_duration = std::chrono::hours(48);
+  options_.outcome_timeout = std::chrono::hours(1);
+  options_.max_age = std::chrono::hours(100);
+  dispatcher_ = std::make_unique<Dispatcher>(*store_, api_, clock_, options_, "test", [] { return 0.5; });
+  AddTrigger("c1");
+  Drain();
+  RunFor(std::chrono::minutes(61));
+  EXPECT_EQ(Triggers()[0].state, "dead");
+  EXPECT_NE(Triggers()[0].last_error.find("unknown after"), std::string::npos);
+  EXPECT_EQ((*store_->ListSyncs("c1", 10))[0].status, "unknown");
+}
+
+TEST_F(DispatcherTest, PollErrorsAreRetriedAndAreNotSyncFailures) {
+  AddTrigger("c1");
+  Drain();
+  api_.Fail("get", Status(StatusCode::kUnavailable, "HTTP 502"));
+  api_.Fail("get", Status(StatusCode::kDeadlineExceeded, "timed out"));
+  RunFor(minutes(6));
+  EXPECT_EQ(Triggers()[0].state, "succeeded");
+}
+
+TEST_F(DispatcherTest, ConnectionsProgressIndependently) {
+  api_.Fail("start", Status(StatusCode::kNotFound, "HTTP 404"));
+  AddTrigger("c1");
+  AddTrigger("c2");
+  Drain();
+  std::map<std::string, std::string> by_conn;
+  for (const auto& t : Triggers()) by_conn[t.connection_id] = t.state;
+  EXPECT_EQ(by_conn["c1"], "dead");
+  EXPECT_EQ(by_conn["c2"], "running");
 }
 
 TEST_F(DispatcherTest, WorkerThreadsDeliverWhenNotified) {
   options_.workers = 2;
   options_.poll_interval = std::chrono::seconds(60);  // only Notify can wake them in time
-  Dispatcher d(*store_, client_, clock_, options_, "threads", [] { return 0.0; });
+  Dispatcher d(*store_, api_, clock_, options_, "threads", [] { return 0.0; });
   d.Start();
-  AddTrigger("e1", "c1");
+  AddTrigger("c1");
   d.Notify();
-  for (int i = 0; i < 500 && Triggers()[0].state != "started"; ++i) {
+  for (int i = 0; i < 500 && Triggers()[0].state != "running"; ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
   d.Stop();
-  EXPECT_EQ(Triggers()[0].state, "started");
+  EXPECT_EQ(Triggers()[0].state, "running");
 }
 
 }  // namespace

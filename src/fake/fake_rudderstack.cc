@@ -32,6 +32,8 @@ struct Fault {
   int times = 1;
   int retry_after = 0;
   int latency_ms = 0;
+  bool perform = false;  // carry out the call first, then answer with `status` / drop / delay
+  bool drop = false;     // close the connection without answering
 };
 
 std::vector<std::string> Split(std::string_view path) {
@@ -181,6 +183,9 @@ struct FakeRudderstack::State {
                                 {"latency_ms", &f.latency_ms}}) {
         if (auto* n = o.if_contains(key); n && n->is_int64()) *field = static_cast<int>(n->get_int64());
       }
+      for (auto [key, field] : {std::pair{"perform", &f.perform}, {"drop", &f.drop}}) {
+        if (auto* b = o.if_contains(key); b && b->is_bool()) *field = b->get_bool();
+      }
       if (f.endpoint.empty()) return http::JsonError(400, "fault needs an endpoint");
       faults.push_back(f);
       return Json(200, {{"status", "queued"}});
@@ -219,23 +224,24 @@ net::awaitable<http::Response> FakeRudderstack::Handle(http::Request&& req) {
   {
     std::lock_guard<std::mutex> lock(st.mu);
     fault = st.TakeFault(endpoint);
-  }
-  if (fault && fault->latency_ms > 0) {
-    net::steady_timer timer(co_await net::this_coro::executor, std::chrono::milliseconds(fault->latency_ms));
-    co_await timer.async_wait(net::as_tuple(net::use_awaitable));
-  }
-  {
-    std::lock_guard<std::mutex> lock(st.mu);
     auto auth = req[bhttp::field::authorization];
-    if (std::string_view(auth.data(), auth.size()) != "Bearer " + st.options.token) {
+    const bool authorized = std::string_view(auth.data(), auth.size()) == "Bearer " + st.options.token;
+    const bool injected = fault && fault->status != 0 && fault->status != 200;
+    bool performed = false;
+    unsigned real_status = 0;  // what the call really did, even when the answer is a lie
+    if (!authorized) {
       res = http::JsonError(401, "Unauthorized");
-    } else if (fault && fault->status != 0 && fault->status != 200) {
+    } else if (!injected || fault->perform) {
+      res = st.Api(endpoint, seg, req);
+      performed = true;
+      real_status = res.result_int();
+    }
+    if (authorized && injected) {
       res = http::JsonError(static_cast<unsigned>(fault->status), "injected fault");
       if (fault->retry_after > 0) res.set(bhttp::field::retry_after, std::to_string(fault->retry_after));
-    } else {
-      res = st.Api(endpoint, seg, req);
     }
     auto ct = req[bhttp::field::content_type];
+    const bool drop = fault && fault->drop;
     st.calls.push_back(json::object{{"method", std::string(req.method_string())},
                                     {"path", std::string(target)},
                                     {"endpoint", endpoint},
@@ -243,9 +249,16 @@ net::awaitable<http::Response> FakeRudderstack::Handle(http::Request&& req) {
                                     {"authorization", std::string(auth)},
                                     {"content_type", std::string(ct)},
                                     {"body", req.body()},
-                                    {"status", res.result_int()},
+                                    {"status", drop ? 0 : res.result_int()},
+                                    {"performed", performed},
+                                    {"real_status", real_status},
                                     {"at", FormatIso8601(st.clock.Now())}});
   }
+  if (fault && fault->latency_ms > 0) {
+    net::steady_timer timer(co_await net::this_coro::executor, std::chrono::milliseconds(fault->latency_ms));
+    co_await timer.async_wait(net::as_tuple(net::use_awaitable));
+  }
+  if (fault && fault->drop) res.set(http::kDropConnectionHeader, "1");
   co_return res;
 }
 

@@ -12,8 +12,12 @@
 //   GET  /_fake/calls               every API call received: method, path, headers, body, answer
 //   POST /_fake/reset               forget calls, syncs and faults
 //   POST /_fake/faults              {"endpoint":"start|stop|list|get|any","status":500,"times":2,
-//                                    "retry_after":1,"latency_ms":0} — the next `times` matching
-//                                    calls answer `status` (0 = answer normally, after latency)
+//                                    "retry_after":1,"latency_ms":0,"perform":false,"drop":false}
+//                                    — the next `times` matching calls answer `status` (0 = the
+//                                    normal answer) after `latency_ms`; with "perform" the call is
+//                                    carried out first (a start really starts a sync), with "drop"
+//                                    the connection is closed without an answer. Calls record
+//                                    "status" (what was answered, 0 = dropped) and "real_status".
 //   POST /_fake/connections/{id}/external   start a sync "from outside" (schedule, dashboard)
 // Thread-safe; handlers never block the io thread (latency is an asynchronous timer).
 

@@ -121,6 +121,7 @@ net::awaitable<void> Session(std::shared_ptr<Server::State> st, tcp::socket sock
     const bool keep_alive = req.keep_alive();
     stream.expires_never();  // the handler may wait for a group commit; the store bounds that
     Response res = co_await st->handler(std::move(req));
+    if (res.count(kDropConnectionHeader) != 0) break;
     if (!co_await Send(stream, std::move(res), version, keep_alive, opt.body_timeout)) break;
   }
   beast::error_code ignored;

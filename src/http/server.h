@@ -32,6 +32,10 @@ struct ServerOptions {
   int max_connections = 10000;  // beyond this, new connections are closed at once
 };
 
+// A handler that sets this header on its response has the connection closed without any answer
+// being written (the fake RudderStack uses it to simulate a dropped connection).
+inline constexpr char kDropConnectionHeader[] = "X-Retl-Relay-Drop-Connection";
+
 // A JSON response: `json_body` must already be serialized JSON.
 Response JsonResponse(unsigned status, std::string json_body);
 // {"error": message} with the given status.

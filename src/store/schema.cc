@@ -69,6 +69,30 @@ const std::vector<std::string>& Migrations() {
       );
       CREATE INDEX attempts_connection ON attempts (connection_id, id);
       )sql",
+      // 2: the per-connection sync lifecycle: phases, crash-safe start, sync outcomes.
+      R"sql(
+      ALTER TABLE connections ADD COLUMN phase TEXT NOT NULL DEFAULT 'idle';
+      ALTER TABLE connections ADD COLUMN sync_id TEXT;
+      ALTER TABLE connections ADD COLUMN start_attempted_at INTEGER;
+      ALTER TABLE connections ADD COLUMN sync_type TEXT;
+      ALTER TABLE connections ADD COLUMN attempts INTEGER NOT NULL DEFAULT 0;
+      ALTER TABLE connections ADD COLUMN next_check_at INTEGER NOT NULL DEFAULT 0;
+      ALTER TABLE connections ADD COLUMN phase_since INTEGER NOT NULL DEFAULT 0;
+      ALTER TABLE connections ADD COLUMN last_error TEXT;
+      INSERT OR IGNORE INTO connections (id, updated_at)
+        SELECT DISTINCT connection_id, 0 FROM triggers;
+      UPDATE triggers SET state = 'running' WHERE state = 'started';
+      ALTER TABLE syncs ADD COLUMN origin TEXT NOT NULL DEFAULT 'relay';
+      ALTER TABLE syncs ADD COLUMN sync_type TEXT;
+      ALTER TABLE syncs ADD COLUMN started_at_text TEXT;
+      ALTER TABLE syncs ADD COLUMN finished_at_text TEXT;
+      ALTER TABLE syncs ADD COLUMN metrics_succeeded INTEGER NOT NULL DEFAULT 0;
+      ALTER TABLE syncs ADD COLUMN metrics_failed INTEGER NOT NULL DEFAULT 0;
+      ALTER TABLE syncs ADD COLUMN metrics_changed INTEGER NOT NULL DEFAULT 0;
+      ALTER TABLE syncs ADD COLUMN metrics_total INTEGER NOT NULL DEFAULT 0;
+      ALTER TABLE syncs ADD COLUMN updated_at INTEGER NOT NULL DEFAULT 0;
+      CREATE INDEX triggers_sync ON triggers (sync_id);
+      )sql",
   };
   return kMigrations;
 }

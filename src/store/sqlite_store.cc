@@ -38,6 +38,24 @@ Trigger ReadTrigger(const Query& q) {
   return t;
 }
 
+constexpr const char* kConnectionColumns =
+    "id, phase, COALESCE(sync_id,''), start_attempted_at, COALESCE(sync_type,''), attempts, next_check_at, "
+    "phase_since, COALESCE(last_error,'')";
+
+Connection ReadConnection(const Query& q) {
+  Connection c;
+  c.id = q.Text(0);
+  c.phase = q.Text(1);
+  c.sync_id = q.Text(2);
+  if (!q.IsNull(3)) c.start_attempted_at = FromUnixMillis(q.Int(3));
+  c.sync_type = q.Text(4);
+  c.attempts = static_cast<int>(q.Int(5));
+  c.next_check_at = FromUnixMillis(q.Int(6));
+  c.phase_since = FromUnixMillis(q.Int(7));
+  c.last_error = q.Text(8);
+  return c;
+}
+
 constexpr const char* kTriggerColumns =
     "id, COALESCE(event_id,''), route, connection_id, sync_type, if_running, state, attempts, "
     "created_at, next_attempt_at, COALESCE(last_error,''), COALESCE(sync_id,'')";
@@ -76,39 +94,60 @@ class SqliteStore : public Store {
     return claim;
   }
 
-  Status ReleaseConnection(const std::string& connection_id, const std::string& owner) override {
+  Status RenewLease(const std::string& connection_id, const std::string& owner, TimePoint until) override {
     return RunSync([&](Db& db) {
-      Query q = db.Prepare("UPDATE connections SET lease_owner = NULL, lease_until = NULL WHERE id = ?1 AND lease_owner = ?2");
-      q.Bind(1, connection_id).Bind(2, owner).Step();
-      return q.status();
+      Query q = db.Prepare("UPDATE connections SET lease_until = ?3 WHERE id = ?1 AND lease_owner = ?2");
+      q.Bind(1, connection_id).Bind(2, owner).Bind(3, ToUnixMillis(until)).Step();
+      if (!q.status().ok()) return q.status();
+      if (db.Changes() == 0) return Status(StatusCode::kFailedPrecondition, "lease lost on " + connection_id);
+      return Status::Ok();
     });
   }
 
-  Status MarkStarted(const std::vector<int64_t>& ids, const std::string& sync_id, TimePoint now) override {
-    return UpdateTriggers(ids, "state = 'started', sync_id = ?1, updated_at = ?2, last_error = NULL", sync_id, now);
-  }
-  Status MarkRetry(const std::vector<int64_t>& ids, TimePoint next_attempt_at, const std::string& error,
-                   TimePoint now) override {
-    return RunSync([&](Db& db) {
-      Query q = db.Prepare("UPDATE triggers SET next_attempt_at = ?1, last_error = ?2, updated_at = ?3, "
-                           "attempts = attempts + 1 WHERE id IN (SELECT value FROM json_each(?4))");
-      q.Bind(1, ToUnixMillis(next_attempt_at)).Bind(2, error).Bind(3, ToUnixMillis(now)).Bind(4, "[" + IdList(ids) + "]").Step();
-      return q.status();
-    });
-  }
-  Status MarkDead(const std::vector<int64_t>& ids, const std::string& reason, TimePoint now) override {
-    return UpdateTriggers(ids, "state = 'dead', last_error = ?1, updated_at = ?2, attempts = attempts + 1", reason, now);
+  Status Commit(const Transition& t) override {
+    return RunSync([&](Db& db) { return DoCommit(db, t); });
   }
 
-  Status RecordAttempt(const Attempt& a) override {
-    return RunSync([&](Db& db) {
+  StatusOr<bool> KnownSync(const std::string& connection_id, const std::string& sync_id) override {
+    bool known = false;
+    Status s = RunSync([&](Db& db) {
+      Query q = db.Prepare("SELECT 1 FROM syncs WHERE connection_id = ?1 AND sync_id = ?2");
+      q.Bind(1, connection_id).Bind(2, sync_id);
+      known = q.Step();
+      return q.status();
+    });
+    if (!s.ok()) return s;
+    return known;
+  }
+
+  StatusOr<std::vector<Sync>> ListSyncs(const std::string& connection_id, int limit) override {
+    std::vector<Sync> out;
+    Status s = RunSync([&](Db& db) {
       Query q = db.Prepare(
-          "INSERT INTO attempts (connection_id, kind, at, latency_ms, http_status, outcome, sync_id, trigger_ids) "
-          "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)");
-      q.Bind(1, a.connection_id).Bind(2, a.kind).Bind(3, ToUnixMillis(a.at)).Bind(4, a.latency_ms);
-      q.Bind(5, int64_t{a.http_status}).Bind(6, a.outcome).Bind(7, a.sync_id).Bind(8, IdList(a.trigger_ids)).Step();
+          "SELECT connection_id, sync_id, status, origin, COALESCE(started_at_text,''), COALESCE(finished_at_text,''), "
+          "COALESCE(error,''), metrics_succeeded, metrics_failed, metrics_changed, metrics_total, COALESCE(sync_type,'') "
+          "FROM syncs WHERE (?1 = '' OR connection_id = ?1) ORDER BY rowid LIMIT ?2");
+      q.Bind(1, connection_id).Bind(2, int64_t{limit});
+      while (q.Step()) {
+        out.push_back(Sync{q.Text(0), q.Text(1), q.Text(2), q.Text(3), q.Text(4), q.Text(5), q.Text(6), q.Int(7),
+                           q.Int(8), q.Int(9), q.Int(10), q.Text(11)});
+      }
       return q.status();
     });
+    if (!s.ok()) return s;
+    return out;
+  }
+
+  StatusOr<std::optional<Connection>> GetConnection(const std::string& connection_id) override {
+    std::optional<Connection> out;
+    Status s = RunSync([&](Db& db) {
+      Query q = db.Prepare(std::string("SELECT ") + kConnectionColumns + " FROM connections WHERE id = ?1");
+      q.Bind(1, connection_id);
+      if (q.Step()) out = ReadConnection(q);
+      return q.status();
+    });
+    if (!s.ok()) return s;
+    return out;
   }
 
   StatusOr<std::vector<Trigger>> ListTriggers(const std::string& state_filter, int limit) override {
@@ -195,15 +234,6 @@ class SqliteStore : public Store {
     return f.get();
   }
 
-  Status UpdateTriggers(const std::vector<int64_t>& ids, const std::string& set_clause, const std::string& text,
-                        TimePoint now) {
-    return RunSync([&](Db& db) {
-      Query q = db.Prepare("UPDATE triggers SET " + set_clause + " WHERE id IN (SELECT value FROM json_each(?3))");
-      q.Bind(1, text).Bind(2, ToUnixMillis(now)).Bind(3, "[" + IdList(ids) + "]").Step();
-      return q.status();
-    });
-  }
-
   // Takes everything queued (up to kMaxBatch) and runs it as one transaction. The commit's
   // fsync is the durability point; callbacks run only after it.
   void WriterLoop() {
@@ -265,37 +295,95 @@ class SqliteStore : public Store {
       q.Bind(1, ev.event_id).Bind(2, t.route).Bind(3, t.connection_id).Bind(4, t.sync_type).Bind(5, t.if_running);
       q.Bind(6, t.dedupe_key).Bind(7, now).Step();
       if (!q.status().ok()) return q.status();
-      out.trigger_ids.push_back(db.Changes() == 0 ? 0 : db.LastInsertId());
+      const int64_t id = db.Changes() == 0 ? 0 : db.LastInsertId();
+      out.trigger_ids.push_back(id);
+      if (id == 0) continue;
+      Query c = db.Prepare("INSERT INTO connections (id, updated_at) VALUES (?1, ?2) ON CONFLICT (id) DO NOTHING");
+      c.Bind(1, t.connection_id).Bind(2, now).Step();
+      if (!c.status().ok()) return c.status();
     }
     return Status::Ok();
   }
 
   static Status DoClaim(Db& db, const std::string& owner, TimePoint now, Duration lease, std::optional<Claim>& out) {
     const int64_t now_ms = ToUnixMillis(now);
-    // The connection whose earliest due trigger is oldest, unless another owner's lease is live.
+    // The most overdue connection with work, unless another owner's lease on it is live.
     Query pick = db.Prepare(
-        "SELECT t.connection_id FROM triggers t LEFT JOIN connections c ON c.id = t.connection_id "
-        "WHERE t.state = 'pending' AND t.next_attempt_at <= ?1 "
-        "AND (c.lease_owner IS NULL OR c.lease_until <= ?1 OR c.lease_owner = ?2) "
-        "GROUP BY t.connection_id ORDER BY MIN(t.next_attempt_at) LIMIT 1");
+        "SELECT c.id FROM connections c "
+        "WHERE c.next_check_at <= ?1 AND (c.lease_owner IS NULL OR c.lease_until <= ?1 OR c.lease_owner = ?2) "
+        "AND (c.phase != 'idle' OR EXISTS (SELECT 1 FROM triggers t WHERE t.connection_id = c.id AND t.state = 'pending')) "
+        "ORDER BY c.next_check_at LIMIT 1");
     pick.Bind(1, now_ms).Bind(2, owner);
     if (!pick.Step()) return pick.status();
-    std::string connection = pick.Text(0);
+    const std::string id = pick.Text(0);
 
-    Query lease_q = db.Prepare(
-        "INSERT INTO connections (id, lease_owner, lease_until, updated_at) VALUES (?1, ?2, ?3, ?4) "
-        "ON CONFLICT (id) DO UPDATE SET lease_owner = ?2, lease_until = ?3, updated_at = ?4");
-    lease_q.Bind(1, connection).Bind(2, owner).Bind(3, now_ms + lease.count()).Bind(4, now_ms).Step();
+    Query lease_q = db.Prepare("UPDATE connections SET lease_owner = ?2, lease_until = ?3 WHERE id = ?1");
+    lease_q.Bind(1, id).Bind(2, owner).Bind(3, now_ms + lease.count()).Step();
     if (!lease_q.status().ok()) return lease_q.status();
 
     Claim claim;
-    claim.connection_id = connection;
+    Query c = db.Prepare(std::string("SELECT ") + kConnectionColumns + " FROM connections WHERE id = ?1");
+    c.Bind(1, id);
+    if (!c.Step()) return c.status().ok() ? InternalError("claimed connection vanished") : c.status();
+    claim.connection = ReadConnection(c);
     Query q = db.Prepare(std::string("SELECT ") + kTriggerColumns +
-                         " FROM triggers WHERE connection_id = ?1 AND state = 'pending' AND next_attempt_at <= ?2 ORDER BY id");
-    q.Bind(1, connection).Bind(2, now_ms);
+                         " FROM triggers WHERE connection_id = ?1 AND state IN ('pending','starting','running') ORDER BY id");
+    q.Bind(1, id);
     while (q.Step()) claim.triggers.push_back(ReadTrigger(q));
     if (!q.status().ok()) return q.status();
     out = std::move(claim);
+    return Status::Ok();
+  }
+
+  static Status DoCommit(Db& db, const Transition& t) {
+    const Connection& c = t.connection;
+    const int64_t now_ms = ToUnixMillis(t.now);
+    Query upd = db.Prepare(
+        "UPDATE connections SET phase = ?3, sync_id = ?4, start_attempted_at = ?5, sync_type = ?6, attempts = ?7, "
+        "next_check_at = ?8, phase_since = ?9, last_error = ?10, updated_at = ?11, "
+        "lease_owner = CASE WHEN ?12 THEN NULL ELSE lease_owner END, "
+        "lease_until = CASE WHEN ?12 THEN NULL ELSE lease_until END "
+        "WHERE id = ?1 AND lease_owner = ?2");
+    upd.Bind(1, c.id).Bind(2, t.owner).Bind(3, c.phase).Bind(4, c.sync_id);
+    if (c.start_attempted_at) upd.Bind(5, ToUnixMillis(*c.start_attempted_at));
+    else upd.BindNull(5);
+    upd.Bind(6, c.sync_type).Bind(7, int64_t{c.attempts}).Bind(8, ToUnixMillis(c.next_check_at));
+    upd.Bind(9, ToUnixMillis(c.phase_since)).Bind(10, c.last_error).Bind(11, now_ms).Bind(12, int64_t{t.release});
+    upd.Step();
+    if (!upd.status().ok()) return upd.status();
+    // Fencing: a worker whose lease expired and was taken over must not write anything.
+    if (db.Changes() == 0) return Status(StatusCode::kFailedPrecondition, "lease lost on " + c.id);
+
+    for (const TriggerUpdate& u : t.triggers) {
+      if (u.ids.empty()) continue;
+      Query q = db.Prepare(
+          "UPDATE triggers SET state = ?1, sync_id = CASE WHEN ?2 = '' THEN sync_id ELSE ?2 END, "
+          "last_error = CASE WHEN ?3 = '' THEN last_error ELSE ?3 END, updated_at = ?4 "
+          "WHERE id IN (SELECT value FROM json_each(?5))");
+      q.Bind(1, u.state).Bind(2, u.sync_id).Bind(3, u.error).Bind(4, now_ms).Bind(5, "[" + IdList(u.ids) + "]").Step();
+      if (!q.status().ok()) return q.status();
+    }
+    for (const Sync& s : t.syncs) {
+      Query q = db.Prepare(
+          "INSERT INTO syncs (connection_id, sync_id, status, origin, sync_type, started_at_text, finished_at_text, error, "
+          "metrics_succeeded, metrics_failed, metrics_changed, metrics_total, updated_at) "
+          "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13) "
+          "ON CONFLICT (connection_id, sync_id) DO UPDATE SET status = ?3, "
+          "started_at_text = CASE WHEN ?6 = '' THEN started_at_text ELSE ?6 END, finished_at_text = ?7, error = ?8, "
+          "metrics_succeeded = ?9, metrics_failed = ?10, metrics_changed = ?11, metrics_total = ?12, updated_at = ?13");
+      q.Bind(1, s.connection_id).Bind(2, s.sync_id).Bind(3, s.status).Bind(4, s.origin).Bind(5, s.sync_type);
+      q.Bind(6, s.started_at).Bind(7, s.finished_at).Bind(8, s.error).Bind(9, s.succeeded).Bind(10, s.failed);
+      q.Bind(11, s.changed).Bind(12, s.total).Bind(13, now_ms).Step();
+      if (!q.status().ok()) return q.status();
+    }
+    for (const Attempt& a : t.attempts) {
+      Query q = db.Prepare(
+          "INSERT INTO attempts (connection_id, kind, at, latency_ms, http_status, outcome, sync_id, trigger_ids) "
+          "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)");
+      q.Bind(1, a.connection_id).Bind(2, a.kind).Bind(3, ToUnixMillis(a.at)).Bind(4, a.latency_ms);
+      q.Bind(5, int64_t{a.http_status}).Bind(6, a.outcome).Bind(7, a.sync_id).Bind(8, IdList(a.trigger_ids)).Step();
+      if (!q.status().ok()) return q.status();
+    }
     return Status::Ok();
   }
 

@@ -109,7 +109,8 @@ TEST_F(SqliteStoreTest, ClaimLeasesOneConnectionToOneOwner) {
   const TimePoint now = FromUnixMillis(2'000'000);
   auto a = store->ClaimConnection("A", now, std::chrono::seconds(60));
   ASSERT_TRUE(a.ok() && a->has_value());
-  EXPECT_EQ((*a)->connection_id, "c1");
+  EXPECT_EQ((*a)->connection.id, "c1");
+  EXPECT_EQ((*a)->connection.phase, "idle");
   EXPECT_EQ((*a)->triggers.size(), 2u);
   auto b = store->ClaimConnection("B", now, std::chrono::seconds(60));
   ASSERT_TRUE(b.ok());
@@ -117,38 +118,71 @@ TEST_F(SqliteStoreTest, ClaimLeasesOneConnectionToOneOwner) {
   // The lease expires: B takes over.
   auto later = store->ClaimConnection("B", now + std::chrono::seconds(61), std::chrono::seconds(60));
   ASSERT_TRUE(later.ok() && later->has_value());
-  EXPECT_EQ((*later)->connection_id, "c1");
+  EXPECT_EQ((*later)->connection.id, "c1");
 }
 
-TEST_F(SqliteStoreTest, ReleaseLetsOthersClaimAndRetryDelaysWork) {
+// A transition that moves c1 to `phase` and releases the lease.
+Transition Step(const Claim& claim, const std::string& owner, std::string phase, TimePoint now, TimePoint next) {
+  Transition t;
+  t.owner = owner;
+  t.now = now;
+  t.connection = claim.connection;
+  t.connection.phase = std::move(phase);
+  t.connection.next_check_at = next;
+  t.release = true;
+  return t;
+}
+
+TEST_F(SqliteStoreTest, CommitAppliesEverythingAtomicallyAndReleases) {
   auto store = Open();
   ASSERT_TRUE(store->Append(Event("wev_1"), {Trigger("c1", "k1")}).ok());
   const TimePoint now = FromUnixMillis(2'000'000);
-  auto a = store->ClaimConnection("A", now, std::chrono::seconds(60));
-  ASSERT_TRUE(a.ok() && a->has_value());
-  std::vector<int64_t> ids{(*a)->triggers[0].id};
-  ASSERT_TRUE(store->MarkRetry(ids, now + std::chrono::seconds(5), "UNAVAILABLE: 503", now).ok());
-  ASSERT_TRUE(store->ReleaseConnection("c1", "A").ok());
-  EXPECT_FALSE(store->ClaimConnection("B", now, std::chrono::seconds(60))->has_value()) << "not due yet";
-  auto due = store->ClaimConnection("B", now + std::chrono::seconds(5), std::chrono::seconds(60));
-  ASSERT_TRUE(due.ok() && due->has_value());
-  EXPECT_EQ((*due)->triggers[0].attempts, 1);
-  EXPECT_EQ((*due)->triggers[0].last_error, "UNAVAILABLE: 503");
+  auto claim = **store->ClaimConnection("A", now, std::chrono::seconds(60));
+  Transition t = Step(claim, "A", "running", now, now + std::chrono::seconds(10));
+  t.connection.sync_id = "s1";
+  t.triggers.push_back({{claim.triggers[0].id}, "running", "s1", ""});
+  t.syncs.push_back({"c1", "s1", "running", "relay", "2026-01-01T00:00:00.000Z", "", "", 0, 0, 0, 0, "incremental"});
+  t.attempts.push_back({"c1", "start", now, 12, 200, "ok", "s1", {claim.triggers[0].id}});
+  ASSERT_TRUE(store->Commit(t).ok());
+  EXPECT_EQ(store->ListTriggers("", 10)->at(0).state, "running");
+  EXPECT_EQ(store->ListTriggers("", 10)->at(0).sync_id, "s1");
+  EXPECT_TRUE(*store->KnownSync("c1", "s1"));
+  EXPECT_FALSE(*store->KnownSync("c1", "s2"));
+  EXPECT_EQ(store->ListAttempts("c1", 10)->size(), 1u);
+  auto conn = **store->GetConnection("c1");
+  EXPECT_EQ(conn.phase, "running");
+  EXPECT_EQ(conn.sync_id, "s1");
+  // Released, but not due before next_check_at; a running connection is due without triggers.
+  EXPECT_FALSE(store->ClaimConnection("B", now + std::chrono::seconds(9), std::chrono::seconds(60))->has_value());
+  EXPECT_TRUE(store->ClaimConnection("B", now + std::chrono::seconds(10), std::chrono::seconds(60))->has_value());
 }
 
-TEST_F(SqliteStoreTest, StartedAndDeadTriggersAreNotClaimedAgain) {
+TEST_F(SqliteStoreTest, ALostLeaseFencesOffTheOldOwner) {
   auto store = Open();
-  ASSERT_TRUE(store->Append(Event("wev_1"), {Trigger("c1", "k1"), Trigger("c2", "k2")}).ok());
-  auto triggers = *store->ListTriggers("", 10);
+  ASSERT_TRUE(store->Append(Event("wev_1"), {Trigger("c1", "k1")}).ok());
   const TimePoint now = FromUnixMillis(2'000'000);
-  ASSERT_TRUE(store->MarkStarted({triggers[0].id}, "sync_1", now).ok());
-  ASSERT_TRUE(store->MarkDead({triggers[1].id}, "NOT_FOUND: 404", now).ok());
+  auto a = **store->ClaimConnection("A", now, std::chrono::seconds(60));
+  auto b = store->ClaimConnection("B", now + std::chrono::seconds(61), std::chrono::seconds(60));
+  ASSERT_TRUE(b->has_value());
+  Transition stale = Step(a, "A", "starting", now, now);
+  stale.triggers.push_back({{a.triggers[0].id}, "starting", "", ""});
+  Status s = store->Commit(stale);
+  EXPECT_EQ(s.code(), StatusCode::kFailedPrecondition);
+  EXPECT_EQ(store->ListTriggers("", 10)->at(0).state, "pending") << "nothing of the stale commit applied";
+  EXPECT_EQ(store->RenewLease("c1", "A", now + std::chrono::seconds(120)).code(), StatusCode::kFailedPrecondition);
+  EXPECT_TRUE(store->RenewLease("c1", "B", now + std::chrono::seconds(120)).ok());
+}
+
+TEST_F(SqliteStoreTest, IdleConnectionWithoutPendingTriggersIsNotClaimed) {
+  auto store = Open();
+  ASSERT_TRUE(store->Append(Event("wev_1"), {Trigger("c1", "k1")}).ok());
+  const TimePoint now = FromUnixMillis(2'000'000);
+  auto claim = **store->ClaimConnection("A", now, std::chrono::seconds(60));
+  Transition t = Step(claim, "A", "idle", now, now);
+  t.triggers.push_back({{claim.triggers[0].id}, "dead", "", "HTTP 404"});
+  ASSERT_TRUE(store->Commit(t).ok());
   EXPECT_FALSE(store->ClaimConnection("A", now, std::chrono::seconds(60))->has_value());
-  auto all = *store->ListTriggers("", 10);
-  EXPECT_EQ(all[0].state, "started");
-  EXPECT_EQ(all[0].sync_id, "sync_1");
-  EXPECT_EQ(all[1].state, "dead");
-  EXPECT_EQ(all[1].last_error, "NOT_FOUND: 404");
+  EXPECT_EQ(store->ListTriggers("dead", 10)->at(0).last_error, "HTTP 404");
 }
 
 TEST_F(SqliteStoreTest, UnsupportedUrlIsInvalidArgument) {

@@ -52,10 +52,17 @@ struct AppendResult {
   }
 };
 
-// Trigger states. Issue #3 adds the waiting/running/outcome states of the full lifecycle.
-inline constexpr std::string_view kPending = "pending";   // waiting for a start
-inline constexpr std::string_view kStarted = "started";   // a sync was started; sync_id set
-inline constexpr std::string_view kDead = "dead";         // permanent error or too old
+// Trigger states (docs/schema.md):
+//   pending → starting → running → succeeded | failed
+//   pending → skipped (a sync already running covers it, if_running = "skip")
+//   pending | starting | running → dead (permanent error, maximum age, outcome unknown)
+inline constexpr std::string_view kPending = "pending";      // not yet covered by a sync
+inline constexpr std::string_view kStarting = "starting";    // assigned to a start attempt
+inline constexpr std::string_view kRunning = "running";      // covered by sync_id, in progress
+inline constexpr std::string_view kSucceeded = "succeeded";  // covering sync succeeded
+inline constexpr std::string_view kFailed = "failed";        // covering sync failed
+inline constexpr std::string_view kSkipped = "skipped";      // covered by a sync already running
+inline constexpr std::string_view kDead = "dead";            // given up; last_error says why
 
 struct Trigger {
   int64_t id = 0;
@@ -72,22 +79,75 @@ struct Trigger {
   std::string sync_id;
 };
 
-// A connection leased to one worker together with its due pending triggers.
+// Connection phases (dispatch/connection_machine.h explains the transitions).
+inline constexpr std::string_view kIdle = "idle";
+inline constexpr std::string_view kPhaseStarting = "starting";  // start sent or about to be; outcome unknown
+inline constexpr std::string_view kWaiting = "waiting";         // another sync runs; queue behind it
+inline constexpr std::string_view kStopping = "stopping";       // stop requested; wait until not running
+inline constexpr std::string_view kPhaseRunning = "running";    // our sync `sync_id` runs; poll it
+
+// The dispatch state of one RETL connection, one row per connection.
+struct Connection {
+  std::string id;
+  std::string phase = std::string(kIdle);
+  std::string sync_id;                          // running: ours; waiting/stopping: the other one
+  std::optional<TimePoint> start_attempted_at;  // set durably before every POST …/start
+  std::string sync_type;                        // of the start in progress
+  int attempts = 0;                             // consecutive failures, for backoff
+  TimePoint next_check_at;                      // not worked on before this
+  TimePoint phase_since;                        // when the phase was entered
+  std::string last_error;
+};
+
+// A connection leased to one worker, with its triggers that are not final yet.
 struct Claim {
-  std::string connection_id;
-  std::vector<Trigger> triggers;
+  Connection connection;
+  std::vector<Trigger> triggers;  // pending, starting and running, oldest first
 };
 
 // One HTTP call to RudderStack, for the audit trail.
 struct Attempt {
   std::string connection_id;
-  std::string kind;  // "start", "get_sync", …
+  std::string kind;  // "start", "get_sync", "list_syncs", "stop"
   TimePoint at;
   int64_t latency_ms = 0;
   int http_status = 0;  // 0 when no answer arrived
   std::string outcome;  // "ok" or the error text
   std::string sync_id;
   std::vector<int64_t> trigger_ids;
+};
+
+// A RudderStack sync as the relay knows it.
+struct Sync {
+  std::string connection_id;
+  std::string sync_id;
+  std::string status;      // running | succeeded | failed | other (non-terminal) | unknown
+  std::string origin;      // "relay" (started by us), "adopted" (found after an ambiguous start),
+                           // "external" (seen running, not ours)
+  std::string started_at;  // as RudderStack reports it (ISO-8601)
+  std::string finished_at;
+  std::string error;
+  int64_t succeeded = 0, failed = 0, changed = 0, total = 0;
+  std::string sync_type;
+};
+
+// Moves trigger `ids` to `state`, setting sync_id and last_error when non-empty.
+struct TriggerUpdate {
+  std::vector<int64_t> ids;
+  std::string state;
+  std::string sync_id;
+  std::string error;
+};
+
+// One atomic step of a connection's state machine, committed only while `owner` holds the lease.
+struct Transition {
+  std::string owner;
+  TimePoint now;
+  Connection connection;  // the full new row
+  std::vector<TriggerUpdate> triggers;
+  std::vector<Sync> syncs;  // upserted by (connection_id, sync_id)
+  std::vector<Attempt> attempts;
+  bool release = false;  // give up the lease afterwards
 };
 
 struct StoredEvent {
@@ -113,25 +173,26 @@ class Store {
   // Blocking form of AppendAsync.
   StatusOr<AppendResult> Append(NewEvent event, std::vector<NewTrigger> triggers);
 
-  // Leases one connection that has pending triggers due at `now` and no live lease by another
-  // owner; returns it with those triggers, or nullopt when there is no such work.
+  // Leases one connection that needs work at `now` — pending triggers, or a phase other than
+  // idle — and that no other owner holds a live lease on. Returns it with its unfinished
+  // triggers, or nullopt when nothing is due.
   virtual StatusOr<std::optional<Claim>> ClaimConnection(const std::string& owner, TimePoint now,
                                                          Duration lease) = 0;
-  // Gives up the lease if `owner` still holds it.
-  virtual Status ReleaseConnection(const std::string& connection_id, const std::string& owner) = 0;
-
-  // Trigger transitions; each applies to all `ids` in one transaction.
-  virtual Status MarkStarted(const std::vector<int64_t>& ids, const std::string& sync_id, TimePoint now) = 0;
-  virtual Status MarkRetry(const std::vector<int64_t>& ids, TimePoint next_attempt_at,
-                           const std::string& error, TimePoint now) = 0;
-  virtual Status MarkDead(const std::vector<int64_t>& ids, const std::string& reason, TimePoint now) = 0;
-  virtual Status RecordAttempt(const Attempt& attempt) = 0;
+  // Extends `owner`'s lease; FailedPrecondition if it is no longer the owner.
+  virtual Status RenewLease(const std::string& connection_id, const std::string& owner, TimePoint until) = 0;
+  // Applies a transition in one transaction. FailedPrecondition ("lease lost") and no change
+  // when `t.owner` no longer holds the connection's lease.
+  virtual Status Commit(const Transition& t) = 0;
+  // True when the sync is recorded for the connection (so it is not adopted twice).
+  virtual StatusOr<bool> KnownSync(const std::string& connection_id, const std::string& sync_id) = 0;
 
   // Reads, for the CLI, the admin API and tests.
   virtual StatusOr<std::vector<Trigger>> ListTriggers(const std::string& state_filter, int limit) = 0;
   virtual StatusOr<std::optional<StoredEvent>> GetEvent(const std::string& event_id) = 0;
   virtual StatusOr<int64_t> CountEvents() = 0;
   virtual StatusOr<std::vector<Attempt>> ListAttempts(const std::string& connection_id, int limit) = 0;
+  virtual StatusOr<std::vector<Sync>> ListSyncs(const std::string& connection_id, int limit) = 0;
+  virtual StatusOr<std::optional<Connection>> GetConnection(const std::string& connection_id) = 0;
 };
 
 // Opens (creating if needed) the database named by a store URL ("sqlite://path") and applies

@@ -46,6 +46,7 @@ class RelayIntegrationTest : public ::testing::Test {
         << "[dbt]\nwebhook_secret = \"${DBT_WEBHOOK_SECRET}\"\n"
         << "[rudderstack]\napi_base = \"http://127.0.0.1:" << fake_port_ << "\"\nrequest_timeout = \"2s\"\n"
         << "[dispatch]\npoll_interval = \"50ms\"\nretry_initial = \"50ms\"\nretry_max = \"200ms\"\nlease = \"1s\"\n"
+        << "sync_poll_interval = \"100ms\"\n"
         << "[[route]]\nname = \"main\"\njob_ids = [\"123\"]\nconnections = [\"conn_main\"]\n" << extra_route;
   }
 
@@ -122,8 +123,12 @@ TEST_F(RelayIntegrationTest, SignedSuccessWebhookStartsExactlyOneSyncWithTheRigh
   EXPECT_EQ(start.at("authorization").as_string(), std::string("Bearer ") + kToken);
   EXPECT_EQ(start.at("content_type").as_string(), "application/json");
   EXPECT_EQ(start.at("body").as_string(), R"({"syncType":"incremental"})");
-  ASSERT_TRUE(Eventually([&] { return Triggers().size() == 1 && Triggers()[0].state == "started"; }));
+  ASSERT_TRUE(Eventually([&] { return Triggers().size() == 1 && Triggers()[0].state == "succeeded"; }));
   EXPECT_EQ(Triggers()[0].sync_id, "sync_1");
+  auto syncs = *OpenStore()->ListSyncs("conn_main", 10);
+  ASSERT_EQ(syncs.size(), 1u);
+  EXPECT_EQ(syncs[0].status, "succeeded");
+  EXPECT_EQ(syncs[0].succeeded, 10);
 }
 
 TEST_F(RelayIntegrationTest, ErroredRunStartsNothing) {
@@ -186,8 +191,7 @@ TEST_F(RelayIntegrationTest, TwoServerErrorsThenSuccessGiveOneSync) {
   EXPECT_EQ(starts[0].at("status").as_int64(), 500);
   EXPECT_EQ(starts[1].at("status").as_int64(), 500);
   EXPECT_EQ(starts[2].at("status").as_int64(), 200);
-  ASSERT_TRUE(Eventually([&] { return Triggers()[0].state == "started"; }));
-  EXPECT_EQ(Triggers()[0].attempts, 2);
+  ASSERT_TRUE(Eventually([&] { return Triggers()[0].state == "succeeded"; }));
 }
 
 TEST_F(RelayIntegrationTest, NotFoundKillsTheTriggerWithTheReason) {
@@ -209,9 +213,57 @@ TEST_F(RelayIntegrationTest, PendingTriggersSurviveSigkill) {
   StartRelay();
   ASSERT_TRUE(Eventually([&] {
     auto t = Triggers();
-    return t.size() == kWebhooks && std::all_of(t.begin(), t.end(), [](auto& x) { return x.state == "started"; });
+    return t.size() == kWebhooks && std::all_of(t.begin(), t.end(), [](auto& x) { return x.state == "succeeded"; });
   })) << testing::ReadFileBytes(dir_.File("relay.log"));
   EXPECT_EQ(SuccessfulStarts(), 1u) << "the pending triggers of one connection share one start";
+}
+
+// The fake carries out the start but answers 500 / drops the connection / answers too late:
+// the relay must find and adopt that sync, never send a second start.
+TEST_F(RelayIntegrationTest, PerformedStartAnswered500IsAdoptedNotResent) {
+  InjectFault(R"({"endpoint":"start","status":500,"perform":true})");
+  ASSERT_EQ(PostSigned(Payload()).status, 200);
+  ASSERT_TRUE(Eventually([&] { return !Triggers().empty() && Triggers()[0].state == "succeeded"; }));
+  auto starts = Starts();
+  ASSERT_EQ(starts.size(), 1u);
+  EXPECT_EQ(starts[0].at("status").as_int64(), 500);
+  EXPECT_EQ(starts[0].at("real_status").as_int64(), 200);
+  EXPECT_EQ(Triggers()[0].sync_id, "sync_1");
+  EXPECT_EQ((*OpenStore()->ListSyncs("conn_main", 10))[0].origin, "adopted");
+}
+
+TEST_F(RelayIntegrationTest, PerformedStartWithDroppedConnectionIsAdoptedNotResent) {
+  InjectFault(R"({"endpoint":"start","drop":true,"perform":true})");
+  ASSERT_EQ(PostSigned(Payload()).status, 200);
+  ASSERT_TRUE(Eventually([&] { return !Triggers().empty() && Triggers()[0].state == "succeeded"; }));
+  auto starts = Starts();
+  ASSERT_EQ(starts.size(), 1u);
+  EXPECT_EQ(starts[0].at("status").as_int64(), 0) << "no answer was sent";
+  EXPECT_EQ(Triggers()[0].sync_id, "sync_1");
+}
+
+TEST_F(RelayIntegrationTest, SigkillRightAfterSendingStartNeverStartsTwice) {
+  // The start is carried out at once but answered only after 3 s; the relay dies meanwhile.
+  InjectFault(R"({"endpoint":"start","perform":true,"latency_ms":3000})");
+  ASSERT_EQ(PostSigned(Payload()).status, 200);
+  ASSERT_TRUE(Eventually([&] { return Starts().size() == 1; }));
+  EXPECT_EQ(relay_->Stop(SIGKILL), 128 + SIGKILL);
+  StartRelay();
+  ASSERT_TRUE(Eventually([&] { return Triggers()[0].state == "succeeded"; }))
+      << testing::ReadFileBytes(dir_.File("relay.log"));
+  EXPECT_EQ(Starts().size(), 1u) << "the sync started before the crash was adopted";
+  EXPECT_EQ(Triggers()[0].sync_id, "sync_1");
+}
+
+TEST_F(RelayIntegrationTest, ExternalSyncRunningQueuesOneStartAfterIt) {
+  ASSERT_EQ(HttpCall("POST", FakeUrl("/_fake/connections/conn_main/external")).status, 200);
+  ASSERT_EQ(PostSigned(Payload()).status, 200);
+  ASSERT_TRUE(Eventually([&] { return !Triggers().empty() && Triggers()[0].state == "succeeded"; }));
+  auto starts = Starts();
+  ASSERT_EQ(starts.size(), 2u);
+  EXPECT_EQ(starts[0].at("status").as_int64(), 409);
+  EXPECT_EQ(starts[1].at("status").as_int64(), 200);
+  EXPECT_EQ(Triggers()[0].sync_id, "sync_2") << "not the external sync_1";
 }
 
 TEST_F(RelayIntegrationTest, SigtermExitsCleanly) {

@@ -1,0 +1,67 @@
+#pragma once
+// ConnectionMachine: the per-connection sync lifecycle (DESIGN.md §4). One Step advances one
+// leased connection as far as it can without waiting, and commits every change through
+// Store::Commit, fenced by the lease.
+//
+// Phases of a connection and what moves them:
+//
+//   idle ──pending triggers──▶ starting ──200 {syncId}────────────▶ running(S)
+//    ▲                          │  │  └──timeout/5xx/429/crash──┐      │ poll GET …/syncs/S
+//    │                          │  │     (ambiguous: resolve)   │      │ every sync_poll_interval
+//    │                          │  │  ◀─────────────────────────┘      ▼
+//    │                          │  │  resolve: a sync started ≥ T−skew → adopt it → running(S)
+//    │                          │  │           none → send the start again (new T)
+//    │                          │  └─409 / other sync running R: per if_running of the triggers
+//    │                          │       skip    → triggers skipped, covered by R
+//    │                          │       queue   → waiting(R): poll …/syncs?status=running
+//    │                          │       restart → POST …/stop → stopping(R): poll likewise
+//    │                          └─400/401/403/404 → triggers dead (reason kept) → idle
+//    ├──────── waiting / stopping: nothing runs any more ◀───────────────────┘
+//    └──────── running(S) ends: succeeded | failed → triggers succeeded | failed; pending
+//              triggers that arrived meanwhile start ONE follow-up sync (full wins)
+//
+// Triggers: pending → starting (assigned to the start at T, durably, BEFORE it is sent) →
+// running(S) → succeeded | failed; or skipped; or dead. Crash safety rests on that order: after
+// a crash the connection is found in `starting` with T, and the next owner first looks for a
+// sync started at or after T − start_skew (running ones, then recent ones) before it sends
+// anything. A sync is adopted only if the store does not know it already.
+//
+// Worked example. Connection c1 is idle; webhook E1 adds trigger 1. Worker A claims c1, commits
+// {c1: starting, T=10:00:00; trigger 1: starting}, POSTs /start, and the reply is lost (timeout).
+// A commits {c1: starting, attempts=1, next check 10:00:01}. Meanwhile E2 adds trigger 2
+// (pending). At 10:00:01 worker B claims c1 (phase starting): GET …/syncs?status=running lists
+// s7 started 10:00:00.2Z, unknown to the store → adopted: {c1: running(s7); trigger 1: running
+// s7}. Trigger 2 stays pending: s7 may have read the warehouse before E2's run finished. Ten
+// seconds later a poll sees s7 succeeded → {trigger 1: succeeded; c1: idle}, and the next step
+// starts one follow-up sync for trigger 2.
+
+#include <functional>
+#include <string>
+
+#include "common/clock.h"
+#include "config/config.h"
+#include "rudderstack/client.h"
+#include "store/store.h"
+
+namespace relay::dispatch {
+
+class ConnectionMachine {
+ public:
+  // `unit_random` gives backoff jitter in [0, 1); it is called from one thread at a time.
+  ConnectionMachine(store::Store& store, rudderstack::Client& client, Clock& clock, config::DispatchConfig options,
+                    std::function<double()> unit_random);
+
+  // Advances the claimed connection and releases its lease. Returns the store's error if a
+  // commit failed (FailedPrecondition when the lease was lost); API errors are handled inside.
+  Status Step(const std::string& owner, const store::Claim& claim);
+
+ private:
+  class Run;  // the state of one Step
+  store::Store& store_;
+  rudderstack::Client& client_;
+  Clock& clock_;
+  const config::DispatchConfig options_;
+  std::function<double()> unit_random_;
+};
+
+}  // namespace relay::dispatch

@@ -256,7 +256,14 @@ class ConnectionMachine::Run {
       auto running = m_.client_.ListSyncs(conn_.id, "running", 1, &meta);
       Record("list_syncs", meta, running.status());
       if (!running.ok()) return ApiError(running.status(), IdsOf(starting_));
-      if (running->empty()) {  // it ended between the 409 and the look-up: start again soon
+      if (running->empty()) {
+        // It ended between the 409 and the look-up. A 409 means our start was not carried out,
+        // so nothing is ambiguous: back to pending, and start again after a short backoff.
+        const int attempts = conn_.attempts;
+        Move(IdsOf(starting_), store::kPending);
+        starting_.clear();
+        EnterPhase(store::kIdle);
+        conn_.attempts = attempts;
         return RetryLater(Status(StatusCode::kFailedPrecondition, "409 but no running sync found"));
       }
       other = running->front().id;

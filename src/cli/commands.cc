@@ -11,8 +11,20 @@ namespace relay::cli {
 const std::vector<Command>& Commands() {
   static const std::vector<Command> kCommands = {
       {"serve", "Receive dbt Cloud webhooks and start RudderStack Reverse ETL syncs", SetupServe},
+      {"sandbox", "The relay plus a fake RudderStack on loopback, to see the whole flow", SetupSandbox},
       {"check-config", "Validate a config file and print the resolved routes (secrets redacted)", SetupCheckConfig},
+      {"explain", "Show which routes a dbt payload matches, field by field (no side effects)", SetupExplain},
       {"send-test", "Sign and send a dbt-shaped test webhook, as dbt Cloud does", SetupSendTest},
+      {"status", "Per connection: phase, running sync, pending triggers, last outcome", SetupStatus},
+      {"events", "Recent dbt events with their triggers", SetupEvents},
+      {"event", "One event's audit trail: triggers, RudderStack calls, sync, outcome", SetupEvent},
+      {"replay", "Route a stored event again, creating new triggers", SetupReplay},
+      {"dead", "Triggers that were given up on, with the reason", SetupDead},
+      {"retry", "Put dead triggers back in the queue", SetupRetry},
+      {"trigger", "Queue a manual sync of a connection (coalescing and 409 policy apply)", SetupTrigger},
+      {"syncs", "List a connection's syncs from RudderStack", SetupSyncs},
+      {"sync", "Show one sync from RudderStack", SetupSync},
+      {"stop", "Ask RudderStack to stop a connection's running sync", SetupStop},
       {"fake-rudderstack", "Run a fake RudderStack RETL API on loopback (tests, demos)", SetupFake},
   };
   return kCommands;

@@ -29,6 +29,18 @@ Runner SetupServe(CLI::App& app);
 Runner SetupFake(CLI::App& app);
 Runner SetupSendTest(CLI::App& app);
 Runner SetupCheckConfig(CLI::App& app);
+Runner SetupSandbox(CLI::App& app);
+Runner SetupStatus(CLI::App& app);
+Runner SetupEvents(CLI::App& app);
+Runner SetupEvent(CLI::App& app);
+Runner SetupReplay(CLI::App& app);
+Runner SetupDead(CLI::App& app);
+Runner SetupRetry(CLI::App& app);
+Runner SetupTrigger(CLI::App& app);
+Runner SetupSyncs(CLI::App& app);
+Runner SetupSync(CLI::App& app);
+Runner SetupStop(CLI::App& app);
+Runner SetupExplain(CLI::App& app);
 
 // Shared option helpers.
 struct LogOptions {

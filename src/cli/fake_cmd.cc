@@ -55,7 +55,7 @@ int RunFake(const FakeCmdOptions& opt) {
   }
   server.Start();
   log::Info("fake rudderstack serving", {{"url", "http://" + listen.substr(0, listen.rfind(':')) + ":" + std::to_string(*port)}});
-  RunUntilSignal(ioc, server, 1);
+  RunUntilSignal(ioc, {&server}, 1);
   return kExitOk;
 }
 

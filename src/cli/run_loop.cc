@@ -11,13 +11,13 @@
 namespace relay::cli {
 namespace net = boost::asio;
 
-void RunUntilSignal(net::io_context& ioc, http::Server& server, int threads) {
+void RunUntilSignal(net::io_context& ioc, std::vector<http::Server*> servers, int threads) {
   net::signal_set signals(ioc, SIGINT, SIGTERM);
   net::steady_timer grace(ioc);
   signals.async_wait([&](const boost::system::error_code& ec, int sig) {
     if (ec) return;
     log::Info("shutting down", {{"signal", std::to_string(sig)}});
-    server.Stop();
+    for (http::Server* s : servers) s->Stop();
     // Requests in flight get a moment to finish; idle keep-alive connections do not hold us up.
     grace.expires_after(std::chrono::milliseconds(500));
     grace.async_wait([&](const boost::system::error_code&) { ioc.stop(); });

@@ -3,11 +3,12 @@
 // flight finish for a short grace period, and returns.
 
 #include <boost/asio/io_context.hpp>
+#include <vector>
 
 #include "http/server.h"
 
 namespace relay::cli {
 
-void RunUntilSignal(boost::asio::io_context& ioc, http::Server& server, int threads);
+void RunUntilSignal(boost::asio::io_context& ioc, std::vector<http::Server*> servers, int threads);
 
 }  // namespace relay::cli

@@ -77,6 +77,11 @@ struct DispatchConfig {
   Duration start_skew = std::chrono::seconds(30);
 };
 
+struct AdminConfig {
+  // Bearer token for the admin API under /api/v1/. Empty: the admin API is off (404). Secret.
+  std::string token;
+};
+
 struct Route {
   std::string name;
   // Empty list = any. An event matches when every non-empty list contains its id.
@@ -93,6 +98,7 @@ struct Config {
   DbtConfig dbt;
   RudderstackConfig rudderstack;
   DispatchConfig dispatch;
+  AdminConfig admin;
   std::vector<Route> routes;
   std::string source;  // the file it came from, or "environment" in zero-config mode
 };

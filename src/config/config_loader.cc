@@ -253,6 +253,17 @@ void ReadDispatch(const toml::table& root, const EnvLookup& env, Problems& p, Di
   if (d.retry_max < d.retry_initial) p.Add("dispatch.retry_max", "is less than retry_initial");
 }
 
+void ReadAdmin(const toml::table& root, const EnvLookup& env, Problems& p, AdminConfig& a) {
+  if (const toml::table* t = SubTable(root, "admin", p)) {
+    TableReader r(*t, "admin", env, p, {"token"});
+    r.String("token", &a.token);
+    if (r.Has("token") && a.token.empty()) p.Add("admin.token", "is empty (leave it out to turn the admin API off)");
+  }
+  if (a.token.empty()) {
+    if (auto v = env("RETL_RELAY_ADMIN_TOKEN")) a.token = *v;
+  }
+}
+
 void ReadRoute(const toml::table& t, size_t index, const EnvLookup& env, Problems& p,
                std::set<std::string>& names, std::vector<Route>& routes) {
   std::string prefix = "route[" + std::to_string(index) + "]";
@@ -367,7 +378,7 @@ StatusOr<Config> ParseConfig(std::string_view toml_text, const EnvLookup& env, s
   Config c;
   c.source = std::string(source_name);
   for (const auto& [k, v] : root) {
-    static const std::set<std::string> kTop = {"server", "store", "dbt", "rudderstack", "dispatch", "route"};
+    static const std::set<std::string> kTop = {"server", "store", "dbt", "rudderstack", "dispatch", "admin", "route"};
     if (!kTop.count(std::string(k.str()))) p.Add(std::string(k.str()), "unknown key");
   }
   ReadServer(root, env, p, c.server);
@@ -376,6 +387,7 @@ StatusOr<Config> ParseConfig(std::string_view toml_text, const EnvLookup& env, s
   ReadDbt(root, env, p, c.dbt);
   ReadRudderstack(root, env, p, c.rudderstack);
   ReadDispatch(root, env, p, c.dispatch);
+  ReadAdmin(root, env, p, c.admin);
   ReadRoutes(root, env, p, c.routes);
   if (c.routes.empty() && !p.empty()) {
     // Already failing; no need to add a missing-route problem on top of a broken [[route]].
@@ -411,6 +423,7 @@ StatusOr<Config> ConfigFromEnvironment(const EnvLookup& env) {
   if (auto v = env("RETL_RELAY_ALLOW_UNSIGNED")) c.dbt.allow_unsigned = (*v == "true" || *v == "1");
   if (auto v = env("RETL_RELAY_STORE_URL")) c.store.url = *v;
   if (auto v = env("RETL_RELAY_LISTEN")) c.server.listen = *v;
+  if (auto v = env("RETL_RELAY_ADMIN_TOKEN")) c.admin.token = *v;
   ResolveStore(p, c.store);
   if (!p.empty()) return p.ToStatus("environment");
   Route r;

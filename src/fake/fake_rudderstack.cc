@@ -255,7 +255,8 @@ net::awaitable<http::Response> FakeRudderstack::Handle(http::Request&& req) {
                                     {"at", FormatIso8601(st.clock.Now())}});
   }
   if (fault && fault->latency_ms > 0) {
-    net::steady_timer timer(co_await net::this_coro::executor, std::chrono::milliseconds(fault->latency_ms));
+    auto executor = co_await net::this_coro::executor;
+    net::steady_timer timer(executor, std::chrono::milliseconds(fault->latency_ms));
     co_await timer.async_wait(net::as_tuple(net::use_awaitable));
   }
   if (fault && fault->drop) res.set(http::kDropConnectionHeader, "1");

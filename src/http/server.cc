@@ -31,7 +31,7 @@ constexpr uint32_t kHeaderLimitBytes = 16 * 1024;
 auto Tuple() { return net::as_tuple(net::use_awaitable); }
 
 // Writes `res` and reports whether the connection may be reused.
-net::awaitable<bool> Send(beast::tcp_stream& stream, Response res, unsigned version, bool keep_alive,
+net::awaitable<bool> Send(beast::tcp_stream& stream, Response&& res, unsigned version, bool keep_alive,
                           Duration timeout) {
   res.version(version);
   res.keep_alive(keep_alive);
@@ -39,6 +39,12 @@ net::awaitable<bool> Send(beast::tcp_stream& stream, Response res, unsigned vers
   stream.expires_after(timeout);
   auto [ec, n] = co_await bhttp::async_write(stream, res, Tuple());
   co_return !ec && keep_alive;
+}
+
+Response HeaderError(const beast::error_code& ec) {
+  if (ec == bhttp::error::body_limit) return JsonError(413, "request body exceeds the limit");
+  if (ec == bhttp::error::header_limit) return JsonError(431, "request headers too large");
+  return JsonError(400, "malformed HTTP request");
 }
 
 bool IsQuietClose(const beast::error_code& ec) {
@@ -88,16 +94,11 @@ net::awaitable<void> Session(std::shared_ptr<Server::State> st, tcp::socket sock
     // The first request must arrive within the header timeout; later ones within the idle one.
     stream.expires_after(first ? opt.header_timeout : opt.idle_timeout);
     auto [ec, n] = co_await bhttp::async_read_header(stream, buffer, parser, Tuple());
-    if (ec == bhttp::error::body_limit) {
-      co_await Send(stream, JsonError(413, "request body exceeds the limit"), 11, false, opt.body_timeout);
-      break;
-    }
-    if (ec == bhttp::error::header_limit) {
-      co_await Send(stream, JsonError(431, "request headers too large"), 11, false, opt.body_timeout);
-      break;
-    }
     if (ec) {
-      if (!IsQuietClose(ec)) co_await Send(stream, JsonError(400, "malformed HTTP request"), 11, false, opt.body_timeout);
+      // GCC 12 mishandles non-trivial temporaries in co_await expressions: name the response.
+      if (IsQuietClose(ec)) break;
+      Response error = HeaderError(ec);
+      co_await Send(stream, std::move(error), 11, false, opt.body_timeout);
       break;
     }
     const unsigned version = parser.get().version();
@@ -109,12 +110,11 @@ net::awaitable<void> Session(std::shared_ptr<Server::State> st, tcp::socket sock
     }
     stream.expires_after(opt.body_timeout);
     auto [rec, rn] = co_await bhttp::async_read(stream, buffer, parser, Tuple());
-    if (rec == bhttp::error::body_limit) {
-      co_await Send(stream, JsonError(413, "request body exceeds the limit"), version, false, opt.body_timeout);
-      break;
-    }
     if (rec) {
-      if (!IsQuietClose(rec)) co_await Send(stream, JsonError(400, "malformed HTTP request body"), version, false, opt.body_timeout);
+      if (IsQuietClose(rec)) break;
+      Response error = rec == bhttp::error::body_limit ? JsonError(413, "request body exceeds the limit")
+                                                       : JsonError(400, "malformed HTTP request body");
+      co_await Send(stream, std::move(error), version, false, opt.body_timeout);
       break;
     }
     Request req = parser.release();
@@ -131,7 +131,8 @@ net::awaitable<void> Session(std::shared_ptr<Server::State> st, tcp::socket sock
 net::awaitable<void> AcceptLoop(std::shared_ptr<Server::State> st) {
   net::steady_timer backoff(st->ioc);
   for (;;) {
-    auto [ec, socket] = co_await st->acceptor.async_accept(net::make_strand(st->ioc), Tuple());
+    auto strand = net::make_strand(st->ioc);  // named: see the GCC 12 note in Session
+    auto [ec, socket] = co_await st->acceptor.async_accept(strand, Tuple());
     if (ec) {
       if (!st->acceptor.is_open()) co_return;
       // e.g. EMFILE: pause instead of spinning on the same error.

@@ -149,7 +149,10 @@ net::awaitable<Response> WebhookHandler::Handle(Request&& req) {
   store::NewEvent summary = p.event;
   summary.raw_body.clear();
   std::vector<store::NewTrigger> triggers = p.triggers;
-  auto [status, result] = co_await AsyncAppend(store_, std::move(p.event), std::move(p.triggers), net::use_awaitable);
+  // Built in its own statement: GCC 12 mishandles non-trivial temporaries (here the by-value
+  // arguments) of a full-expression that contains co_await.
+  auto append = AsyncAppend(store_, std::move(p.event), std::move(p.triggers), net::use_awaitable);
+  auto [status, result] = co_await std::move(append);
   StatusOr<store::AppendResult> r = status.ok() ? StatusOr<store::AppendResult>(std::move(result)) : status;
   if (r.ok() && r->created() > 0 && on_triggers_) on_triggers_();
   co_return Finish(summary, triggers, r);

@@ -50,9 +50,9 @@ std::string Query::Text(int col) const {
   return std::string(reinterpret_cast<const char*>(p), static_cast<size_t>(sqlite3_column_bytes(stmt_, col)));
 }
 
-StatusOr<std::unique_ptr<Db>> Db::Open(const std::string& path) {
+StatusOr<std::unique_ptr<Db>> Db::Open(const std::string& path, bool create_if_missing) {
   // Create the file ourselves so it is private from the start: it holds raw webhook bodies.
-  int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  int fd = ::open(path.c_str(), O_RDWR | O_CLOEXEC | (create_if_missing ? O_CREAT : 0), 0600);
   if (fd < 0) return UnavailableError("sqlite: cannot open " + path + ": " + std::strerror(errno));
   ::close(fd);
   sqlite3* raw = nullptr;

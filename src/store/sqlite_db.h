@@ -45,7 +45,7 @@ class Db {
  public:
   // Opens or creates the file (mode 0600 when created), sets WAL, synchronous=FULL and a busy
   // timeout. Unavailable on failure.
-  static StatusOr<std::unique_ptr<Db>> Open(const std::string& path);
+  static StatusOr<std::unique_ptr<Db>> Open(const std::string& path, bool create_if_missing = true);
   ~Db();
   Db(const Db&) = delete;
   Db& operator=(const Db&) = delete;

@@ -1,5 +1,6 @@
 #include "store/sqlite_store.h"
 
+#include <algorithm>
 #include <condition_variable>
 #include <deque>
 #include <future>
@@ -213,6 +214,136 @@ class SqliteStore : public Store {
     return out;
   }
 
+  StatusOr<std::vector<StoredEvent>> ListEvents(const EventFilter& f) override {
+    std::vector<StoredEvent> out;
+    Status s = RunSync([&](Db& db) {
+      Query q = db.Prepare(
+          "SELECT event_id, event_type, job_id, run_id, run_status_code, received_at, raw_body FROM events "
+          "WHERE (?1 IS NULL OR job_id = ?1) AND (?2 IS NULL OR received_at >= ?2) ORDER BY id DESC LIMIT ?3");
+      if (f.job_id) q.Bind(1, *f.job_id);
+      else q.BindNull(1);
+      if (f.since) q.Bind(2, ToUnixMillis(*f.since));
+      else q.BindNull(2);
+      q.Bind(3, int64_t{f.limit});
+      while (q.Step()) {
+        out.push_back(StoredEvent{q.Text(0), q.Text(1), q.Int(2), q.Int(3), static_cast<int>(q.Int(4)),
+                                  FromUnixMillis(q.Int(5)), q.Text(6)});
+      }
+      return q.status();
+    });
+    if (!s.ok()) return s;
+    return out;
+  }
+
+  StatusOr<std::vector<Trigger>> EventTriggers(const std::string& event_id) override {
+    std::vector<Trigger> out;
+    Status s = RunSync([&](Db& db) {
+      Query q = db.Prepare(std::string("SELECT ") + kTriggerColumns + " FROM triggers WHERE event_id = ?1 ORDER BY id");
+      q.Bind(1, event_id);
+      while (q.Step()) out.push_back(ReadTrigger(q));
+      return q.status();
+    });
+    if (!s.ok()) return s;
+    return out;
+  }
+
+  StatusOr<std::optional<Trigger>> GetTrigger(int64_t id) override {
+    std::optional<Trigger> out;
+    Status s = RunSync([&](Db& db) {
+      Query q = db.Prepare(std::string("SELECT ") + kTriggerColumns + " FROM triggers WHERE id = ?1");
+      q.Bind(1, id);
+      if (q.Step()) out = ReadTrigger(q);
+      return q.status();
+    });
+    if (!s.ok()) return s;
+    return out;
+  }
+
+  StatusOr<std::vector<Attempt>> TriggerAttempts(const Trigger& t) override {
+    std::vector<Attempt> out;
+    Status s = RunSync([&](Db& db) {
+      Query q = db.Prepare(
+          "SELECT connection_id, kind, at, latency_ms, http_status, outcome, COALESCE(sync_id,''), COALESCE(trigger_ids,'') "
+          "FROM attempts WHERE connection_id = ?1 AND at >= ?2 AND "
+          "((',' || trigger_ids || ',') LIKE ('%,' || ?3 || ',%') OR (?4 != '' AND sync_id = ?4)) ORDER BY id LIMIT 200");
+      q.Bind(1, t.connection_id).Bind(2, ToUnixMillis(t.created_at)).Bind(3, std::to_string(t.id)).Bind(4, t.sync_id);
+      while (q.Step()) {
+        Attempt a{q.Text(0), q.Text(1), FromUnixMillis(q.Int(2)), q.Int(3), static_cast<int>(q.Int(4)), q.Text(5),
+                  q.Text(6), {}};
+        out.push_back(std::move(a));
+      }
+      return q.status();
+    });
+    if (!s.ok()) return s;
+    return out;
+  }
+
+  StatusOr<std::vector<ConnectionStatus>> ListConnections() override {
+    std::vector<ConnectionStatus> out;
+    Status s = RunSync([&](Db& db) {
+      Query q = db.Prepare(std::string("SELECT c.id, c.phase, COALESCE(c.sync_id,''), c.start_attempted_at, "
+                           "COALESCE(c.sync_type,''), c.attempts, c.next_check_at, c.phase_since, COALESCE(c.last_error,'')"
+                           ", (SELECT COUNT(*) FROM triggers t WHERE t.connection_id = c.id AND t.state = 'pending'),"
+                           " (SELECT COUNT(*) FROM triggers t WHERE t.connection_id = c.id AND t.state = 'dead'),"
+                           " COALESCE(s.sync_id,''), COALESCE(s.status,''), COALESCE(s.finished_at_text,'') "
+                           "FROM connections c LEFT JOIN syncs s ON s.rowid = (SELECT rowid FROM syncs x "
+                           "WHERE x.connection_id = c.id AND x.origin != 'external' ORDER BY x.updated_at DESC, x.rowid DESC LIMIT 1) "
+                           "ORDER BY c.id"));
+      while (q.Step()) {
+        ConnectionStatus cs;
+        cs.connection = ReadConnection(q);
+        cs.pending = static_cast<int>(q.Int(9));
+        cs.dead = static_cast<int>(q.Int(10));
+        cs.last_sync_id = q.Text(11);
+        cs.last_outcome = q.Text(12);
+        cs.last_finished_at = q.Text(13);
+        out.push_back(std::move(cs));
+      }
+      return q.status();
+    });
+    if (!s.ok()) return s;
+    return out;
+  }
+
+  StatusOr<std::vector<int64_t>> AddTriggers(const std::string& event_id, const std::vector<NewTrigger>& triggers,
+                                             TimePoint now) override {
+    std::vector<int64_t> ids;
+    Status s = RunSync([&](Db& db) {
+      const int64_t now_ms = ToUnixMillis(now);
+      for (const NewTrigger& t : triggers) {
+        Query q = db.Prepare(
+            "INSERT INTO triggers (event_id, route, connection_id, sync_type, if_running, dedupe_key, state, "
+            "created_at, next_attempt_at, updated_at) VALUES (NULLIF(?1, ''), ?2, ?3, ?4, ?5, NULL, 'pending', ?6, ?6, ?6)");
+        q.Bind(1, event_id).Bind(2, t.route).Bind(3, t.connection_id).Bind(4, t.sync_type).Bind(5, t.if_running);
+        q.Bind(6, now_ms).Step();
+        if (!q.status().ok()) return q.status();
+        ids.push_back(db.LastInsertId());
+        Query c = db.Prepare("INSERT INTO connections (id, updated_at) VALUES (?1, ?2) ON CONFLICT (id) DO NOTHING");
+        c.Bind(1, t.connection_id).Bind(2, now_ms).Step();
+        if (!c.status().ok()) return c.status();
+      }
+      return Status::Ok();
+    });
+    if (!s.ok()) return s;
+    return ids;
+  }
+
+  StatusOr<std::vector<int64_t>> RetryDead(const std::vector<int64_t>& ids, TimePoint now) override {
+    std::vector<int64_t> moved;
+    Status s = RunSync([&](Db& db) {
+      // created_at restarts so the maximum age counts from the retry, not from the webhook.
+      Query q = db.Prepare(
+          "UPDATE triggers SET state = 'pending', created_at = ?1, updated_at = ?1, sync_id = NULL "
+          "WHERE state = 'dead' AND (?2 = '[]' OR id IN (SELECT value FROM json_each(?2))) RETURNING id");
+      q.Bind(1, ToUnixMillis(now)).Bind(2, "[" + IdList(ids) + "]");
+      while (q.Step()) moved.push_back(q.Int(0));
+      return q.status();
+    });
+    if (!s.ok()) return s;
+    std::sort(moved.begin(), moved.end());
+    return moved;
+  }
+
  private:
   struct Job {
     std::function<Status(Db&)> run;
@@ -404,15 +535,15 @@ StatusOr<AppendResult> Store::Append(NewEvent event, std::vector<NewTrigger> tri
   return f.get();
 }
 
-StatusOr<std::unique_ptr<Store>> OpenSqliteStore(const std::string& path) {
-  StatusOr<std::unique_ptr<Db>> db = Db::Open(path);
+StatusOr<std::unique_ptr<Store>> OpenSqliteStore(const std::string& path, OpenOptions options) {
+  StatusOr<std::unique_ptr<Db>> db = Db::Open(path, options.create_if_missing);
   if (!db.ok()) return db.status();
   if (Status s = ApplyMigrations(**db); !s.ok()) return s;
   return std::unique_ptr<Store>(new SqliteStore(std::move(db).value()));
 }
 
-StatusOr<std::unique_ptr<Store>> OpenStore(const std::string& url) {
-  if (url.starts_with("sqlite://")) return OpenSqliteStore(url.substr(9));
+StatusOr<std::unique_ptr<Store>> OpenStore(const std::string& url, OpenOptions options) {
+  if (url.starts_with("sqlite://")) return OpenSqliteStore(url.substr(9), options);
   return InvalidArgumentError("store.url: unsupported store URL (use sqlite://PATH)");
 }
 

@@ -12,6 +12,6 @@
 
 namespace relay::store {
 
-StatusOr<std::unique_ptr<Store>> OpenSqliteStore(const std::string& path);
+StatusOr<std::unique_ptr<Store>> OpenSqliteStore(const std::string& path, OpenOptions options = {});
 
 }  // namespace relay::store

@@ -150,6 +150,22 @@ struct Transition {
   bool release = false;  // give up the lease afterwards
 };
 
+struct EventFilter {
+  int limit = 20;
+  std::optional<int64_t> job_id;
+  std::optional<TimePoint> since;  // received at or after
+};
+
+// A connection with what an operator wants to see at a glance.
+struct ConnectionStatus {
+  Connection connection;
+  int pending = 0;            // triggers not yet covered by a sync
+  int dead = 0;
+  std::string last_sync_id;   // the most recently updated sync of ours
+  std::string last_outcome;   // its status
+  std::string last_finished_at;
+};
+
 struct StoredEvent {
   std::string event_id;
   std::string event_type;
@@ -193,11 +209,31 @@ class Store {
   virtual StatusOr<std::vector<Attempt>> ListAttempts(const std::string& connection_id, int limit) = 0;
   virtual StatusOr<std::vector<Sync>> ListSyncs(const std::string& connection_id, int limit) = 0;
   virtual StatusOr<std::optional<Connection>> GetConnection(const std::string& connection_id) = 0;
+
+  // Operator reads and actions (CLI, admin API).
+  // Newest first; raw bodies included.
+  virtual StatusOr<std::vector<StoredEvent>> ListEvents(const EventFilter& filter) = 0;
+  virtual StatusOr<std::vector<Trigger>> EventTriggers(const std::string& event_id) = 0;
+  virtual StatusOr<std::optional<Trigger>> GetTrigger(int64_t id) = 0;
+  // The calls made on behalf of a trigger (its start attempts and the polls of its sync).
+  virtual StatusOr<std::vector<Attempt>> TriggerAttempts(const Trigger& trigger) = 0;
+  virtual StatusOr<std::vector<ConnectionStatus>> ListConnections() = 0;
+  // Adds triggers outside webhook routing: manual ones (event_id empty) and replays. They
+  // carry no dedupe key. Returns their ids.
+  virtual StatusOr<std::vector<int64_t>> AddTriggers(const std::string& event_id, const std::vector<NewTrigger>& triggers,
+                                                     TimePoint now) = 0;
+  // Moves dead triggers back to pending (all dead ones when `ids` is empty); returns the ids
+  // that moved. Triggers in other states are left alone.
+  virtual StatusOr<std::vector<int64_t>> RetryDead(const std::vector<int64_t>& ids, TimePoint now) = 0;
 };
 
 // Opens (creating if needed) the database named by a store URL ("sqlite://path") and applies
 // pending schema migrations. InvalidArgument for an unsupported URL, Unavailable when the
 // database cannot be opened or migrated.
-StatusOr<std::unique_ptr<Store>> OpenStore(const std::string& url);
+struct OpenOptions {
+  // False for tools that only inspect: a missing database is then Unavailable, not created.
+  bool create_if_missing = true;
+};
+StatusOr<std::unique_ptr<Store>> OpenStore(const std::string& url, OpenOptions options = {});
 
 }  // namespace relay::store

@@ -1,0 +1,258 @@
+#include "admin/operations.h"
+
+#include <boost/json.hpp>
+
+#include "dbt/webhook.h"
+#include "routing/router.h"
+
+namespace relay::admin {
+namespace json = boost::json;
+namespace {
+
+std::string Iso(TimePoint t) { return ToUnixMillis(t) == 0 ? std::string() : FormatIso8601(t); }
+
+json::value OrNull(const std::string& s) { return s.empty() ? json::value(nullptr) : json::value(s); }
+
+json::object SyncInfoJson(const rudderstack::SyncInfo& s) {
+  return {{"id", s.id},
+          {"status", s.status},
+          {"started_at", OrNull(s.started_at)},
+          {"finished_at", OrNull(s.finished_at)},
+          {"error", OrNull(s.error)},
+          {"metrics", {{"succeeded", s.succeeded}, {"failed", s.failed}, {"changed", s.changed}, {"total", s.total}}}};
+}
+
+json::object SyncJson(const store::Sync& s) {
+  return {{"sync_id", s.sync_id},
+          {"connection_id", s.connection_id},
+          {"status", s.status},
+          {"origin", s.origin},
+          {"sync_type", OrNull(s.sync_type)},
+          {"started_at", OrNull(s.started_at)},
+          {"finished_at", OrNull(s.finished_at)},
+          {"error", OrNull(s.error)},
+          {"metrics", {{"succeeded", s.succeeded}, {"failed", s.failed}, {"changed", s.changed}, {"total", s.total}}}};
+}
+
+json::object AttemptJson(const store::Attempt& a) {
+  return {{"kind", a.kind},         {"at", Iso(a.at)},         {"http_status", a.http_status},
+          {"latency_ms", a.latency_ms}, {"outcome", a.outcome}, {"sync_id", OrNull(a.sync_id)}};
+}
+
+json::object EventJson(const store::StoredEvent& e, bool with_body) {
+  json::object o{{"event_id", e.event_id},       {"event_type", e.event_type}, {"job_id", e.job_id},
+                 {"run_id", e.run_id},           {"run_status_code", e.run_status_code},
+                 {"received_at", Iso(e.received_at)}};
+  if (with_body) o["raw_body"] = e.raw_body;
+  return o;
+}
+
+Status NoClient() {
+  return Status(StatusCode::kFailedPrecondition, "no RudderStack token configured (rudderstack.token)");
+}
+
+}  // namespace
+
+json::object TriggerJson(const store::Trigger& t) {
+  return {{"id", t.id},
+          {"event_id", OrNull(t.event_id)},
+          {"route", t.route},
+          {"connection_id", t.connection_id},
+          {"sync_type", t.sync_type},
+          {"if_running", t.if_running},
+          {"state", t.state},
+          {"created_at", Iso(t.created_at)},
+          {"sync_id", OrNull(t.sync_id)},
+          {"last_error", OrNull(t.last_error)}};
+}
+
+Operations::Operations(store::Store& store, rudderstack::Client* client, const config::Config& config, Clock& clock)
+    : store_(store), client_(client), config_(config), clock_(clock) {}
+
+bool Operations::IsFinalTriggerState(std::string_view state) {
+  return state == store::kSucceeded || state == store::kFailed || state == store::kSkipped || state == store::kDead;
+}
+
+StatusOr<json::value> Operations::StatusReport() {
+  auto conns = store_.ListConnections();
+  if (!conns.ok()) return conns.status();
+  json::array out;
+  for (const store::ConnectionStatus& c : *conns) {
+    out.push_back(json::object{{"connection_id", c.connection.id},
+                               {"phase", c.connection.phase},
+                               {"sync_id", OrNull(c.connection.sync_id)},
+                               {"phase_since", Iso(c.connection.phase_since)},
+                               {"pending", c.pending},
+                               {"dead", c.dead},
+                               {"last_sync_id", OrNull(c.last_sync_id)},
+                               {"last_outcome", OrNull(c.last_outcome)},
+                               {"last_finished_at", OrNull(c.last_finished_at)},
+                               {"next_check_at", Iso(c.connection.next_check_at)},
+                               {"attempts", c.connection.attempts},
+                               {"last_error", OrNull(c.connection.last_error)}});
+  }
+  return json::value(json::object{{"connections", out}});
+}
+
+StatusOr<json::value> Operations::Events(const store::EventFilter& filter) {
+  auto events = store_.ListEvents(filter);
+  if (!events.ok()) return events.status();
+  json::array out;
+  for (const auto& e : *events) {
+    json::object o = EventJson(e, false);
+    auto triggers = store_.EventTriggers(e.event_id);
+    if (!triggers.ok()) return triggers.status();
+    json::array states;
+    for (const auto& t : *triggers) states.push_back(json::value(t.connection_id + ":" + t.state));
+    o["triggers"] = states;
+    out.push_back(o);
+  }
+  return json::value(json::object{{"events", out}});
+}
+
+StatusOr<json::value> Operations::Event(const std::string& event_id) {
+  auto event = store_.GetEvent(event_id);
+  if (!event.ok()) return event.status();
+  if (!event->has_value()) return NotFoundError("no event " + event_id);
+  auto triggers = store_.EventTriggers(event_id);
+  if (!triggers.ok()) return triggers.status();
+  json::array trail;
+  for (const store::Trigger& t : *triggers) {
+    json::object o = TriggerJson(t);
+    auto attempts = store_.TriggerAttempts(t);
+    if (!attempts.ok()) return attempts.status();
+    json::array calls;
+    for (const auto& a : *attempts) calls.push_back(AttemptJson(a));
+    o["attempts"] = calls;
+    o["sync"] = nullptr;
+    if (!t.sync_id.empty()) {
+      auto syncs = store_.ListSyncs(t.connection_id, 1000);
+      if (!syncs.ok()) return syncs.status();
+      for (const auto& s : *syncs) {
+        if (s.sync_id == t.sync_id) o["sync"] = SyncJson(s);
+      }
+    }
+    trail.push_back(o);
+  }
+  json::object out = EventJson(**event, true);
+  out["triggers"] = trail;
+  return json::value(out);
+}
+
+StatusOr<json::value> Operations::Replay(const std::string& event_id) {
+  auto event = store_.GetEvent(event_id);
+  if (!event.ok()) return event.status();
+  if (!event->has_value()) return NotFoundError("no event " + event_id);
+  auto parsed = dbt::ParseRunWebhook((*event)->raw_body);
+  if (!parsed.ok()) return parsed.status();
+  std::vector<store::NewTrigger> triggers;
+  for (const routing::Match& m : routing::MatchRoutes(config_.routes, *parsed)) {
+    triggers.push_back({m.route, m.connection_id, std::string(config::SyncTypeName(m.sync_type)),
+                        std::string(config::IfRunningName(m.if_running)), ""});
+  }
+  auto ids = store_.AddTriggers(event_id, triggers, clock_.Now());
+  if (!ids.ok()) return ids.status();
+  json::array created;
+  for (size_t i = 0; i < ids->size(); ++i) {
+    created.push_back(json::object{{"id", (*ids)[i]}, {"route", triggers[i].route},
+                                   {"connection_id", triggers[i].connection_id}});
+  }
+  return json::value(json::object{{"event_id", event_id}, {"triggers", created}});
+}
+
+StatusOr<json::value> Operations::Dead(int limit) {
+  auto dead = store_.ListTriggers(std::string(store::kDead), limit);
+  if (!dead.ok()) return dead.status();
+  json::array out;
+  for (const auto& t : *dead) out.push_back(TriggerJson(t));
+  return json::value(json::object{{"triggers", out}});
+}
+
+StatusOr<json::value> Operations::Retry(const std::vector<int64_t>& ids) {
+  auto moved = store_.RetryDead(ids, clock_.Now());
+  if (!moved.ok()) return moved.status();
+  if (!ids.empty() && moved->empty()) return NotFoundError("no dead trigger among the given ids");
+  json::array out;
+  for (int64_t id : *moved) out.push_back(id);
+  return json::value(json::object{{"retried", out}});
+}
+
+StatusOr<json::value> Operations::Trigger(const std::string& connection_id, bool full) {
+  if (connection_id.empty() || connection_id.find_first_of("/?# \t") != std::string::npos) {
+    return InvalidArgumentError("not a valid connection id: \"" + connection_id + "\"");
+  }
+  store::NewTrigger t{"manual", connection_id, full ? "full" : "incremental", "queue", ""};
+  auto ids = store_.AddTriggers("", {t}, clock_.Now());
+  if (!ids.ok()) return ids.status();
+  return TriggerInfo(ids->front());
+}
+
+StatusOr<json::value> Operations::TriggerInfo(int64_t id) {
+  auto t = store_.GetTrigger(id);
+  if (!t.ok()) return t.status();
+  if (!t->has_value()) return NotFoundError("no trigger " + std::to_string(id));
+  json::object o = TriggerJson(**t);
+  o["final"] = IsFinalTriggerState((*t)->state);
+  if (!(*t)->sync_id.empty()) {
+    auto syncs = store_.ListSyncs((*t)->connection_id, 1000);
+    if (!syncs.ok()) return syncs.status();
+    for (const auto& s : *syncs) {
+      if (s.sync_id == (*t)->sync_id) o["sync"] = SyncJson(s);
+    }
+  }
+  return json::value(o);
+}
+
+StatusOr<json::value> Operations::Syncs(const std::string& connection_id, const std::string& status, int limit) {
+  if (client_ == nullptr) return NoClient();
+  rudderstack::CallMeta meta;
+  auto syncs = client_->ListSyncs(connection_id, status, limit, &meta);
+  if (!syncs.ok()) return syncs.status();
+  json::array out;
+  for (const auto& s : *syncs) out.push_back(SyncInfoJson(s));
+  return json::value(json::object{{"connection_id", connection_id}, {"syncs", out}});
+}
+
+StatusOr<json::value> Operations::Sync(const std::string& connection_id, const std::string& sync_id) {
+  if (client_ == nullptr) return NoClient();
+  rudderstack::CallMeta meta;
+  auto s = client_->GetSync(connection_id, sync_id, &meta);
+  if (!s.ok()) return s.status();
+  json::object o = SyncInfoJson(*s);
+  o["connection_id"] = connection_id;
+  return json::value(o);
+}
+
+StatusOr<json::value> Operations::Stop(const std::string& connection_id) {
+  if (client_ == nullptr) return NoClient();
+  rudderstack::CallMeta meta;
+  if (relay::Status s = client_->StopSync(connection_id, &meta); !s.ok()) return s;
+  return json::value(json::object{{"connection_id", connection_id}, {"stop", "requested"}});
+}
+
+StatusOr<json::value> Operations::Explain(const config::Config& config, std::string_view body) {
+  auto ev = dbt::ParseRunWebhook(body);
+  if (!ev.ok()) return ev.status();
+  json::array routes;
+  for (const routing::Verdict& v : routing::ExplainRoutes(config.routes, *ev)) {
+    json::array reasons;
+    for (const auto& r : v.reasons) reasons.push_back(json::value(r));
+    routes.push_back(json::object{{"route", v.route}, {"matched", v.matched}, {"checks", reasons}});
+  }
+  json::array would;
+  for (const routing::Match& m : routing::MatchRoutes(config.routes, *ev)) {
+    would.push_back(json::object{{"route", m.route},
+                                 {"connection_id", m.connection_id},
+                                 {"sync_type", config::SyncTypeName(m.sync_type)},
+                                 {"if_running", config::IfRunningName(m.if_running)}});
+  }
+  return json::value(json::object{{"event_id", ev->event_id},
+                                  {"event_type", ev->event_type},
+                                  {"job_id", ev->job_id.text},
+                                  {"run_id", ev->run_id.text},
+                                  {"run_status_code", ev->run_status_code},
+                                  {"routes", routes},
+                                  {"would_trigger", would}});
+}
+
+}  // namespace relay::admin

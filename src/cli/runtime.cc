@@ -1,0 +1,75 @@
+#include "cli/runtime.h"
+
+#include <unistd.h>
+
+#include <random>
+
+#include "common/log.h"
+#include "config/config_loader.h"
+#include "rudderstack/http_client.h"
+
+namespace relay::cli {
+namespace {
+
+std::string InstanceId() {
+  char host[256] = {0};
+  gethostname(host, sizeof(host) - 1);
+  std::random_device rd;
+  return std::string(host) + ":" + std::to_string(getpid()) + ":" + std::to_string(rd() % 100000);
+}
+
+}  // namespace
+
+StatusOr<std::unique_ptr<RelayRuntime>> RelayRuntime::Create(config::Config config, boost::asio::io_context& ioc) {
+  std::unique_ptr<RelayRuntime> rt(new RelayRuntime(std::move(config)));
+  const config::Config& cfg = rt->config_;
+  auto store = store::OpenStore(cfg.store.url);
+  if (!store.ok()) return Status(store.status().code(), "store: " + store.status().message());
+  rt->store_ = std::move(store).value();
+  rt->client_ = rudderstack::NewHttpClient({config::ApiBase(cfg.rudderstack), cfg.rudderstack.token,
+                                            cfg.rudderstack.connect_timeout, cfg.rudderstack.request_timeout});
+  auto rng = std::make_shared<std::mt19937_64>(std::random_device{}());
+  rt->dispatcher_ = std::make_unique<dispatch::Dispatcher>(
+      *rt->store_, *rt->client_, rt->clock_, cfg.dispatch, InstanceId(),
+      [rng] { return std::uniform_real_distribution<double>(0.0, 1.0)(*rng); });
+  dispatch::Dispatcher* d = rt->dispatcher_.get();
+  rt->webhooks_ = std::make_unique<http::WebhookHandler>(cfg, *rt->store_, rt->clock_, [d] { d->Notify(); });
+  rt->admin_pool_ = std::make_unique<boost::asio::thread_pool>(2);
+  rt->ops_ = std::make_unique<admin::Operations>(*rt->store_, rt->client_.get(), cfg, rt->clock_);
+  rt->admin_ = std::make_unique<admin::ApiHandler>(*rt->ops_, cfg.admin.token, *rt->admin_pool_);
+  http::WebhookHandler* webhooks = rt->webhooks_.get();
+  admin::ApiHandler* adm = rt->admin_.get();
+  rt->server_ = std::make_unique<http::Server>(
+      ioc,
+      http::ServerOptions{cfg.server.max_body_bytes, cfg.server.header_timeout, cfg.server.body_timeout,
+                          cfg.server.idle_timeout, 10000},
+      [webhooks, adm, d](http::Request&& r) {
+        std::string_view target(r.target().data(), r.target().size());
+        if (admin::ApiHandler::Owns(target)) {
+          // A manual trigger or retry should not wait for the next poll.
+          if (r.method() == boost::beast::http::verb::post) d->Notify();
+          return adm->Handle(std::move(r));
+        }
+        return webhooks->Handle(std::move(r));
+      });
+  auto port = rt->server_->Listen(cfg.server.listen);
+  if (!port.ok()) return Status(port.status().code(), "server.listen: " + port.status().message());
+  rt->port_ = *port;
+  return rt;
+}
+
+RelayRuntime::~RelayRuntime() { Shutdown(); }
+
+void RelayRuntime::Start() {
+  dispatcher_->Start();
+  server_->Start();
+}
+
+void RelayRuntime::Shutdown() {
+  if (dispatcher_) dispatcher_->Stop();
+  if (admin_pool_) admin_pool_->join();
+  // Drain the store while the io_context still exists: late commits post their answers to it.
+  store_.reset();
+}
+
+}  // namespace relay::cli

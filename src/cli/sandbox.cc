@@ -1,0 +1,171 @@
+// `sandbox`: the relay on a temporary SQLite file plus the fake RudderStack API, both on
+// loopback, with a sample config; prints the URLs and a ready-to-paste send-test command, then
+// one line per trigger transition as it happens.
+
+#include <unistd.h>
+
+#include <atomic>
+#include <boost/asio/io_context.hpp>
+#include <filesystem>
+#include <iostream>
+#include <map>
+#include <random>
+#include <thread>
+
+#include "cli/commands.h"
+#include "cli/run_loop.h"
+#include "cli/runtime.h"
+#include "common/log.h"
+#include "config/config_loader.h"
+#include "fake/fake_rudderstack.h"
+
+namespace relay::cli {
+namespace {
+
+struct SandboxOptions {
+  int port = 8080;
+  std::string port_file;
+  std::string sync_duration = "3s";
+  std::string outcome = "succeeded";
+  LogOptions log{"warn", "text"};
+};
+
+std::string RandomToken(const char* prefix) {
+  std::random_device rd;
+  std::mt19937_64 rng(rd());
+  static constexpr char kChars[] = "abcdefghijklmnopqrstuvwxyz0123456789";
+  std::string out = prefix;
+  for (int i = 0; i < 24; ++i) out += kChars[rng() % 36];
+  return out;
+}
+
+// Prints a line whenever a trigger appears or changes state.
+class TransitionPrinter {
+ public:
+  explicit TransitionPrinter(store::Store& store) : store_(store), thread_([this] { Loop(); }) {}
+  ~TransitionPrinter() {
+    stop_ = true;
+    thread_.join();
+  }
+
+ private:
+  void Loop() {
+    while (!stop_) {
+      auto triggers = store_.ListTriggers("", 100000);
+      if (triggers.ok()) {
+        for (const store::Trigger& t : *triggers) {
+          std::string& seen = states_[t.id];
+          if (seen == t.state) continue;
+          std::cout << FormatIso8601(clock_.Now()) << "  trigger " << t.id << " → " << t.connection_id << ": "
+                    << t.state;
+          if (!t.sync_id.empty()) std::cout << " (sync " << t.sync_id << ")";
+          if (seen.empty() && !t.event_id.empty()) std::cout << " (event " << t.event_id << ")";
+          if ((t.state == "failed" || t.state == "dead") && !t.last_error.empty()) std::cout << ": " << t.last_error;
+          std::cout << std::endl;
+          seen = t.state;
+        }
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+  }
+
+  store::Store& store_;
+  SystemClock clock_;
+  std::map<int64_t, std::string> states_;
+  std::atomic<bool> stop_{false};
+  std::thread thread_;
+};
+
+int RunSandbox(const SandboxOptions& opt) {
+  if (!ApplyLogOptions(opt.log)) return kExitUsage;
+  auto duration = config::ParseDuration(opt.sync_duration);
+  if (!duration.ok()) {
+    std::cerr << "error: --sync-duration: " << duration.status().message() << "\n";
+    return kExitUsage;
+  }
+  std::string dir_template = (std::filesystem::temp_directory_path() / "retl-relay-sandbox-XXXXXX").string();
+  if (mkdtemp(dir_template.data()) == nullptr) {
+    std::cerr << "error: cannot create a temporary directory\n";
+    return kExitFailure;
+  }
+  const std::string dir = dir_template;
+
+  SystemClock clock;
+  const std::string token = RandomToken("sandbox-token-");
+  const std::string secret = RandomToken("sandbox-secret-");
+  const std::string admin_token = RandomToken("sandbox-admin-");
+  boost::asio::io_context ioc(2);
+  fake::FakeRudderstack fake({token, *duration, opt.outcome}, clock);
+  http::Server fake_server(ioc, {}, [&fake](http::Request&& r) { return fake.Handle(std::move(r)); });
+  auto fake_port = fake_server.Listen("127.0.0.1:0");
+  if (!fake_port.ok()) {
+    std::cerr << "error: fake RudderStack: " << fake_port.status().message() << "\n";
+    return kExitFailure;
+  }
+
+  config::Config cfg;
+  cfg.source = "sandbox";
+  cfg.server.listen = "127.0.0.1:" + std::to_string(opt.port);
+  cfg.store.url = "sqlite://" + dir + "/relay.db";
+  cfg.dbt.webhook_secrets = {secret};
+  cfg.rudderstack.api_base = "http://127.0.0.1:" + std::to_string(*fake_port);
+  cfg.rudderstack.token = token;
+  cfg.dispatch.poll_interval = std::chrono::milliseconds(200);
+  cfg.dispatch.sync_poll_interval = std::chrono::seconds(1);
+  cfg.admin.token = admin_token;
+  config::Route route;
+  route.name = "sandbox";
+  route.connections = {"sandbox_connection"};
+  cfg.routes = {route};
+
+  auto rt = RelayRuntime::Create(cfg, ioc);
+  if (!rt.ok()) {
+    std::cerr << "error: " << rt.status().message() << "\n";
+    return kExitFailure;
+  }
+  const std::string url = "http://127.0.0.1:" + std::to_string((*rt)->port());
+  if (!opt.port_file.empty() && !WritePortFile(opt.port_file, (*rt)->port())) {
+    std::cerr << "error: cannot write --port-file\n";
+    return kExitFailure;
+  }
+  char self[4096] = {0};
+  ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+  const std::string bin = n > 0 ? std::string(self, static_cast<size_t>(n)) : "retl-relay";
+  std::cout << "retl-relay sandbox (nothing leaves this machine)\n"
+            << "  webhook URL:      " << url << "/webhooks/dbt\n"
+            << "  admin API:        " << url << "/api/v1/status   (Authorization: Bearer " << admin_token << ")\n"
+            << "  fake RudderStack: " << cfg.rudderstack.api_base << "   (calls: " << cfg.rudderstack.api_base
+            << "/_fake/calls)\n"
+            << "  store:            " << dir << "/relay.db\n"
+            << "  route:            every successful dbt run → sandbox_connection (incremental)\n\n"
+            << "Send a signed dbt Cloud \"run succeeded\" webhook:\n\n"
+            << "  DBT_WEBHOOK_SECRET=" << secret << " " << bin << " send-test --url " << url << "/webhooks/dbt\n\n"
+            << "Transitions appear below. Ctrl-C stops the sandbox.\n"
+            << std::endl;
+  (*rt)->Start();
+  fake_server.Start();
+  {
+    TransitionPrinter printer((*rt)->store());
+    RunUntilSignal(ioc, {&fake_server, &(*rt)->server()}, 2);
+  }
+  (*rt)->Shutdown();
+  std::error_code ec;
+  std::filesystem::remove_all(dir, ec);
+  return kExitOk;
+}
+
+}  // namespace
+
+Runner SetupSandbox(CLI::App& app) {
+  auto opt = std::make_shared<SandboxOptions>();
+  app.add_option("--port", opt->port, "relay port on 127.0.0.1 (0 = any free port)")->capture_default_str();
+  app.add_option("--port-file", opt->port_file, "write the relay's port to this file once listening");
+  app.add_option("--sync-duration", opt->sync_duration, "how long each fake sync runs")->capture_default_str();
+  app.add_option("--outcome", opt->outcome, "how fake syncs end")
+      ->check(CLI::IsMember({"succeeded", "failed"}))
+      ->capture_default_str();
+  AddLogOptions(app, opt->log);
+  return [opt] { return RunSandbox(*opt); };
+}
+
+}  // namespace relay::cli

@@ -113,7 +113,7 @@ void PrintExplain(const json::value& v) {
     for (const auto& c : r.at("checks").as_array()) std::cout << "  " << Text(c) << "\n";
   }
   const auto& would = Arr(v, "would_trigger");
-  std::cout << "\nwould trigger: " << (would.empty() ? "nothing" : "") << "\n";
+  std::cout << "\nwould trigger:" << (would.empty() ? " nothing" : "") << "\n";
   for (const auto& w : would) {
     std::cout << "  " << Text(w.at("connection_id")) << " (" << Text(w.at("sync_type")) << ", route "
               << Text(w.at("route")) << ")\n";

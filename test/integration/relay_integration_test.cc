@@ -6,6 +6,7 @@
 #include <boost/json.hpp>
 #include <fstream>
 #include <random>
+#include <regex>
 
 #include "../support/process.h"
 #include "../support/temp_dir.h"
@@ -25,6 +26,7 @@ using testing::RelayBinary;
 
 constexpr char kSecret[] = "dbt_test_webhook_secret_0123456789abcdef";
 constexpr char kToken[] = "rs-test-token";
+constexpr char kAdminToken[] = "admin-test-token-0123456789";
 
 class RelayIntegrationTest : public ::testing::Test {
  protected:
@@ -47,6 +49,7 @@ class RelayIntegrationTest : public ::testing::Test {
         << "[rudderstack]\napi_base = \"http://127.0.0.1:" << fake_port_ << "\"\nrequest_timeout = \"2s\"\n"
         << "[dispatch]\npoll_interval = \"50ms\"\nretry_initial = \"50ms\"\nretry_max = \"200ms\"\nlease = \"1s\"\n"
         << "sync_poll_interval = \"100ms\"\n"
+        << "[admin]\ntoken = \"${ADMIN_TOKEN}\"\n"
         << "[[route]]\nname = \"main\"\njob_ids = [\"123\"]\nconnections = [\"conn_main\"]\n" << extra_route;
   }
 
@@ -55,10 +58,21 @@ class RelayIntegrationTest : public ::testing::Test {
     relay_ = std::make_unique<Process>(
         std::vector<std::string>{RelayBinary(), "serve", "--config", dir_.File("relay.toml"), "--port-file",
                                  dir_.File("relay.port")},
-        std::map<std::string, std::string>{{"DBT_WEBHOOK_SECRET", kSecret}, {"RUDDERSTACK_API_TOKEN", kToken}},
-        dir_.File("relay.log"));
+        Env(), dir_.File("relay.log"));
     relay_port_ = testing::WaitForPortFile(dir_.File("relay.port"));
     ASSERT_GT(relay_port_, 0) << "relay did not start; log: " << testing::ReadFileBytes(dir_.File("relay.log"));
+  }
+
+  static std::map<std::string, std::string> Env() {
+    return {{"DBT_WEBHOOK_SECRET", kSecret}, {"RUDDERSTACK_API_TOKEN", kToken}, {"ADMIN_TOKEN", kAdminToken}};
+  }
+  testing::HttpResult Admin(const std::string& method, const std::string& path, const std::string& body = "") {
+    return HttpCall(method, RelayUrl("/api/v1/" + path), body, {std::string("Authorization: Bearer ") + kAdminToken});
+  }
+  testing::CommandResult Cli(std::vector<std::string> args) {
+    args.push_back("--config");
+    args.push_back(dir_.File("relay.toml"));
+    return testing::RunCommand(args, Env());
   }
 
   std::string RelayUrl(const std::string& path = "/webhooks/dbt") const {
@@ -266,6 +280,84 @@ TEST_F(RelayIntegrationTest, ExternalSyncRunningQueuesOneStartAfterIt) {
   EXPECT_EQ(Triggers()[0].sync_id, "sync_2") << "not the external sync_1";
 }
 
+TEST_F(RelayIntegrationTest, AdminApiRequiresTheToken) {
+  EXPECT_EQ(HttpCall("GET", RelayUrl("/api/v1/status")).status, 401);
+  EXPECT_EQ(HttpCall("GET", RelayUrl("/api/v1/status"), "", {"Authorization: Bearer wrong"}).status, 401);
+  EXPECT_EQ(HttpCall("GET", RelayUrl("/api/v1/status"), "", {std::string("Authorization: ") + kAdminToken}).status, 401)
+      << "the Bearer scheme is required";
+  auto ok = Admin("GET", "status");
+  EXPECT_EQ(ok.status, 200) << ok.body;
+  EXPECT_EQ(ok.body.find(kAdminToken), std::string::npos);
+}
+
+TEST_F(RelayIntegrationTest, AdminApiEndpoints) {
+  std::string body = Payload("job.run.completed", 10, "wev_admin_api_0000000000000000");
+  ASSERT_EQ(PostSigned(body).status, 200);
+  ASSERT_TRUE(Eventually([&] { return !Triggers().empty() && Triggers()[0].state == "succeeded"; }));
+
+  auto status = json::parse(Admin("GET", "status").body);
+  EXPECT_EQ(status.at("connections").at(0).at("last_outcome").as_string(), "succeeded");
+  auto events = json::parse(Admin("GET", "events?limit=5&job=123").body);
+  EXPECT_EQ(events.at("events").as_array().size(), 1u);
+  EXPECT_EQ(Admin("GET", "events?since=not-a-time").status, 400);
+  auto trail = json::parse(Admin("GET", "events/wev_admin_api_0000000000000000").body);
+  EXPECT_EQ(trail.at("triggers").at(0).at("sync").at("status").as_string(), "succeeded");
+  EXPECT_EQ(Admin("GET", "events/wev_unknown").status, 404);
+  auto trigger = json::parse(Admin("GET", "triggers/1").body);
+  EXPECT_EQ(trigger.at("state").as_string(), "succeeded");
+  EXPECT_TRUE(trigger.at("final").as_bool());
+  EXPECT_EQ(Admin("GET", "triggers/x").status, 400);
+
+  auto replay = json::parse(Admin("POST", "events/wev_admin_api_0000000000000000/replay").body);
+  ASSERT_EQ(replay.at("triggers").as_array().size(), 1u);
+  auto manual = Admin("POST", "connections/conn_main/trigger", R"({"full":true})");
+  ASSERT_EQ(manual.status, 200) << manual.body;
+  EXPECT_EQ(json::parse(manual.body).at("sync_type").as_string(), "full");
+  EXPECT_EQ(Admin("POST", "connections/conn_main/trigger", R"({"full":"yes"})").status, 400);
+  ASSERT_TRUE(Eventually([&] {
+    auto t = Triggers();
+    return t.size() == 3 && t[1].state == "succeeded" && t[2].state == "succeeded";
+  }));
+  const size_t syncs_started = Triggers()[1].sync_id == Triggers()[2].sync_id ? 2 : 3;  // coalesced or not
+
+  auto syncs = json::parse(Admin("GET", "connections/conn_main/syncs?limit=10").body);
+  EXPECT_EQ(syncs.at("syncs").as_array().size(), syncs_started);
+  auto one = json::parse(Admin("GET", "connections/conn_main/syncs/sync_1").body);
+  EXPECT_EQ(one.at("status").as_string(), "succeeded");
+  EXPECT_EQ(Admin("GET", "connections/conn_main/syncs/sync_99").status, 404);
+  EXPECT_EQ(json::parse(Admin("POST", "connections/conn_main/stop").body).at("stop").as_string(), "requested");
+
+  InjectFault(R"({"endpoint":"start","status":404,"times":1})");
+  ASSERT_EQ(Admin("POST", "connections/conn_main/trigger").status, 200);
+  ASSERT_TRUE(Eventually([&] { return json::parse(Admin("GET", "dead").body).at("triggers").as_array().size() == 1; }));
+  auto retried = json::parse(Admin("POST", "triggers/4/retry").body);
+  EXPECT_EQ(retried.at("retried").as_array().size(), 1u);
+  ASSERT_TRUE(Eventually([&] { return Triggers()[3].state == "succeeded"; }));
+  EXPECT_EQ(json::parse(Admin("POST", "dead/retry").body).at("retried").as_array().size(), 0u);
+  EXPECT_EQ(Admin("DELETE", "status").status, 404);
+}
+
+TEST_F(RelayIntegrationTest, CliTalksToRudderStackAndFollowsAManualTrigger) {
+  auto waited = Cli({"trigger", "conn_main", "--wait", "--timeout", "20s"});
+  EXPECT_EQ(waited.exit_code, 0) << waited.err;
+  EXPECT_NE(waited.out.find("succeeded, sync sync_1"), std::string::npos) << waited.out;
+  auto syncs = Cli({"syncs", "conn_main", "--json"});
+  ASSERT_EQ(syncs.exit_code, 0) << syncs.err;
+  EXPECT_EQ(json::parse(syncs.out).at("syncs").as_array().size(), 1u);
+  auto one = Cli({"sync", "conn_main", "sync_1"});
+  EXPECT_EQ(one.exit_code, 0) << one.err;
+  EXPECT_NE(one.out.find("status: succeeded"), std::string::npos) << one.out;
+  EXPECT_EQ(Cli({"sync", "conn_main", "sync_404"}).exit_code, 1);
+  auto stop = Cli({"stop", "conn_main"});
+  EXPECT_EQ(stop.exit_code, 0) << stop.err;
+  EXPECT_NE(stop.out.find("stop requested for conn_main"), std::string::npos);
+  // A failing sync: --wait exits 1.
+  InjectFault(R"({"endpoint":"start","status":400,"times":1})");
+  auto failed = Cli({"trigger", "conn_main", "--wait", "--timeout", "20s"});
+  EXPECT_EQ(failed.exit_code, 1);
+  EXPECT_NE(failed.out.find("dead"), std::string::npos) << failed.out;
+}
+
 TEST_F(RelayIntegrationTest, SigtermExitsCleanly) {
   ASSERT_EQ(PostSigned(Payload()).status, 200);
   EXPECT_EQ(relay_->Stop(SIGTERM), 0);
@@ -279,6 +371,42 @@ TEST(RelayZeroConfigTest, SeedVariablesAloneNeedASecretOrExplicitUnsigned) {
                 dir.File("relay.log"));
   EXPECT_EQ(relay.Wait(std::chrono::seconds(10)), 1);
   EXPECT_NE(testing::ReadFileBytes(dir.File("relay.log")).find("dbt.webhook_secret"), std::string::npos);
+}
+
+TEST(SandboxTest, WebhookInSyncSucceededLineOut) {
+  testing::TempDir dir;
+  Process sandbox({RelayBinary(), "sandbox", "--port", "0", "--port-file", dir.File("port"), "--sync-duration", "300ms"},
+                  {}, dir.File("out"));
+  ASSERT_GT(testing::WaitForPortFile(dir.File("port")), 0) << testing::ReadFileBytes(dir.File("out"));
+  std::string out;
+  ASSERT_TRUE(Eventually([&] {
+    out = testing::ReadFileBytes(dir.File("out"));
+    return out.find("send-test --url") != std::string::npos;
+  }));
+  // The printed command, as a user would paste it: DBT_WEBHOOK_SECRET=… BIN send-test --url URL
+  std::smatch m;
+  ASSERT_TRUE(std::regex_search(out, m, std::regex(R"(DBT_WEBHOOK_SECRET=(\S+) (\S+) send-test --url (\S+))"))) << out;
+  auto sent = testing::RunCommand({"send-test", "--url", m[3].str()}, {{"DBT_WEBHOOK_SECRET", m[1].str()}});
+  ASSERT_EQ(sent.exit_code, 0) << sent.out << sent.err;
+  EXPECT_NE(sent.out.find("HTTP 200"), std::string::npos);
+  ASSERT_TRUE(Eventually([&] {
+    return testing::ReadFileBytes(dir.File("out")).find("trigger 1 → sandbox_connection: succeeded (sync sync_1)") !=
+           std::string::npos;
+  })) << testing::ReadFileBytes(dir.File("out"));
+  EXPECT_EQ(sandbox.Stop(SIGTERM), 0);
+}
+
+TEST(RelayZeroConfigTest, AdminApiIsOffWithoutAToken) {
+  testing::TempDir dir;
+  Process relay({RelayBinary(), "serve", "--listen", "127.0.0.1:0", "--port-file", dir.File("relay.port")},
+                {{"RUDDERSTACK_API_TOKEN", "t"}, {"RETL_CONNECTION_ID", "c"}, {"DBT_WEBHOOK_SECRET", "s"},
+                 {"RETL_RELAY_STORE_URL", "sqlite://" + dir.File("z.db")}},
+                dir.File("relay.log"));
+  int port = testing::WaitForPortFile(dir.File("relay.port"));
+  ASSERT_GT(port, 0);
+  auto r = HttpCall("GET", "http://127.0.0.1:" + std::to_string(port) + "/api/v1/status", "", {"Authorization: Bearer x"});
+  EXPECT_EQ(r.status, 404);
+  EXPECT_NE(r.body.find("admin API is off"), std::string::npos);
 }
 
 TEST(RelayZeroConfigTest, SeedVariablesStartTheConnection) {

@@ -6,7 +6,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cstdio>
 #include <fstream>
+#include <iterator>
 #include <thread>
 
 namespace relay::testing {
@@ -58,6 +60,50 @@ int Process::Stop(int sig, std::chrono::milliseconds timeout) {
     rc = Wait(std::chrono::seconds(5));
   }
   return rc;
+}
+
+CommandResult RunCommand(const std::vector<std::string>& args, const std::map<std::string, std::string>& env,
+                         const std::string& stdin_data) {
+  char dir_template[] = "/tmp/retl-relay-cmd-XXXXXX";
+  std::string dir = mkdtemp(dir_template);
+  const std::string in_path = dir + "/in", out_path = dir + "/out", err_path = dir + "/err";
+  {
+    std::ofstream in(in_path, std::ios::binary);
+    in << stdin_data;
+  }
+  CommandResult result;
+  pid_t pid = fork();
+  if (pid == 0) {
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    int in = open(in_path.c_str(), O_RDONLY);
+    int out = open(out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    int err = open(err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    dup2(in, 0);
+    dup2(out, 1);
+    dup2(err, 2);
+    for (const auto& [k, v] : env) setenv(k.c_str(), v.c_str(), 1);
+    std::vector<std::string> argv = args;
+    argv.insert(argv.begin(), RelayBinary());
+    std::vector<char*> raw;
+    for (auto& a : argv) raw.push_back(a.data());
+    raw.push_back(nullptr);
+    execv(raw[0], raw.data());
+    _exit(127);
+  }
+  int status = 0;
+  waitpid(pid, &status, 0);
+  result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  auto slurp = [](const std::string& path) {
+    std::ifstream f(path, std::ios::binary);
+    return std::string((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+  };
+  result.out = slurp(out_path);
+  result.err = slurp(err_path);
+  std::remove(in_path.c_str());
+  std::remove(out_path.c_str());
+  std::remove(err_path.c_str());
+  rmdir(dir.c_str());
+  return result;
 }
 
 int WaitForPortFile(const std::string& path, std::chrono::milliseconds timeout) {

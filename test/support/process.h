@@ -41,6 +41,15 @@ struct HttpResult {
 HttpResult HttpCall(const std::string& method, const std::string& url, const std::string& body = "",
                     const std::vector<std::string>& headers = {});
 
+// Runs the binary to completion with `args`, extra environment and optional standard input.
+struct CommandResult {
+  int exit_code = -1;
+  std::string out;
+  std::string err;
+};
+CommandResult RunCommand(const std::vector<std::string>& args, const std::map<std::string, std::string>& env = {},
+                         const std::string& stdin_data = "");
+
 // Polls `predicate` every 20 ms until it holds or `timeout` passes.
 template <typename F>
 bool Eventually(F predicate, std::chrono::milliseconds timeout = std::chrono::seconds(10));

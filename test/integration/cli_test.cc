@@ -1,0 +1,247 @@
+// The operator CLI, black-box: each command's normal output (golden files; relative times
+// masked), --json parsed and checked, and the documented error paths.
+// RELAY_UPDATE_GOLDEN=1 rewrites the golden files.
+
+#include <gtest/gtest.h>
+
+#include <boost/json.hpp>
+#include <fstream>
+#include <regex>
+
+#include "../support/process.h"
+#include "../support/temp_dir.h"
+#include "../support/testdata.h"
+#include "store/store.h"
+
+namespace relay {
+namespace {
+
+namespace json = boost::json;
+using testing::RunCommand;
+
+std::string Mask(const std::string& text) {
+  // Relative times change as the clock moves, and so do the column widths around them.
+  static const std::regex kRelative(R"(\((in )?\d+[smhd]( ago)?\))");
+  static const std::regex kPadding(" {2,}");
+  return std::regex_replace(std::regex_replace(text, kRelative, "(<REL>)"), kPadding, "  ");
+}
+
+void ExpectGolden(const std::string& name, const std::string& actual) {
+  const std::string path = std::string(RELAY_GOLDEN_DIR) + "/" + name;
+  const std::string masked = Mask(actual);
+  if (std::getenv("RELAY_UPDATE_GOLDEN") != nullptr) {
+    std::ofstream(path, std::ios::binary) << masked;
+    return;
+  }
+  EXPECT_EQ(masked, testing::ReadFileBytes(path)) << "golden file " << path << " (RELAY_UPDATE_GOLDEN=1 rewrites)";
+}
+
+class CliTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    Populate();
+    std::ofstream(dir_.File("relay.toml"))
+        << "[store]\nurl = \"sqlite://" << dir_.File("relay.db") << "\"\n"
+        << "[dbt]\nwebhook_secret = \"s\"\n"
+        << "[rudderstack]\napi_base = \"http://127.0.0.1:9\"\ntoken = \"cli-test-token\"\nrequest_timeout = \"2s\"\n"
+        << "[[route]]\nname = \"main\"\njob_ids = [\"123\"]\nconnections = [\"conn_a\"]\n"
+        << "[[route]]\nname = \"full-nightly\"\njob_ids = [\"123\"]\nconnections = [\"conn_c\"]\nsync_type = \"full\"\n";
+  }
+
+  // A store as a relay would leave it: a succeeded sync, an event with no route, a dead trigger.
+  void Populate() {
+    auto store = std::move(store::OpenStore("sqlite://" + dir_.File("relay.db"))).value();
+    auto event = [&](const std::string& id, int64_t job, int64_t run, int code, const char* type) {
+      return store::NewEvent{id, type, 1, job, run, code, R"({"eventId":")" + id + R"(","eventType":")" + type +
+                             R"(","accountId":1,"data":{"jobId":")" + std::to_string(job) + R"(","runId":")" +
+                             std::to_string(run) + R"(","runStatusCode":)" + std::to_string(code) + "}}",
+                             clock_.Now()};
+    };
+    ASSERT_TRUE(store->Append(event("wev_golden_1", 123, 1001, 10, "job.run.completed"),
+                              {{"main", "conn_a", "incremental", "queue", "k1"}}).ok());
+    Step(*store, "conn_a", "running", "s_1", {{{1}, "running", "s_1", ""}},
+         {{"conn_a", "s_1", "running", "relay", "2026-01-01T00:00:01.000Z", "", "", 0, 0, 0, 0, "incremental"}},
+         {{"conn_a", "start", clock_.Now(), 12, 200, "ok", "s_1", {1}}});
+    clock_.Advance(std::chrono::minutes(2));
+    Step(*store, "conn_a", "idle", "", {{{1}, "succeeded", "s_1", ""}},
+         {{"conn_a", "s_1", "succeeded", "relay", "2026-01-01T00:00:01.000Z", "2026-01-01T00:02:00.000Z", "", 40, 2, 42,
+           42, "incremental"}},
+         {{"conn_a", "get_sync", clock_.Now(), 8, 200, "ok", "s_1", {}}});
+    clock_.Advance(std::chrono::minutes(1));
+    ASSERT_TRUE(store->Append(event("wev_golden_2", 456, 1002, 20, "job.run.errored"), {}).ok());
+    clock_.Advance(std::chrono::minutes(1));
+    ASSERT_TRUE(store->Append(event("wev_golden_3", 123, 1003, 10, "job.run.completed"),
+                              {{"main", "conn_b", "incremental", "queue", "k3"}}).ok());
+    Step(*store, "conn_b", "idle", "", {{{2}, "dead", "", "NOT_FOUND: rudderstack POST /v2/retl-connections/conn_b/start: HTTP 404"}},
+         {}, {{"conn_b", "start", clock_.Now(), 5, 404, "NOT_FOUND: HTTP 404", "", {2}}});
+  }
+
+  void Step(store::Store& store, const std::string& conn, std::string phase, std::string sync_id,
+            std::vector<store::TriggerUpdate> triggers, std::vector<store::Sync> syncs,
+            std::vector<store::Attempt> attempts) {
+    auto claim = store.ClaimConnection("golden", clock_.Now(), std::chrono::seconds(60));
+    ASSERT_TRUE(claim.ok() && claim->has_value());
+    ASSERT_EQ((*claim)->connection.id, conn);
+    store::Transition t;
+    t.owner = "golden";
+    t.now = clock_.Now();
+    t.connection = (*claim)->connection;
+    t.connection.phase = std::move(phase);
+    t.connection.sync_id = std::move(sync_id);
+    t.connection.phase_since = clock_.Now();
+    t.connection.next_check_at = clock_.Now();
+    t.triggers = std::move(triggers);
+    t.syncs = std::move(syncs);
+    t.attempts = std::move(attempts);
+    t.release = true;
+    ASSERT_TRUE(store.Commit(t).ok());
+  }
+
+  testing::CommandResult Cli(std::vector<std::string> args, const std::string& stdin_data = "") {
+    args.push_back("--config");
+    args.push_back(dir_.File("relay.toml"));
+    return RunCommand(args, {}, stdin_data);
+  }
+  json::value Json(std::vector<std::string> args) {
+    args.push_back("--json");
+    auto r = Cli(args);
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    return json::parse(r.out);
+  }
+  std::unique_ptr<store::Store> Store() {
+    return std::move(store::OpenStore("sqlite://" + dir_.File("relay.db"))).value();
+  }
+
+  testing::TempDir dir_;
+  FakeClock clock_{*ParseIso8601("2026-01-01T00:00:00Z")};
+};
+
+TEST_F(CliTest, Status) {
+  auto r = Cli({"status"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  ExpectGolden("status.txt", r.out);
+  auto v = Json({"status"});
+  const auto& conns = v.at("connections").as_array();
+  ASSERT_EQ(conns.size(), 2u);
+  EXPECT_EQ(conns[0].at("connection_id").as_string(), "conn_a");
+  EXPECT_EQ(conns[0].at("last_outcome").as_string(), "succeeded");
+  EXPECT_EQ(conns[1].at("dead").as_int64(), 1);
+}
+
+TEST_F(CliTest, EventsNewestFirstWithFilters) {
+  auto r = Cli({"events"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  ExpectGolden("events.txt", r.out);
+  auto all = Json({"events"}).at("events").as_array();
+  ASSERT_EQ(all.size(), 3u);
+  EXPECT_EQ(all[0].at("event_id").as_string(), "wev_golden_3");
+  EXPECT_EQ(Json({"events", "--job", "456"}).at("events").as_array().size(), 1u);
+  EXPECT_EQ(Json({"events", "--limit", "1"}).at("events").as_array().size(), 1u);
+  EXPECT_EQ(Json({"events", "--since", "2026-01-01T00:03:30Z"}).at("events").as_array().size(), 1u);
+  EXPECT_EQ(Cli({"events", "--since", "yesterday"}).exit_code, 2);
+}
+
+TEST_F(CliTest, EventShowsTheWholeAuditTrail) {
+  auto r = Cli({"event", "wev_golden_1"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  ExpectGolden("event.txt", r.out);
+  auto v = Json({"event", "wev_golden_1"});
+  const auto& t = v.at("triggers").as_array().at(0);
+  EXPECT_EQ(t.at("state").as_string(), "succeeded");
+  EXPECT_EQ(t.at("attempts").as_array().size(), 2u);
+  EXPECT_EQ(t.at("sync").at("metrics").at("succeeded").as_int64(), 40);
+  EXPECT_NE(v.at("raw_body").as_string().find("wev_golden_1"), std::string::npos);
+  auto missing = Cli({"event", "wev_nope"});
+  EXPECT_EQ(missing.exit_code, 1);
+  EXPECT_NE(missing.err.find("no event wev_nope"), std::string::npos);
+}
+
+TEST_F(CliTest, DeadAndRetry) {
+  auto r = Cli({"dead"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  ExpectGolden("dead.txt", r.out);
+  EXPECT_EQ(Json({"retry", "2"}).at("retried").as_array().size(), 1u);
+  EXPECT_EQ((*Store()->GetTrigger(2))->state, "pending");
+  EXPECT_EQ(Cli({"retry", "2"}).exit_code, 1) << "no longer dead";
+  EXPECT_EQ(Json({"retry", "--all-dead"}).at("retried").as_array().size(), 0u);
+  auto usage = Cli({"retry"});
+  EXPECT_EQ(usage.exit_code, 2);
+  EXPECT_NE(usage.err.find("TRIGGER_ID or --all-dead"), std::string::npos);
+}
+
+TEST_F(CliTest, ReplayRoutesAgainWithTheCurrentConfig) {
+  auto v = Json({"replay", "wev_golden_1"});
+  const auto& created = v.at("triggers").as_array();
+  ASSERT_EQ(created.size(), 2u) << "main and full-nightly both match job 123 now";
+  EXPECT_EQ(created[1].at("connection_id").as_string(), "conn_c");
+  auto triggers = *Store()->EventTriggers("wev_golden_1");
+  EXPECT_EQ(triggers.size(), 3u);
+  EXPECT_EQ(triggers[2].sync_type, "full");
+  EXPECT_EQ(triggers[2].state, "pending");
+}
+
+TEST_F(CliTest, ManualTrigger) {
+  auto r = Cli({"trigger", "conn_z", "--full"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("trigger 3 → conn_z (route manual, full, if_running queue): pending"), std::string::npos) << r.out;
+  auto t = *Store()->GetTrigger(3);
+  EXPECT_EQ(t->route, "manual");
+  EXPECT_EQ(t->sync_type, "full");
+  EXPECT_EQ(Cli({"trigger", "bad/id"}).exit_code, 1);
+  EXPECT_EQ(Cli({"trigger"}).exit_code, 2);
+}
+
+TEST_F(CliTest, ExplainIsFieldByFieldAndTouchesNothing) {
+  auto r = Cli({"explain", testing::TestdataPath("completed.body")});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  ExpectGolden("explain.txt", r.out);
+  auto stdin_run = Cli({"explain", "-", "--json"}, testing::ReadFileBytes(testing::TestdataPath("errored.body")));
+  ASSERT_EQ(stdin_run.exit_code, 0) << stdin_run.err;
+  EXPECT_TRUE(json::parse(stdin_run.out).at("would_trigger").as_array().empty());
+  auto bad = Cli({"explain", "-"}, "not json");
+  EXPECT_EQ(bad.exit_code, 1);
+  EXPECT_NE(bad.err.find("body: not valid JSON"), std::string::npos);
+  EXPECT_EQ(*Store()->CountEvents(), 3);
+}
+
+TEST_F(CliTest, UnreachableDatabaseAndRudderStackNameTheCause) {
+  auto db = RunCommand({"status", "--store", "sqlite://" + dir_.File("missing.db")});
+  EXPECT_EQ(db.exit_code, 1);
+  EXPECT_NE(db.err.find("cannot open the store"), std::string::npos) << db.err;
+  EXPECT_FALSE(std::ifstream(dir_.File("missing.db")).good()) << "inspection never creates a database";
+  auto api = Cli({"syncs", "conn_a"});
+  EXPECT_EQ(api.exit_code, 1);
+  EXPECT_NE(api.err.find("rudderstack GET /v2/retl-connections/conn_a/syncs"), std::string::npos) << api.err;
+  EXPECT_EQ(api.err.find("cli-test-token"), std::string::npos) << "the token never appears";
+}
+
+TEST_F(CliTest, UsageErrorsExitTwo) {
+  for (std::vector<std::string> args : {std::vector<std::string>{"nonsense"}, {"events", "--limit", "0"},
+                                        {"syncs"}, {"sync", "conn_a"}, {"stop"}, {"syncs", "c", "--status", "weird"}}) {
+    auto r = RunCommand(args);
+    EXPECT_EQ(r.exit_code, 2) << args[0];
+  }
+  auto help = RunCommand({"--help"});
+  EXPECT_EQ(help.exit_code, 0);
+  for (const char* cmd : {"serve", "sandbox", "check-config", "explain", "send-test", "status", "events", "event",
+                          "replay", "dead", "retry", "trigger", "syncs", "sync", "stop"}) {
+    EXPECT_NE(help.out.find(std::string("  ") + cmd + " "), std::string::npos) << cmd;
+  }
+}
+
+TEST_F(CliTest, CheckConfigRedactsSecretsAndListsProblems) {
+  auto ok = Cli({"check-config"});
+  EXPECT_EQ(ok.exit_code, 0) << ok.err;
+  EXPECT_EQ(ok.out.find("cli-test-token"), std::string::npos);
+  EXPECT_NE(ok.out.find("full-nightly"), std::string::npos);
+  std::ofstream(dir_.File("bad.toml")) << "[rudderstack]\ntoken = \"t\"\nregion = \"mars\"\n[[route]]\nname = \"a\"\n"
+                                          "connections = []\n[[route]]\nname = \"a\"\nconnections = [\"c\"]\nsurprise = 1\n";
+  auto bad = RunCommand({"check-config", "--config", dir_.File("bad.toml")});
+  EXPECT_EQ(bad.exit_code, 1);
+  for (const char* p : {"rudderstack.region", "route[0].connections", "route[1].name: duplicate", "route[1].surprise: unknown key"}) {
+    EXPECT_NE(bad.err.find(p), std::string::npos) << p << " in " << bad.err;
+  }
+}
+
+}  // namespace
+}  // namespace relay

@@ -37,14 +37,25 @@ StatusOr<std::unique_ptr<RelayRuntime>> RelayRuntime::Create(config::Config conf
   rt->admin_pool_ = std::make_unique<boost::asio::thread_pool>(2);
   rt->ops_ = std::make_unique<admin::Operations>(*rt->store_, rt->client_.get(), cfg, rt->clock_);
   rt->admin_ = std::make_unique<admin::ApiHandler>(*rt->ops_, cfg.admin.token, *rt->admin_pool_);
+  // Progress is expected within a request (bounded by the timeouts) plus a few polls.
+  const Duration tolerance = cfg.rudderstack.connect_timeout + 2 * cfg.rudderstack.request_timeout +
+                             3 * cfg.dispatch.poll_interval + std::chrono::seconds(5);
+  rt->health_ = std::make_unique<admin::HealthHandler>(
+      *rt->store_, [d, tolerance] { return d->Alive(tolerance); }, rt->clock_, *rt->admin_pool_);
   http::WebhookHandler* webhooks = rt->webhooks_.get();
   admin::ApiHandler* adm = rt->admin_.get();
+  admin::HealthHandler* health = rt->health_.get();
+  http::ServerOptions server_options{cfg.server.max_body_bytes, cfg.server.header_timeout, cfg.server.body_timeout,
+                                     cfg.server.idle_timeout, 10000, nullptr};
+  server_options.on_reject = [](unsigned status, std::string_view target) {
+    if (!http::WebhookHandler::IsWebhookTarget(target)) return;
+    http::WebhookHandler::CountWebhook(status == 413 ? "too_large" : "bad_request");
+  };
   rt->server_ = std::make_unique<http::Server>(
-      ioc,
-      http::ServerOptions{cfg.server.max_body_bytes, cfg.server.header_timeout, cfg.server.body_timeout,
-                          cfg.server.idle_timeout, 10000},
-      [webhooks, adm, d](http::Request&& r) {
+      ioc, server_options,
+      [webhooks, adm, health, d](http::Request&& r) {
         std::string_view target(r.target().data(), r.target().size());
+        if (admin::HealthHandler::Owns(target)) return health->Handle(std::move(r));
         if (admin::ApiHandler::Owns(target)) {
           // A manual trigger or retry should not wait for the next poll.
           if (r.method() == boost::beast::http::verb::post) d->Notify();

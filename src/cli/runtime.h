@@ -7,6 +7,7 @@
 #include <memory>
 
 #include "admin/api_handler.h"
+#include "admin/health_handler.h"
 #include "common/clock.h"
 #include "config/config.h"
 #include "dispatch/dispatcher.h"
@@ -45,6 +46,7 @@ class RelayRuntime {
   std::unique_ptr<boost::asio::thread_pool> admin_pool_;
   std::unique_ptr<admin::Operations> ops_;
   std::unique_ptr<admin::ApiHandler> admin_;
+  std::unique_ptr<admin::HealthHandler> health_;
   std::unique_ptr<http::Server> server_;
   uint16_t port_ = 0;
 };

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "common/log.h"
+#include "common/metrics.h"
 #include "dispatch/retry_policy.h"
 
 namespace relay::dispatch {
@@ -19,6 +20,28 @@ std::string JoinIds(const std::vector<int64_t>& ids) {
 }
 
 bool IsTerminal(const std::string& status) { return status == "succeeded" || status == "failed"; }
+
+bool IsFinal(std::string_view state) {
+  return state == store::kSucceeded || state == store::kFailed || state == store::kSkipped || state == store::kDead;
+}
+
+std::string StatusClass(const rudderstack::CallMeta& meta) {
+  if (meta.http_status == 0) return "error";
+  return std::to_string(meta.http_status / 100) + "xx";
+}
+
+void CountSync(std::string_view outcome) {
+  metrics::Default()
+      .GetCounter("retl_relay_syncs_total", "syncs followed to an end, by outcome", {{"outcome", std::string(outcome)}})
+      .Inc();
+}
+
+// Seconds between two RudderStack timestamps; nullopt if either is missing or unparsable.
+std::optional<double> SecondsBetween(const std::string& from, const std::string& to) {
+  auto a = ParseIso8601(from), b = ParseIso8601(to);
+  if (!a || !b || *b < *a) return std::nullopt;
+  return std::chrono::duration<double>(*b - *a).count();
+}
 
 std::vector<int64_t> IdsOf(const std::vector<store::Trigger>& triggers) {
   std::vector<int64_t> ids;
@@ -94,6 +117,12 @@ class ConnectionMachine::Run {
 
   void Move(const std::vector<int64_t>& ids, std::string_view state, std::string sync_id = "", std::string error = "") {
     if (ids.empty()) return;
+    if (IsFinal(state)) {
+      metrics::Default()
+          .GetCounter("retl_relay_triggers_total", "triggers that reached a final state, by state",
+                      {{"state", std::string(state)}})
+          .Inc(ids.size());
+    }
     carry_.push_back({ids, std::string(state), std::move(sync_id), std::move(error)});
     log::Info("triggers " + std::string(state), {{"connection_id", conn_.id}, {"trigger_ids", JoinIds(ids)},
                                                   {"sync_id", carry_.back().sync_id}, {"reason", carry_.back().error}});
@@ -101,6 +130,10 @@ class ConnectionMachine::Run {
 
   void Record(std::string kind, const rudderstack::CallMeta& meta, const Status& s, std::string sync_id = "",
               std::vector<int64_t> ids = {}) {
+    metrics::Default()
+        .GetCounter("retl_relay_rudderstack_requests_total", "calls to the RudderStack API, by endpoint and status class",
+                    {{"endpoint", kind}, {"status_class", StatusClass(meta)}})
+        .Inc();
     attempts_.push_back({conn_.id, std::move(kind), now_, meta.latency_ms, meta.http_status,
                          s.ok() ? "ok" : s.ToString(), std::move(sync_id), std::move(ids)});
   }
@@ -232,6 +265,10 @@ class ConnectionMachine::Run {
                {"trigger_ids", JoinIds(IdsOf(starting_))}});
     store::Sync sync{conn_.id, info.id, info.status, std::move(origin), info.started_at, info.finished_at,
                      info.error, info.succeeded, info.failed, info.changed, info.total, conn_.sync_type};
+    auto& latency = metrics::Default().GetHistogram(
+        "retl_relay_trigger_start_seconds", "time from a trigger's creation to the start of the sync covering it",
+        metrics::DurationBuckets());
+    for (const store::Trigger& t : starting_) latency.Observe(std::chrono::duration<double>(now_ - t.created_at).count());
     Move(IdsOf(starting_), store::kRunning, info.id);
     running_ = starting_;
     starting_.clear();
@@ -336,6 +373,7 @@ class ConnectionMachine::Run {
                            std::to_string(m_.options_.outcome_timeout.count() / 1000) + " s (last status " +
                            info->status + ")";
       store::Sync unknown{conn_.id, conn_.sync_id, "unknown", "relay", info->started_at, "", reason, 0, 0, 0, 0, ""};
+      CountSync("unknown");
       Move(IdsOf(running_), store::kDead, conn_.sync_id, reason);
       EnterPhase(store::kIdle);
       store::Transition t = Begin(true);
@@ -350,6 +388,13 @@ class ConnectionMachine::Run {
     store::Sync sync{conn_.id, info.id, info.status, "relay", info.started_at, info.finished_at, info.error,
                      info.succeeded, info.failed, info.changed, info.total, conn_.sync_type};
     const bool ok = info.status == "succeeded";
+    CountSync(info.status);
+    if (auto seconds = SecondsBetween(info.started_at, info.finished_at)) {
+      metrics::Default()
+          .GetHistogram("retl_relay_sync_duration_seconds", "duration of followed syncs, as RudderStack reports it",
+                        metrics::DurationBuckets())
+          .Observe(*seconds);
+    }
     log::Info(ok ? "sync succeeded" : "sync failed",
               {{"connection_id", conn_.id}, {"sync_id", info.id}, {"error", info.error},
                {"succeeded", std::to_string(info.succeeded)}, {"failed", std::to_string(info.failed)}});

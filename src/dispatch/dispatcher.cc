@@ -22,11 +22,24 @@ double Dispatcher::Random() {
 
 Dispatcher::~Dispatcher() { Stop(); }
 
+namespace {
+int64_t SteadyMs(Clock& clock) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(clock.SteadyNow().time_since_epoch()).count();
+}
+}  // namespace
+
 void Dispatcher::Start() {
+  last_beat_ms_ = SteadyMs(clock_);
+  running_ = true;
   for (int i = 0; i < options_.workers; ++i) workers_.emplace_back([this, i] { WorkerLoop(i); });
 }
 
+bool Dispatcher::Alive(Duration tolerance) const {
+  return running_ && SteadyMs(clock_) - last_beat_ms_.load() < tolerance.count();
+}
+
 void Dispatcher::Stop() {
+  running_ = false;
   {
     std::lock_guard<std::mutex> lock(mu_);
     stopping_ = true;
@@ -54,6 +67,7 @@ void Dispatcher::WorkerLoop(int index) {
       seen = wakeups_;
     }
     StatusOr<bool> did = RunOnce(owner);
+    last_beat_ms_ = SteadyMs(clock_);
     if (!did.ok()) log::Error("dispatch pass failed", {{"error", did.status().ToString()}});
     if (did.ok() && *did) continue;  // more work may be due right away
     // Idle (or the store failed): wait for a notification or the poll interval. Real time is

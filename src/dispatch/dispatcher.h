@@ -35,6 +35,8 @@ class Dispatcher {
   void Stop();
   // Wakes idle workers: new triggers were stored.
   void Notify();
+  // True while the workers run and one of them finished a pass (or woke) within `tolerance`.
+  bool Alive(Duration tolerance) const;
 
   // One pass of one worker: claims a connection with due work and advances it one step.
   // Returns true if it did something, false when nothing was due. Errors are the store's. Used
@@ -58,6 +60,8 @@ class Dispatcher {
   std::condition_variable cv_;
   uint64_t wakeups_ = 0;  // guarded by mu_
   bool stopping_ = false;  // guarded by mu_
+  std::atomic<bool> running_{false};
+  std::atomic<int64_t> last_beat_ms_{0};  // steady clock of the last finished pass or wake-up
   std::vector<std::thread> workers_;
 };
 

@@ -98,6 +98,7 @@ net::awaitable<void> Session(std::shared_ptr<Server::State> st, tcp::socket sock
       // GCC 12 mishandles non-trivial temporaries in co_await expressions: name the response.
       if (IsQuietClose(ec)) break;
       Response error = HeaderError(ec);
+      if (opt.on_reject) opt.on_reject(error.result_int(), parser.is_header_done() ? parser.get().target() : "");
       co_await Send(stream, std::move(error), 11, false, opt.body_timeout);
       break;
     }
@@ -114,6 +115,7 @@ net::awaitable<void> Session(std::shared_ptr<Server::State> st, tcp::socket sock
       if (IsQuietClose(rec)) break;
       Response error = rec == bhttp::error::body_limit ? JsonError(413, "request body exceeds the limit")
                                                        : JsonError(400, "malformed HTTP request body");
+      if (opt.on_reject) opt.on_reject(error.result_int(), parser.get().target());
       co_await Send(stream, std::move(error), version, false, opt.body_timeout);
       break;
     }

@@ -30,6 +30,9 @@ struct ServerOptions {
   Duration body_timeout = std::chrono::seconds(10);
   Duration idle_timeout = std::chrono::seconds(60);
   int max_connections = 10000;  // beyond this, new connections are closed at once
+  // Called (on an HTTP thread) when the server itself answers an error — 400 malformed, 413 too
+  // large, 431 headers too large — with the status and the request target when known.
+  std::function<void(unsigned status, std::string_view target)> on_reject;
 };
 
 // A handler that sets this header on its response has the connection closed without any answer

@@ -6,6 +6,7 @@
 #include <boost/asio/use_awaitable.hpp>
 
 #include "common/log.h"
+#include "common/metrics.h"
 #include "routing/router.h"
 
 namespace relay::http {
@@ -31,9 +32,16 @@ auto AsyncAppend(store::Store& s, store::NewEvent ev, std::vector<store::NewTrig
       token, std::move(ev), std::move(triggers));
 }
 
-bool IsWebhookPath(std::string_view target) {
-  std::string_view path = target.substr(0, target.find('?'));
-  return path == "/webhooks/dbt" || path == "/webhook";
+std::string_view ResultOf(unsigned status, std::string_view body) {
+  switch (status) {
+    case 200: return body.find("\"duplicate\"") != std::string_view::npos ? "duplicate" : "accepted";
+    case 400: return "bad_request";
+    case 401: return "unauthorized";
+    case 405: return "method_not_allowed";
+    case 413: return "too_large";
+    case 503: return "store_error";
+    default: return "other";
+  }
 }
 
 std::string DedupeKey(const dbt::RunEvent& ev, const routing::Match& m) {
@@ -44,6 +52,17 @@ std::string DedupeKey(const dbt::RunEvent& ev, const routing::Match& m) {
 }
 
 }  // namespace
+
+bool WebhookHandler::IsWebhookTarget(std::string_view target) {
+  std::string_view path = target.substr(0, target.find('?'));
+  return path == "/webhooks/dbt" || path == "/webhook";
+}
+
+void WebhookHandler::CountWebhook(std::string_view result) {
+  metrics::Default()
+      .GetCounter("retl_relay_webhooks_total", "dbt webhooks received, by result", {{"result", std::string(result)}})
+      .Inc();
+}
 
 WebhookHandler::WebhookHandler(const config::Config& config, store::Store& store, Clock& clock,
                                std::function<void()> on_triggers)
@@ -56,17 +75,7 @@ WebhookHandler::WebhookHandler(const config::Config& config, store::Store& store
 WebhookHandler::Prepared WebhookHandler::Prepare(const Request& req) const {
   Prepared p;
   std::string_view target(req.target().data(), req.target().size());
-  std::string_view path = target.substr(0, target.find('?'));
-  if (path == "/healthz") {
-    if (req.method() != bhttp::verb::get && req.method() != bhttp::verb::head) {
-      p.answer = JsonError(405, "method not allowed; use GET");
-      p.answer->set(bhttp::field::allow, "GET, HEAD");
-    } else {
-      p.answer = JsonResponse(200, R"({"status":"ok"})");
-    }
-    return p;
-  }
-  if (!IsWebhookPath(target)) {
+  if (!IsWebhookTarget(target)) {
     p.answer = JsonError(404, "no such endpoint; dbt webhooks go to POST /webhooks/dbt");
     return p;
   }
@@ -143,11 +152,16 @@ Response WebhookHandler::Finish(const store::NewEvent& event, const std::vector<
 }
 
 net::awaitable<Response> WebhookHandler::Handle(Request&& req) {
+  const auto started = clock_.SteadyNow();
+  const bool webhook = IsWebhookTarget(std::string_view(req.target().data(), req.target().size()));
   Prepared p = Prepare(req);
-  if (p.answer) co_return std::move(*p.answer);
+  if (p.answer) {
+    if (webhook) CountWebhook(ResultOf(p.answer->result_int(), p.answer->body()));
+    co_return std::move(*p.answer);
+  }
   // The raw body moves into the store; the answer needs only the ids.
-  store::NewEvent summary = p.event;
-  summary.raw_body.clear();
+  store::NewEvent summary{p.event.event_id, p.event.event_type, p.event.account_id, p.event.job_id,
+                          p.event.run_id,   p.event.run_status_code, "", p.event.received_at};
   std::vector<store::NewTrigger> triggers = p.triggers;
   // Built in its own statement: GCC 12 mishandles non-trivial temporaries (here the by-value
   // arguments) of a full-expression that contains co_await.
@@ -155,7 +169,14 @@ net::awaitable<Response> WebhookHandler::Handle(Request&& req) {
   auto [status, result] = co_await std::move(append);
   StatusOr<store::AppendResult> r = status.ok() ? StatusOr<store::AppendResult>(std::move(result)) : status;
   if (r.ok() && r->created() > 0 && on_triggers_) on_triggers_();
-  co_return Finish(summary, triggers, r);
+  Response res = Finish(summary, triggers, r);
+  CountWebhook(ResultOf(res.result_int(), res.body()));
+  const std::chrono::duration<double> took = clock_.SteadyNow() - started;
+  metrics::Default()
+      .GetHistogram("retl_relay_webhook_ack_seconds", "time from a webhook fully read to its answer (durable commit)",
+                    metrics::LatencyBuckets())
+      .Observe(took.count());
+  co_return res;
 }
 
 }  // namespace relay::http

@@ -1,5 +1,5 @@
 #pragma once
-// The relay's request handler: dbt webhooks in, health checks, JSON 404/405 for the rest.
+// The relay's webhook handler: dbt webhooks in, JSON 404/405 for other paths.
 // The decision logic (Prepare, Finish) is plain functions of their inputs so it is tested
 // without sockets; Handle glues them to the store's asynchronous append.
 //
@@ -9,7 +9,6 @@
 //       400 {"error":"data.runId: missing"}                     unparsable or unroutable body
 //       401 {"error":"…"}                                       bad or missing signature
 //       503 {"error":"…"}                                       could not commit; dbt retries
-//   GET /healthz                        → 200 {"status":"ok"}
 
 #include <functional>
 #include <optional>
@@ -42,6 +41,10 @@ class WebhookHandler {
   // The answer once the append finished.
   static Response Finish(const store::NewEvent& event, const std::vector<store::NewTrigger>& triggers,
                          const StatusOr<store::AppendResult>& result);
+  // True for the webhook paths (/webhooks/dbt, /webhook).
+  static bool IsWebhookTarget(std::string_view target);
+  // Counts a webhook by result in retl_relay_webhooks_total.
+  static void CountWebhook(std::string_view result);
 
  private:
   const config::Config& config_;

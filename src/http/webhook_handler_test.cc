@@ -121,8 +121,6 @@ TEST_F(WebhookHandlerTest, OtherPathsAndMethodsGetJson404And405) {
   EXPECT_EQ(wrong.answer->result_int(), 405u);
   EXPECT_EQ(wrong.answer->at(bhttp::field::allow), "POST");
   EXPECT_EQ(wrong.answer->body().front(), '{');
-  Request health{bhttp::verb::get, "/healthz", 11};
-  EXPECT_EQ(handler_->Prepare(health).answer->result_int(), 200u);
 }
 
 TEST_F(WebhookHandlerTest, FinishAnswers) {

@@ -344,6 +344,31 @@ class SqliteStore : public Store {
     return moved;
   }
 
+  Status Ping() override {
+    // A job runs inside the writer's BEGIN IMMEDIATE: it succeeds only if a write lock can be had.
+    return RunSync([](Db&) { return Status::Ok(); });
+  }
+
+  StatusOr<Gauges> ReadGauges() override {
+    Gauges g;
+    Status s = RunSync([&](Db& db) {
+      Query t = db.Prepare(
+          "SELECT COALESCE(SUM(state = 'pending'), 0), COALESCE(SUM(state = 'dead'), 0), "
+          "MIN(CASE WHEN state = 'pending' THEN created_at END) FROM triggers WHERE state IN ('pending', 'dead')");
+      if (t.Step()) {
+        g.pending = t.Int(0);
+        g.dead = t.Int(1);
+        if (!t.IsNull(2)) g.oldest_pending = FromUnixMillis(t.Int(2));
+      }
+      if (!t.status().ok()) return t.status();
+      Query c = db.Prepare("SELECT phase, COUNT(*) FROM connections GROUP BY phase");
+      while (c.Step()) g.connections_by_phase[c.Text(0)] = c.Int(1);
+      return c.status();
+    });
+    if (!s.ok()) return s;
+    return g;
+  }
+
  private:
   struct Job {
     std::function<Status(Db&)> run;

@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -166,6 +167,14 @@ struct ConnectionStatus {
   std::string last_finished_at;
 };
 
+// Point-in-time numbers for /metrics.
+struct Gauges {
+  int64_t pending = 0;  // triggers not yet covered by a sync
+  int64_t dead = 0;
+  std::optional<TimePoint> oldest_pending;  // created_at of the oldest pending trigger
+  std::map<std::string, int64_t> connections_by_phase;
+};
+
 struct StoredEvent {
   std::string event_id;
   std::string event_type;
@@ -225,6 +234,11 @@ class Store {
   // Moves dead triggers back to pending (all dead ones when `ids` is empty); returns the ids
   // that moved. Triggers in other states are left alone.
   virtual StatusOr<std::vector<int64_t>> RetryDead(const std::vector<int64_t>& ids, TimePoint now) = 0;
+
+  // Health and gauges.
+  // OK when the store can take a write transaction now; Unavailable (with the cause) otherwise.
+  virtual Status Ping() = 0;
+  virtual StatusOr<Gauges> ReadGauges() = 0;
 };
 
 // Opens (creating if needed) the database named by a store URL ("sqlite://path") and applies

@@ -11,7 +11,12 @@ PACKAGES=(
   libgtest-dev libgmock-dev
   curl
 )
-if [[ "${1:-}" == "--bench" ]]; then PACKAGES+=(wrk nginx-light); fi
+for arg in "$@"; do
+  case "$arg" in
+    --test) PACKAGES+=(prometheus) ;;          # promtool validates /metrics in the tests
+    --bench) PACKAGES+=(wrk nginx-light) ;;
+  esac
+done
 
 missing=()
 for p in "${PACKAGES[@]}"; do

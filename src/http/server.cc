@@ -98,7 +98,8 @@ net::awaitable<void> Session(std::shared_ptr<Server::State> st, tcp::socket sock
       // GCC 12 mishandles non-trivial temporaries in co_await expressions: name the response.
       if (IsQuietClose(ec)) break;
       Response error = HeaderError(ec);
-      if (opt.on_reject) opt.on_reject(error.result_int(), parser.is_header_done() ? parser.get().target() : "");
+      // The request line may have been parsed even when the header as a whole failed.
+      if (opt.on_reject) opt.on_reject(error.result_int(), parser.get().target());
       co_await Send(stream, std::move(error), 11, false, opt.body_timeout);
       break;
     }

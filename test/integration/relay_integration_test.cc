@@ -7,6 +7,9 @@
 #include <fstream>
 #include <random>
 #include <regex>
+#include <set>
+#include <sqlite3.h>
+#include <sstream>
 
 #include "../support/process.h"
 #include "../support/temp_dir.h"
@@ -356,6 +359,100 @@ TEST_F(RelayIntegrationTest, CliTalksToRudderStackAndFollowsAManualTrigger) {
   auto failed = Cli({"trigger", "conn_main", "--wait", "--timeout", "20s"});
   EXPECT_EQ(failed.exit_code, 1);
   EXPECT_NE(failed.out.find("dead"), std::string::npos) << failed.out;
+}
+
+// The value of one series in a Prometheus text exposition, or -1 when absent.
+double MetricValue(const std::string& text, const std::string& series) {
+  std::istringstream in(text);
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind(series + " ", 0) == 0) return std::stod(line.substr(series.size() + 1));
+  }
+  return -1;
+}
+
+TEST_F(RelayIntegrationTest, MetricsMoveWithAScriptedFlowAndPassPromtool) {
+  std::string body = Payload();
+  ASSERT_EQ(PostSigned(body).status, 200);
+  ASSERT_EQ(PostSigned(body).status, 200);  // duplicate
+  ASSERT_EQ(HttpCall("POST", RelayUrl(), body, {"Authorization: " + std::string(64, '0')}).status, 401);
+  ASSERT_EQ(PostSigned("{}").status, 400);
+  ASSERT_EQ(PostSigned(std::string(5000, 'x')).status, 413);
+  ASSERT_TRUE(Eventually([&] { return Triggers()[0].state == "succeeded"; }));
+  auto m = HttpCall("GET", RelayUrl("/metrics"));
+  ASSERT_EQ(m.status, 200);
+  const std::string& t = m.body;
+  EXPECT_EQ(MetricValue(t, R"(retl_relay_webhooks_total{result="accepted"})"), 1);
+  EXPECT_EQ(MetricValue(t, R"(retl_relay_webhooks_total{result="duplicate"})"), 1);
+  EXPECT_EQ(MetricValue(t, R"(retl_relay_webhooks_total{result="unauthorized"})"), 1);
+  EXPECT_EQ(MetricValue(t, R"(retl_relay_webhooks_total{result="bad_request"})"), 1);
+  EXPECT_EQ(MetricValue(t, R"(retl_relay_webhooks_total{result="too_large"})"), 1);
+  EXPECT_EQ(MetricValue(t, R"(retl_relay_rudderstack_requests_total{endpoint="start",status_class="2xx"})"), 1);
+  EXPECT_EQ(MetricValue(t, R"(retl_relay_syncs_total{outcome="succeeded"})"), 1);
+  EXPECT_EQ(MetricValue(t, R"(retl_relay_triggers_total{state="succeeded"})"), 1);
+  EXPECT_EQ(MetricValue(t, "retl_relay_webhook_ack_seconds_count"), 2);
+  EXPECT_EQ(MetricValue(t, "retl_relay_trigger_start_seconds_count"), 1);
+  EXPECT_EQ(MetricValue(t, "retl_relay_triggers_pending"), 0);
+  EXPECT_EQ(MetricValue(t, R"(retl_relay_connections{phase="idle"})"), 1);
+  EXPECT_EQ(t.find(kToken), std::string::npos);
+  EXPECT_EQ(t.find(kSecret), std::string::npos);
+
+  if (system("command -v promtool >/dev/null 2>&1") != 0) GTEST_SKIP() << "promtool not installed (scripts/install-deps.sh --test)";
+  std::ofstream(dir_.File("metrics.txt")) << t;
+  const std::string cmd = "promtool check metrics < " + dir_.File("metrics.txt") + " > " + dir_.File("promtool.out") + " 2>&1";
+  EXPECT_EQ(system(cmd.c_str()), 0) << testing::ReadFileBytes(dir_.File("promtool.out"));
+}
+
+TEST_F(RelayIntegrationTest, ReadyzFollowsTheStore) {
+  EXPECT_EQ(HttpCall("GET", RelayUrl("/readyz")).status, 200);
+  EXPECT_EQ(HttpCall("GET", RelayUrl("/healthz")).body, R"({"status":"ok"})");
+  // Another process holds the database's write lock: the relay cannot commit, so it is not ready.
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(dir_.File("relay.db").c_str(), &db), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(db, "BEGIN EXCLUSIVE", nullptr, nullptr, nullptr), SQLITE_OK);
+  auto locked = HttpCall("GET", RelayUrl("/readyz"));
+  EXPECT_EQ(locked.status, 503);
+  EXPECT_NE(locked.body.find("store: "), std::string::npos) << locked.body;
+  EXPECT_EQ(PostSigned(Payload()).status, 503) << "never 200 without a commit";
+  ASSERT_EQ(sqlite3_exec(db, "COMMIT", nullptr, nullptr, nullptr), SQLITE_OK);
+  sqlite3_close(db);
+  EXPECT_EQ(HttpCall("GET", RelayUrl("/readyz")).status, 200);
+  EXPECT_EQ(PostSigned(Payload()).status, 200);
+}
+
+TEST_F(RelayIntegrationTest, LogsAreJsonWithIdsAndNoSecrets) {
+  ASSERT_EQ(PostSigned(Payload()).status, 200);
+  ASSERT_EQ(HttpCall("POST", RelayUrl(), Payload(), {"Authorization: " + std::string(64, 'a')}).status, 401);
+  ASSERT_TRUE(Eventually([&] { return Triggers()[0].state == "succeeded"; }));
+  ASSERT_EQ(Admin("GET", "status").status, 200);
+  EXPECT_EQ(relay_->Stop(SIGTERM), 0);
+  const std::string logs = testing::ReadFileBytes(dir_.File("relay.log"));
+  std::istringstream in(logs);
+  std::string line;
+  std::set<std::string> messages;
+  int lines = 0;
+  while (std::getline(in, line)) {
+    ++lines;
+    boost::system::error_code ec;
+    json::value v = json::parse(line, ec);
+    ASSERT_FALSE(ec) << "not JSON: " << line;
+    ASSERT_TRUE(v.is_object());
+    for (const char* key : {"ts", "level", "msg"}) ASSERT_TRUE(v.as_object().contains(key)) << line;
+    const std::string msg(v.at("msg").as_string());
+    messages.insert(msg);
+    if (msg == "webhook accepted") {
+      for (const char* key : {"event_id", "run_id", "job_id"}) EXPECT_TRUE(v.as_object().contains(key)) << line;
+    }
+    if (msg == "sync started" || msg == "sync succeeded") {
+      for (const char* key : {"connection_id", "sync_id"}) EXPECT_TRUE(v.as_object().contains(key)) << line;
+    }
+  }
+  EXPECT_GT(lines, 5);
+  for (const char* m : {"webhook accepted", "webhook rejected: bad signature", "sync started", "sync succeeded",
+                        "triggers succeeded", "connection phase", "shutting down"}) {
+    EXPECT_TRUE(messages.count(m)) << "missing log line: " << m;
+  }
+  for (const char* secret : {kSecret, kToken, kAdminToken}) EXPECT_EQ(logs.find(secret), std::string::npos) << secret;
 }
 
 TEST_F(RelayIntegrationTest, SigtermExitsCleanly) {

@@ -6,14 +6,14 @@ set -euo pipefail
 PACKAGES=(
   build-essential cmake ninja-build pkg-config
   libboost1.81-dev libboost-json1.81-dev
-  libssl-dev libcurl4-openssl-dev libsqlite3-dev sqlite3
+  libssl-dev libcurl4-openssl-dev libsqlite3-dev sqlite3 libpq-dev
   libtomlplusplus-dev libcli11-dev
   libgtest-dev libgmock-dev
   curl
 )
 for arg in "$@"; do
   case "$arg" in
-    --test) PACKAGES+=(prometheus) ;;          # promtool validates /metrics in the tests
+    --test) PACKAGES+=(prometheus postgresql) ;;  # promtool validates /metrics; a PostgreSQL to test against
     --bench) PACKAGES+=(wrk nginx-light) ;;
   esac
 done

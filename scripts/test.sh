@@ -2,7 +2,8 @@
 # The whole test suite, as CI runs it (README "Quick start", second command):
 #   1. installs the Debian packages it needs (no-op when present),
 #   2. lint: the three grep rules of STYLE.md B8,
-#   3. builds with warnings as errors and runs every unit and integration test (ctest),
+#   3. builds with warnings as errors and runs every unit and integration test (ctest), with a
+#      private PostgreSQL server started for the run and stopped after (scripts/with-postgres.sh),
 #   4. builds with AddressSanitizer + UBSan and runs the suite again.
 # Set RELAY_SKIP_SANITIZERS=1 to skip step 4 locally.
 set -euo pipefail
@@ -15,7 +16,8 @@ run_suite() {
   local preset="$1"
   cmake --preset "$preset" >/dev/null
   cmake --build "build/$preset" -j2 >"build/$preset.build.log" 2>&1 || { tail -50 "build/$preset.build.log"; return 1; }
-  (cd "build/$preset" && ctest -j2 --output-on-failure --timeout 300)
+  # The suite runs against a private PostgreSQL (started and stopped around it) as well as SQLite.
+  bash scripts/with-postgres.sh bash -c "cd build/$preset && ctest -j2 --output-on-failure --timeout 300"
 }
 
 echo "== tests (warnings as errors)"

@@ -320,9 +320,9 @@ void ResolveStore(Problems& p, StoreConfig& s) {
     s.sqlite_path = s.url.substr(9);
     if (s.sqlite_path.empty()) p.Add("store.url", "sqlite:// needs a file path");
   } else if (s.url.starts_with("postgres://") || s.url.starts_with("postgresql://")) {
-    p.Add("store.url", "PostgreSQL is not supported by this build yet; use sqlite://");
+    // libpq parses the rest when connecting; a bad URI is reported then, with libpq's words.
   } else {
-    p.Add("store.url", "must start with sqlite:// (e.g. sqlite:///var/lib/retl-relay/relay.db)");
+    p.Add("store.url", "must start with sqlite:// or postgresql:// (e.g. sqlite:///var/lib/retl-relay/relay.db)");
   }
 }
 

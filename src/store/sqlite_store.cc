@@ -1,12 +1,10 @@
 #include "store/sqlite_store.h"
 
 #include <algorithm>
-#include <condition_variable>
-#include <deque>
 #include <future>
-#include <mutex>
-#include <thread>
 
+#include "store/batch_executor.h"
+#include "store/postgres_store.h"
 #include "store/schema.h"
 #include "store/sqlite_db.h"
 
@@ -63,17 +61,7 @@ constexpr const char* kTriggerColumns =
 
 class SqliteStore : public Store {
  public:
-  explicit SqliteStore(std::unique_ptr<Db> db) : db_(std::move(db)) {
-    writer_ = std::thread([this] { WriterLoop(); });
-  }
-  ~SqliteStore() override {
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      stopping_ = true;
-    }
-    cv_.notify_one();
-    writer_.join();
-  }
+  explicit SqliteStore(std::unique_ptr<Db> db) : exec_(Connections(std::move(db)), SqliteDialect(), kMaxBatch) {}
 
   // Store
   void AppendAsync(NewEvent event, std::vector<NewTrigger> triggers, AppendCallback done) override {
@@ -370,62 +358,25 @@ class SqliteStore : public Store {
   }
 
  private:
-  struct Job {
-    std::function<Status(Db&)> run;
-    std::function<void(const Status&)> done;
-  };
+  static std::vector<std::unique_ptr<Db>> Connections(std::unique_ptr<Db> db) {
+    std::vector<std::unique_ptr<Db>> v;
+    v.push_back(std::move(db));
+    return v;
+  }
+
+  static BatchExecutor<Db>::Dialect SqliteDialect() {
+    return {[](Db& db) { return db.Exec("BEGIN IMMEDIATE"); },
+            [](Db& db) { return db.Exec("COMMIT"); },
+            [](Db& db) { (void)db.Exec("ROLLBACK"); },
+            [](Db& db) { return db.Exec("SAVEPOINT job"); },
+            [](Db& db) { (void)db.Exec("ROLLBACK TO job"); },
+            [](Db& db) { (void)db.Exec("RELEASE job"); }};
+  }
 
   void Submit(std::function<Status(Db&)> run, std::function<void(const Status&)> done) {
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      queue_.push_back(Job{std::move(run), std::move(done)});
-    }
-    cv_.notify_one();
+    exec_.Submit(std::move(run), std::move(done));
   }
-
-  Status RunSync(std::function<Status(Db&)> run) {
-    std::promise<Status> p;
-    std::future<Status> f = p.get_future();
-    Submit(std::move(run), [&p](const Status& s) { p.set_value(s); });
-    return f.get();
-  }
-
-  // Takes everything queued (up to kMaxBatch) and runs it as one transaction. The commit's
-  // fsync is the durability point; callbacks run only after it.
-  void WriterLoop() {
-    for (;;) {
-      std::vector<Job> batch;
-      {
-        std::unique_lock<std::mutex> lock(mu_);
-        cv_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
-        if (queue_.empty()) return;  // stopping, and everything queued has been run
-        while (!queue_.empty() && batch.size() < kMaxBatch) {
-          batch.push_back(std::move(queue_.front()));
-          queue_.pop_front();
-        }
-      }
-      RunBatch(batch);
-    }
-  }
-
-  void RunBatch(std::vector<Job>& batch) {
-    std::vector<Status> results(batch.size());
-    Status tx = db_->Exec("BEGIN IMMEDIATE");
-    if (tx.ok()) {
-      for (size_t i = 0; i < batch.size(); ++i) {
-        if (Status s = db_->Exec("SAVEPOINT job"); !s.ok()) {
-          results[i] = s;
-          continue;
-        }
-        results[i] = batch[i].run(*db_);
-        if (!results[i].ok()) (void)db_->Exec("ROLLBACK TO job");
-        (void)db_->Exec("RELEASE job");
-      }
-      tx = db_->Exec("COMMIT");
-      if (!tx.ok()) (void)db_->Exec("ROLLBACK");
-    }
-    for (size_t i = 0; i < batch.size(); ++i) batch[i].done(tx.ok() ? results[i] : tx);
-  }
+  Status RunSync(std::function<Status(Db&)> run) { return exec_.RunSync(std::move(run)); }
 
   static Status DoAppend(Db& db, const NewEvent& ev, const std::vector<NewTrigger>& triggers, AppendResult& out) {
     Query ins = db.Prepare(
@@ -543,12 +494,9 @@ class SqliteStore : public Store {
     return Status::Ok();
   }
 
-  std::unique_ptr<Db> db_;  // used only by the writer thread once constructed
-  std::mutex mu_;
-  std::condition_variable cv_;
-  std::deque<Job> queue_;   // guarded by mu_
-  bool stopping_ = false;   // guarded by mu_
-  std::thread writer_;
+  // One connection, one writer thread: SQLite has one writer at a time anyway, and routing every
+  // statement (reads too) through it removes SQLITE_BUSY inside the process.
+  BatchExecutor<Db> exec_;
 };
 
 }  // namespace
@@ -569,7 +517,8 @@ StatusOr<std::unique_ptr<Store>> OpenSqliteStore(const std::string& path, OpenOp
 
 StatusOr<std::unique_ptr<Store>> OpenStore(const std::string& url, OpenOptions options) {
   if (url.starts_with("sqlite://")) return OpenSqliteStore(url.substr(9), options);
-  return InvalidArgumentError("store.url: unsupported store URL (use sqlite://PATH)");
+  if (url.starts_with("postgresql://") || url.starts_with("postgres://")) return OpenPostgresStore(url);
+  return InvalidArgumentError("store.url: unsupported store URL (use sqlite://PATH or postgresql://…)");
 }
 
 }  // namespace relay::store

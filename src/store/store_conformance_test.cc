@@ -1,8 +1,11 @@
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 
+#include <mutex>
+#include <set>
 #include <thread>
 
+#include "../../test/support/pg.h"
 #include "../../test/support/temp_dir.h"
 #include "store/store.h"
 
@@ -19,17 +22,32 @@ NewTrigger Trigger(const std::string& connection, const std::string& dedupe) {
   return NewTrigger{"route", connection, "incremental", "queue", dedupe};
 }
 
-class SqliteStoreTest : public ::testing::Test {
+// One conformance suite for every Store implementation: "sqlite" always, "postgres" when
+// RELAY_TEST_PG_URL names a server (scripts/with-postgres.sh provides one; CI always does).
+// Each PostgreSQL test gets a database of its own, dropped afterwards.
+class StoreTest : public ::testing::TestWithParam<std::string> {
  protected:
+  void SetUp() override {
+    if (IsSqlite()) return;
+    if (std::getenv("RELAY_TEST_PG_URL") == nullptr) GTEST_SKIP() << "RELAY_TEST_PG_URL not set (scripts/with-postgres.sh)";
+    pg_ = std::make_unique<relay::testing::TempPgDatabase>();
+    ASSERT_TRUE(pg_->available()) << pg_->error();
+  }
+  bool IsSqlite() const { return GetParam() == "sqlite"; }
+  std::string Url() const { return IsSqlite() ? "sqlite://" + dir_.File("relay.db") : pg_->url(); }
   std::unique_ptr<Store> Open() {
-    auto s = OpenStore("sqlite://" + dir_.File("relay.db"));
+    auto s = OpenStore(Url());
     EXPECT_TRUE(s.ok()) << s.status().ToString();
     return s.ok() ? std::move(s).value() : nullptr;
   }
   TempDir dir_;
+  std::unique_ptr<relay::testing::TempPgDatabase> pg_;
 };
 
-TEST_F(SqliteStoreTest, AppendStoresEventAndTriggers) {
+INSTANTIATE_TEST_SUITE_P(Backends, StoreTest, ::testing::Values("sqlite", "postgres"),
+                         [](const auto& info) { return info.param; });
+
+TEST_P(StoreTest, AppendStoresEventAndTriggers) {
   auto store = Open();
   auto r = store->Append(Event("wev_1"), {Trigger("c1", "k1"), Trigger("c2", "k2")});
   ASSERT_TRUE(r.ok()) << r.status().ToString();
@@ -45,7 +63,7 @@ TEST_F(SqliteStoreTest, AppendStoresEventAndTriggers) {
   EXPECT_EQ((*triggers)[0].event_id, "wev_1");
 }
 
-TEST_F(SqliteStoreTest, DuplicateEventIdWritesNothing) {
+TEST_P(StoreTest, DuplicateEventIdWritesNothing) {
   auto store = Open();
   ASSERT_TRUE(store->Append(Event("wev_1"), {Trigger("c1", "k1")}).ok());
   auto again = store->Append(Event("wev_1"), {Trigger("c1", "k-other")});
@@ -56,7 +74,7 @@ TEST_F(SqliteStoreTest, DuplicateEventIdWritesNothing) {
   EXPECT_EQ(store->ListTriggers("", 10)->size(), 1u);
 }
 
-TEST_F(SqliteStoreTest, SameDedupeKeyFromAnotherEventCreatesNoTrigger) {
+TEST_P(StoreTest, SameDedupeKeyFromAnotherEventCreatesNoTrigger) {
   auto store = Open();
   ASSERT_TRUE(store->Append(Event("wev_errored", 7, 20), {Trigger("c1", "r|c1|1|7|20")}).ok());
   auto r = store->Append(Event("wev_completed", 7, 20), {Trigger("c1", "r|c1|1|7|20")});
@@ -67,7 +85,7 @@ TEST_F(SqliteStoreTest, SameDedupeKeyFromAnotherEventCreatesNoTrigger) {
   EXPECT_EQ(store->ListTriggers("", 10)->size(), 1u);
 }
 
-TEST_F(SqliteStoreTest, ConcurrentAppendsAllCommit) {
+TEST_P(StoreTest, ConcurrentAppendsAllCommit) {
   auto store = Open();
   constexpr int kThreads = 8, kPerThread = 50;
   std::vector<std::thread> threads;
@@ -85,7 +103,7 @@ TEST_F(SqliteStoreTest, ConcurrentAppendsAllCommit) {
   EXPECT_EQ(*store->CountEvents(), kThreads * kPerThread);
 }
 
-TEST_F(SqliteStoreTest, DataSurvivesCloseAndReopen) {
+TEST_P(StoreTest, DataSurvivesCloseAndReopen) {
   {
     auto store = Open();
     ASSERT_TRUE(store->Append(Event("wev_1"), {Trigger("c1", "k1")}).ok());
@@ -96,14 +114,15 @@ TEST_F(SqliteStoreTest, DataSurvivesCloseAndReopen) {
   EXPECT_TRUE(store->Append(Event("wev_1"), {})->duplicate);
 }
 
-TEST_F(SqliteStoreTest, DatabaseFileIsPrivate) {
+TEST_P(StoreTest, DatabaseFileIsPrivate) {
+  if (!IsSqlite()) GTEST_SKIP() << "a file-backed store only";
   auto store = Open();
   struct stat st {};
   ASSERT_EQ(stat(dir_.File("relay.db").c_str(), &st), 0);
   EXPECT_EQ(st.st_mode & 0077, 0u);
 }
 
-TEST_F(SqliteStoreTest, ClaimLeasesOneConnectionToOneOwner) {
+TEST_P(StoreTest, ClaimLeasesOneConnectionToOneOwner) {
   auto store = Open();
   ASSERT_TRUE(store->Append(Event("wev_1"), {Trigger("c1", "k1"), Trigger("c1", "k2")}).ok());
   const TimePoint now = FromUnixMillis(2'000'000);
@@ -133,7 +152,7 @@ Transition Step(const Claim& claim, const std::string& owner, std::string phase,
   return t;
 }
 
-TEST_F(SqliteStoreTest, CommitAppliesEverythingAtomicallyAndReleases) {
+TEST_P(StoreTest, CommitAppliesEverythingAtomicallyAndReleases) {
   auto store = Open();
   ASSERT_TRUE(store->Append(Event("wev_1"), {Trigger("c1", "k1")}).ok());
   const TimePoint now = FromUnixMillis(2'000'000);
@@ -157,7 +176,7 @@ TEST_F(SqliteStoreTest, CommitAppliesEverythingAtomicallyAndReleases) {
   EXPECT_TRUE(store->ClaimConnection("B", now + std::chrono::seconds(10), std::chrono::seconds(60))->has_value());
 }
 
-TEST_F(SqliteStoreTest, ALostLeaseFencesOffTheOldOwner) {
+TEST_P(StoreTest, ALostLeaseFencesOffTheOldOwner) {
   auto store = Open();
   ASSERT_TRUE(store->Append(Event("wev_1"), {Trigger("c1", "k1")}).ok());
   const TimePoint now = FromUnixMillis(2'000'000);
@@ -173,7 +192,7 @@ TEST_F(SqliteStoreTest, ALostLeaseFencesOffTheOldOwner) {
   EXPECT_TRUE(store->RenewLease("c1", "B", now + std::chrono::seconds(120)).ok());
 }
 
-TEST_F(SqliteStoreTest, IdleConnectionWithoutPendingTriggersIsNotClaimed) {
+TEST_P(StoreTest, IdleConnectionWithoutPendingTriggersIsNotClaimed) {
   auto store = Open();
   ASSERT_TRUE(store->Append(Event("wev_1"), {Trigger("c1", "k1")}).ok());
   const TimePoint now = FromUnixMillis(2'000'000);
@@ -185,14 +204,42 @@ TEST_F(SqliteStoreTest, IdleConnectionWithoutPendingTriggersIsNotClaimed) {
   EXPECT_EQ(store->ListTriggers("dead", 10)->at(0).last_error, "HTTP 404");
 }
 
-TEST_F(SqliteStoreTest, UnsupportedUrlIsInvalidArgument) {
+TEST_P(StoreTest, TwoInstancesNeverClaimTheSameConnection) {
+  auto a = Open();
+  auto b = Open();
+  std::vector<NewTrigger> triggers;
+  for (int i = 0; i < 10; ++i) triggers.push_back(Trigger("c" + std::to_string(i), "k" + std::to_string(i)));
+  ASSERT_TRUE(a->Append(Event("wev_1"), triggers).ok());
+  const TimePoint now = FromUnixMillis(2'000'000);
+  std::set<std::string> claimed;
+  std::atomic<int> duplicates{0};
+  std::mutex mu;
+  auto worker = [&](Store* store, std::string owner) {
+    // A fresh owner name per claim: an owner may re-claim what it already holds, a worker that
+    // keeps its lease (as here, never releasing) must not get it twice.
+    for (int n = 0; n < 100; ++n) {
+      auto c = store->ClaimConnection(owner + std::to_string(n), now, std::chrono::seconds(60));
+      if (!c.ok() || !c->has_value()) return;
+      std::lock_guard<std::mutex> lock(mu);
+      if (!claimed.insert((*c)->connection.id).second) ++duplicates;
+    }
+  };
+  std::thread t1(worker, a.get(), "A"), t2(worker, b.get(), "B");
+  t1.join();
+  t2.join();
+  EXPECT_EQ(claimed.size(), 10u);
+  EXPECT_EQ(duplicates.load(), 0);
+}
+
+TEST_P(StoreTest, UnsupportedUrlIsInvalidArgument) {
   auto s = OpenStore("mysql://x");
   ASSERT_FALSE(s.ok());
   EXPECT_EQ(s.status().code(), StatusCode::kInvalidArgument);
 }
 
-TEST_F(SqliteStoreTest, UnopenablePathIsUnavailable) {
-  auto s = OpenStore("sqlite://" + dir_.File("no/such/dir/relay.db"));
+TEST_P(StoreTest, UnreachableDatabaseIsUnavailable) {
+  auto s = OpenStore(IsSqlite() ? "sqlite://" + dir_.File("no/such/dir/relay.db")
+                                : "postgresql://relay@127.0.0.1:1/nothing_listens_here");
   ASSERT_FALSE(s.ok());
   EXPECT_EQ(s.status().code(), StatusCode::kUnavailable);
 }

@@ -1,0 +1,122 @@
+#pragma once
+// BatchExecutor: the store's writer threads. Each thread owns one database connection, takes
+// whatever work is queued (up to `max_batch` jobs) and runs it as ONE transaction, each job
+// under its own savepoint so a failing job does not undo its neighbours. Callbacks run after
+// the commit, so "done" means durable — and N concurrent webhooks cost one commit (one fsync),
+// not N. SQLite runs one such thread (it has one writer anyway); PostgreSQL runs several.
+// Private to the store module. Thread-safe.
+
+#include <condition_variable>
+#include <deque>
+#include <functional>
+#include <future>
+#include <memory>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "common/status.h"
+
+namespace relay::store {
+
+template <typename Conn>
+class BatchExecutor {
+ public:
+  using Work = std::function<Status(Conn&)>;
+  using Done = std::function<void(const Status&)>;
+
+  // The transaction verbs of one database dialect.
+  struct Dialect {
+    std::function<Status(Conn&)> begin;     // also (re)connects when needed
+    std::function<Status(Conn&)> commit;
+    std::function<void(Conn&)> rollback;
+    std::function<Status(Conn&)> savepoint;
+    std::function<void(Conn&)> rollback_to_savepoint;
+    std::function<void(Conn&)> release_savepoint;
+  };
+
+  BatchExecutor(std::vector<std::unique_ptr<Conn>> conns, Dialect dialect, size_t max_batch)
+      : conns_(std::move(conns)), dialect_(std::move(dialect)), max_batch_(max_batch) {
+    for (auto& c : conns_) threads_.emplace_back([this, conn = c.get()] { Loop(*conn); });
+  }
+
+  // Runs everything already queued, then stops the threads.
+  ~BatchExecutor() {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      stopping_ = true;
+    }
+    cv_.notify_all();
+    for (std::thread& t : threads_) t.join();
+  }
+
+  BatchExecutor(const BatchExecutor&) = delete;
+  BatchExecutor& operator=(const BatchExecutor&) = delete;
+
+  void Submit(Work work, Done done) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      queue_.push_back(Job{std::move(work), std::move(done)});
+    }
+    cv_.notify_one();
+  }
+
+  Status RunSync(Work work) {
+    std::promise<Status> p;
+    std::future<Status> f = p.get_future();
+    Submit(std::move(work), [&p](const Status& s) { p.set_value(s); });
+    return f.get();
+  }
+
+ private:
+  struct Job {
+    Work work;
+    Done done;
+  };
+
+  void Loop(Conn& conn) {
+    for (;;) {
+      std::vector<Job> batch;
+      {
+        std::unique_lock<std::mutex> lock(mu_);
+        cv_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
+        if (queue_.empty()) return;  // stopping, and everything queued has run
+        while (!queue_.empty() && batch.size() < max_batch_) {
+          batch.push_back(std::move(queue_.front()));
+          queue_.pop_front();
+        }
+      }
+      RunBatch(conn, batch);
+    }
+  }
+
+  void RunBatch(Conn& conn, std::vector<Job>& batch) {
+    std::vector<Status> results(batch.size());
+    Status tx = dialect_.begin(conn);
+    if (tx.ok()) {
+      for (size_t i = 0; i < batch.size(); ++i) {
+        if (Status s = dialect_.savepoint(conn); !s.ok()) {
+          results[i] = s;
+          continue;
+        }
+        results[i] = batch[i].work(conn);
+        if (!results[i].ok()) dialect_.rollback_to_savepoint(conn);
+        dialect_.release_savepoint(conn);
+      }
+      tx = dialect_.commit(conn);
+      if (!tx.ok()) dialect_.rollback(conn);
+    }
+    for (size_t i = 0; i < batch.size(); ++i) batch[i].done(tx.ok() ? results[i] : tx);
+  }
+
+  std::vector<std::unique_ptr<Conn>> conns_;
+  const Dialect dialect_;
+  const size_t max_batch_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<Job> queue_;  // guarded by mu_
+  bool stopping_ = false;  // guarded by mu_
+  std::vector<std::thread> threads_;
+};
+
+}  // namespace relay::store

@@ -1,0 +1,71 @@
+#include "store/pg_db.h"
+
+#include <algorithm>
+
+namespace relay::store {
+
+PgConn::~PgConn() {
+  if (conn_ != nullptr) PQfinish(conn_);
+}
+
+Status PgConn::EnsureConnected() {
+  if (conn_ != nullptr && PQstatus(conn_) == CONNECTION_OK) return Status::Ok();
+  // Reconnect on demand, whenever work needs the connection: a refused connection fails in
+  // microseconds, and webhooks arriving during an outage must get their 503 quickly either way.
+  // (A black-holed server costs connect_timeout per batch.)
+  if (conn_ != nullptr) PQfinish(conn_);
+  const char* keys[] = {"dbname", "connect_timeout", "application_name", nullptr};
+  const char* values[] = {url_.c_str(), "5", "retl-relay", nullptr};
+  conn_ = PQconnectdbParams(keys, values, /*expand_dbname=*/1);
+  if (PQstatus(conn_) != CONNECTION_OK) {
+    // The message may echo the host and user, never the password (libpq does not print it).
+    std::string err = PQerrorMessage(conn_);
+    while (!err.empty() && (err.back() == '\n' || err.back() == ' ')) err.pop_back();
+    return UnavailableError("postgres: connect: " + err);
+  }
+  // Every commit is durable before it is acknowledged, whatever the server default.
+  return Run("SET synchronous_commit = on; SET client_min_messages = warning");
+}
+
+StatusOr<PgResult> PgConn::Exec(const std::string& sql, const std::vector<PgParam>& params) {
+  if (Status s = EnsureConnected(); !s.ok()) return s;
+  std::vector<const char*> values;
+  for (const PgParam& p : params) values.push_back(p ? p->c_str() : nullptr);
+  // Without parameters the simple protocol runs several statements at once (migrations).
+  PGresult* raw = values.empty() ? PQexec(conn_, sql.c_str())
+                                 : PQexecParams(conn_, sql.c_str(), static_cast<int>(values.size()), nullptr,
+                                                values.data(), nullptr, nullptr, 0);
+  if (PQstatus(conn_) != CONNECTION_OK) {
+    PQclear(raw);
+    return UnavailableError("postgres: connection lost");
+  }
+  const ExecStatusType st = PQresultStatus(raw);
+  if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
+    std::string err = PQresultErrorMessage(raw);
+    while (!err.empty() && (err.back() == '\n' || err.back() == ' ')) err.pop_back();
+    const char* code = PQresultErrorField(raw, PG_DIAG_SQLSTATE);
+    const std::string sqlstate = code ? code : "";
+    PQclear(raw);
+    // Class 40 (serialization, deadlock), 08 (connection), 57 (shutdown), 53 (resources) are
+    // transient; anything else is a bug in our SQL.
+    const std::string cls = sqlstate.substr(0, 2);
+    if (cls == "40" || cls == "08" || cls == "57" || cls == "53") {
+      return UnavailableError("postgres: " + err + " (" + sqlstate + ")");
+    }
+    return InternalError("postgres: " + err + " (" + sqlstate + ")");
+  }
+  return PgResult(raw);
+}
+
+Status PgConn::Run(const std::string& sql, const std::vector<PgParam>& params) {
+  StatusOr<PgResult> r = Exec(sql, params);
+  return r.status();
+}
+
+std::string PgIdArray(const std::vector<int64_t>& ids) {
+  std::string out = "{";
+  for (size_t i = 0; i < ids.size(); ++i) out += (i ? "," : "") + std::to_string(ids[i]);
+  return out + "}";
+}
+
+}  // namespace relay::store

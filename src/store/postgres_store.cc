@@ -1,0 +1,566 @@
+#include "store/postgres_store.h"
+
+#include <algorithm>
+
+#include "store/batch_executor.h"
+#include "store/pg_db.h"
+
+namespace relay::store {
+namespace {
+
+constexpr int kWriters = 4;
+constexpr size_t kMaxBatch = 128;
+constexpr int64_t kMigrationLock = 0x7265746c;  // "retl"
+
+// Migrations are append-only: never edit a released entry, add a new one.
+const std::vector<std::string>& Migrations() {
+  static const std::vector<std::string> kMigrations = {
+      R"sql(
+      CREATE TABLE events (
+        id BIGSERIAL PRIMARY KEY,
+        event_id TEXT NOT NULL UNIQUE,
+        event_type TEXT NOT NULL,
+        account_id BIGINT,
+        job_id BIGINT NOT NULL,
+        run_id BIGINT NOT NULL,
+        run_status_code INTEGER NOT NULL,
+        received_at BIGINT NOT NULL,
+        raw_body TEXT NOT NULL
+      );
+      CREATE INDEX events_job ON events (job_id, received_at);
+      CREATE TABLE triggers (
+        id BIGSERIAL PRIMARY KEY,
+        event_id TEXT REFERENCES events (event_id),
+        route TEXT NOT NULL,
+        connection_id TEXT NOT NULL,
+        sync_type TEXT NOT NULL,
+        if_running TEXT NOT NULL,
+        dedupe_key TEXT UNIQUE,
+        state TEXT NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        created_at BIGINT NOT NULL,
+        next_attempt_at BIGINT NOT NULL,
+        updated_at BIGINT NOT NULL,
+        last_error TEXT,
+        sync_id TEXT
+      );
+      CREATE INDEX triggers_state ON triggers (state, created_at);
+      CREATE INDEX triggers_connection ON triggers (connection_id, state);
+      CREATE INDEX triggers_event ON triggers (event_id);
+      CREATE TABLE connections (
+        id TEXT PRIMARY KEY,
+        lease_owner TEXT,
+        lease_until BIGINT,
+        updated_at BIGINT NOT NULL,
+        phase TEXT NOT NULL DEFAULT 'idle',
+        sync_id TEXT,
+        start_attempted_at BIGINT,
+        sync_type TEXT,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        next_check_at BIGINT NOT NULL DEFAULT 0,
+        phase_since BIGINT NOT NULL DEFAULT 0,
+        last_error TEXT
+      );
+      CREATE TABLE syncs (
+        id BIGSERIAL,
+        connection_id TEXT NOT NULL,
+        sync_id TEXT NOT NULL,
+        status TEXT NOT NULL,
+        origin TEXT NOT NULL DEFAULT 'relay',
+        sync_type TEXT,
+        started_at_text TEXT,
+        finished_at_text TEXT,
+        error TEXT,
+        metrics_succeeded BIGINT NOT NULL DEFAULT 0,
+        metrics_failed BIGINT NOT NULL DEFAULT 0,
+        metrics_changed BIGINT NOT NULL DEFAULT 0,
+        metrics_total BIGINT NOT NULL DEFAULT 0,
+        updated_at BIGINT NOT NULL DEFAULT 0,
+        PRIMARY KEY (connection_id, sync_id)
+      );
+      CREATE TABLE attempts (
+        id BIGSERIAL PRIMARY KEY,
+        connection_id TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        at BIGINT NOT NULL,
+        latency_ms BIGINT NOT NULL,
+        http_status INTEGER NOT NULL,
+        outcome TEXT NOT NULL,
+        sync_id TEXT,
+        trigger_ids TEXT
+      );
+      CREATE INDEX attempts_connection ON attempts (connection_id, id);
+      )sql",
+  };
+  return kMigrations;
+}
+
+std::string IdList(const std::vector<int64_t>& ids) {
+  std::string out;
+  for (size_t i = 0; i < ids.size(); ++i) out += (i ? "," : "") + std::to_string(ids[i]);
+  return out;
+}
+
+constexpr const char* kTriggerColumns =
+    "id, COALESCE(event_id,''), route, connection_id, sync_type, if_running, state, attempts, "
+    "created_at, next_attempt_at, COALESCE(last_error,''), COALESCE(sync_id,'')";
+constexpr const char* kConnectionColumns =
+    "c.id, c.phase, COALESCE(c.sync_id,''), c.start_attempted_at, COALESCE(c.sync_type,''), c.attempts, "
+    "c.next_check_at, c.phase_since, COALESCE(c.last_error,'')";
+
+Trigger ReadTrigger(const PgResult& r, int i) {
+  Trigger t;
+  t.id = r.Int(i, 0);
+  t.event_id = r.Text(i, 1);
+  t.route = r.Text(i, 2);
+  t.connection_id = r.Text(i, 3);
+  t.sync_type = r.Text(i, 4);
+  t.if_running = r.Text(i, 5);
+  t.state = r.Text(i, 6);
+  t.attempts = static_cast<int>(r.Int(i, 7));
+  t.created_at = FromUnixMillis(r.Int(i, 8));
+  t.next_attempt_at = FromUnixMillis(r.Int(i, 9));
+  t.last_error = r.Text(i, 10);
+  t.sync_id = r.Text(i, 11);
+  return t;
+}
+
+Connection ReadConnection(const PgResult& r, int i) {
+  Connection c;
+  c.id = r.Text(i, 0);
+  c.phase = r.Text(i, 1);
+  c.sync_id = r.Text(i, 2);
+  if (!r.IsNull(i, 3)) c.start_attempted_at = FromUnixMillis(r.Int(i, 3));
+  c.sync_type = r.Text(i, 4);
+  c.attempts = static_cast<int>(r.Int(i, 5));
+  c.next_check_at = FromUnixMillis(r.Int(i, 6));
+  c.phase_since = FromUnixMillis(r.Int(i, 7));
+  c.last_error = r.Text(i, 8);
+  return c;
+}
+
+StoredEvent ReadEvent(const PgResult& r, int i) {
+  return StoredEvent{r.Text(i, 0), r.Text(i, 1), r.Int(i, 2), r.Int(i, 3), static_cast<int>(r.Int(i, 4)),
+                     FromUnixMillis(r.Int(i, 5)), r.Text(i, 6)};
+}
+
+// Runs `fn` and returns its status, or the query's error. Shortens the many reads below.
+#define RELAY_PG_TRY(var, expr)          \
+  auto var = (expr);                     \
+  if (!var.ok()) return var.status()
+
+class PostgresStore : public Store {
+ public:
+  explicit PostgresStore(const std::string& url) : exec_(Connections(url), PgDialect(), kMaxBatch) {}
+
+  // Store
+  void AppendAsync(NewEvent event, std::vector<NewTrigger> triggers, AppendCallback done) override {
+    auto result = std::make_shared<AppendResult>();
+    auto ev = std::make_shared<NewEvent>(std::move(event));
+    auto trs = std::make_shared<std::vector<NewTrigger>>(std::move(triggers));
+    exec_.Submit([ev, trs, result](PgConn& db) { return DoAppend(db, *ev, *trs, *result); },
+                 [result, done = std::move(done)](const Status& s) {
+                   if (s.ok()) done(std::move(*result));
+                   else done(s);
+                 });
+  }
+
+  StatusOr<std::optional<Claim>> ClaimConnection(const std::string& owner, TimePoint now, Duration lease) override {
+    std::optional<Claim> claim;
+    Status s = exec_.RunSync([&](PgConn& db) -> Status {
+      const int64_t now_ms = ToUnixMillis(now);
+      // SKIP LOCKED: instances claiming at the same moment each get a different connection.
+      RELAY_PG_TRY(pick, db.Exec(
+          "SELECT c.id FROM connections c WHERE c.next_check_at <= $1 "
+          "AND (c.lease_owner IS NULL OR c.lease_until <= $1 OR c.lease_owner = $2) "
+          "AND (c.phase <> 'idle' OR EXISTS (SELECT 1 FROM triggers t WHERE t.connection_id = c.id AND t.state = 'pending')) "
+          "ORDER BY c.next_check_at LIMIT 1 FOR UPDATE SKIP LOCKED",
+          {P(now_ms), P(owner)}));
+      if (pick->rows() == 0) return Status::Ok();
+      const std::string id = pick->Text(0, 0);
+      RELAY_PG_TRY(lease_q, db.Exec("UPDATE connections SET lease_owner = $2, lease_until = $3 WHERE id = $1",
+                                    {P(id), P(owner), P(now_ms + lease.count())}));
+      RELAY_PG_TRY(c, db.Exec(std::string("SELECT ") + kConnectionColumns + " FROM connections c WHERE c.id = $1", {P(id)}));
+      if (c->rows() == 0) return InternalError("claimed connection vanished");
+      Claim out;
+      out.connection = ReadConnection(*c, 0);
+      RELAY_PG_TRY(t, db.Exec(std::string("SELECT ") + kTriggerColumns +
+                                  " FROM triggers WHERE connection_id = $1 AND state IN ('pending','starting','running') ORDER BY id",
+                              {P(id)}));
+      for (int i = 0; i < t->rows(); ++i) out.triggers.push_back(ReadTrigger(*t, i));
+      claim = std::move(out);
+      return Status::Ok();
+    });
+    if (!s.ok()) return s;
+    return claim;
+  }
+
+  Status RenewLease(const std::string& connection_id, const std::string& owner, TimePoint until) override {
+    return exec_.RunSync([&](PgConn& db) -> Status {
+      RELAY_PG_TRY(r, db.Exec("UPDATE connections SET lease_until = $3 WHERE id = $1 AND lease_owner = $2",
+                              {P(connection_id), P(owner), P(ToUnixMillis(until))}));
+      if (r->affected() == 0) return Status(StatusCode::kFailedPrecondition, "lease lost on " + connection_id);
+      return Status::Ok();
+    });
+  }
+
+  Status Commit(const Transition& t) override {
+    return exec_.RunSync([&](PgConn& db) { return DoCommit(db, t); });
+  }
+
+  StatusOr<bool> KnownSync(const std::string& connection_id, const std::string& sync_id) override {
+    bool known = false;
+    Status s = exec_.RunSync([&](PgConn& db) -> Status {
+      RELAY_PG_TRY(r, db.Exec("SELECT 1 FROM syncs WHERE connection_id = $1 AND sync_id = $2", {P(connection_id), P(sync_id)}));
+      known = r->rows() > 0;
+      return Status::Ok();
+    });
+    if (!s.ok()) return s;
+    return known;
+  }
+
+  StatusOr<std::vector<Trigger>> ListTriggers(const std::string& state_filter, int limit) override {
+    return Triggers(std::string("SELECT ") + kTriggerColumns + " FROM triggers WHERE ($1 = '' OR state = $1) ORDER BY id LIMIT $2",
+                    {P(state_filter), P(int64_t{limit})});
+  }
+
+  StatusOr<std::optional<StoredEvent>> GetEvent(const std::string& event_id) override {
+    std::optional<StoredEvent> out;
+    Status s = exec_.RunSync([&](PgConn& db) -> Status {
+      RELAY_PG_TRY(r, db.Exec("SELECT event_id, event_type, job_id, run_id, run_status_code, received_at, raw_body "
+                              "FROM events WHERE event_id = $1", {P(event_id)}));
+      if (r->rows() > 0) out = ReadEvent(*r, 0);
+      return Status::Ok();
+    });
+    if (!s.ok()) return s;
+    return out;
+  }
+
+  StatusOr<int64_t> CountEvents() override {
+    int64_t n = 0;
+    Status s = exec_.RunSync([&](PgConn& db) -> Status {
+      RELAY_PG_TRY(r, db.Exec("SELECT COUNT(*) FROM events"));
+      n = r->Int(0, 0);
+      return Status::Ok();
+    });
+    if (!s.ok()) return s;
+    return n;
+  }
+
+  StatusOr<std::vector<Attempt>> ListAttempts(const std::string& connection_id, int limit) override {
+    return Attempts("SELECT connection_id, kind, at, latency_ms, http_status, outcome, COALESCE(sync_id,'') FROM attempts "
+                    "WHERE ($1 = '' OR connection_id = $1) ORDER BY id LIMIT $2",
+                    {P(connection_id), P(int64_t{limit})});
+  }
+
+  StatusOr<std::vector<Sync>> ListSyncs(const std::string& connection_id, int limit) override {
+    std::vector<Sync> out;
+    Status s = exec_.RunSync([&](PgConn& db) -> Status {
+      RELAY_PG_TRY(r, db.Exec(
+          "SELECT connection_id, sync_id, status, origin, COALESCE(started_at_text,''), COALESCE(finished_at_text,''), "
+          "COALESCE(error,''), metrics_succeeded, metrics_failed, metrics_changed, metrics_total, COALESCE(sync_type,'') "
+          "FROM syncs WHERE ($1 = '' OR connection_id = $1) ORDER BY id LIMIT $2",
+          {P(connection_id), P(int64_t{limit})}));
+      for (int i = 0; i < r->rows(); ++i) {
+        out.push_back(Sync{r->Text(i, 0), r->Text(i, 1), r->Text(i, 2), r->Text(i, 3), r->Text(i, 4), r->Text(i, 5),
+                           r->Text(i, 6), r->Int(i, 7), r->Int(i, 8), r->Int(i, 9), r->Int(i, 10), r->Text(i, 11)});
+      }
+      return Status::Ok();
+    });
+    if (!s.ok()) return s;
+    return out;
+  }
+
+  StatusOr<std::optional<Connection>> GetConnection(const std::string& connection_id) override {
+    std::optional<Connection> out;
+    Status s = exec_.RunSync([&](PgConn& db) -> Status {
+      RELAY_PG_TRY(r, db.Exec(std::string("SELECT ") + kConnectionColumns + " FROM connections c WHERE c.id = $1",
+                              {P(connection_id)}));
+      if (r->rows() > 0) out = ReadConnection(*r, 0);
+      return Status::Ok();
+    });
+    if (!s.ok()) return s;
+    return out;
+  }
+
+  StatusOr<std::vector<StoredEvent>> ListEvents(const EventFilter& f) override {
+    std::vector<StoredEvent> out;
+    Status s = exec_.RunSync([&](PgConn& db) -> Status {
+      RELAY_PG_TRY(r, db.Exec(
+          "SELECT event_id, event_type, job_id, run_id, run_status_code, received_at, raw_body FROM events "
+          "WHERE ($1::bigint IS NULL OR job_id = $1::bigint) AND ($2::bigint IS NULL OR received_at >= $2::bigint) "
+          "ORDER BY id DESC LIMIT $3",
+          {f.job_id ? P(*f.job_id) : std::nullopt, f.since ? P(ToUnixMillis(*f.since)) : std::nullopt,
+           P(int64_t{f.limit})}));
+      for (int i = 0; i < r->rows(); ++i) out.push_back(ReadEvent(*r, i));
+      return Status::Ok();
+    });
+    if (!s.ok()) return s;
+    return out;
+  }
+
+  StatusOr<std::vector<Trigger>> EventTriggers(const std::string& event_id) override {
+    return Triggers(std::string("SELECT ") + kTriggerColumns + " FROM triggers WHERE event_id = $1 ORDER BY id",
+                    {P(event_id)});
+  }
+
+  StatusOr<std::optional<Trigger>> GetTrigger(int64_t id) override {
+    auto list = Triggers(std::string("SELECT ") + kTriggerColumns + " FROM triggers WHERE id = $1", {P(id)});
+    if (!list.ok()) return list.status();
+    if (list->empty()) return std::optional<Trigger>();
+    return std::optional<Trigger>(list->front());
+  }
+
+  StatusOr<std::vector<Attempt>> TriggerAttempts(const Trigger& t) override {
+    return Attempts(
+        "SELECT connection_id, kind, at, latency_ms, http_status, outcome, COALESCE(sync_id,'') FROM attempts "
+        "WHERE connection_id = $1 AND at >= $2 AND "
+        "((',' || trigger_ids || ',') LIKE ('%,' || $3 || ',%') OR ($4 <> '' AND sync_id = $4)) ORDER BY id LIMIT 200",
+        {P(t.connection_id), P(ToUnixMillis(t.created_at)), P(std::to_string(t.id)), P(t.sync_id)});
+  }
+
+  StatusOr<std::vector<ConnectionStatus>> ListConnections() override {
+    std::vector<ConnectionStatus> out;
+    Status s = exec_.RunSync([&](PgConn& db) -> Status {
+      RELAY_PG_TRY(r, db.Exec(
+          std::string("SELECT ") + kConnectionColumns +
+          ", (SELECT COUNT(*) FROM triggers t WHERE t.connection_id = c.id AND t.state = 'pending'),"
+          " (SELECT COUNT(*) FROM triggers t WHERE t.connection_id = c.id AND t.state = 'dead'),"
+          " COALESCE(s.sync_id,''), COALESCE(s.status,''), COALESCE(s.finished_at_text,'') "
+          "FROM connections c LEFT JOIN LATERAL (SELECT sync_id, status, finished_at_text FROM syncs x "
+          "WHERE x.connection_id = c.id AND x.origin <> 'external' ORDER BY x.updated_at DESC, x.id DESC LIMIT 1) s ON true "
+          "ORDER BY c.id"));
+      for (int i = 0; i < r->rows(); ++i) {
+        ConnectionStatus cs;
+        cs.connection = ReadConnection(*r, i);
+        cs.pending = static_cast<int>(r->Int(i, 9));
+        cs.dead = static_cast<int>(r->Int(i, 10));
+        cs.last_sync_id = r->Text(i, 11);
+        cs.last_outcome = r->Text(i, 12);
+        cs.last_finished_at = r->Text(i, 13);
+        out.push_back(std::move(cs));
+      }
+      return Status::Ok();
+    });
+    if (!s.ok()) return s;
+    return out;
+  }
+
+  StatusOr<std::vector<int64_t>> AddTriggers(const std::string& event_id, const std::vector<NewTrigger>& triggers,
+                                             TimePoint now) override {
+    std::vector<int64_t> ids;
+    Status s = exec_.RunSync([&](PgConn& db) -> Status {
+      const int64_t now_ms = ToUnixMillis(now);
+      for (const NewTrigger& t : triggers) {
+        RELAY_PG_TRY(r, db.Exec(
+            "INSERT INTO triggers (event_id, route, connection_id, sync_type, if_running, dedupe_key, state, "
+            "created_at, next_attempt_at, updated_at) VALUES (NULLIF($1, ''), $2, $3, $4, $5, NULL, 'pending', $6, $6, $6) "
+            "RETURNING id",
+            {P(event_id), P(t.route), P(t.connection_id), P(t.sync_type), P(t.if_running), P(now_ms)}));
+        ids.push_back(r->Int(0, 0));
+        if (Status c = EnsureConnection(db, t.connection_id, now_ms); !c.ok()) return c;
+      }
+      return Status::Ok();
+    });
+    if (!s.ok()) return s;
+    return ids;
+  }
+
+  StatusOr<std::vector<int64_t>> RetryDead(const std::vector<int64_t>& ids, TimePoint now) override {
+    std::vector<int64_t> moved;
+    Status s = exec_.RunSync([&](PgConn& db) -> Status {
+      RELAY_PG_TRY(r, db.Exec(
+          "UPDATE triggers SET state = 'pending', created_at = $1, updated_at = $1, sync_id = NULL "
+          "WHERE state = 'dead' AND ($2 = '{}' OR id = ANY($2::bigint[])) RETURNING id",
+          {P(ToUnixMillis(now)), P(PgIdArray(ids))}));
+      for (int i = 0; i < r->rows(); ++i) moved.push_back(r->Int(i, 0));
+      return Status::Ok();
+    });
+    if (!s.ok()) return s;
+    std::sort(moved.begin(), moved.end());
+    return moved;
+  }
+
+  Status Ping() override {
+    return exec_.RunSync([](PgConn& db) { return db.Run("SELECT 1"); });
+  }
+
+  StatusOr<Gauges> ReadGauges() override {
+    Gauges g;
+    Status s = exec_.RunSync([&](PgConn& db) -> Status {
+      RELAY_PG_TRY(t, db.Exec(
+          "SELECT COUNT(*) FILTER (WHERE state = 'pending'), COUNT(*) FILTER (WHERE state = 'dead'), "
+          "MIN(created_at) FILTER (WHERE state = 'pending') FROM triggers WHERE state IN ('pending', 'dead')"));
+      g.pending = t->Int(0, 0);
+      g.dead = t->Int(0, 1);
+      if (!t->IsNull(0, 2)) g.oldest_pending = FromUnixMillis(t->Int(0, 2));
+      RELAY_PG_TRY(c, db.Exec("SELECT phase, COUNT(*) FROM connections GROUP BY phase"));
+      for (int i = 0; i < c->rows(); ++i) g.connections_by_phase[c->Text(i, 0)] = c->Int(i, 1);
+      return Status::Ok();
+    });
+    if (!s.ok()) return s;
+    return g;
+  }
+
+  Status Migrate() {
+    return exec_.RunSync([](PgConn& db) -> Status {
+      // Inside the writer's transaction: the transaction-scoped advisory lock serialises
+      // instances starting together; the second one finds the work done.
+      if (Status s = db.Run("SELECT pg_advisory_xact_lock($1)", {P(kMigrationLock)}); !s.ok()) return s;
+      if (Status s = db.Run("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)"); !s.ok()) return s;
+      RELAY_PG_TRY(v, db.Exec("SELECT COALESCE(MAX(version), 0) FROM schema_version"));
+      const int current = static_cast<int>(v->Int(0, 0));
+      const int latest = static_cast<int>(Migrations().size());
+      if (current > latest) {
+        return Status(StatusCode::kFailedPrecondition, "database schema version " + std::to_string(current) +
+                                                           " is newer than this build's " + std::to_string(latest));
+      }
+      for (int i = current; i < latest; ++i) {
+        if (Status s = db.Run(Migrations()[static_cast<size_t>(i)]); !s.ok()) return s;
+        if (Status s = db.Run("INSERT INTO schema_version (version) VALUES ($1)", {P(int64_t{i + 1})}); !s.ok()) return s;
+      }
+      return Status::Ok();
+    });
+  }
+
+ private:
+  static std::vector<std::unique_ptr<PgConn>> Connections(const std::string& url) {
+    std::vector<std::unique_ptr<PgConn>> v;
+    for (int i = 0; i < kWriters; ++i) v.push_back(std::make_unique<PgConn>(url));
+    return v;
+  }
+
+  static BatchExecutor<PgConn>::Dialect PgDialect() {
+    return {[](PgConn& db) {
+              if (Status s = db.EnsureConnected(); !s.ok()) return s;
+              return db.Run("BEGIN");
+            },
+            [](PgConn& db) { return db.Run("COMMIT"); },
+            [](PgConn& db) { (void)db.Run("ROLLBACK"); },
+            [](PgConn& db) { return db.Run("SAVEPOINT job"); },
+            [](PgConn& db) { (void)db.Run("ROLLBACK TO SAVEPOINT job"); },
+            [](PgConn& db) { (void)db.Run("RELEASE SAVEPOINT job"); }};
+  }
+
+  StatusOr<std::vector<Trigger>> Triggers(const std::string& sql, const std::vector<PgParam>& params) {
+    std::vector<Trigger> out;
+    Status s = exec_.RunSync([&](PgConn& db) -> Status {
+      RELAY_PG_TRY(r, db.Exec(sql, params));
+      for (int i = 0; i < r->rows(); ++i) out.push_back(ReadTrigger(*r, i));
+      return Status::Ok();
+    });
+    if (!s.ok()) return s;
+    return out;
+  }
+
+  StatusOr<std::vector<Attempt>> Attempts(const std::string& sql, const std::vector<PgParam>& params) {
+    std::vector<Attempt> out;
+    Status s = exec_.RunSync([&](PgConn& db) -> Status {
+      RELAY_PG_TRY(r, db.Exec(sql, params));
+      for (int i = 0; i < r->rows(); ++i) {
+        out.push_back(Attempt{r->Text(i, 0), r->Text(i, 1), FromUnixMillis(r->Int(i, 2)), r->Int(i, 3),
+                              static_cast<int>(r->Int(i, 4)), r->Text(i, 5), r->Text(i, 6), {}});
+      }
+      return Status::Ok();
+    });
+    if (!s.ok()) return s;
+    return out;
+  }
+
+  static Status EnsureConnection(PgConn& db, const std::string& id, int64_t now_ms) {
+    return db.Run("INSERT INTO connections (id, updated_at) VALUES ($1, $2) ON CONFLICT (id) DO NOTHING",
+                  {P(id), P(now_ms)});
+  }
+
+  static Status DoAppend(PgConn& db, const NewEvent& ev, const std::vector<NewTrigger>& triggers, AppendResult& out) {
+    RELAY_PG_TRY(ins, db.Exec(
+        "INSERT INTO events (event_id, event_type, account_id, job_id, run_id, run_status_code, received_at, raw_body) "
+        "VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (event_id) DO NOTHING",
+        {P(ev.event_id), P(ev.event_type), ev.account_id ? P(*ev.account_id) : std::nullopt, P(ev.job_id),
+         P(ev.run_id), P(int64_t{ev.run_status_code}), P(ToUnixMillis(ev.received_at)), P(ev.raw_body)}));
+    if (ins->affected() == 0) {
+      out.duplicate = true;
+      return Status::Ok();
+    }
+    const int64_t now = ToUnixMillis(ev.received_at);
+    for (const NewTrigger& t : triggers) {
+      RELAY_PG_TRY(r, db.Exec(
+          "INSERT INTO triggers (event_id, route, connection_id, sync_type, if_running, dedupe_key, state, "
+          "created_at, next_attempt_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, 'pending', $7, $7, $7) "
+          "ON CONFLICT (dedupe_key) DO NOTHING RETURNING id",
+          {P(ev.event_id), P(t.route), P(t.connection_id), P(t.sync_type), P(t.if_running), P(t.dedupe_key), P(now)}));
+      const int64_t id = r->rows() == 0 ? 0 : r->Int(0, 0);
+      out.trigger_ids.push_back(id);
+      if (id != 0) {
+        if (Status c = EnsureConnection(db, t.connection_id, now); !c.ok()) return c;
+      }
+    }
+    return Status::Ok();
+  }
+
+  static Status DoCommit(PgConn& db, const Transition& t) {
+    const Connection& c = t.connection;
+    const int64_t now_ms = ToUnixMillis(t.now);
+    RELAY_PG_TRY(upd, db.Exec(
+        "UPDATE connections SET phase = $3, sync_id = $4, start_attempted_at = $5, sync_type = $6, attempts = $7, "
+        "next_check_at = $8, phase_since = $9, last_error = $10, updated_at = $11, "
+        "lease_owner = CASE WHEN $12 THEN NULL ELSE lease_owner END, "
+        "lease_until = CASE WHEN $12 THEN NULL ELSE lease_until END "
+        "WHERE id = $1 AND lease_owner = $2",
+        {P(c.id), P(t.owner), P(c.phase), P(c.sync_id),
+         c.start_attempted_at ? P(ToUnixMillis(*c.start_attempted_at)) : std::nullopt, P(c.sync_type),
+         P(int64_t{c.attempts}), P(ToUnixMillis(c.next_check_at)), P(ToUnixMillis(c.phase_since)), P(c.last_error),
+         P(now_ms), P(t.release ? "true" : "false")}));
+    // Fencing: a worker whose lease expired and was taken over must not write anything.
+    if (upd->affected() == 0) return Status(StatusCode::kFailedPrecondition, "lease lost on " + c.id);
+    for (const TriggerUpdate& u : t.triggers) {
+      if (u.ids.empty()) continue;
+      if (Status s = db.Run("UPDATE triggers SET state = $1, sync_id = CASE WHEN $2 = '' THEN sync_id ELSE $2 END, "
+                            "last_error = CASE WHEN $3 = '' THEN last_error ELSE $3 END, updated_at = $4 "
+                            "WHERE id = ANY($5::bigint[])",
+                            {P(u.state), P(u.sync_id), P(u.error), P(now_ms), P(PgIdArray(u.ids))});
+          !s.ok()) {
+        return s;
+      }
+    }
+    for (const Sync& s : t.syncs) {
+      if (Status st = db.Run(
+              "INSERT INTO syncs (connection_id, sync_id, status, origin, sync_type, started_at_text, finished_at_text, "
+              "error, metrics_succeeded, metrics_failed, metrics_changed, metrics_total, updated_at) "
+              "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) "
+              "ON CONFLICT (connection_id, sync_id) DO UPDATE SET status = EXCLUDED.status, "
+              "started_at_text = CASE WHEN EXCLUDED.started_at_text = '' THEN syncs.started_at_text "
+              "ELSE EXCLUDED.started_at_text END, finished_at_text = EXCLUDED.finished_at_text, error = EXCLUDED.error, "
+              "metrics_succeeded = EXCLUDED.metrics_succeeded, metrics_failed = EXCLUDED.metrics_failed, "
+              "metrics_changed = EXCLUDED.metrics_changed, metrics_total = EXCLUDED.metrics_total, "
+              "updated_at = EXCLUDED.updated_at",
+              {P(s.connection_id), P(s.sync_id), P(s.status), P(s.origin), P(s.sync_type), P(s.started_at),
+               P(s.finished_at), P(s.error), P(s.succeeded), P(s.failed), P(s.changed), P(s.total), P(now_ms)});
+          !st.ok()) {
+        return st;
+      }
+    }
+    for (const Attempt& a : t.attempts) {
+      if (Status s = db.Run("INSERT INTO attempts (connection_id, kind, at, latency_ms, http_status, outcome, sync_id, "
+                            "trigger_ids) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                            {P(a.connection_id), P(a.kind), P(ToUnixMillis(a.at)), P(a.latency_ms),
+                             P(int64_t{a.http_status}), P(a.outcome), P(a.sync_id), P(IdList(a.trigger_ids))});
+          !s.ok()) {
+        return s;
+      }
+    }
+    return Status::Ok();
+  }
+
+  BatchExecutor<PgConn> exec_;
+};
+
+}  // namespace
+
+StatusOr<std::unique_ptr<Store>> OpenPostgresStore(const std::string& url) {
+  auto store = std::make_unique<PostgresStore>(url);
+  if (Status s = store->Migrate(); !s.ok()) return s;
+  return std::unique_ptr<Store>(std::move(store));
+}
+
+}  // namespace relay::store

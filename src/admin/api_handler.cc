@@ -5,6 +5,7 @@
 #include <boost/json.hpp>
 
 #include "http/blocking.h"
+#include "http/target.h"
 
 namespace relay::admin {
 namespace json = boost::json;
@@ -13,29 +14,8 @@ namespace {
 
 constexpr std::string_view kPrefix = "/api/v1/";
 
-std::vector<std::string> Split(std::string_view path) {
-  std::vector<std::string> out;
-  size_t i = 0;
-  while (i < path.size()) {
-    size_t j = path.find('/', i);
-    if (j == std::string_view::npos) j = path.size();
-    if (j > i) out.emplace_back(path.substr(i, j - i));
-    i = j + 1;
-  }
-  return out;
-}
-
-std::string Param(std::string_view query, std::string_view name) {
-  while (!query.empty()) {
-    size_t amp = query.find('&');
-    std::string_view kv = query.substr(0, amp);
-    size_t eq = kv.find('=');
-    if (eq != std::string_view::npos && kv.substr(0, eq) == name) return std::string(kv.substr(eq + 1));
-    if (amp == std::string_view::npos) break;
-    query.remove_prefix(amp + 1);
-  }
-  return {};
-}
+// Dispatch passes the query part alone; QueryParam expects a target.
+std::string Param(std::string_view query, std::string_view name) { return http::QueryParam("?" + std::string(query), name); }
 
 StatusOr<int64_t> IntParam(std::string_view query, std::string_view name, int64_t fallback) {
   std::string v = Param(query, name);
@@ -78,7 +58,7 @@ unsigned ApiHandler::HttpStatusFor(const relay::Status& s) {
 }
 
 StatusOr<json::value> ApiHandler::Dispatch(const http::Request& req, std::string_view path, std::string_view query) {
-  const std::vector<std::string> seg = Split(path.substr(kPrefix.size()));
+  const std::vector<std::string> seg = http::PathSegments(path.substr(kPrefix.size()));
   const bool get = req.method() == bhttp::verb::get;
   const bool post = req.method() == bhttp::verb::post;
   const size_t n = seg.size();

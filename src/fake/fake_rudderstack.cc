@@ -1,5 +1,7 @@
 #include "fake/fake_rudderstack.h"
 
+#include "http/target.h"
+
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
@@ -36,33 +38,7 @@ struct Fault {
   bool drop = false;     // close the connection without answering
 };
 
-std::vector<std::string> Split(std::string_view path) {
-  std::vector<std::string> out;
-  size_t i = 0;
-  while (i < path.size()) {
-    size_t j = path.find('/', i);
-    if (j == std::string_view::npos) j = path.size();
-    if (j > i) out.emplace_back(path.substr(i, j - i));
-    i = j + 1;
-  }
-  return out;
-}
-
-std::string QueryParam(std::string_view target, std::string_view name) {
-  size_t q = target.find('?');
-  if (q == std::string_view::npos) return {};
-  std::string_view query = target.substr(q + 1);
-  while (!query.empty()) {
-    size_t amp = query.find('&');
-    std::string_view kv = query.substr(0, amp);
-    if (kv.substr(0, kv.find('=')) == name && kv.find('=') != std::string_view::npos) {
-      return std::string(kv.substr(kv.find('=') + 1));
-    }
-    if (amp == std::string_view::npos) break;
-    query.remove_prefix(amp + 1);
-  }
-  return {};
-}
+using http::QueryParam;
 
 http::Response Json(unsigned status, const json::value& v) { return http::JsonResponse(status, json::serialize(v)); }
 
@@ -204,7 +180,7 @@ FakeRudderstack::~FakeRudderstack() = default;
 
 net::awaitable<http::Response> FakeRudderstack::Handle(http::Request&& req) {
   std::string_view target(req.target().data(), req.target().size());
-  std::vector<std::string> seg = Split(target.substr(0, target.find('?')));
+  std::vector<std::string> seg = http::PathSegments(target);
   State& st = *state_;
   if (!seg.empty() && seg[0] == "_fake") {
     std::lock_guard<std::mutex> lock(st.mu);

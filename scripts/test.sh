@@ -4,12 +4,13 @@
 #   2. lint: the three grep rules of STYLE.md B8,
 #   3. builds with warnings as errors and runs every unit and integration test (ctest), with a
 #      private PostgreSQL server started for the run and stopped after (scripts/with-postgres.sh),
-#   4. builds with AddressSanitizer + UBSan and runs the suite again.
-# Set RELAY_SKIP_SANITIZERS=1 to skip step 4 locally.
+#   4. runs a few-second smoke of the benchmark script (no timing assertions),
+#   5. builds with AddressSanitizer + UBSan and runs the suite again.
+# Set RELAY_SKIP_SANITIZERS=1 to skip step 5 locally.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-bash scripts/install-deps.sh --test
+bash scripts/install-deps.sh --test --bench
 bash scripts/lint.sh
 
 run_suite() {
@@ -22,6 +23,9 @@ run_suite() {
 
 echo "== tests (warnings as errors)"
 run_suite ci
+echo "== benchmark smoke (a few seconds; keeps bench/bench.py working, asserts no timing)"
+python3 bench/bench.py --smoke --bin build/ci/bin/retl-relay > build/bench-smoke.log 2>&1 || { tail -30 build/bench-smoke.log; exit 1; }
+tail -3 build/bench-smoke.log
 if [[ "${RELAY_SKIP_SANITIZERS:-0}" != "1" ]]; then
   echo "== tests under AddressSanitizer + UBSan"
   ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 run_suite asan-ubsan

@@ -56,7 +56,7 @@ std::vector<int64_t> IdsOf(const std::vector<store::Trigger>& triggers) {
 class ConnectionMachine::Run {
  public:
   Run(ConnectionMachine& m, const std::string& owner, const store::Claim& claim)
-      : m_(m), owner_(owner), conn_(claim.connection), now_(m.clock_.Now()) {
+      : m_(m), owner_(owner), conn_(claim.connection), now_(m.clock_.Now()), leased_at_(now_) {
     for (const store::Trigger& t : claim.triggers) {
       if (t.state == store::kPending) pending_.push_back(t);
       else if (t.state == store::kStarting) starting_.push_back(t);
@@ -138,10 +138,15 @@ class ConnectionMachine::Run {
                          s.ok() ? "ok" : s.ToString(), std::move(sync_id), std::move(ids)});
   }
 
-  // Keeps the lease across a slow call; false (and nothing sent) when another owner has it.
+  // Keeps the lease across slow calls; false (and nothing sent) when another owner has it. A
+  // lease younger than a third of its length is not renewed: that write (and its fsync) would
+  // sit on the path of every start.
   bool Renew() {
-    Status s = m_.store_.RenewLease(conn_.id, owner_, m_.clock_.Now() + m_.options_.lease);
+    const TimePoint now = m_.clock_.Now();
+    if (now - leased_at_ < m_.options_.lease / 3) return true;
+    Status s = m_.store_.RenewLease(conn_.id, owner_, now + m_.options_.lease);
     if (!s.ok()) log::Warn("lease lost", {{"connection_id", conn_.id}, {"error", s.ToString()}});
+    if (s.ok()) leased_at_ = now;
     return s.ok();
   }
 
@@ -412,6 +417,7 @@ class ConnectionMachine::Run {
   const std::string& owner_;
   store::Connection conn_;
   TimePoint now_;
+  TimePoint leased_at_;  // the claim (or the last renewal) set the lease to this + lease
   std::vector<store::Trigger> pending_, starting_, running_;
   std::vector<store::TriggerUpdate> carry_;
   std::vector<store::Attempt> attempts_;

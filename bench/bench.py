@@ -1,0 +1,297 @@
+#!/usr/bin/env python3
+"""Reproducible load tests for retl-relay (issue #8). Loopback only, bounded in time.
+
+Measures, in one run, on this machine:
+  ingest      durable webhooks/s and p50/p99 latency with wrk at 64 and at 1 connection(s),
+              distinct correctly signed bodies, SQLite durable (WAL, synchronous=FULL);
+              non-2xx must be 0
+  limit       a static-200 server (nginx, `return 200`) under the same wrk load, for the ratio
+  latency     trigger latency: from a webhook's 200 to the fake RudderStack receiving /start,
+              for an idle connection (p50/p99)
+  memory      peak RSS of the relay (VmHWM) after the load
+  cold start  launch to the first durable 200, median of 10
+  history     ingest with 1,000,000 events already stored vs an empty store
+
+Usage: bench/bench.py [--smoke] [--runs N] [--duration S] [--bin PATH]
+  --smoke   a few seconds in all, to keep the script working in CI (numbers meaningless)
+Prints one JSON object per measurement and a summary table.
+"""
+import argparse
+import hashlib
+import hmac
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+SECRET = "bench-secret"
+TOKEN = "bench-token"
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def wait_port(port, timeout=10):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), 0.2).close()
+            return True
+        except OSError:
+            time.sleep(0.01)
+    return False
+
+
+def body(i, job="123", run_base=5_000_000):
+    return json.dumps({
+        "accountId": 1, "webhookId": "wsu_bench", "eventId": "wev_bench_%012d_%d" % (i, run_base),
+        "timestamp": "2026-01-01T00:00:00.000000000Z", "eventType": "job.run.completed", "webhookName": "bench",
+        "data": {"jobId": job, "runId": str(run_base + i), "environmentId": "1234", "projectId": "167194",
+                 "runStatus": "Success", "runStatusCode": 10, "runStatusMessage": "None",
+                 "runStartedAt": "2026-01-01T00:00:00Z", "runFinishedAt": "2026-01-01T00:01:00Z"}},
+        separators=(",", ":"))
+
+
+def sign(b):
+    return hmac.new(SECRET.encode(), b.encode(), hashlib.sha256).hexdigest()
+
+
+def write_bodies(path, n, offset):
+    with open(path, "w") as f:
+        for i in range(offset, offset + n):
+            b = body(i)
+            f.write(sign(b) + "\t" + b + "\n")
+
+
+class Relay:
+    """A fake RudderStack plus a relay on a fresh SQLite file."""
+
+    def __init__(self, args, work, routes=None, db=None):
+        self.args, self.work = args, work
+        self.fake_port, self.port = free_port(), free_port()
+        self.db = db or os.path.join(work, "relay-%d.db" % self.port)
+        env = dict(os.environ, RUDDERSTACK_API_TOKEN=TOKEN, DBT_WEBHOOK_SECRET=SECRET)
+        self.fake = subprocess.Popen([args.bin, "fake-rudderstack", "--port", str(self.fake_port), "--sync-duration",
+                                      "50ms", "--log-level", "error"], env=env)
+        wait_port(self.fake_port)
+        cfg = os.path.join(work, "relay-%d.toml" % self.port)
+        with open(cfg, "w") as f:
+            f.write('[server]\nlisten = "127.0.0.1:%d"\n[store]\nurl = "sqlite://%s"\n' % (self.port, self.db))
+            f.write('[rudderstack]\napi_base = "http://127.0.0.1:%d"\n' % self.fake_port)
+            f.write('[dispatch]\npoll_interval = "200ms"\nsync_poll_interval = "200ms"\n')
+            f.write(routes or '[[route]]\njob_ids = ["123"]\nconnections = ["c1"]\n')
+        self.cfg, self.env = cfg, env
+        self.proc = subprocess.Popen([args.bin, "serve", "--config", cfg, "--log-level", "error"], env=env)
+        if not wait_port(self.port):
+            raise RuntimeError("relay did not start")
+
+    def url(self, path="/webhooks/dbt"):
+        return "http://127.0.0.1:%d%s" % (self.port, path)
+
+    def peak_rss_kb(self):
+        with open("/proc/%d/status" % self.proc.pid) as f:
+            return int(re.search(r"VmHWM:\s+(\d+)", f.read()).group(1))
+
+    def stop(self):
+        for p in (self.proc, self.fake):
+            p.send_signal(signal.SIGTERM)
+            try:
+                p.wait(10)
+            except subprocess.TimeoutExpired:
+                p.kill()
+
+
+def wrk(url, connections, duration, bodies):
+    threads = 1 if connections == 1 else 2
+    cmd = ["wrk", "-t%d" % threads, "-c%d" % connections, "-d%ds" % duration, "--latency"]
+    if bodies:
+        cmd += ["-s", os.path.join(HERE, "webhooks.lua")]
+    cmd += [url]
+    if bodies:
+        cmd += ["--", bodies]
+    out = subprocess.run(cmd, capture_output=True, text=True, env=dict(os.environ, WRK_THREADS=str(threads))).stdout
+
+    def ms(label):
+        m = re.search(r"%s\s+([\d.]+)(us|ms|s)" % label, out)
+        if not m:
+            return None
+        v = float(m.group(1))
+        return v / 1000 if m.group(2) == "us" else v * 1000 if m.group(2) == "s" else v
+
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    non2xx = re.search(r"non2xx=(\d+)", out)
+    non2xx = int(non2xx.group(1)) if non2xx else int((re.search(r"Non-2xx or 3xx responses: (\d+)", out) or [0, 0])[1])
+    return {"rps": rps, "p50_ms": ms("50%"), "p99_ms": ms("99%"), "non2xx": non2xx}
+
+
+def nginx_limit(work, connections, duration):
+    if not shutil.which("nginx"):
+        return None
+    port = free_port()
+    conf = os.path.join(work, "nginx.conf")
+    with open(conf, "w") as f:
+        f.write("worker_processes 1; daemon off; pid %s/nginx.pid; error_log stderr crit;\n"
+                "events { worker_connections 1024; }\n"
+                "http { access_log off; server { listen 127.0.0.1:%d; location / { return 200 'ok'; } } }\n"
+                % (work, port))
+    p = subprocess.Popen(["nginx", "-c", conf, "-p", work])
+    wait_port(port)
+    try:
+        return wrk("http://127.0.0.1:%d/" % port, connections, duration, None)
+    finally:
+        p.terminate()
+        p.wait()
+
+
+def post(url, b):
+    req = urllib.request.Request(url, data=b.encode(), headers={"Authorization": sign(b)}, method="POST")
+    with urllib.request.urlopen(req, timeout=10) as r:
+        return r.status
+
+
+def trigger_latency(args, work, n):
+    routes = "".join('[[route]]\nname = "r%d"\njob_ids = ["%d"]\nconnections = ["lat_%d"]\n' % (i, 1000 + i, i)
+                     for i in range(n))
+    relay = Relay(args, work, routes)
+    try:
+        acked = {}
+        for i in range(n):
+            b = body(i, job=str(1000 + i), run_base=7_000_000)
+            assert post(relay.url(), b) == 200
+            acked["lat_%d" % i] = time.time()
+            time.sleep(0.02)  # one idle connection at a time
+        time.sleep(1)
+        calls = json.load(urllib.request.urlopen("http://127.0.0.1:%d/_fake/calls" % relay.fake_port))["calls"]
+        lat = []
+        for c in calls:
+            if c["endpoint"] == "start" and c["connection_id"] in acked:
+                at = c["at"]
+                t = time.mktime(time.strptime(at[:19], "%Y-%m-%dT%H:%M:%S")) - time.timezone + int(at[20:23]) / 1000
+                lat.append(max(0.0, (t - acked[c["connection_id"]]) * 1000))
+        lat.sort()
+        return {"p50_ms": statistics.median(lat), "p99_ms": lat[int(len(lat) * 0.99) - 1], "samples": len(lat),
+                "resolution_ms": 1}
+    finally:
+        relay.stop()
+
+
+def cold_start(args, work, runs):
+    times = []
+    for i in range(runs):
+        relay_port, fake_port = free_port(), free_port()
+        db = os.path.join(work, "cold-%d.db" % i)
+        cfg = os.path.join(work, "cold-%d.toml" % i)
+        with open(cfg, "w") as f:
+            f.write('[server]\nlisten = "127.0.0.1:%d"\n[store]\nurl = "sqlite://%s"\n' % (relay_port, db))
+            f.write('[rudderstack]\napi_base = "http://127.0.0.1:%d"\n[[route]]\nconnections = ["c"]\n' % fake_port)
+        b = body(i, run_base=9_000_000)
+        env = dict(os.environ, RUDDERSTACK_API_TOKEN=TOKEN, DBT_WEBHOOK_SECRET=SECRET)
+        t0 = time.perf_counter()
+        p = subprocess.Popen([args.bin, "serve", "--config", cfg, "--log-level", "error"], env=env)
+        while True:
+            try:
+                if post("http://127.0.0.1:%d/webhooks/dbt" % relay_port, b) == 200:
+                    break
+            except OSError:
+                time.sleep(0.0005)
+        times.append((time.perf_counter() - t0) * 1000)
+        p.terminate()
+        p.wait()
+    return {"median_ms": statistics.median(times), "runs": runs}
+
+
+def preload(db, n):
+    """Stores n events (and their succeeded triggers) directly, as history."""
+    con = sqlite3.connect(db)
+    con.execute("PRAGMA journal_mode=WAL")
+    con.execute("""INSERT INTO events (event_id, event_type, account_id, job_id, run_id, run_status_code, received_at,
+                   raw_body) WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < ?)
+                   SELECT 'wev_history_' || i, 'job.run.completed', 1, 123, i, 10, 1700000000000 + i,
+                   '{"eventId":"wev_history_' || i || '"}' FROM n""", (n,))
+    con.execute("""INSERT INTO triggers (event_id, route, connection_id, sync_type, if_running, dedupe_key, state,
+                   created_at, next_attempt_at, updated_at, sync_id)
+                   SELECT event_id, 'route-1', 'c1', 'incremental', 'queue', 'history|' || run_id, 'succeeded',
+                   received_at, received_at, received_at, 'sync_history' FROM events""")
+    con.commit()
+    con.close()
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--smoke", action="store_true")
+    ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--duration", type=int, default=10)
+    ap.add_argument("--history", type=int, default=1_000_000)
+    ap.add_argument("--bin", default=os.path.join(ROOT, "build", "release", "bin", "retl-relay"))
+    args = ap.parse_args()
+    if args.smoke:
+        args.runs, args.duration, args.history = 1, 1, 2000
+    work = tempfile.mkdtemp(prefix="retl-relay-bench-")
+    results = {}
+    try:
+        per_run = 20_000 * args.duration  # more distinct bodies than a run can send (~12k/s measured)
+        offset = 0
+        ingest64, ingest1, limit, rss, history = [], [], [], [], []
+        for r in range(args.runs):
+            bodies = os.path.join(work, "bodies.tsv")
+            write_bodies(bodies, per_run, offset)
+            offset += per_run
+            relay = Relay(args, work)
+            ingest64.append(wrk(relay.url(), 64, args.duration, bodies))
+            write_bodies(bodies, 5000 * args.duration, offset)
+            offset += 5000 * args.duration
+            ingest1.append(wrk(relay.url(), 1, args.duration, bodies))
+            rss.append(relay.peak_rss_kb())
+            relay.stop()
+            limit.append(nginx_limit(work, 64, args.duration))
+            # History: the same load on a store already holding `history` events.
+            db = os.path.join(work, "history-%d.db" % r)
+            seed = Relay(args, work, db=db)  # creates the schema
+            seed.stop()
+            preload(db, args.history)
+            write_bodies(bodies, per_run, offset)
+            offset += per_run
+            relay = Relay(args, work, db=db)
+            history.append(wrk(relay.url(), 64, args.duration, bodies))
+            relay.stop()
+            print(json.dumps({"run": r, "ingest64": ingest64[-1], "ingest1": ingest1[-1], "limit": limit[-1],
+                              "peak_rss_kb": rss[-1], "history": history[-1]}), flush=True)
+        med = lambda xs, k: statistics.median([x[k] for x in xs if x and x.get(k) is not None]) if any(xs) else None
+        results = {
+            "ingest64_rps": med(ingest64, "rps"), "ingest64_p50_ms": med(ingest64, "p50_ms"),
+            "ingest64_p99_ms": med(ingest64, "p99_ms"), "ingest64_non2xx": sum(x["non2xx"] for x in ingest64),
+            "ingest1_rps": med(ingest1, "rps"), "ingest1_p50_ms": med(ingest1, "p50_ms"),
+            "ingest1_p99_ms": med(ingest1, "p99_ms"), "ingest1_non2xx": sum(x["non2xx"] for x in ingest1),
+            "limit_rps": med(limit, "rps") if any(limit) else None,
+            "peak_rss_mb": statistics.median(rss) / 1024,
+            "history_rps": med(history, "rps"), "history_events": args.history,
+        }
+        if results["limit_rps"]:
+            results["ingest_vs_limit"] = results["ingest64_rps"] / results["limit_rps"]
+        results["history_vs_empty"] = results["history_rps"] / results["ingest64_rps"]
+        results["trigger_latency"] = trigger_latency(args, work, 20 if args.smoke else 200)
+        results["cold_start"] = cold_start(args, work, 3 if args.smoke else 10)
+        print(json.dumps({"summary": results}, indent=1))
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

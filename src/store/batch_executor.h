@@ -33,7 +33,9 @@ class BatchExecutor {
     std::function<Status(Conn&)> savepoint;
     std::function<void(Conn&)> rollback_to_savepoint;
     std::function<void(Conn&)> release_savepoint;
+    std::function<bool(Conn&)> healthy;  // the connection is up (a retry can succeed)
   };
+  static constexpr int kJobRetries = 3;
 
   BatchExecutor(std::vector<std::unique_ptr<Conn>> conns, Dialect dialect, size_t max_batch)
       : conns_(std::move(conns)), dialect_(std::move(dialect)), max_batch_(max_batch) {
@@ -99,8 +101,14 @@ class BatchExecutor {
           results[i] = s;
           continue;
         }
-        results[i] = batch[i].work(conn);
-        if (!results[i].ok()) dialect_.rollback_to_savepoint(conn);
+        // A transient failure (a deadlock with another instance's transaction, say) undoes
+        // just this job; it runs again from its savepoint. Jobs reset their outputs on entry.
+        for (int attempt = 0;; ++attempt) {
+          results[i] = batch[i].work(conn);
+          if (results[i].ok()) break;
+          dialect_.rollback_to_savepoint(conn);
+          if (attempt >= kJobRetries || results[i].code() != StatusCode::kUnavailable || !dialect_.healthy(conn)) break;
+        }
         dialect_.release_savepoint(conn);
       }
       tx = dialect_.commit(conn);

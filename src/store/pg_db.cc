@@ -28,7 +28,9 @@ Status PgConn::EnsureConnected() {
 }
 
 StatusOr<PgResult> PgConn::Exec(const std::string& sql, const std::vector<PgParam>& params) {
-  if (Status s = EnsureConnected(); !s.ok()) return s;
+  // Never reconnect here: statements after a reconnect would run outside the transaction the
+  // caller thinks it is in. Only EnsureConnected (before BEGIN) connects.
+  if (conn_ == nullptr || PQstatus(conn_) != CONNECTION_OK) return UnavailableError("postgres: not connected");
   std::vector<const char*> values;
   for (const PgParam& p : params) values.push_back(p ? p->c_str() : nullptr);
   // Without parameters the simple protocol runs several statements at once (migrations).

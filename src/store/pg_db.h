@@ -46,10 +46,12 @@ class PgConn {
 
   // Connects if not connected (connect_timeout 5 s); Unavailable with libpq's reason otherwise.
   Status EnsureConnected();
-  // Runs one statement with text parameters ($1, $2, …). Unavailable when the connection is
-  // lost (it is then re-established by a later EnsureConnected), Internal for SQL errors.
+  // Runs one statement with text parameters ($1, $2, …). Unavailable when not connected or the
+  // connection is lost (a later EnsureConnected re-establishes it) and for transient SQL
+  // errors (deadlock, serialization), Internal for other SQL errors.
   StatusOr<PgResult> Exec(const std::string& sql, const std::vector<PgParam>& params = {});
   Status Run(const std::string& sql, const std::vector<PgParam>& params = {});
+  bool connected() const { return conn_ != nullptr && PQstatus(conn_) == CONNECTION_OK; }
 
  private:
   std::string url_;

@@ -256,6 +256,7 @@ class PostgresStore : public Store {
   StatusOr<std::vector<Sync>> ListSyncs(const std::string& connection_id, int limit) override {
     std::vector<Sync> out;
     Status s = exec_.RunSync([&](PgConn& db) -> Status {
+      out.clear();
       RELAY_PG_TRY(r, db.Exec(
           "SELECT connection_id, sync_id, status, origin, COALESCE(started_at_text,''), COALESCE(finished_at_text,''), "
           "COALESCE(error,''), metrics_succeeded, metrics_failed, metrics_changed, metrics_total, COALESCE(sync_type,'') "
@@ -286,6 +287,7 @@ class PostgresStore : public Store {
   StatusOr<std::vector<StoredEvent>> ListEvents(const EventFilter& f) override {
     std::vector<StoredEvent> out;
     Status s = exec_.RunSync([&](PgConn& db) -> Status {
+      out.clear();
       RELAY_PG_TRY(r, db.Exec(
           "SELECT event_id, event_type, job_id, run_id, run_status_code, received_at, raw_body FROM events "
           "WHERE ($1::bigint IS NULL OR job_id = $1::bigint) AND ($2::bigint IS NULL OR received_at >= $2::bigint) "
@@ -322,6 +324,7 @@ class PostgresStore : public Store {
   StatusOr<std::vector<ConnectionStatus>> ListConnections() override {
     std::vector<ConnectionStatus> out;
     Status s = exec_.RunSync([&](PgConn& db) -> Status {
+      out.clear();
       RELAY_PG_TRY(r, db.Exec(
           std::string("SELECT ") + kConnectionColumns +
           ", (SELECT COUNT(*) FROM triggers t WHERE t.connection_id = c.id AND t.state = 'pending'),"
@@ -350,6 +353,7 @@ class PostgresStore : public Store {
                                              TimePoint now) override {
     std::vector<int64_t> ids;
     Status s = exec_.RunSync([&](PgConn& db) -> Status {
+      ids.clear();
       const int64_t now_ms = ToUnixMillis(now);
       for (const NewTrigger& t : triggers) {
         RELAY_PG_TRY(r, db.Exec(
@@ -369,6 +373,7 @@ class PostgresStore : public Store {
   StatusOr<std::vector<int64_t>> RetryDead(const std::vector<int64_t>& ids, TimePoint now) override {
     std::vector<int64_t> moved;
     Status s = exec_.RunSync([&](PgConn& db) -> Status {
+      moved.clear();
       RELAY_PG_TRY(r, db.Exec(
           "UPDATE triggers SET state = 'pending', created_at = $1, updated_at = $1, sync_id = NULL "
           "WHERE state = 'dead' AND ($2 = '{}' OR id = ANY($2::bigint[])) RETURNING id",
@@ -388,6 +393,7 @@ class PostgresStore : public Store {
   StatusOr<Gauges> ReadGauges() override {
     Gauges g;
     Status s = exec_.RunSync([&](PgConn& db) -> Status {
+      g = Gauges{};
       RELAY_PG_TRY(t, db.Exec(
           "SELECT COUNT(*) FILTER (WHERE state = 'pending'), COUNT(*) FILTER (WHERE state = 'dead'), "
           "MIN(created_at) FILTER (WHERE state = 'pending') FROM triggers WHERE state IN ('pending', 'dead')"));
@@ -439,12 +445,14 @@ class PostgresStore : public Store {
             [](PgConn& db) { (void)db.Run("ROLLBACK"); },
             [](PgConn& db) { return db.Run("SAVEPOINT job"); },
             [](PgConn& db) { (void)db.Run("ROLLBACK TO SAVEPOINT job"); },
-            [](PgConn& db) { (void)db.Run("RELEASE SAVEPOINT job"); }};
+            [](PgConn& db) { (void)db.Run("RELEASE SAVEPOINT job"); },
+            [](PgConn& db) { return db.connected(); }};
   }
 
   StatusOr<std::vector<Trigger>> Triggers(const std::string& sql, const std::vector<PgParam>& params) {
     std::vector<Trigger> out;
     Status s = exec_.RunSync([&](PgConn& db) -> Status {
+      out.clear();
       RELAY_PG_TRY(r, db.Exec(sql, params));
       for (int i = 0; i < r->rows(); ++i) out.push_back(ReadTrigger(*r, i));
       return Status::Ok();
@@ -456,6 +464,7 @@ class PostgresStore : public Store {
   StatusOr<std::vector<Attempt>> Attempts(const std::string& sql, const std::vector<PgParam>& params) {
     std::vector<Attempt> out;
     Status s = exec_.RunSync([&](PgConn& db) -> Status {
+      out.clear();
       RELAY_PG_TRY(r, db.Exec(sql, params));
       for (int i = 0; i < r->rows(); ++i) {
         out.push_back(Attempt{r->Text(i, 0), r->Text(i, 1), FromUnixMillis(r->Int(i, 2)), r->Int(i, 3),
@@ -467,12 +476,17 @@ class PostgresStore : public Store {
     return out;
   }
 
+  // Creates the connection's row on first sight. The NOT EXISTS check reads the snapshot and
+  // never waits; a bare INSERT … ON CONFLICT would wait for a lifecycle step updating the same
+  // row, and two writers doing that in opposite orders deadlock.
   static Status EnsureConnection(PgConn& db, const std::string& id, int64_t now_ms) {
-    return db.Run("INSERT INTO connections (id, updated_at) VALUES ($1, $2) ON CONFLICT (id) DO NOTHING",
+    return db.Run("INSERT INTO connections (id, updated_at) SELECT $1, $2 "
+                  "WHERE NOT EXISTS (SELECT 1 FROM connections WHERE id = $1) ON CONFLICT (id) DO NOTHING",
                   {P(id), P(now_ms)});
   }
 
   static Status DoAppend(PgConn& db, const NewEvent& ev, const std::vector<NewTrigger>& triggers, AppendResult& out) {
+    out = AppendResult{};  // a job may run again after a transient failure
     RELAY_PG_TRY(ins, db.Exec(
         "INSERT INTO events (event_id, event_type, account_id, job_id, run_id, run_status_code, received_at, raw_body) "
         "VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (event_id) DO NOTHING",

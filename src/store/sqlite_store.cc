@@ -370,7 +370,8 @@ class SqliteStore : public Store {
             [](Db& db) { (void)db.Exec("ROLLBACK"); },
             [](Db& db) { return db.Exec("SAVEPOINT job"); },
             [](Db& db) { (void)db.Exec("ROLLBACK TO job"); },
-            [](Db& db) { (void)db.Exec("RELEASE job"); }};
+            [](Db& db) { (void)db.Exec("RELEASE job"); },
+            [](Db&) { return false; }};  // one writer: nothing to deadlock with, nothing to retry
   }
 
   void Submit(std::function<Status(Db&)> run, std::function<void(const Status&)> done) {
@@ -379,6 +380,7 @@ class SqliteStore : public Store {
   Status RunSync(std::function<Status(Db&)> run) { return exec_.RunSync(std::move(run)); }
 
   static Status DoAppend(Db& db, const NewEvent& ev, const std::vector<NewTrigger>& triggers, AppendResult& out) {
+    out = AppendResult{};
     Query ins = db.Prepare(
         "INSERT INTO events (event_id, event_type, account_id, job_id, run_id, run_status_code, received_at, raw_body) "
         "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) ON CONFLICT (event_id) DO NOTHING");

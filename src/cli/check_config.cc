@@ -30,6 +30,7 @@ int CheckConfig(const std::string& path) {
     return kExitFailure;
   }
   std::vector<std::string> problems = config::ServeProblems(*c);
+  for (const std::string& w : c->warnings) std::cerr << "warning: " << w << "\n";
   std::cout << "config: " << c->source << "\n"
             << "listen: " << c->server.listen << "\n"
             << "store: " << c->store.url << "\n"

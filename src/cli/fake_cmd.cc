@@ -28,7 +28,9 @@ int RunFake(const FakeCmdOptions& opt) {
     return kExitUsage;
   }
   std::string token = opt.token;
-  if (token.empty()) {
+  if (!token.empty()) {
+    std::cerr << "warning: --token on the command line is visible in the process list; prefer RUDDERSTACK_API_TOKEN\n";
+  } else {
     if (const char* v = std::getenv("RUDDERSTACK_API_TOKEN")) token = v;
   }
   if (token.empty()) {

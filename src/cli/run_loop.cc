@@ -3,6 +3,7 @@
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <csignal>
+#include <functional>
 #include <thread>
 #include <vector>
 
@@ -11,16 +12,30 @@
 namespace relay::cli {
 namespace net = boost::asio;
 
-void RunUntilSignal(net::io_context& ioc, std::vector<http::Server*> servers, int threads) {
+void RunUntilSignal(net::io_context& ioc, std::vector<http::Server*> servers, int threads, Duration shutdown_timeout) {
   net::signal_set signals(ioc, SIGINT, SIGTERM);
-  net::steady_timer grace(ioc);
+  net::steady_timer drain(ioc);
+  constexpr auto kTick = std::chrono::milliseconds(10);
+  int64_t ticks_left = 0;
+  // Checks every 10 ms whether the answers in flight are written; idle keep-alive connections
+  // do not hold the exit up (they are closed with the io_context).
+  std::function<void()> check = [&] {
+    int in_flight = 0;
+    for (http::Server* s : servers) in_flight += s->InFlight();
+    if (in_flight == 0 || ticks_left-- <= 0) {
+      if (in_flight > 0) log::Warn("shutdown timeout: abandoning requests in flight", {{"requests", std::to_string(in_flight)}});
+      ioc.stop();
+      return;
+    }
+    drain.expires_after(kTick);
+    drain.async_wait([&](const boost::system::error_code&) { check(); });
+  };
   signals.async_wait([&](const boost::system::error_code& ec, int sig) {
     if (ec) return;
     log::Info("shutting down", {{"signal", std::to_string(sig)}});
     for (http::Server* s : servers) s->Stop();
-    // Requests in flight get a moment to finish; idle keep-alive connections do not hold us up.
-    grace.expires_after(std::chrono::milliseconds(500));
-    grace.async_wait([&](const boost::system::error_code&) { ioc.stop(); });
+    ticks_left = shutdown_timeout / kTick;
+    check();
   });
   std::vector<std::thread> pool;
   for (int i = 1; i < threads; ++i) pool.emplace_back([&] { ioc.run(); });

@@ -1,5 +1,6 @@
 #include "cli/runtime.h"
 
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <random>
@@ -18,6 +19,25 @@ std::string InstanceId() {
   return std::string(host) + ":" + std::to_string(getpid()) + ":" + std::to_string(rd() % 100000);
 }
 
+// Raises the soft file-descriptor limit to the hard one and keeps the connection cap below it
+// (room for the store, the API client and log files), so the cap, not EMFILE, turns excess
+// connections away.
+int ConnectionCap(int configured) {
+  rlimit lim{};
+  if (getrlimit(RLIMIT_NOFILE, &lim) != 0) return configured;
+  if (lim.rlim_cur < lim.rlim_max) {
+    lim.rlim_cur = lim.rlim_max;
+    (void)setrlimit(RLIMIT_NOFILE, &lim);
+    (void)getrlimit(RLIMIT_NOFILE, &lim);
+  }
+  constexpr rlim_t kReserved = 128;
+  if (lim.rlim_cur == RLIM_INFINITY || lim.rlim_cur > static_cast<rlim_t>(configured) + kReserved) return configured;
+  int cap = lim.rlim_cur > kReserved ? static_cast<int>(lim.rlim_cur - kReserved) : 1;
+  log::Warn("server.max_connections lowered to fit the file-descriptor limit",
+            {{"configured", std::to_string(configured)}, {"effective", std::to_string(cap)}});
+  return cap;
+}
+
 }  // namespace
 
 StatusOr<std::unique_ptr<RelayRuntime>> RelayRuntime::Create(config::Config config, boost::asio::io_context& ioc) {
@@ -27,7 +47,8 @@ StatusOr<std::unique_ptr<RelayRuntime>> RelayRuntime::Create(config::Config conf
   if (!store.ok()) return Status(store.status().code(), "store: " + store.status().message());
   rt->store_ = std::move(store).value();
   rt->client_ = rudderstack::NewHttpClient({config::ApiBase(cfg.rudderstack), cfg.rudderstack.token,
-                                            cfg.rudderstack.connect_timeout, cfg.rudderstack.request_timeout});
+                                            cfg.rudderstack.connect_timeout, cfg.rudderstack.request_timeout,
+                                            &rt->abort_calls_});
   auto rng = std::make_shared<std::mt19937_64>(std::random_device{}());
   rt->dispatcher_ = std::make_unique<dispatch::Dispatcher>(
       *rt->store_, *rt->client_, rt->clock_, cfg.dispatch, InstanceId(),
@@ -46,7 +67,7 @@ StatusOr<std::unique_ptr<RelayRuntime>> RelayRuntime::Create(config::Config conf
   admin::ApiHandler* adm = rt->admin_.get();
   admin::HealthHandler* health = rt->health_.get();
   http::ServerOptions server_options{cfg.server.max_body_bytes, cfg.server.header_timeout, cfg.server.body_timeout,
-                                     cfg.server.idle_timeout, 10000, nullptr};
+                                     cfg.server.idle_timeout, ConnectionCap(cfg.server.max_connections), nullptr};
   server_options.on_reject = [](unsigned status, std::string_view target) {
     if (!http::WebhookHandler::IsWebhookTarget(target)) return;
     http::WebhookHandler::CountWebhook(status == 413 ? "too_large" : "bad_request");
@@ -77,6 +98,7 @@ void RelayRuntime::Start() {
 }
 
 void RelayRuntime::Shutdown() {
+  abort_calls_ = true;
   if (dispatcher_) dispatcher_->Stop();
   if (admin_pool_) admin_pool_->join();
   // Drain the store while the io_context still exists: late commits post their answers to it.

@@ -4,6 +4,7 @@
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/thread_pool.hpp>
+#include <atomic>
 #include <memory>
 
 #include "admin/api_handler.h"
@@ -31,7 +32,9 @@ class RelayRuntime {
 
   // Starts the dispatcher and the listener.
   void Start();
-  // Stops the dispatcher, then drains the store. Call after the io_context stopped running.
+  // Abandons RudderStack calls in progress (within about a second; recovered after a restart
+  // like a dropped connection), stops the dispatcher, then drains the store. Call after the
+  // io_context stopped running.
   void Shutdown();
 
  private:
@@ -39,6 +42,7 @@ class RelayRuntime {
 
   config::Config config_;
   SystemClock clock_;
+  std::atomic<bool> abort_calls_{false};  // set at Shutdown: RudderStack calls in progress give up
   std::unique_ptr<store::Store> store_;
   std::unique_ptr<rudderstack::Client> client_;
   std::unique_ptr<dispatch::Dispatcher> dispatcher_;

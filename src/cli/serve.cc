@@ -34,6 +34,7 @@ int Serve(const ServeOptions& opt) {
   std::optional<config::Config> loaded = LoadOrExplain(opt.config_path);
   if (!loaded) return kExitFailure;
   config::Config& cfg = *loaded;
+  for (const std::string& w : cfg.warnings) log::Warn(w);
   if (!opt.listen.empty()) cfg.server.listen = opt.listen;
   std::vector<std::string> problems = config::ServeProblems(cfg);
   for (const std::string& p : problems) std::cerr << "error: " << p << "\n";
@@ -56,7 +57,7 @@ int Serve(const ServeOptions& opt) {
                                    {"store", cfg.store.url}, {"api_base", config::ApiBase(cfg.rudderstack)},
                                    {"routes", std::to_string(cfg.routes.size())}, {"config", cfg.source},
                                    {"admin_api", cfg.admin.token.empty() ? "off" : "on"}});
-  RunUntilSignal(ioc, {&(*rt)->server()}, cfg.server.io_threads);
+  RunUntilSignal(ioc, {&(*rt)->server()}, cfg.server.io_threads, cfg.server.shutdown_timeout);
   (*rt)->Shutdown();
   log::Info("retl-relay stopped");
   return kExitOk;

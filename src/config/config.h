@@ -30,6 +30,13 @@ struct ServerConfig {
   Duration idle_timeout = std::chrono::seconds(60);
   // Threads running the HTTP server. They never block on I/O other than sockets.
   int io_threads = 1;
+  // Connections held open at once; a new one beyond this is closed at once (the relay also
+  // keeps this below its file-descriptor limit). 1,000 idle keep-alive connections fit.
+  int max_connections = 4096;
+  // On SIGTERM/SIGINT: stop accepting, then wait up to this for requests in flight to be
+  // answered before exiting. The dispatcher's current RudderStack call is bounded separately
+  // by rudderstack.request_timeout and is recovered after a restart if it is abandoned.
+  Duration shutdown_timeout = std::chrono::seconds(10);
 };
 
 struct StoreConfig {
@@ -93,6 +100,9 @@ struct Route {
 };
 
 struct Config {
+  // Problems that do not stop the relay but an operator must hear about (a world-readable
+  // file holding secrets, say). Printed by serve and check-config.
+  std::vector<std::string> warnings;
   ServerConfig server;
   StoreConfig store;
   DbtConfig dbt;

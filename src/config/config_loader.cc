@@ -1,7 +1,9 @@
 #include "config/config_loader.h"
 
+#include <sys/stat.h>
 #include <toml++/toml.h>
 
+#include <cstdio>
 #include <cstdlib>
 #include <fstream>
 #include <set>
@@ -177,7 +179,8 @@ void ReadServer(const toml::table& root, const EnvLookup& env, Problems& p, Serv
   const toml::table* t = SubTable(root, "server", p);
   if (t == nullptr) return;
   TableReader r(*t, "server", env, p,
-                {"listen", "max_body_bytes", "header_timeout", "body_timeout", "idle_timeout", "io_threads"});
+                {"listen", "max_body_bytes", "header_timeout", "body_timeout", "idle_timeout", "io_threads",
+                 "max_connections", "shutdown_timeout"});
   r.String("listen", &s.listen);
   int64_t body = static_cast<int64_t>(s.max_body_bytes);
   r.Int("max_body_bytes", 1024, int64_t{64} * 1024 * 1024, &body);
@@ -188,6 +191,10 @@ void ReadServer(const toml::table& root, const EnvLookup& env, Problems& p, Serv
   int64_t threads = s.io_threads;
   r.Int("io_threads", 1, 64, &threads);
   s.io_threads = static_cast<int>(threads);
+  int64_t connections = s.max_connections;
+  r.Int("max_connections", 1, 1000000, &connections);
+  s.max_connections = static_cast<int>(connections);
+  r.Dur("shutdown_timeout", &s.shutdown_timeout);
 }
 
 void ReadStore(const toml::table& root, const EnvLookup& env, Problems& p, StoreConfig& s) {
@@ -364,6 +371,39 @@ std::string ApiBase(const RudderstackConfig& rs) {
   return rs.region == "eu" ? "https://api.eu.rudderstack.com" : "https://api.rudderstack.com";
 }
 
+std::vector<std::string> LiteralSecretKeys(std::string_view toml_text) {
+  std::vector<std::string> keys;
+  toml::table root;
+  try {
+    root = toml::parse(toml_text);
+  } catch (const toml::parse_error&) {
+    return keys;
+  }
+  auto literal = [](const toml::node* n) {
+    if (n == nullptr) return false;
+    if (const toml::array* a = n->as_array()) {
+      for (const toml::node& e : *a) {
+        if (e.is_string() && e.as_string()->get().find("${") == std::string::npos) return true;
+      }
+      return false;
+    }
+    return n->is_string() && n->as_string()->get().find("${") == std::string::npos;
+  };
+  for (const char* key : {"rudderstack.token", "dbt.webhook_secret", "dbt.webhook_secrets", "admin.token"}) {
+    if (literal(root.at_path(key).node())) keys.emplace_back(key);
+  }
+  // A PostgreSQL URL may carry a password: postgresql://user:PASSWORD@host/db.
+  if (const toml::node* url = root.at_path("store.url").node(); url && url->is_string()) {
+    const std::string& u = url->as_string()->get();
+    size_t at = u.find('@'), scheme = u.find("://");
+    if (u.starts_with("postgres") && at != std::string::npos && scheme != std::string::npos &&
+        u.substr(scheme + 3, at - scheme - 3).find(':') != std::string::npos && u.find("${") == std::string::npos) {
+      keys.emplace_back("store.url (password)");
+    }
+  }
+  return keys;
+}
+
 StatusOr<Config> ParseConfig(std::string_view toml_text, const EnvLookup& env, std::string_view source_name) {
   toml::table root;
   try {
@@ -403,7 +443,22 @@ StatusOr<Config> LoadConfigFile(const std::string& path, const EnvLookup& env) {
   if (!in) return NotFoundError(path + ": cannot read config file");
   std::stringstream ss;
   ss << in.rdbuf();
-  return ParseConfig(ss.str(), env, path);
+  const std::string text = ss.str();
+  StatusOr<Config> c = ParseConfig(text, env, path);
+  if (!c.ok()) return c;
+  struct stat st {};
+  if (::stat(path.c_str(), &st) == 0 && (st.st_mode & S_IROTH) != 0) {
+    std::vector<std::string> keys = LiteralSecretKeys(text);
+    if (!keys.empty()) {
+      std::string list;
+      for (const std::string& k : keys) list += (list.empty() ? "" : ", ") + k;
+      char mode[8];
+      std::snprintf(mode, sizeof(mode), "%04o", static_cast<unsigned>(st.st_mode & 07777));
+      c->warnings.push_back(path + " is readable by every user (mode " + mode + ") and holds secrets (" + list +
+                            "): chmod 600 it, or move them to environment variables with ${VAR}");
+    }
+  }
+  return c;
 }
 
 StatusOr<Config> ConfigFromEnvironment(const EnvLookup& env) {

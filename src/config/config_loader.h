@@ -22,7 +22,12 @@ EnvLookup ProcessEnv();
 StatusOr<Config> ParseConfig(std::string_view toml_text, const EnvLookup& env,
                              std::string_view source_name = "config");
 
-// Reads and parses a file. NotFound if it cannot be read.
+// The secret keys whose value is written in the text itself rather than taken from ${VAR}
+// (for the world-readable warning). Unparsable text gives none.
+std::vector<std::string> LiteralSecretKeys(std::string_view toml_text);
+
+// Reads and parses a file. NotFound if it cannot be read. A file readable by other users that
+// holds secrets literally adds a line to Config::warnings.
 StatusOr<Config> LoadConfigFile(const std::string& path, const EnvLookup& env);
 
 // Zero-config mode, the seed handler's variables: RUDDERSTACK_API_TOKEN and RETL_CONNECTION_ID

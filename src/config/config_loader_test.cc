@@ -2,6 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <map>
 
 namespace relay::config {
@@ -159,6 +162,53 @@ TEST(ConfigLoaderTest, SecretsNeverAppearInErrors) {
   auto c = ParseConfig("[rudderstack]\ntoken = \"tok-SECRET\"\nregion = \"xx\"\n[dbt]\nwebhook_secret = \"hook-SECRET\"\n", Env({}));
   ASSERT_FALSE(c.ok());
   EXPECT_EQ(c.status().message().find("SECRET"), std::string::npos) << c.status().message();
+}
+
+TEST(ConfigLoaderTest, LiteralSecretsAreFoundAndVariablesAreNot) {
+  EXPECT_TRUE(LiteralSecretKeys(kFull).empty());
+  auto keys = LiteralSecretKeys(
+      "[rudderstack]\ntoken = \"tok\"\n[dbt]\nwebhook_secrets = [\"${A}\", \"lit\"]\n[admin]\ntoken = \"${ADM}\"\n"
+      "[store]\nurl = \"postgresql://u:pw@db/relay\"\n");
+  EXPECT_EQ(keys, (std::vector<std::string>{"rudderstack.token", "dbt.webhook_secrets", "store.url (password)"}));
+}
+
+// Writes `text` to a fresh file with `mode` and loads it.
+StatusOr<Config> LoadWithMode(const std::string& text, mode_t mode) {
+  char path[] = "/tmp/relay-config-XXXXXX";
+  int fd = mkstemp(path);
+  EXPECT_GE(fd, 0);
+  EXPECT_EQ(write(fd, text.data(), text.size()), static_cast<ssize_t>(text.size()));
+  close(fd);
+  chmod(path, mode);
+  StatusOr<Config> c = LoadConfigFile(path, Env({{"DBT_SECRET", "s"}, {"RS_TOKEN", "t"}}));
+  unlink(path);
+  return c;
+}
+
+TEST(ConfigLoaderTest, WorldReadableFileWithLiteralSecretsWarnsWithoutTheSecret) {
+  const std::string literal = "[rudderstack]\ntoken = \"tok-SECRET\"\n[dbt]\nwebhook_secret = \"${DBT_SECRET}\"\n"
+                              "[[route]]\nconnections = [\"c\"]\n";
+  auto open = LoadWithMode(literal, 0644);
+  ASSERT_TRUE(open.ok()) << open.status().message();
+  ASSERT_EQ(open->warnings.size(), 1u);
+  EXPECT_NE(open->warnings[0].find("mode 0644"), std::string::npos) << open->warnings[0];
+  EXPECT_NE(open->warnings[0].find("rudderstack.token"), std::string::npos);
+  EXPECT_EQ(open->warnings[0].find("SECRET"), std::string::npos);
+  auto private_file = LoadWithMode(literal, 0600);
+  ASSERT_TRUE(private_file.ok());
+  EXPECT_TRUE(private_file->warnings.empty());
+  auto from_env = LoadWithMode(kFull, 0644);
+  ASSERT_TRUE(from_env.ok()) << from_env.status().message();
+  EXPECT_TRUE(from_env->warnings.empty());
+}
+
+TEST(ConfigLoaderTest, ServerLimitsAreRead) {
+  auto c = ParseConfig("[server]\nmax_connections = 50\nshutdown_timeout = \"3s\"\n[[route]]\nconnections = [\"c\"]\n",
+                       Env({{"DBT_WEBHOOK_SECRET", "s"}, {"RUDDERSTACK_API_TOKEN", "t"}}));
+  ASSERT_TRUE(c.ok()) << c.status().message();
+  EXPECT_EQ(c->server.max_connections, 50);
+  EXPECT_EQ(c->server.shutdown_timeout, std::chrono::seconds(3));
+  EXPECT_FALSE(ParseConfig("[server]\nmax_connections = 0\n[[route]]\nconnections = [\"c\"]\n", Env({})).ok());
 }
 
 TEST(ConfigLoaderTest, Durations) {

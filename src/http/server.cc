@@ -77,9 +77,23 @@ struct Server::State {
   Handler handler;
   tcp::acceptor acceptor;
   std::atomic<int> connections{0};
+  std::atomic<int> in_flight{0};
+  std::atomic<bool> stopping{false};
 };
 
 namespace {
+
+// Counts a request from the moment it is read until its answer is written (or abandoned).
+class InFlightGuard {
+ public:
+  explicit InFlightGuard(std::atomic<int>& n) : n_(n) { ++n_; }
+  ~InFlightGuard() { --n_; }
+  InFlightGuard(const InFlightGuard&) = delete;
+  InFlightGuard& operator=(const InFlightGuard&) = delete;
+
+ private:
+  std::atomic<int>& n_;
+};
 
 // One connection: read a request under the limits, hand it to the handler, write the answer,
 // repeat while keep-alive holds. Expected I/O errors are values; they end the session quietly.
@@ -122,10 +136,12 @@ net::awaitable<void> Session(std::shared_ptr<Server::State> st, tcp::socket sock
     }
     Request req = parser.release();
     const bool keep_alive = req.keep_alive();
+    InFlightGuard guard(st->in_flight);
     stream.expires_never();  // the handler may wait for a group commit; the store bounds that
     Response res = co_await st->handler(std::move(req));
     if (res.count(kDropConnectionHeader) != 0) break;
-    if (!co_await Send(stream, std::move(res), version, keep_alive, opt.body_timeout)) break;
+    // Once the server stops, the answer in hand is written and the connection closed.
+    if (!co_await Send(stream, std::move(res), version, keep_alive && !st->stopping.load(), opt.body_timeout)) break;
   }
   beast::error_code ignored;
   stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
@@ -204,12 +220,15 @@ void Server::Start() {
 }
 
 void Server::Stop() {
-  beast::error_code ignored;
+  state_->stopping = true;
   net::post(state_->ioc, [st = state_] {
     beast::error_code ec;
     st->acceptor.close(ec);
   });
-  (void)ignored;
 }
+
+int Server::InFlight() const { return state_->in_flight.load(); }
+
+int Server::Connections() const { return state_->connections.load(); }
 
 }  // namespace relay::http

@@ -56,8 +56,13 @@ class Server {
   StatusOr<uint16_t> Listen(const std::string& host_port);
   // Starts accepting on the io_context. REQUIRES: Listen succeeded.
   void Start();
-  // Stops accepting; sessions in flight finish their current request.
+  // Stops accepting; sessions in flight finish their current request and then close (no more
+  // keep-alive). Idle connections are left for the io_context's end.
   void Stop();
+  // Requests read in full whose answer is not yet written. Thread-safe.
+  int InFlight() const;
+  // Connections open now. Thread-safe.
+  int Connections() const;
 
   struct State;  // shared with the accept loop and sessions, which may outlive a Stop()
 

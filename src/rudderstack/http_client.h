@@ -2,6 +2,7 @@
 // The libcurl implementation of Client. Blocking: call it from dispatcher threads only.
 // Each calling thread keeps its own curl handle, so connections to the API are reused.
 
+#include <atomic>
 #include <memory>
 #include <string>
 
@@ -14,6 +15,9 @@ struct HttpClientOptions {
   std::string token;     // Bearer token; never logged or put in error messages
   Duration connect_timeout = std::chrono::seconds(10);
   Duration request_timeout = std::chrono::seconds(30);
+  // When set and true, a call in progress is abandoned within about a second (shutdown). It
+  // then fails like a dropped connection: ambiguous, recovered by the connection machine.
+  const std::atomic<bool>* abort = nullptr;
 };
 
 std::unique_ptr<Client> NewHttpClient(HttpClientOptions options);

@@ -1,5 +1,7 @@
 #include "store/sqlite_db.h"
 
+#include <sys/stat.h>
+
 #include <fcntl.h>
 #include <cerrno>
 #include <cstring>
@@ -50,7 +52,25 @@ std::string Query::Text(int col) const {
   return std::string(reinterpret_cast<const char*>(p), static_cast<size_t>(sqlite3_column_bytes(stmt_, col)));
 }
 
+namespace {
+
+// Creates the missing directories above `path` with mode 0700 (they will hold webhook bodies).
+Status MakeParentDirs(const std::string& path) {
+  for (size_t slash = path.find('/', 1); slash != std::string::npos; slash = path.find('/', slash + 1)) {
+    std::string dir = path.substr(0, slash);
+    if (::mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST) {
+      return UnavailableError("sqlite: cannot create directory " + dir + ": " + std::strerror(errno));
+    }
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
 StatusOr<std::unique_ptr<Db>> Db::Open(const std::string& path, bool create_if_missing) {
+  if (create_if_missing) {
+    if (Status s = MakeParentDirs(path); !s.ok()) return s;
+  }
   // Create the file ourselves so it is private from the start: it holds raw webhook bodies.
   int fd = ::open(path.c_str(), O_RDWR | O_CLOEXEC | (create_if_missing ? O_CREAT : 0), 0600);
   if (fd < 0) return UnavailableError("sqlite: cannot open " + path + ": " + std::strerror(errno));

@@ -120,6 +120,21 @@ TEST_P(StoreTest, DatabaseFileIsPrivate) {
   struct stat st {};
   ASSERT_EQ(stat(dir_.File("relay.db").c_str(), &st), 0);
   EXPECT_EQ(st.st_mode & 0077, 0u);
+  // The write-ahead log holds the same bodies; SQLite gives it the database file's mode.
+  ASSERT_TRUE(store->Append(Event("wev_1"), {})->duplicate == false);
+  ASSERT_EQ(stat(dir_.File("relay.db-wal").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0077, 0u);
+}
+
+TEST_P(StoreTest, MissingDirectoriesAreCreatedPrivate) {
+  if (!IsSqlite()) GTEST_SKIP() << "a file-backed store only";
+  auto store = OpenStore("sqlite://" + dir_.File("data/relay/relay.db"));
+  ASSERT_TRUE(store.ok()) << store.status().message();
+  for (const char* d : {"data", "data/relay"}) {
+    struct stat st {};
+    ASSERT_EQ(stat(dir_.File(d).c_str(), &st), 0) << d;
+    EXPECT_EQ(st.st_mode & 0077, 0u) << d;
+  }
 }
 
 TEST_P(StoreTest, ClaimLeasesOneConnectionToOneOwner) {

@@ -10,6 +10,9 @@
 #include <set>
 #include <sqlite3.h>
 #include <sstream>
+#include <thread>
+#include <mutex>
+#include <atomic>
 
 #include "../support/process.h"
 #include "../support/temp_dir.h"
@@ -459,6 +462,77 @@ TEST_F(RelayIntegrationTest, SigtermExitsCleanly) {
   ASSERT_EQ(PostSigned(Payload()).status, 200);
   EXPECT_EQ(relay_->Stop(SIGTERM), 0);
   EXPECT_EQ(*OpenStore()->CountEvents(), 1);
+}
+
+// SIGTERM under load, with the dispatcher stuck in a slow /start that RudderStack performed:
+// the relay stops accepting, answers what it read, abandons the call, exits 0 quickly, and
+// after a restart every acknowledged webhook is stored, the abandoned start is adopted (not
+// sent again) and every trigger ends.
+TEST_F(RelayIntegrationTest, GracefulShutdownUnderLoadLosesNothingAndStartsNothingTwice) {
+  // A request timeout far above the bound asserted below: only the shutdown abort can meet it.
+  ASSERT_EQ(relay_->Stop(SIGTERM), 0);
+  std::string config = testing::ReadFileBytes(dir_.File("relay.toml"));
+  const std::string old_timeout = "request_timeout = \"2s\"";
+  config.replace(config.find(old_timeout), old_timeout.size(), "request_timeout = \"30s\"");
+  std::ofstream(dir_.File("relay.toml")) << config;
+  StartRelay();
+  InjectFault(R"({"endpoint":"start","status":200,"perform":true,"latency_ms":10000})");
+  ASSERT_EQ(PostSigned(Payload()).status, 200);
+  ASSERT_TRUE(Eventually([&] { return Starts().size() == 1; }));  // the slow start is in progress
+  std::mutex mu;
+  std::vector<std::string> acknowledged;
+  std::atomic<bool> done{false};
+  std::vector<std::thread> senders;
+  for (int t = 0; t < 4; ++t) {
+    senders.emplace_back([&, t] {
+      std::mt19937_64 rng(100 + t);
+      for (int i = 0; !done; ++i) {
+        dbt::PayloadSpec spec;
+        spec.event_id = "wev_shutdown_" + std::to_string(t) + "_" + std::to_string(i);
+        std::string body = dbt::BuildPayload(spec, rng);
+        auto r = HttpCall("POST", RelayUrl(), body, {"Authorization: " + dbt::SignBody(body, kSecret)});
+        if (r.status == 200) {
+          std::lock_guard<std::mutex> lock(mu);
+          acknowledged.push_back(spec.event_id);
+        }
+        if (r.status == 0) return;  // the listener is gone
+      }
+    });
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  const auto stop_at = std::chrono::steady_clock::now();
+  EXPECT_EQ(relay_->Stop(SIGTERM, std::chrono::seconds(15)), 0);
+  const auto took = std::chrono::steady_clock::now() - stop_at;
+  // Not the 10 s the fake holds the call, nor the 2 s request timeout after it: ~1 s.
+  EXPECT_LT(took, std::chrono::milliseconds(2500));
+  done = true;
+  for (std::thread& t : senders) t.join();
+  EXPECT_GT(acknowledged.size(), 10u);
+  EXPECT_EQ(HttpCall("POST", RelayUrl(), Payload()).status, 0) << "still accepting after exit";
+
+  StartRelay();
+  auto store = OpenStore();
+  for (const std::string& id : acknowledged) EXPECT_TRUE(store->GetEvent(id)->has_value()) << id;
+  ASSERT_TRUE(Eventually(
+      [&] {
+        auto triggers = Triggers();
+        for (const auto& t : triggers) {
+          if (t.state != "succeeded") return false;
+        }
+        return !triggers.empty();
+      },
+      std::chrono::seconds(20)));
+  // Every start RudderStack performed is a sync the store knows, and the first one (abandoned
+  // at shutdown) was adopted rather than started again.
+  std::set<std::string> known;
+  for (const auto& t : Triggers()) known.insert(t.sync_id);
+  size_t performed = 0;
+  for (const auto& s : Starts()) {
+    if (!s.at("performed").as_bool() || s.at("real_status").as_int64() != 200) continue;
+    ++performed;
+  }
+  EXPECT_EQ(performed, known.size());
+  EXPECT_TRUE(known.count("sync_1"));
 }
 
 TEST(RelayZeroConfigTest, SeedVariablesAloneNeedASecretOrExplicitUnsigned) {

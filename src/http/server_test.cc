@@ -1,0 +1,274 @@
+// HTTP hardening of the server, over raw loopback sockets so every byte (and every pause) is
+// the test's choice: body limit before reading, slow headers, idle connections, malformed
+// input, HTTP/1.0, chunked bodies, Expect: 100-continue and the connection cap.
+
+#include "http/server.h"
+
+#include <arpa/inet.h>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <boost/asio/io_context.hpp>
+#include <thread>
+#include <vector>
+
+namespace relay::http {
+namespace {
+
+using std::chrono::milliseconds;
+using SteadyClock = std::chrono::steady_clock;
+
+// A blocking loopback client socket.
+class Client {
+ public:
+  explicit Client(uint16_t port) : fd_(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)) {
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(port);
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    connected_ = ::connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0;
+  }
+  ~Client() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  Client(const Client&) = delete;
+  Client& operator=(const Client&) = delete;
+
+  bool connected() const { return connected_; }
+  bool Send(std::string_view data) {
+    while (!data.empty()) {
+      ssize_t n = ::send(fd_, data.data(), data.size(), MSG_NOSIGNAL);
+      if (n <= 0) return false;
+      data.remove_prefix(static_cast<size_t>(n));
+    }
+    return true;
+  }
+  // Reads what arrives within `timeout`, stopping early once `enough` says so or the peer
+  // closes (closed() tells which).
+  std::string Read(milliseconds timeout, const std::function<bool(const std::string&)>& enough = nullptr) {
+    std::string out;
+    const auto deadline = SteadyClock::now() + timeout;
+    while (!(enough && enough(out))) {
+      auto left = std::chrono::duration_cast<milliseconds>(deadline - SteadyClock::now()).count();
+      if (left <= 0) break;
+      pollfd p{fd_, POLLIN, 0};
+      if (::poll(&p, 1, static_cast<int>(left)) <= 0) break;
+      char buf[4096];
+      ssize_t n = ::recv(fd_, buf, sizeof(buf), 0);
+      if (n <= 0) {
+        closed_ = true;
+        break;
+      }
+      out.append(buf, static_cast<size_t>(n));
+    }
+    return out;
+  }
+  // One whole response (headers and Content-Length body).
+  std::string ReadResponse(milliseconds timeout = milliseconds(3000)) {
+    return Read(timeout, [](const std::string& s) {
+      size_t end = s.find("\r\n\r\n");
+      if (end == std::string::npos) return false;
+      size_t cl = s.find("Content-Length: ");
+      size_t len = cl == std::string::npos || cl > end ? 0 : std::stoul(s.substr(cl + 16));
+      return s.size() >= end + 4 + len;
+    });
+  }
+  bool closed() const { return closed_; }
+
+ private:
+  int fd_;
+  bool connected_ = false;
+  bool closed_ = false;
+};
+
+class ServerTest : public ::testing::Test {
+ protected:
+  void StartServer(ServerOptions options) {
+    server_ = std::make_unique<Server>(ioc_, options, [](Request&& req) -> boost::asio::awaitable<Response> {
+      co_return JsonResponse(200, "{\"bytes\":" + std::to_string(req.body().size()) + "}");
+    });
+    auto port = server_->Listen("127.0.0.1:0");
+    ASSERT_TRUE(port.ok()) << port.status().message();
+    port_ = *port;
+    server_->Start();
+    thread_ = std::thread([this] { ioc_.run(); });
+  }
+  void TearDown() override {
+    if (server_) server_->Stop();
+    ioc_.stop();
+    if (thread_.joinable()) thread_.join();
+  }
+
+  boost::asio::io_context ioc_{1};
+  std::unique_ptr<Server> server_;
+  std::thread thread_;
+  uint16_t port_ = 0;
+};
+
+std::string Post(std::string_view body, std::string_view extra_headers = "", std::string_view version = "1.1") {
+  return "POST /x HTTP/" + std::string(version) + "\r\nHost: t\r\nContent-Length: " + std::to_string(body.size()) +
+         "\r\n" + std::string(extra_headers) + "\r\n" + std::string(body);
+}
+
+TEST_F(ServerTest, OversizeBodyIs413WithoutReadingIt) {
+  ServerOptions o;
+  o.max_body_bytes = 1024;
+  StartServer(o);
+  Client c(port_);
+  ASSERT_TRUE(c.connected());
+  // Announce 100 MB and send none of it: the answer must come from the header alone.
+  ASSERT_TRUE(c.Send("POST /x HTTP/1.1\r\nHost: t\r\nContent-Length: 100000000\r\n\r\n"));
+  std::string res = c.ReadResponse();
+  EXPECT_TRUE(res.starts_with("HTTP/1.1 413")) << res;
+  EXPECT_NE(res.find("\"error\""), std::string::npos) << res;
+  c.Read(milliseconds(1000));
+  EXPECT_TRUE(c.closed()) << "connection kept open after 413";
+}
+
+TEST_F(ServerTest, ChunkedBodyOverTheLimitIs413) {
+  ServerOptions o;
+  o.max_body_bytes = 1024;
+  StartServer(o);
+  Client c(port_);
+  std::string chunk(800, 'a');
+  ASSERT_TRUE(c.Send("POST /x HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n320\r\n" + chunk + "\r\n320\r\n" +
+                     chunk + "\r\n"));
+  EXPECT_TRUE(c.ReadResponse().starts_with("HTTP/1.1 413"));
+}
+
+TEST_F(ServerTest, HeadersDribbledSlowlyAreCutOffAtTheHeaderTimeout) {
+  ServerOptions o;
+  o.header_timeout = milliseconds(300);
+  StartServer(o);
+  Client c(port_);
+  const auto start = SteadyClock::now();
+  ASSERT_TRUE(c.Send("POST /x HTTP/1.1\r\n"));
+  // One byte every 100 ms would take seconds to finish the header; the server must not wait.
+  std::string header = "X-Slow: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+  for (char ch : header) {
+    if (!c.Send(std::string(1, ch))) break;
+    c.Read(milliseconds(100));
+    if (c.closed()) break;
+  }
+  const auto waited = SteadyClock::now() - start;
+  EXPECT_TRUE(c.closed());
+  EXPECT_GE(waited, milliseconds(250));
+  EXPECT_LT(waited, milliseconds(2000));
+}
+
+TEST_F(ServerTest, ThousandIdleConnectionsDoNotStopANewOne) {
+  rlimit lim{};
+  ASSERT_EQ(getrlimit(RLIMIT_NOFILE, &lim), 0);
+  if (lim.rlim_cur < 2200) {
+    lim.rlim_cur = std::min<rlim_t>(lim.rlim_max, 4096);
+    setrlimit(RLIMIT_NOFILE, &lim);
+    getrlimit(RLIMIT_NOFILE, &lim);
+  }
+  if (lim.rlim_cur < 2200) GTEST_SKIP() << "needs 2,200 file descriptors (client and server ends)";
+  StartServer({});
+  std::vector<std::unique_ptr<Client>> idle;
+  for (int i = 0; i < 1000; ++i) {
+    idle.push_back(std::make_unique<Client>(port_));
+    ASSERT_TRUE(idle.back()->connected()) << i;
+    // Half of them are keep-alive connections that already made one request.
+    if (i % 2 == 0) {
+      ASSERT_TRUE(idle.back()->Send(Post("{}")));
+      ASSERT_TRUE(idle.back()->ReadResponse().starts_with("HTTP/1.1 200")) << i;
+    }
+  }
+  Client fresh(port_);
+  const auto start = SteadyClock::now();
+  ASSERT_TRUE(fresh.Send(Post("{\"a\":1}")));
+  std::string res = fresh.ReadResponse();
+  EXPECT_TRUE(res.starts_with("HTTP/1.1 200")) << res;
+  EXPECT_LT(SteadyClock::now() - start, milliseconds(1000));
+  EXPECT_EQ(server_->Connections(), 1001);
+}
+
+TEST_F(ServerTest, MalformedRequestsAre400WithAJsonBody) {
+  StartServer({});
+  for (std::string bad : {"GARBAGE\r\n\r\n", "POST /x HTTP/1.1\r\nContent-Length: abc\r\n\r\n",
+                          "POST /x HTTP/9.9\r\n\r\n", "POST /x HTTP/1.1\r\nNo-Colon-Header\r\n\r\n",
+                          "POST /x HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nZZ\r\nxx\r\n"}) {
+    Client c(port_);
+    ASSERT_TRUE(c.Send(bad));
+    std::string res = c.ReadResponse();
+    EXPECT_TRUE(res.starts_with("HTTP/1.1 400")) << bad << " → " << res;
+    EXPECT_NE(res.find("application/json"), std::string::npos) << res;
+  }
+}
+
+TEST_F(ServerTest, Http10GetsAnHttp10AnswerAndAClose) {
+  StartServer({});
+  Client c(port_);
+  ASSERT_TRUE(c.Send(Post("hello", "", "1.0")));
+  std::string res = c.ReadResponse();
+  EXPECT_TRUE(res.starts_with("HTTP/1.0 200")) << res;
+  EXPECT_NE(res.find("{\"bytes\":5}"), std::string::npos) << res;
+  c.Read(milliseconds(1000));
+  EXPECT_TRUE(c.closed());
+}
+
+TEST_F(ServerTest, ChunkedBodyIsReassembled) {
+  StartServer({});
+  Client c(port_);
+  ASSERT_TRUE(c.Send("POST /x HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n"));
+  std::string res = c.ReadResponse();
+  EXPECT_TRUE(res.starts_with("HTTP/1.1 200")) << res;
+  EXPECT_NE(res.find("{\"bytes\":11}"), std::string::npos) << res;
+}
+
+TEST_F(ServerTest, ExpectContinueIsAnsweredBeforeTheBodyIsSent) {
+  StartServer({});
+  Client c(port_);
+  ASSERT_TRUE(c.Send("POST /x HTTP/1.1\r\nHost: t\r\nContent-Length: 4\r\nExpect: 100-continue\r\n\r\n"));
+  std::string interim = c.Read(milliseconds(2000), [](const std::string& s) { return s.find("\r\n\r\n") != std::string::npos; });
+  EXPECT_TRUE(interim.starts_with("HTTP/1.1 100 Continue")) << interim;
+  ASSERT_TRUE(c.Send("body"));
+  std::string res = c.ReadResponse();
+  EXPECT_TRUE(res.starts_with("HTTP/1.1 200")) << res;
+  EXPECT_NE(res.find("{\"bytes\":4}"), std::string::npos) << res;
+}
+
+TEST_F(ServerTest, ConnectionsBeyondTheCapAreClosedAndServiceResumesBelowIt) {
+  ServerOptions o;
+  o.max_connections = 5;
+  StartServer(o);
+  std::vector<std::unique_ptr<Client>> held;
+  for (int i = 0; i < 5; ++i) {
+    held.push_back(std::make_unique<Client>(port_));
+    ASSERT_TRUE(held.back()->Send(Post("{}")));
+    ASSERT_TRUE(held.back()->ReadResponse().starts_with("HTTP/1.1 200"));
+  }
+  Client over(port_);
+  over.Send(Post("{}"));
+  std::string res = over.Read(milliseconds(1000));
+  EXPECT_TRUE(res.empty()) << res;
+  EXPECT_TRUE(over.closed());
+  held.pop_back();  // one leaves: a new connection is served again
+  bool served = false;
+  for (int attempt = 0; attempt < 50 && !served; ++attempt) {
+    Client again(port_);
+    again.Send(Post("{}"));
+    served = again.ReadResponse(milliseconds(500)).starts_with("HTTP/1.1 200");
+    if (!served) std::this_thread::sleep_for(milliseconds(20));
+  }
+  EXPECT_TRUE(served);
+}
+
+TEST_F(ServerTest, KeepAliveServesSeveralRequestsOnOneConnection) {
+  StartServer({});
+  Client c(port_);
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_TRUE(c.Send(Post("abc")));
+    EXPECT_TRUE(c.ReadResponse().starts_with("HTTP/1.1 200")) << i;
+  }
+  EXPECT_FALSE(c.closed());
+}
+
+}  // namespace
+}  // namespace relay::http

@@ -17,6 +17,7 @@ struct FakeCmdOptions {
   std::string sync_duration = "500ms";
   std::string outcome = "succeeded";
   std::string port_file;
+  uint64_t seed = 1;
   LogOptions log;
 };
 
@@ -41,7 +42,7 @@ int RunFake(const FakeCmdOptions& opt) {
     log::Warn("fake-rudderstack listening beyond loopback", {{"host", opt.host}});
   }
   SystemClock clock;
-  fake::FakeRudderstack fake({token, *duration, opt.outcome}, clock);
+  fake::FakeRudderstack fake({token, *duration, opt.outcome, opt.seed}, clock);
   boost::asio::io_context ioc(1);
   http::Server server(ioc, {}, [&fake](http::Request&& r) { return fake.Handle(std::move(r)); });
   std::string host = opt.host == "localhost" ? "127.0.0.1" : opt.host;
@@ -74,6 +75,7 @@ Runner SetupFake(CLI::App& app) {
       ->check(CLI::IsMember({"succeeded", "failed"}))
       ->capture_default_str();
   app.add_option("--port-file", opt->port_file, "write the bound port to this file once listening");
+  app.add_option("--seed", opt->seed, "seed for faults injected with a rate (repeatable runs)")->capture_default_str();
   AddLogOptions(app, opt->log);
   return [opt] { return RunFake(*opt); };
 }

@@ -95,7 +95,7 @@ int RunSandbox(const SandboxOptions& opt) {
   const std::string secret = RandomToken("sandbox-secret-");
   const std::string admin_token = RandomToken("sandbox-admin-");
   boost::asio::io_context ioc(2);
-  fake::FakeRudderstack fake({token, *duration, opt.outcome}, clock);
+  fake::FakeRudderstack fake({token, *duration, opt.outcome, 1}, clock);
   http::Server fake_server(ioc, {}, [&fake](http::Request&& r) { return fake.Handle(std::move(r)); });
   auto fake_port = fake_server.Listen("127.0.0.1:0");
   if (!fake_port.ok()) {

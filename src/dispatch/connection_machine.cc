@@ -247,15 +247,26 @@ class ConnectionMachine::Run {
     return StartNew();
   }
 
-  // A sync started at or after `since` that the store does not know yet.
+  // The sync the store does not know yet that started closest to our start attempt, among
+  // those started at or after `since` (the attempt minus the allowed clock skew). Closest, not
+  // newest: a sync someone else started after our attempt is not the one our attempt created.
   std::optional<rudderstack::SyncInfo> FindNew(const std::vector<rudderstack::SyncInfo>& syncs, TimePoint since) {
+    const TimePoint anchor = conn_.start_attempted_at.value_or(conn_.phase_since);
+    std::optional<rudderstack::SyncInfo> best;
+    Duration best_distance{};
     for (const auto& s : syncs) {
       std::optional<TimePoint> started = ParseIso8601(s.started_at);
       if (!started || *started < since) continue;
       StatusOr<bool> known = m_.store_.KnownSync(conn_.id, s.id);
-      if (known.ok() && !*known) return s;
+      if (!known.ok() || *known) continue;
+      const Duration distance =
+          std::chrono::duration_cast<Duration>(*started > anchor ? *started - anchor : anchor - *started);
+      if (!best || distance < best_distance) {
+        best = s;
+        best_distance = distance;
+      }
     }
-    return std::nullopt;
+    return best;
   }
 
   Status ApiError(const Status& err, const std::vector<int64_t>& ids) {

@@ -10,6 +10,7 @@
 #include <deque>
 #include <map>
 #include <mutex>
+#include <random>
 #include <vector>
 
 namespace relay::fake {
@@ -36,6 +37,7 @@ struct Fault {
   int latency_ms = 0;
   bool perform = false;  // carry out the call first, then answer with `status` / drop / delay
   bool drop = false;     // close the connection without answering
+  double rate = 0;       // > 0: never used up; hits each matching call with this probability
 };
 
 using http::QueryParam;
@@ -52,8 +54,9 @@ struct FakeRudderstack::State {
   json::array calls;                               // guarded by mu
   std::deque<Fault> faults;                        // guarded by mu
   int next_id = 1;                                 // guarded by mu
+  std::mt19937_64 rng;                             // guarded by mu
 
-  State(FakeOptions o, Clock& c) : options(std::move(o)), clock(c) {}
+  State(FakeOptions o, Clock& c) : options(std::move(o)), clock(c), rng(options.seed) {}
 
   std::string StatusOf(const Sync& s) const {
     return clock.Now() < s.finish_at ? "running" : s.final_status;
@@ -88,6 +91,10 @@ struct FakeRudderstack::State {
   std::optional<Fault> TakeFault(const std::string& endpoint) {
     for (auto it = faults.begin(); it != faults.end(); ++it) {
       if (it->endpoint != endpoint && it->endpoint != "any") continue;
+      if (it->rate > 0) {
+        if (std::uniform_real_distribution<double>(0.0, 1.0)(rng) < it->rate) return *it;
+        continue;
+      }
       Fault f = *it;
       if (--it->times <= 0) faults.erase(it);
       return f;
@@ -162,6 +169,8 @@ struct FakeRudderstack::State {
       for (auto [key, field] : {std::pair{"perform", &f.perform}, {"drop", &f.drop}}) {
         if (auto* b = o.if_contains(key); b && b->is_bool()) *field = b->get_bool();
       }
+      if (auto* r = o.if_contains("rate"); r && r->is_number()) f.rate = r->to_number<double>();
+      if (f.rate < 0 || f.rate > 1) return http::JsonError(400, "fault rate must be between 0 and 1");
       if (f.endpoint.empty()) return http::JsonError(400, "fault needs an endpoint");
       faults.push_back(f);
       return Json(200, {{"status", "queued"}});
@@ -218,6 +227,8 @@ net::awaitable<http::Response> FakeRudderstack::Handle(http::Request&& req) {
     }
     auto ct = req[bhttp::field::content_type];
     const bool drop = fault && fault->drop;
+    std::string started;  // the sync a performed start created, even when the answer was a lie
+    if (endpoint == "start" && real_status == 200 && !st.syncs[seg[2]].empty()) started = st.syncs[seg[2]].back().id;
     st.calls.push_back(json::object{{"method", std::string(req.method_string())},
                                     {"path", std::string(target)},
                                     {"endpoint", endpoint},
@@ -228,6 +239,7 @@ net::awaitable<http::Response> FakeRudderstack::Handle(http::Request&& req) {
                                     {"status", drop ? 0 : res.result_int()},
                                     {"performed", performed},
                                     {"real_status", real_status},
+                                    {"sync_id", started},
                                     {"at", FormatIso8601(st.clock.Now())}});
   }
   if (fault && fault->latency_ms > 0) {

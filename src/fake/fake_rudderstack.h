@@ -18,6 +18,9 @@
 //                                    carried out first (a start really starts a sync), with "drop"
 //                                    the connection is closed without an answer. Calls record
 //                                    "status" (what was answered, 0 = dropped) and "real_status".
+//                                    With "rate": 0.3 the fault is never used up: it hits each
+//                                    matching call with that probability (seeded: --seed), and
+//                                    faults are tried in the order they were added.
 //   POST /_fake/connections/{id}/external   start a sync "from outside" (schedule, dashboard)
 // Thread-safe; handlers never block the io thread (latency is an asynchronous timer).
 
@@ -33,6 +36,7 @@ struct FakeOptions {
   std::string token;                                        // expected Bearer token
   Duration sync_duration = std::chrono::milliseconds(500);  // how long a sync runs
   std::string outcome = "succeeded";                        // final status: succeeded | failed
+  uint64_t seed = 1;                                        // for faults with a "rate"
 };
 
 class FakeRudderstack {

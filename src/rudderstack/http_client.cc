@@ -213,6 +213,10 @@ class HttpClient : public Client {
       curl_easy_setopt(h, CURLOPT_XFERINFODATA, const_cast<std::atomic<bool>*>(o_.abort));
     }
     if (std::string_view(method) == "POST") {
+      // libcurl silently re-sends a request whose reused keep-alive connection died before any
+      // answer. For /start that is a second start (RudderStack performed the first): POSTs go
+      // out on a fresh connection, which libcurl never retries. Starts and stops are rare.
+      curl_easy_setopt(h, CURLOPT_FRESH_CONNECT, 1L);
       curl_easy_setopt(h, CURLOPT_POST, 1L);
       curl_easy_setopt(h, CURLOPT_POSTFIELDS, body.c_str());
       curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE, static_cast<long>(body.size()));

@@ -262,6 +262,31 @@ TEST_F(RelayIntegrationTest, PerformedStartWithDroppedConnectionIsAdoptedNotRese
   EXPECT_EQ(Triggers()[0].sync_id, "sync_1");
 }
 
+// libcurl re-sends a request whose reused keep-alive connection died before any answer. For
+// POST /start that is a second start (found by the crash harness as a 409 right after a
+// dropped start): starts must go out on a fresh connection.
+TEST_F(RelayIntegrationTest, DroppedStartOnAReusedConnectionIsNotResentByTheHttpClient) {
+  // One worker, so the second start goes out on the same curl handle as the first calls.
+  ASSERT_EQ(relay_->Stop(SIGTERM), 0);
+  std::string config = testing::ReadFileBytes(dir_.File("relay.toml"));
+  config.replace(config.find("[dispatch]\n"), 11, "[dispatch]\nworkers = 1\n");
+  std::ofstream(dir_.File("relay.toml")) << config;
+  StartRelay();
+  ASSERT_EQ(PostSigned(Payload()).status, 200);  // a first sync leaves a kept-alive connection
+  ASSERT_TRUE(Eventually([&] { return !Triggers().empty() && Triggers()[0].state == "succeeded"; }));
+  InjectFault(R"({"endpoint":"start","drop":true,"perform":true})");
+  ASSERT_EQ(PostSigned(Payload()).status, 200);
+  ASSERT_TRUE(Eventually([&] {
+    auto triggers = Triggers();
+    return triggers.size() == 2 && triggers[0].state == "succeeded" && triggers[1].state == "succeeded";
+  }));
+  auto starts = Starts();
+  ASSERT_EQ(starts.size(), 2u) << "the dropped start was sent again";
+  EXPECT_EQ(starts[1].at("status").as_int64(), 0);
+  for (const auto& t : Triggers()) EXPECT_FALSE(t.sync_id.empty());
+  EXPECT_NE(Triggers()[0].sync_id, Triggers()[1].sync_id);
+}
+
 TEST_F(RelayIntegrationTest, SigkillRightAfterSendingStartNeverStartsTwice) {
   // The start is carried out at once but answered only after 3 s; the relay dies meanwhile.
   InjectFault(R"({"endpoint":"start","perform":true,"latency_ms":3000})");

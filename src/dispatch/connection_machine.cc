@@ -230,19 +230,17 @@ class ConnectionMachine::Run {
     const TimePoint since = conn_.start_attempted_at.value_or(conn_.phase_since) - m_.options_.start_skew;
     rudderstack::CallMeta meta;
     if (!Renew()) return Status(StatusCode::kFailedPrecondition, "lease lost");
-    auto running = m_.client_.ListSyncs(conn_.id, "running", 5, &meta);
-    Record("list_syncs", meta, running.status());
-    if (!running.ok()) return ApiError(running.status(), IdsOf(starting_));
-    if (auto mine = FindNew(*running, since)) return Adopt(*mine, "adopted");
-
-    if (!Renew()) return Status(StatusCode::kFailedPrecondition, "lease lost");
+    // One list of recent syncs in every status: ours may have finished already, and an
+    // external sync may have started since; the candidate closest to our attempt is ours.
     auto recent = m_.client_.ListSyncs(conn_.id, "", kRecentSyncs, &meta);
     Record("list_syncs", meta, recent.status());
     if (!recent.ok()) return ApiError(recent.status(), IdsOf(starting_));
     if (auto mine = FindNew(*recent, since)) return Adopt(*mine, "adopted");
 
     // Nothing of ours started. Someone else's sync may be running: that is a 409 in waiting.
-    if (!running->empty()) return OnConflict(running->front().id);
+    for (const rudderstack::SyncInfo& s : *recent) {
+      if (s.status == "running") return OnConflict(s.id);
+    }
     log::Info("no sync found for the earlier start; starting again", {{"connection_id", conn_.id}});
     return StartNew();
   }

@@ -13,7 +13,8 @@ PACKAGES=(
 )
 for arg in "$@"; do
   case "$arg" in
-    --test) PACKAGES+=(prometheus postgresql) ;;  # promtool validates /metrics; a PostgreSQL to test against
+    --test) PACKAGES+=(prometheus postgresql python3) ;;  # promtool validates /metrics; a PostgreSQL to test against
+    --fuzz) PACKAGES+=(clang-14 libclang-rt-14-dev) ;;   # libFuzzer and its sanitizer runtimes
     --bench) PACKAGES+=(wrk nginx-light) ;;
   esac
 done

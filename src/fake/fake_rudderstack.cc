@@ -240,6 +240,8 @@ net::awaitable<http::Response> FakeRudderstack::Handle(http::Request&& req) {
                                     {"performed", performed},
                                     {"real_status", real_status},
                                     {"sync_id", started},
+                                    {"fault", !fault ? "" : drop ? "drop" : injected ? std::to_string(fault->status)
+                                                                     : fault->latency_ms > 0 ? "latency" : ""},
                                     {"at", FormatIso8601(st.clock.Now())}});
   }
   if (fault && fault->latency_ms > 0) {

@@ -1,4 +1,6 @@
 #include <gtest/gtest.h>
+
+#include <fstream>
 #include <sys/stat.h>
 
 #include <mutex>
@@ -253,7 +255,9 @@ TEST_P(StoreTest, UnsupportedUrlIsInvalidArgument) {
 }
 
 TEST_P(StoreTest, UnreachableDatabaseIsUnavailable) {
-  auto s = OpenStore(IsSqlite() ? "sqlite://" + dir_.File("no/such/dir/relay.db")
+  // Missing directories are created (see above); a regular file in the way is not replaced.
+  std::ofstream(dir_.File("blocker")) << "not a directory";
+  auto s = OpenStore(IsSqlite() ? "sqlite://" + dir_.File("blocker/dir/relay.db")
                                 : "postgresql://relay@127.0.0.1:1/nothing_listens_here");
   ASSERT_FALSE(s.ok());
   EXPECT_EQ(s.status().code(), StatusCode::kUnavailable);

@@ -3,6 +3,7 @@
 // RELAY_UPDATE_GOLDEN=1 rewrites the golden files.
 
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 
 #include <boost/json.hpp>
 #include <fstream>
@@ -241,6 +242,27 @@ TEST_F(CliTest, CheckConfigRedactsSecretsAndListsProblems) {
   for (const char* p : {"rudderstack.region", "route[0].connections", "route[1].name: duplicate", "route[1].surprise: unknown key"}) {
     EXPECT_NE(bad.err.find(p), std::string::npos) << p << " in " << bad.err;
   }
+}
+
+TEST_F(CliTest, WorldReadableConfigWithLiteralSecretsIsWarnedAbout) {
+  const std::string path = dir_.File("open.toml");
+  std::ofstream(path) << "[rudderstack]\ntoken = \"literal-rs-SECRET\"\n[dbt]\nwebhook_secret = \"literal-dbt-SECRET\"\n"
+                      << "[store]\nurl = \"sqlite://" << dir_.File("relay.db") << "\"\n[[route]]\nconnections = [\"c\"]\n";
+  chmod(path.c_str(), 0644);
+  auto open = RunCommand({"check-config", "--config", path});
+  EXPECT_EQ(open.exit_code, 0) << open.err;
+  EXPECT_NE(open.err.find("warning: " + path + " is readable by every user (mode 0644)"), std::string::npos) << open.err;
+  EXPECT_NE(open.err.find("rudderstack.token, dbt.webhook_secret"), std::string::npos) << open.err;
+  EXPECT_EQ((open.out + open.err).find("SECRET"), std::string::npos);
+  chmod(path.c_str(), 0600);
+  EXPECT_EQ(RunCommand({"check-config", "--config", path}).err.find("warning"), std::string::npos);
+}
+
+TEST_F(CliTest, SecretsOnTheCommandLineAreWarnedAbout) {
+  auto sent = RunCommand({"send-test", "--print", "--secret", "cmdline-SECRET"});
+  EXPECT_NE(sent.err.find("visible in the process list"), std::string::npos) << sent.err;
+  auto help = RunCommand({"fake-rudderstack", "--help"});
+  EXPECT_NE(help.out.find("shows in ps"), std::string::npos) << help.out;
 }
 
 }  // namespace

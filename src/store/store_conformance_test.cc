@@ -9,6 +9,7 @@
 
 #include "../../test/support/pg.h"
 #include "../../test/support/temp_dir.h"
+#include "store/sqlite_db.h"
 #include "store/store.h"
 
 namespace relay::store {
@@ -252,6 +253,29 @@ TEST_P(StoreTest, UnsupportedUrlIsInvalidArgument) {
   auto s = OpenStore("mysql://x");
   ASSERT_FALSE(s.ok());
   EXPECT_EQ(s.status().code(), StatusCode::kInvalidArgument);
+}
+
+TEST_P(StoreTest, ReopeningAnUpToDateDatabaseTakesNoWriteLock) {
+  if (!IsSqlite()) GTEST_SKIP() << "SQLite's single-writer lock";
+  { auto first = Open(); }
+  // Another process holds the write lock: an up-to-date database still opens, because the
+  // schema check is a read (the old locked check waited out the busy timeout, then failed).
+  auto blocker = std::move(Db::Open(dir_.File("relay.db"), false)).value();
+  ASSERT_TRUE(blocker->Exec("BEGIN IMMEDIATE").ok());
+  auto reopened = OpenStore(Url());
+  EXPECT_TRUE(reopened.ok()) << reopened.status().message();
+  ASSERT_TRUE(blocker->Exec("ROLLBACK").ok());
+}
+
+TEST_P(StoreTest, DatabaseFromANewerBuildIsRefused) {
+  if (!IsSqlite()) GTEST_SKIP() << "checked through the SQLite file";
+  { auto first = Open(); }
+  auto db = std::move(Db::Open(dir_.File("relay.db"), false)).value();
+  ASSERT_TRUE(db->Exec("INSERT INTO schema_version (version) VALUES (99)").ok());
+  auto s = OpenStore(Url());
+  ASSERT_FALSE(s.ok());
+  EXPECT_EQ(s.status().code(), StatusCode::kFailedPrecondition);
+  EXPECT_NE(s.status().message().find("newer"), std::string::npos) << s.status().message();
 }
 
 TEST_P(StoreTest, UnreachableDatabaseIsUnavailable) {

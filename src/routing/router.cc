@@ -17,19 +17,30 @@ bool Contains(const std::vector<T>& v, T x) {
   return std::find(v.begin(), v.end(), x) != v.end();
 }
 
-// Checks one id filter, appending the reason; an absent id fails a non-empty filter.
+// The one place that decides whether an id passes a filter: an empty filter takes any id (or
+// none); a non-empty one needs the id present and listed.
+bool IdOk(const std::vector<int64_t>& allowed, const std::optional<dbt::Id>& id) {
+  return allowed.empty() || (id && Contains(allowed, id->value));
+}
+
+// The decision alone, with no text: what every webhook pays for.
+bool Matches(const config::Route& r, const dbt::RunEvent& ev) {
+  return dbt::IsTerminalEventType(ev.event_type) && Contains(r.on_status_codes, ev.run_status_code) &&
+         IdOk(r.account_ids, ev.account_id) && IdOk(r.project_ids, ev.project_id) &&
+         IdOk(r.environment_ids, ev.environment_id) && IdOk(r.job_ids, ev.job_id);
+}
+
+// Checks one id filter with IdOk, appending the reason.
 bool CheckId(const char* name, const std::vector<int64_t>& allowed, const std::optional<dbt::Id>& id,
              std::vector<std::string>* reasons) {
+  const bool ok = IdOk(allowed, id);
   if (allowed.empty()) {
     reasons->push_back(std::string(name) + ": any");
-    return true;
-  }
-  if (!id) {
+  } else if (!id) {
     reasons->push_back(std::string(name) + ": absent from the payload, route needs " + ListText(allowed));
-    return false;
+  } else {
+    reasons->push_back(std::string(name) + " " + id->text + (ok ? " in " : " not in ") + ListText(allowed));
   }
-  bool ok = Contains(allowed, id->value);
-  reasons->push_back(std::string(name) + " " + id->text + (ok ? " in " : " not in ") + ListText(allowed));
   return ok;
 }
 
@@ -45,7 +56,7 @@ Verdict Evaluate(const config::Route& r, const dbt::RunEvent& ev) {
   ok &= CheckId("account_id", r.account_ids, ev.account_id, &v.reasons);
   ok &= CheckId("project_id", r.project_ids, ev.project_id, &v.reasons);
   ok &= CheckId("environment_id", r.environment_ids, ev.environment_id, &v.reasons);
-  ok &= CheckId("job_id", r.job_ids, std::optional<dbt::Id>(ev.job_id), &v.reasons);
+  ok &= CheckId("job_id", r.job_ids, ev.job_id, &v.reasons);
   v.matched = ok;
   return v;
 }
@@ -55,7 +66,7 @@ Verdict Evaluate(const config::Route& r, const dbt::RunEvent& ev) {
 std::vector<Match> MatchRoutes(const std::vector<config::Route>& routes, const dbt::RunEvent& ev) {
   std::vector<Match> out;
   for (const config::Route& r : routes) {
-    if (!Evaluate(r, ev).matched) continue;
+    if (!Matches(r, ev)) continue;
     for (const std::string& c : r.connections) out.push_back({r.name, c, r.sync_type, r.if_running});
   }
   return out;

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 namespace relay::routing {
 namespace {
 
@@ -90,6 +92,39 @@ TEST(RouterTest, ExplainSaysWhyARouteDidNotMatch) {
   bool found = false;
   for (const auto& reason : v[0].reasons) found |= reason == "job_id 999 not in [123]";
   EXPECT_TRUE(found);
+}
+
+// MatchRoutes decides without building explanations; ExplainRoutes must agree with it on every
+// combination of event type, status, present/absent ids and filters.
+TEST(RouterTest, ExplainAgreesWithMatchEverywhere) {
+  std::vector<config::Route> routes;
+  for (int mask = 0; mask < 32; ++mask) {
+    auto r = RouteFor("r" + std::to_string(mask), {"c" + std::to_string(mask)});
+    if (mask & 1) r.job_ids = {123};
+    if (mask & 2) r.account_ids = {1, 2};
+    if (mask & 4) r.project_ids = {5};
+    if (mask & 8) r.environment_ids = {1234};
+    if (mask & 16) r.on_status_codes = {10, 20};
+    routes.push_back(r);
+  }
+  for (const char* type : {"job.run.completed", "job.run.errored", "job.run.started"}) {
+    for (int code : {3, 10, 20, 30}) {
+      for (int64_t job : {123, 7}) {
+        for (bool without_ids : {false, true}) {
+          auto ev = Event(type, code, job);
+          if (without_ids) ev.account_id.reset(), ev.project_id.reset();
+          auto matched = MatchRoutes(routes, ev);
+          auto verdicts = ExplainRoutes(routes, ev);
+          ASSERT_EQ(verdicts.size(), routes.size());
+          for (size_t i = 0; i < routes.size(); ++i) {
+            bool in_match = std::any_of(matched.begin(), matched.end(),
+                                        [&](const Match& m) { return m.route == routes[i].name; });
+            EXPECT_EQ(verdicts[i].matched, in_match) << routes[i].name << " " << type << " " << code << " " << job;
+          }
+        }
+      }
+    }
+  }
 }
 
 }  // namespace

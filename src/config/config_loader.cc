@@ -14,18 +14,35 @@ namespace {
 
 // Collects every problem instead of stopping at the first, so one run of check-config or serve
 // shows the operator the whole list.
+// Values substituted from the environment never appear in a problem: the variable may hold a
+// secret (found by fuzz_config: `on = ["${TOKEN}"]` echoed the token).
 class Problems {
  public:
   void Add(std::string key, std::string problem) { list_.push_back(key + ": " + problem); }
   bool empty() const { return list_.empty(); }
+  // Remembers a value taken from environment variable `name`, to redact it.
+  void NoteEnvValue(const std::string& name, const std::string& value) {
+    if (!value.empty()) env_values_.emplace_back(name, value);
+  }
   Status ToStatus(std::string_view source) const {
     std::string msg = std::string(source) + ": " + std::to_string(list_.size()) + " problem(s)";
-    for (const auto& p : list_) msg += "\n  " + p;
+    for (const auto& p : list_) msg += "\n  " + Redacted(p);
     return InvalidArgumentError(msg);
   }
 
  private:
+  std::string Redacted(std::string text) const {
+    for (const auto& [name, value] : env_values_) {
+      const std::string shown = "<value of $" + name + ">";
+      for (size_t at = text.find(value); at != std::string::npos; at = text.find(value, at + shown.size())) {
+        text.replace(at, value.size(), shown);
+      }
+    }
+    return text;
+  }
+
   std::vector<std::string> list_;
+  std::vector<std::pair<std::string, std::string>> env_values_;
 };
 
 // Replaces ${VAR} from the environment; "$$" stands for a literal "$".
@@ -48,6 +65,7 @@ std::optional<std::string> Expand(std::string_view in, const EnvLookup& env, std
         problems.Add(std::string(key), "environment variable " + name + " is not set");
         return std::nullopt;
       }
+      problems.NoteEnvValue(name, *v);
       out += *v;
       i = end;
     } else {

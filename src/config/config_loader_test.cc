@@ -164,6 +164,15 @@ TEST(ConfigLoaderTest, SecretsNeverAppearInErrors) {
   EXPECT_EQ(c.status().message().find("SECRET"), std::string::npos) << c.status().message();
 }
 
+// Found by fuzz_config: a value substituted from the environment was echoed in a problem.
+TEST(ConfigLoaderTest, ValuesFromTheEnvironmentAreRedactedInErrors) {
+  auto c = ParseConfig("[rudderstack]\nregion = \"${X}\"\n[[route]]\non = [\"${X}\"]\nconnections = [\"c\"]\n",
+                       Env({{"X", "top-SECRET"}, {"RUDDERSTACK_API_TOKEN", "t"}}));
+  ASSERT_FALSE(c.ok());
+  EXPECT_EQ(c.status().message().find("SECRET"), std::string::npos) << c.status().message();
+  EXPECT_NE(c.status().message().find("unknown region \"<value of $X>\""), std::string::npos) << c.status().message();
+}
+
 TEST(ConfigLoaderTest, LiteralSecretsAreFoundAndVariablesAreNot) {
   EXPECT_TRUE(LiteralSecretKeys(kFull).empty());
   auto keys = LiteralSecretKeys(

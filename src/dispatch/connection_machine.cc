@@ -330,11 +330,23 @@ class ConnectionMachine::Run {
     starting_.clear();
     store::Sync external{conn_.id, other, "running", "external", "", "", "", 0, 0, 0, 0, ""};
     if (!restart.empty()) {
+      // Commit before acting, as for a start: "stopping `other`, which is not ours" is durable
+      // before the stop is sent. Found by the fault harness: a relay killed between the stop
+      // and its commit left the sync unknown, and the next owner adopted the sync it had just
+      // stopped as its own start (its triggers then "failed"). Until the stop is confirmed,
+      // last_error makes CheckOther send it again.
+      EnterPhase(store::kStopping, other);
+      conn_.last_error = "stop of " + other + " not confirmed";
+      conn_.next_check_at = now_ + m_.options_.sync_poll_interval;
+      store::Transition intent = Begin(false);
+      intent.syncs.push_back(external);
+      if (Status s = Commit(std::move(intent)); !s.ok()) return s;
       if (!Renew()) return Status(StatusCode::kFailedPrecondition, "lease lost");
       Status stopped = m_.client_.StopSync(conn_.id, &meta);
+      now_ = m_.clock_.Now();
       Record("stop", meta, stopped, other);
-      EnterPhase(store::kStopping, other);
-      if (!stopped.ok()) conn_.last_error = stopped.ToString();
+      conn_.last_error = stopped.ok() ? "" : stopped.ToString();
+      return Finish("stopping", now_ + m_.options_.sync_poll_interval);
     } else if (!queue.empty()) {
       EnterPhase(store::kWaiting, other);
     } else {

@@ -186,6 +186,23 @@ TEST_F(DispatcherTest, RestartStopsTheRunningSyncThenStarts) {
   EXPECT_EQ(Triggers()[0].state, "running");
 }
 
+// Found by the fault harness: the sync to be stopped must be known to the store before the stop
+// is sent, or a crash in between lets the next owner adopt it as the result of its own start.
+TEST_F(DispatcherTest, RestartCommitsTheStopBeforeSendingIt) {
+  std::string external = api_.StartExternal("c1", std::chrono::hours(1));
+  AddTrigger("c1", "incremental", "restart");
+  bool known_before_stop = false;
+  std::string phase_before_stop;
+  api_.before_stop = [&] {
+    known_before_stop = *store_->KnownSync("c1", external);
+    phase_before_stop = Conn("c1").phase;
+  };
+  Drain();
+  ASSERT_EQ(api_.count("stop"), 1);
+  EXPECT_TRUE(known_before_stop);
+  EXPECT_EQ(phase_before_stop, "stopping");
+}
+
 TEST_F(DispatcherTest, PerformedStartAnswered500IsAdoptedNotResent) {
   api_.Fail("start", Status(StatusCode::kUnavailable, "HTTP 500"), /*perform=*/true);
   AddTrigger("c1");

@@ -4,6 +4,7 @@
 // faults, optionally "performed" (the start happens, the answer is an error).
 
 #include <deque>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <string>
@@ -20,6 +21,9 @@ class MemoryRudderstack : public rudderstack::Client {
 
   Duration sync_duration = std::chrono::minutes(5);
   std::string outcome = "succeeded";
+  // Runs at the start of every stop call, before it takes effect (to inspect what the caller
+  // committed before acting).
+  std::function<void()> before_stop;
 
   struct Fault {
     std::string endpoint;  // start | stop | list | get
@@ -76,6 +80,7 @@ class MemoryRudderstack : public rudderstack::Client {
   }
 
   Status StopSync(const std::string& connection_id, rudderstack::CallMeta* meta) override {
+    if (before_stop) before_stop();
     std::lock_guard<std::mutex> lock(mu_);
     Answer(meta);
     calls_.push_back({"stop", connection_id, "", true});

@@ -23,14 +23,17 @@
 // Triggers: pending → starting (assigned to the start at T, durably, BEFORE it is sent) →
 // running(S) → succeeded | failed; or skipped; or dead. Crash safety rests on that order: after
 // a crash the connection is found in `starting` with T, and the next owner first looks for a
-// sync started at or after T − start_skew (running ones, then recent ones) before it sends
-// anything. A sync is adopted only if the store does not know it already.
+// sync started at or after T − start_skew (one list of recent syncs in every status: ours may
+// have finished already) before it sends anything. A sync is adopted only if the store does not
+// know it already, and of several candidates the one that started closest to T (a sync someone
+// else started later is not ours). A stop (restart policy) is likewise committed — the stopped
+// sync recorded as external — before it is sent, so it can never be adopted as ours.
 //
 // Worked example. Connection c1 is idle; webhook E1 adds trigger 1. Worker A claims c1, commits
 // {c1: starting, T=10:00:00; trigger 1: starting}, POSTs /start, and the reply is lost (timeout).
 // A commits {c1: starting, attempts=1, next check 10:00:01}. Meanwhile E2 adds trigger 2
-// (pending). At 10:00:01 worker B claims c1 (phase starting): GET …/syncs?status=running lists
-// s7 started 10:00:00.2Z, unknown to the store → adopted: {c1: running(s7); trigger 1: running
+// (pending). At 10:00:01 worker B claims c1 (phase starting): GET …/syncs lists s7 started
+// 10:00:00.2Z, unknown to the store → adopted: {c1: running(s7); trigger 1: running
 // s7}. Trigger 2 stays pending: s7 may have read the warehouse before E2's run finished. Ten
 // seconds later a poll sees s7 succeeded → {trigger 1: succeeded; c1: idle}, and the next step
 // starts one follow-up sync for trigger 2.

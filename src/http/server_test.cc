@@ -185,7 +185,9 @@ TEST_F(ServerTest, ThousandIdleConnectionsDoNotStopANewOne) {
   ASSERT_TRUE(fresh.Send(Post("{\"a\":1}")));
   std::string res = fresh.ReadResponse();
   EXPECT_TRUE(res.starts_with("HTTP/1.1 200")) << res;
-  EXPECT_LT(SteadyClock::now() - start, milliseconds(1000));
+  // A server that served connections in turn would not reach this one before the 10 s header
+  // timeout of those ahead of it; 3 s leaves slack for sanitizer builds.
+  EXPECT_LT(SteadyClock::now() - start, milliseconds(3000));
   EXPECT_EQ(server_->Connections(), 1001);
 }
 

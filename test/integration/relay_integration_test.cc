@@ -528,8 +528,9 @@ TEST_F(RelayIntegrationTest, GracefulShutdownUnderLoadLosesNothingAndStartsNothi
   const auto stop_at = std::chrono::steady_clock::now();
   EXPECT_EQ(relay_->Stop(SIGTERM, std::chrono::seconds(15)), 0);
   const auto took = std::chrono::steady_clock::now() - stop_at;
-  // Not the 10 s the fake holds the call, nor the 2 s request timeout after it: ~1 s.
-  EXPECT_LT(took, std::chrono::milliseconds(2500));
+  // Not the 10 s the fake holds the call, nor the 30 s request timeout: the call is abandoned
+  // within about a second (slack for sanitizer builds on a busy machine).
+  EXPECT_LT(took, std::chrono::milliseconds(4000));
   done = true;
   for (std::thread& t : senders) t.join();
   EXPECT_GT(acknowledged.size(), 10u);

@@ -130,10 +130,7 @@ SyncInfo SyncFromObject(const json::object& o) {
 
 class HttpClient : public Client {
  public:
-  explicit HttpClient(HttpClientOptions o) : o_(std::move(o)) {
-    static std::once_flag once;
-    std::call_once(once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
-  }
+  explicit HttpClient(HttpClientOptions o) : o_(std::move(o)) {}
 
   StatusOr<std::string> StartSync(const std::string& connection_id, const std::string& sync_type,
                                   CallMeta* meta) override {
@@ -186,6 +183,11 @@ class HttpClient : public Client {
 
   // One request on this thread's reusable handle. Blocking, bounded by the configured timeouts.
   Exchange Call(const char* method, const std::string& url, const std::string& body, CallMeta* meta) {
+    // libcurl (and its TLS library) is set up on the first call, on a dispatcher thread, not at
+    // start-up: the first webhook's 200 does not wait for it (cold start). Every curl call in
+    // the process goes through here, after this.
+    static std::once_flag once;
+    std::call_once(once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
     thread_local std::unique_ptr<CURL, decltype(&curl_easy_cleanup)> handle(curl_easy_init(), &curl_easy_cleanup);
     CURL* h = handle.get();
     curl_easy_reset(h);

@@ -1,4 +1,3 @@
-#include <curl/curl.h>
 
 #include <iostream>
 #include <random>
@@ -6,6 +5,7 @@
 #include "cli/commands.h"
 #include "dbt/payload_builder.h"
 #include "dbt/signature.h"
+#include "rudderstack/curl_api.h"
 
 namespace relay::cli {
 namespace {
@@ -48,30 +48,36 @@ int SendTest(const SendTestOptions& opt, bool secret_on_command_line) {
     return kExitOk;
   }
 
-  CURL* h = curl_easy_init();
+  StatusOr<const rudderstack::CurlApi*> loaded = rudderstack::Curl();
+  if (!loaded.ok()) {
+    std::cerr << "error: " << loaded.status().message() << "\n";
+    return kExitFailure;
+  }
+  const rudderstack::CurlApi* api = *loaded;
+  CURL* h = api->easy_init();
   std::string answer;
-  curl_slist* headers = curl_slist_append(nullptr, "Content-Type: application/json");
+  curl_slist* headers = api->slist_append(nullptr, "Content-Type: application/json");
   std::string auth;
   if (!secret.empty()) {
     auth = "Authorization: " + dbt::SignBody(body, secret);
-    headers = curl_slist_append(headers, auth.c_str());
+    headers = api->slist_append(headers, auth.c_str());
   } else {
     std::cerr << "note: no secret (DBT_WEBHOOK_SECRET); sending unsigned\n";
   }
-  curl_easy_setopt(h, CURLOPT_URL, opt.url.c_str());
-  curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers);
-  curl_easy_setopt(h, CURLOPT_POSTFIELDS, body.c_str());
-  curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE, static_cast<long>(body.size()));
-  curl_easy_setopt(h, CURLOPT_TIMEOUT, 15L);
-  curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, Collect);
-  curl_easy_setopt(h, CURLOPT_WRITEDATA, &answer);
-  CURLcode rc = curl_easy_perform(h);
+  api->easy_setopt(h, CURLOPT_URL, opt.url.c_str());
+  api->easy_setopt(h, CURLOPT_HTTPHEADER, headers);
+  api->easy_setopt(h, CURLOPT_POSTFIELDS, body.c_str());
+  api->easy_setopt(h, CURLOPT_POSTFIELDSIZE, static_cast<long>(body.size()));
+  api->easy_setopt(h, CURLOPT_TIMEOUT, 15L);
+  api->easy_setopt(h, CURLOPT_WRITEFUNCTION, Collect);
+  api->easy_setopt(h, CURLOPT_WRITEDATA, &answer);
+  CURLcode rc = api->easy_perform(h);
   long status = 0;
-  curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
-  curl_slist_free_all(headers);
-  curl_easy_cleanup(h);
+  api->easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
+  api->slist_free_all(headers);
+  api->easy_cleanup(h);
   if (rc != CURLE_OK) {
-    std::cerr << "error: POST " << opt.url << ": " << curl_easy_strerror(rc) << "\n";
+    std::cerr << "error: POST " << opt.url << ": " << api->easy_strerror(rc) << "\n";
     return kExitFailure;
   }
   std::cout << "HTTP " << status << " " << answer << "\n";

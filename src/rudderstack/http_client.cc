@@ -1,13 +1,12 @@
 #include "rudderstack/http_client.h"
 
-#include <curl/curl.h>
-
 #include <boost/json/parse.hpp>
 #include <boost/json/value.hpp>
 #include <chrono>
 #include <mutex>
 
 #include "common/log.h"
+#include "rudderstack/curl_api.h"
 
 namespace relay::rudderstack {
 namespace json = boost::json;
@@ -21,6 +20,7 @@ struct Exchange {
   std::string body;
   std::string retry_after;
   CURLcode code = CURLE_OK;
+  std::string curl_error;  // libcurl's text for `code`
   int64_t latency_ms = 0;
 };
 
@@ -70,8 +70,9 @@ std::string ErrorText(const std::string& body) {
 
 Status FromExchange(const Exchange& ex, const std::string& what) {
   if (ex.code != CURLE_OK) {
-    std::string err = what + ": " + curl_easy_strerror(ex.code);
+    std::string err = what + ": " + ex.curl_error;
     switch (ex.code) {
+      case CURLE_FAILED_INIT:  // libcurl could not be loaded: nothing was sent
       case CURLE_COULDNT_RESOLVE_HOST:
       case CURLE_COULDNT_RESOLVE_PROXY:
       case CURLE_COULDNT_CONNECT:
@@ -183,53 +184,61 @@ class HttpClient : public Client {
 
   // One request on this thread's reusable handle. Blocking, bounded by the configured timeouts.
   Exchange Call(const char* method, const std::string& url, const std::string& body, CallMeta* meta) {
-    // libcurl (and its TLS library) is set up on the first call, on a dispatcher thread, not at
-    // start-up: the first webhook's 200 does not wait for it (cold start). Every curl call in
-    // the process goes through here, after this.
-    static std::once_flag once;
-    std::call_once(once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
-    thread_local std::unique_ptr<CURL, decltype(&curl_easy_cleanup)> handle(curl_easy_init(), &curl_easy_cleanup);
-    CURL* h = handle.get();
-    curl_easy_reset(h);
+    // libcurl (and its TLS library) is loaded and set up on the first call, on a dispatcher
+    // thread, not at start-up: the first webhook's 200 does not wait for it (cold start).
     Exchange ex;
+    StatusOr<const CurlApi*> loaded = Curl();
+    if (!loaded.ok()) {
+      ex.code = CURLE_FAILED_INIT;
+      ex.curl_error = loaded.status().message();
+      if (meta != nullptr) *meta = CallMeta{0, 0};
+      return ex;
+    }
+    const CurlApi* api = *loaded;
+    thread_local std::unique_ptr<CURL, void (*)(CURL*)> handle(api->easy_init(), api->easy_cleanup);
+    CURL* h = handle.get();
+    api->easy_reset(h);
     std::string auth = "Authorization: Bearer " + o_.token;
     curl_slist* headers = nullptr;
-    headers = curl_slist_append(headers, auth.c_str());
-    headers = curl_slist_append(headers, "Accept: application/json");
-    if (std::string_view(method) == "POST") headers = curl_slist_append(headers, "Content-Type: application/json");
-    curl_easy_setopt(h, CURLOPT_URL, url.c_str());
-    curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers);
-    curl_easy_setopt(h, CURLOPT_USERAGENT, kUserAgent);
-    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
-    curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(o_.connect_timeout.count()));
-    curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, static_cast<long>(o_.request_timeout.count()));
-    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, OnBody);
-    curl_easy_setopt(h, CURLOPT_WRITEDATA, &ex);
-    curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, OnHeader);
-    curl_easy_setopt(h, CURLOPT_HEADERDATA, &ex);
+    headers = api->slist_append(headers, auth.c_str());
+    headers = api->slist_append(headers, "Accept: application/json");
+    if (std::string_view(method) == "POST") headers = api->slist_append(headers, "Content-Type: application/json");
+    api->easy_setopt(h, CURLOPT_URL, url.c_str());
+    api->easy_setopt(h, CURLOPT_HTTPHEADER, headers);
+    api->easy_setopt(h, CURLOPT_USERAGENT, kUserAgent);
+    api->easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+    api->easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
+    api->easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
+    api->easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(o_.connect_timeout.count()));
+    api->easy_setopt(h, CURLOPT_TIMEOUT_MS, static_cast<long>(o_.request_timeout.count()));
+    api->easy_setopt(h, CURLOPT_WRITEFUNCTION, OnBody);
+    api->easy_setopt(h, CURLOPT_WRITEDATA, &ex);
+    api->easy_setopt(h, CURLOPT_HEADERFUNCTION, OnHeader);
+    api->easy_setopt(h, CURLOPT_HEADERDATA, &ex);
     if (o_.abort != nullptr) {
-      curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
-      curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, OnProgress);
-      curl_easy_setopt(h, CURLOPT_XFERINFODATA, const_cast<std::atomic<bool>*>(o_.abort));
+      api->easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
+      api->easy_setopt(h, CURLOPT_XFERINFOFUNCTION, OnProgress);
+      api->easy_setopt(h, CURLOPT_XFERINFODATA, const_cast<std::atomic<bool>*>(o_.abort));
     }
     if (std::string_view(method) == "POST") {
       // libcurl silently re-sends a request whose reused keep-alive connection died before any
       // answer. For /start that is a second start (RudderStack performed the first): POSTs go
       // out on a fresh connection, which libcurl never retries. Starts and stops are rare.
-      curl_easy_setopt(h, CURLOPT_FRESH_CONNECT, 1L);
-      curl_easy_setopt(h, CURLOPT_POST, 1L);
-      curl_easy_setopt(h, CURLOPT_POSTFIELDS, body.c_str());
-      curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE, static_cast<long>(body.size()));
+      api->easy_setopt(h, CURLOPT_FRESH_CONNECT, 1L);
+      api->easy_setopt(h, CURLOPT_POST, 1L);
+      api->easy_setopt(h, CURLOPT_POSTFIELDS, body.c_str());
+      api->easy_setopt(h, CURLOPT_POSTFIELDSIZE, static_cast<long>(body.size()));
     }
-    ex.code = curl_easy_perform(h);
-    curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &ex.status);
+    ex.code = api->easy_perform(h);
+    api->easy_getinfo(h, CURLINFO_RESPONSE_CODE, &ex.status);
     curl_off_t total_us = 0;
-    curl_easy_getinfo(h, CURLINFO_TOTAL_TIME_T, &total_us);
+    api->easy_getinfo(h, CURLINFO_TOTAL_TIME_T, &total_us);
     ex.latency_ms = total_us / 1000;
-    curl_slist_free_all(headers);
-    if (ex.code != CURLE_OK) ex.status = 0;
+    api->slist_free_all(headers);
+    if (ex.code != CURLE_OK) {
+      ex.status = 0;
+      ex.curl_error = api->easy_strerror(ex.code);
+    }
     if (meta != nullptr) *meta = CallMeta{static_cast<int>(ex.status), ex.latency_ms};
     log::Debug("rudderstack call", {{"method", method}, {"url", url}, {"http_status", std::to_string(ex.status)}});
     return ex;

@@ -5,21 +5,26 @@
 namespace relay::store {
 
 PgConn::~PgConn() {
-  if (conn_ != nullptr) PQfinish(conn_);
+  if (conn_ != nullptr) pq_->finish(conn_);
 }
 
 Status PgConn::EnsureConnected() {
-  if (conn_ != nullptr && PQstatus(conn_) == CONNECTION_OK) return Status::Ok();
+  if (pq_ == nullptr) {
+    StatusOr<const PqApi*> pq = Pq();
+    if (!pq.ok()) return pq.status();
+    pq_ = *pq;
+  }
+  if (conn_ != nullptr && pq_->status(conn_) == CONNECTION_OK) return Status::Ok();
   // Reconnect on demand, whenever work needs the connection: a refused connection fails in
   // microseconds, and webhooks arriving during an outage must get their 503 quickly either way.
   // (A black-holed server costs connect_timeout per batch.)
-  if (conn_ != nullptr) PQfinish(conn_);
+  if (conn_ != nullptr) pq_->finish(conn_);
   const char* keys[] = {"dbname", "connect_timeout", "application_name", nullptr};
   const char* values[] = {url_.c_str(), "5", "retl-relay", nullptr};
-  conn_ = PQconnectdbParams(keys, values, /*expand_dbname=*/1);
-  if (PQstatus(conn_) != CONNECTION_OK) {
+  conn_ = pq_->connectdb_params(keys, values, /*expand_dbname=*/1);
+  if (pq_->status(conn_) != CONNECTION_OK) {
     // The message may echo the host and user, never the password (libpq does not print it).
-    std::string err = PQerrorMessage(conn_);
+    std::string err = pq_->error_message(conn_);
     while (!err.empty() && (err.back() == '\n' || err.back() == ' ')) err.pop_back();
     return UnavailableError("postgres: connect: " + err);
   }
@@ -30,24 +35,24 @@ Status PgConn::EnsureConnected() {
 StatusOr<PgResult> PgConn::Exec(const std::string& sql, const std::vector<PgParam>& params) {
   // Never reconnect here: statements after a reconnect would run outside the transaction the
   // caller thinks it is in. Only EnsureConnected (before BEGIN) connects.
-  if (conn_ == nullptr || PQstatus(conn_) != CONNECTION_OK) return UnavailableError("postgres: not connected");
+  if (conn_ == nullptr || pq_->status(conn_) != CONNECTION_OK) return UnavailableError("postgres: not connected");
   std::vector<const char*> values;
   for (const PgParam& p : params) values.push_back(p ? p->c_str() : nullptr);
   // Without parameters the simple protocol runs several statements at once (migrations).
-  PGresult* raw = values.empty() ? PQexec(conn_, sql.c_str())
-                                 : PQexecParams(conn_, sql.c_str(), static_cast<int>(values.size()), nullptr,
+  PGresult* raw = values.empty() ? pq_->exec(conn_, sql.c_str())
+                                 : pq_->exec_params(conn_, sql.c_str(), static_cast<int>(values.size()), nullptr,
                                                 values.data(), nullptr, nullptr, 0);
-  if (PQstatus(conn_) != CONNECTION_OK) {
-    PQclear(raw);
+  if (pq_->status(conn_) != CONNECTION_OK) {
+    pq_->clear(raw);
     return UnavailableError("postgres: connection lost");
   }
-  const ExecStatusType st = PQresultStatus(raw);
+  const ExecStatusType st = pq_->result_status(raw);
   if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
-    std::string err = PQresultErrorMessage(raw);
+    std::string err = pq_->result_error_message(raw);
     while (!err.empty() && (err.back() == '\n' || err.back() == ' ')) err.pop_back();
-    const char* code = PQresultErrorField(raw, PG_DIAG_SQLSTATE);
+    const char* code = pq_->result_error_field(raw, PG_DIAG_SQLSTATE);
     const std::string sqlstate = code ? code : "";
-    PQclear(raw);
+    pq_->clear(raw);
     // Class 40 (serialization, deadlock), 08 (connection), 57 (shutdown), 53 (resources) are
     // transient; anything else is a bug in our SQL.
     const std::string cls = sqlstate.substr(0, 2);
@@ -56,7 +61,7 @@ StatusOr<PgResult> PgConn::Exec(const std::string& sql, const std::vector<PgPara
     }
     return InternalError("postgres: " + err + " (" + sqlstate + ")");
   }
-  return PgResult(raw);
+  return PgResult(*pq_, raw);
 }
 
 Status PgConn::Run(const std::string& sql, const std::vector<PgParam>& params) {

@@ -2,8 +2,6 @@
 // Thin helpers over libpq, private to the store module: one connection that reconnects when
 // needed, text-format parameters and results. Not thread-safe: one PgConn per writer thread.
 
-#include <libpq-fe.h>
-
 #include <chrono>
 #include <cstdint>
 #include <memory>
@@ -12,6 +10,7 @@
 #include <vector>
 
 #include "common/status.h"
+#include "store/pq_api.h"
 
 namespace relay::store {
 
@@ -22,19 +21,25 @@ inline PgParam P(const char* v) { return std::string(v); }
 
 class PgResult {
  public:
-  explicit PgResult(PGresult* r) : r_(r, &PQclear) {}
-  int rows() const { return PQntuples(r_.get()); }
-  std::string Text(int row, int col) const { return PQgetvalue(r_.get(), row, col); }
-  int64_t Int(int row, int col) const { return IsNull(row, col) ? 0 : std::stoll(PQgetvalue(r_.get(), row, col)); }
-  bool IsNull(int row, int col) const { return PQgetisnull(r_.get(), row, col) != 0; }
+  // REQUIRES: libpq is loaded (a result exists only once a connection did).
+  PgResult(const PqApi& pq, PGresult* r) : pq_(&pq), r_(r, Clear{&pq}) {}
+  int rows() const { return pq_->ntuples(r_.get()); }
+  std::string Text(int row, int col) const { return pq_->getvalue(r_.get(), row, col); }
+  int64_t Int(int row, int col) const { return IsNull(row, col) ? 0 : std::stoll(pq_->getvalue(r_.get(), row, col)); }
+  bool IsNull(int row, int col) const { return pq_->getisnull(r_.get(), row, col) != 0; }
   // Rows touched by INSERT/UPDATE/DELETE.
   int64_t affected() const {
-    const char* n = PQcmdTuples(r_.get());
+    const char* n = pq_->cmd_tuples(r_.get());
     return (n && *n) ? std::stoll(n) : 0;
   }
 
  private:
-  std::unique_ptr<PGresult, decltype(&PQclear)> r_;
+  struct Clear {
+    const PqApi* pq;
+    void operator()(PGresult* r) const { pq->clear(r); }
+  };
+  const PqApi* pq_;
+  std::unique_ptr<PGresult, Clear> r_;
 };
 
 class PgConn {
@@ -51,10 +56,11 @@ class PgConn {
   // errors (deadlock, serialization), Internal for other SQL errors.
   StatusOr<PgResult> Exec(const std::string& sql, const std::vector<PgParam>& params = {});
   Status Run(const std::string& sql, const std::vector<PgParam>& params = {});
-  bool connected() const { return conn_ != nullptr && PQstatus(conn_) == CONNECTION_OK; }
+  bool connected() const { return conn_ != nullptr && pq_->status(conn_) == CONNECTION_OK; }
 
  private:
   std::string url_;
+  const PqApi* pq_ = nullptr;  // set by the first EnsureConnected
   PGconn* conn_ = nullptr;
 };
 

@@ -5,6 +5,7 @@
 // first webhook needs neither. The store and the RudderStack client resolve the functions they
 // use through these helpers, once, and keep them in a table.
 
+#include <mutex>
 #include <string>
 
 #include "common/status.h"
@@ -29,5 +30,25 @@ void ResolveSymbol(void* library, const char* name, Fn* fn, Status* status) {
   }
   *fn = reinterpret_cast<Fn>(*sym);
 }
+
+// A table of functions (`Api`) from one library, loaded on the first Get and kept for the life
+// of the process. `fill(library, &api)` resolves the functions with ResolveSymbol (and may set
+// the library up); its Status, or the load error, is what every Get returns on failure.
+template <typename Api>
+class LazyLibrary {
+ public:
+  template <typename Fill>
+  static StatusOr<const Api*> Get(const char* soname, Fill fill) {
+    static Api api;
+    static Status loaded;
+    static std::once_flag once;
+    std::call_once(once, [&] {
+      StatusOr<void*> library = OpenSharedLibrary(soname);
+      loaded = library.ok() ? fill(*library, &api) : library.status();
+    });
+    if (!loaded.ok()) return loaded;
+    return &api;
+  }
+};
 
 }  // namespace relay

@@ -1,40 +1,30 @@
 #include "store/pq_api.h"
 
-#include <mutex>
-
 #include "common/dynlib.h"
 
 namespace relay::store {
 
 StatusOr<const PqApi*> Pq() {
-  static PqApi api;
-  static Status loaded;
-  static std::once_flag once;
-  std::call_once(once, [] {
-    StatusOr<void*> lib = OpenSharedLibrary("libpq.so.5");
-    if (!lib.ok()) {
-      loaded = Status(lib.status().code(), "postgres: " + lib.status().message() + " (install libpq5)");
-      return;
-    }
+  StatusOr<const PqApi*> api = LazyLibrary<PqApi>::Get("libpq.so.5", [](void* lib, PqApi* pq) {
     Status s;
-    ResolveSymbol(*lib, "PQconnectdbParams", &api.connectdb_params, &s);
-    ResolveSymbol(*lib, "PQstatus", &api.status, &s);
-    ResolveSymbol(*lib, "PQerrorMessage", &api.error_message, &s);
-    ResolveSymbol(*lib, "PQfinish", &api.finish, &s);
-    ResolveSymbol(*lib, "PQexec", &api.exec, &s);
-    ResolveSymbol(*lib, "PQexecParams", &api.exec_params, &s);
-    ResolveSymbol(*lib, "PQresultStatus", &api.result_status, &s);
-    ResolveSymbol(*lib, "PQresultErrorMessage", &api.result_error_message, &s);
-    ResolveSymbol(*lib, "PQresultErrorField", &api.result_error_field, &s);
-    ResolveSymbol(*lib, "PQclear", &api.clear, &s);
-    ResolveSymbol(*lib, "PQntuples", &api.ntuples, &s);
-    ResolveSymbol(*lib, "PQgetvalue", &api.getvalue, &s);
-    ResolveSymbol(*lib, "PQgetisnull", &api.getisnull, &s);
-    ResolveSymbol(*lib, "PQcmdTuples", &api.cmd_tuples, &s);
-    loaded = s.ok() ? s : Status(s.code(), "postgres: " + s.message());
+    ResolveSymbol(lib, "PQconnectdbParams", &pq->connectdb_params, &s);
+    ResolveSymbol(lib, "PQstatus", &pq->status, &s);
+    ResolveSymbol(lib, "PQerrorMessage", &pq->error_message, &s);
+    ResolveSymbol(lib, "PQfinish", &pq->finish, &s);
+    ResolveSymbol(lib, "PQexec", &pq->exec, &s);
+    ResolveSymbol(lib, "PQexecParams", &pq->exec_params, &s);
+    ResolveSymbol(lib, "PQresultStatus", &pq->result_status, &s);
+    ResolveSymbol(lib, "PQresultErrorMessage", &pq->result_error_message, &s);
+    ResolveSymbol(lib, "PQresultErrorField", &pq->result_error_field, &s);
+    ResolveSymbol(lib, "PQclear", &pq->clear, &s);
+    ResolveSymbol(lib, "PQntuples", &pq->ntuples, &s);
+    ResolveSymbol(lib, "PQgetvalue", &pq->getvalue, &s);
+    ResolveSymbol(lib, "PQgetisnull", &pq->getisnull, &s);
+    ResolveSymbol(lib, "PQcmdTuples", &pq->cmd_tuples, &s);
+    return s;
   });
-  if (!loaded.ok()) return loaded;
-  return &api;
+  if (!api.ok()) return Status(api.status().code(), "postgres: " + api.status().message() + " (libpq5)");
+  return api;
 }
 
 }  // namespace relay::store

@@ -64,6 +64,24 @@ class DispatcherTest : public ::testing::Test {
     return m;
   }
   store::Connection Conn(const std::string& id) { return **store_->GetConnection(id); }
+  // A worker of a process about to die: it claims `connection`, commits "starting at T" for its
+  // first trigger, sends the start (RudderStack carries it out) and dies before recording the
+  // answer. Its lease stays live for options_.lease.
+  void StartByDyingOwner(const std::string& connection) {
+    auto claim = *store_->ClaimConnection("dead-process/w0", clock_.Now(), options_.lease);
+    ASSERT_TRUE(claim.has_value());
+    store::Transition t;
+    t.owner = "dead-process/w0";
+    t.now = clock_.Now();
+    t.connection = claim->connection;
+    t.connection.phase = "starting";
+    t.connection.start_attempted_at = clock_.Now();
+    t.connection.sync_type = "incremental";
+    t.connection.next_check_at = clock_.Now() + options_.lease;
+    t.triggers.push_back({{claim->triggers[0].id}, "starting", "", ""});
+    ASSERT_TRUE(store_->Commit(t).ok());
+    ASSERT_TRUE(api_.StartSync(connection, "incremental", nullptr).ok());
+  }
 
   TempDir dir_;
   FakeClock clock_;
@@ -233,21 +251,7 @@ TEST_F(DispatcherTest, UnperformedStartIsResentAfterCheckingNothingStarted) {
 
 TEST_F(DispatcherTest, StartSentBeforeACrashIsAdoptedByTheNextOwner) {
   AddTrigger("c1");
-  // A worker of a process that is about to die: it commits "starting at T", sends the start,
-  // and dies before recording the answer.
-  auto claim = *store_->ClaimConnection("dead-process/w0", clock_.Now(), options_.lease);
-  ASSERT_TRUE(claim.has_value());
-  store::Transition t;
-  t.owner = "dead-process/w0";
-  t.now = clock_.Now();
-  t.connection = claim->connection;
-  t.connection.phase = "starting";
-  t.connection.start_attempted_at = clock_.Now();
-  t.connection.sync_type = "incremental";
-  t.connection.next_check_at = clock_.Now() + options_.lease;
-  t.triggers.push_back({{claim->triggers[0].id}, "starting", "", ""});
-  ASSERT_TRUE(store_->Commit(t).ok());
-  ASSERT_TRUE(api_.StartSync("c1", "incremental", nullptr).ok());
+  ASSERT_NO_FATAL_FAILURE(StartByDyingOwner("c1"));
 
   Drain();
   EXPECT_EQ(api_.count("list"), 0) << "the dead owner's lease is still live";
@@ -266,19 +270,7 @@ TEST_F(DispatcherTest, StartSentBeforeACrashIsAdoptedByTheNextOwner) {
 TEST_F(DispatcherTest, AmbiguousStartAdoptsItsOwnFinishedSyncNotANewerExternalOne) {
   api_.sync_duration = seconds(1);
   AddTrigger("c1");
-  auto claim = *store_->ClaimConnection("dead-process/w0", clock_.Now(), options_.lease);
-  ASSERT_TRUE(claim.has_value());
-  store::Transition t;
-  t.owner = "dead-process/w0";
-  t.now = clock_.Now();
-  t.connection = claim->connection;
-  t.connection.phase = "starting";
-  t.connection.start_attempted_at = clock_.Now();
-  t.connection.sync_type = "incremental";
-  t.connection.next_check_at = clock_.Now() + options_.lease;
-  t.triggers.push_back({{claim->triggers[0].id}, "starting", "", ""});
-  ASSERT_TRUE(store_->Commit(t).ok());
-  ASSERT_TRUE(api_.StartSync("c1", "incremental", nullptr).ok());  // ours: sync_1, answer lost
+  ASSERT_NO_FATAL_FAILURE(StartByDyingOwner("c1"));  // ours: sync_1, answer lost
   clock_.Advance(seconds(5));                                       // sync_1 has finished
   std::string external = api_.StartExternal("c1", minutes(10));    // sync_2, running
   clock_.Advance(options_.lease);

@@ -3,7 +3,6 @@
 #include <boost/json/parse.hpp>
 #include <boost/json/value.hpp>
 #include <chrono>
-#include <mutex>
 
 #include "common/log.h"
 #include "rudderstack/curl_api.h"

@@ -44,6 +44,7 @@ int RunFake(const FakeCmdOptions& opt) {
   SystemClock clock;
   fake::FakeRudderstack fake({token, *duration, opt.outcome, opt.seed}, clock);
   boost::asio::io_context ioc(1);
+  SignalLoop signals(ioc);  // before the port file: a SIGTERM from then on exits cleanly
   http::Server server(ioc, {}, [&fake](http::Request&& r) { return fake.Handle(std::move(r)); });
   std::string host = opt.host == "localhost" ? "127.0.0.1" : opt.host;
   std::string listen = (host.find(':') != std::string::npos ? "[" + host + "]" : host) + ":" + std::to_string(opt.port);
@@ -58,7 +59,7 @@ int RunFake(const FakeCmdOptions& opt) {
   }
   server.Start();
   log::Info("fake rudderstack serving", {{"url", "http://" + listen.substr(0, listen.rfind(':')) + ":" + std::to_string(*port)}});
-  RunUntilSignal(ioc, {&server}, 1);
+  signals.Run({&server}, 1);
   return kExitOk;
 }
 

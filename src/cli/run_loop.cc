@@ -1,6 +1,5 @@
 #include "cli/run_loop.h"
 
-#include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <csignal>
 #include <functional>
@@ -12,8 +11,10 @@
 namespace relay::cli {
 namespace net = boost::asio;
 
-void RunUntilSignal(net::io_context& ioc, std::vector<http::Server*> servers, int threads, Duration shutdown_timeout) {
-  net::signal_set signals(ioc, SIGINT, SIGTERM);
+SignalLoop::SignalLoop(net::io_context& ioc) : ioc_(ioc), signals_(ioc, SIGINT, SIGTERM) {}
+
+void SignalLoop::Run(std::vector<http::Server*> servers, int threads, Duration shutdown_timeout) {
+  net::io_context& ioc = ioc_;
   net::steady_timer drain(ioc);
   constexpr auto kTick = std::chrono::milliseconds(10);
   int64_t ticks_left = 0;
@@ -30,7 +31,7 @@ void RunUntilSignal(net::io_context& ioc, std::vector<http::Server*> servers, in
     drain.expires_after(kTick);
     drain.async_wait([&](const boost::system::error_code&) { check(); });
   };
-  signals.async_wait([&](const boost::system::error_code& ec, int sig) {
+  signals_.async_wait([&](const boost::system::error_code& ec, int sig) {
     if (ec) return;
     log::Info("shutting down", {{"signal", std::to_string(sig)}});
     for (http::Server* s : servers) s->Stop();

@@ -43,6 +43,7 @@ int Serve(const ServeOptions& opt) {
     log::Warn("dbt.allow_unsigned is set and no webhook secret is configured: ANY caller can trigger syncs");
   }
   boost::asio::io_context ioc(cfg.server.io_threads);
+  SignalLoop signals(ioc);  // before the port file: a SIGTERM from then on exits cleanly
   auto rt = RelayRuntime::Create(cfg, ioc);
   if (!rt.ok()) {
     std::cerr << "error: " << rt.status().message() << "\n";
@@ -57,7 +58,7 @@ int Serve(const ServeOptions& opt) {
                                    {"store", cfg.store.url}, {"api_base", config::ApiBase(cfg.rudderstack)},
                                    {"routes", std::to_string(cfg.routes.size())}, {"config", cfg.source},
                                    {"admin_api", cfg.admin.token.empty() ? "off" : "on"}});
-  RunUntilSignal(ioc, {&(*rt)->server()}, cfg.server.io_threads, cfg.server.shutdown_timeout);
+  signals.Run({&(*rt)->server()}, cfg.server.io_threads, cfg.server.shutdown_timeout);
   (*rt)->Shutdown();
   log::Info("retl-relay stopped");
   return kExitOk;

@@ -489,6 +489,26 @@ TEST_F(RelayIntegrationTest, SigtermExitsCleanly) {
   EXPECT_EQ(*OpenStore()->CountEvents(), 1);
 }
 
+// An orchestrator may stop the relay the moment it looks started (the port file is written):
+// that SIGTERM must give a clean exit, not the default action's 143 (seen once in CI).
+TEST_F(RelayIntegrationTest, SigtermRightAfterThePortFileExitsCleanly) {
+  ASSERT_EQ(relay_->Stop(SIGTERM), 0);
+  for (int i = 0; i < 10; ++i) {
+    const std::string port_file = dir_.File("early.port");
+    std::remove(port_file.c_str());
+    Process relay({RelayBinary(), "serve", "--config", dir_.File("relay.toml"), "--port-file", port_file}, Env(),
+                  dir_.File("early.log"));
+    // Poll far tighter than WaitForPortFile so the signal lands right after the file appears.
+    bool written = false;
+    for (int spins = 0; spins < 50000 && !written; ++spins) {
+      written = !testing::ReadFileBytes(port_file).empty();
+      if (!written) std::this_thread::sleep_for(std::chrono::microseconds(100));
+    }
+    ASSERT_TRUE(written) << testing::ReadFileBytes(dir_.File("early.log"));
+    EXPECT_EQ(relay.Stop(SIGTERM), 0) << "round " << i << "; log: " << testing::ReadFileBytes(dir_.File("early.log"));
+  }
+}
+
 // SIGTERM under load, with the dispatcher stuck in a slow /start that RudderStack performed:
 // the relay stops accepting, answers what it read, abandons the call, exits 0 quickly, and
 // after a restart every acknowledged webhook is stored, the abandoned start is adopted (not

@@ -67,6 +67,10 @@ struct DispatchConfig {
   int workers = 2;  // threads calling RudderStack; each owns one connection at a time
   // How often idle workers look for due work. New triggers wake them at once.
   Duration poll_interval = std::chrono::seconds(1);
+  // Under a stream of webhooks, a worker whose last look found nothing due looks again at most
+  // this often: the triggers stored meanwhile are claimed together (one start) instead of each
+  // webhook costing a claim transaction. The first trigger after a quiet spell is not delayed.
+  Duration notify_coalesce = std::chrono::milliseconds(10);
   // Backoff for retryable failures: full jitter over min(max, initial * 2^attempt).
   Duration retry_initial = std::chrono::seconds(1);
   Duration retry_max = std::chrono::minutes(5);

@@ -262,12 +262,13 @@ void ReadDispatch(const toml::table& root, const EnvLookup& env, Problems& p, Di
   const toml::table* t = SubTable(root, "dispatch", p);
   if (t == nullptr) return;
   TableReader r(*t, "dispatch", env, p,
-                {"workers", "poll_interval", "retry_initial", "retry_max", "max_age", "lease", "sync_poll_interval",
+                {"workers", "poll_interval", "notify_coalesce", "retry_initial", "retry_max", "max_age", "lease", "sync_poll_interval",
                  "outcome_timeout", "start_skew"});
   int64_t workers = d.workers;
   r.Int("workers", 1, 64, &workers);
   d.workers = static_cast<int>(workers);
   r.Dur("poll_interval", &d.poll_interval);
+  r.Dur("notify_coalesce", &d.notify_coalesce);
   r.Dur("retry_initial", &d.retry_initial);
   r.Dur("retry_max", &d.retry_max);
   r.Dur("max_age", &d.max_age);

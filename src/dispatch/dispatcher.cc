@@ -50,15 +50,20 @@ void Dispatcher::Stop() {
 }
 
 void Dispatcher::Notify() {
+  bool anyone_waiting;
   {
     std::lock_guard<std::mutex> lock(mu_);
     ++wakeups_;
+    anyone_waiting = waiting_for_work_ > 0;
   }
-  cv_.notify_all();
+  // Workers busy with a pass, or letting triggers gather, see the count when they next look:
+  // no wake-up (a futex call per webhook) for them.
+  if (anyone_waiting) cv_.notify_all();
 }
 
 void Dispatcher::WorkerLoop(int index) {
   const std::string owner = instance_id_ + "/w" + std::to_string(index);
+  bool notified_in_vain = false;  // the last pass was woken by new triggers and found nothing due
   for (;;) {
     uint64_t seen;
     {
@@ -69,11 +74,21 @@ void Dispatcher::WorkerLoop(int index) {
     StatusOr<bool> did = RunOnce(owner);
     last_beat_ms_ = SteadyMs(clock_);
     if (!did.ok()) log::Error("dispatch pass failed", {{"error", did.status().ToString()}});
-    if (did.ok() && *did) continue;  // more work may be due right away
+    if (did.ok() && *did) {
+      notified_in_vain = false;
+      continue;  // more work may be due right away
+    }
     // Idle (or the store failed): wait for a notification or the poll interval. Real time is
     // fine here: this only paces polling; every decision uses the injected clock.
     std::unique_lock<std::mutex> lock(mu_);
-    cv_.wait_for(lock, options_.poll_interval, [&] { return stopping_ || wakeups_ != seen; });
+    if (notified_in_vain) {
+      // A stream of webhooks for connections that are busy: let the next few milliseconds'
+      // triggers gather instead of spending a claim transaction on each webhook.
+      cv_.wait_for(lock, options_.notify_coalesce, [&] { return stopping_; });
+    }
+    ++waiting_for_work_;
+    notified_in_vain = cv_.wait_for(lock, options_.poll_interval, [&] { return stopping_ || wakeups_ != seen; });
+    --waiting_for_work_;
   }
 }
 

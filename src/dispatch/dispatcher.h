@@ -59,6 +59,7 @@ class Dispatcher {
   std::mutex mu_;
   std::condition_variable cv_;
   uint64_t wakeups_ = 0;  // guarded by mu_
+  int waiting_for_work_ = 0;  // workers blocked until a notification; guarded by mu_
   bool stopping_ = false;  // guarded by mu_
   std::atomic<bool> running_{false};
   std::atomic<int64_t> last_beat_ms_{0};  // steady clock of the last finished pass or wake-up

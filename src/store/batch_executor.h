@@ -4,6 +4,12 @@
 // under its own savepoint so a failing job does not undo its neighbours. Callbacks run after
 // the commit, so "done" means durable — and N concurrent webhooks cost one commit (one fsync),
 // not N. SQLite runs one such thread (it has one writer anyway); PostgreSQL runs several.
+//
+// Pipelined durability (when the dialect has commit_unsynced and sync): the writer commits a
+// batch without waiting for the disk and goes on with the next one, while a syncer thread
+// makes everything committed so far durable with one sync and only then runs the callbacks.
+// The disk's latency then overlaps the next batch's work instead of adding to it, and one sync
+// can cover several batches. "Done" still means durable.
 // Private to the store module. Thread-safe.
 
 #include <condition_variable>
@@ -34,12 +40,19 @@ class BatchExecutor {
     std::function<void(Conn&)> rollback_to_savepoint;
     std::function<void(Conn&)> release_savepoint;
     std::function<bool(Conn&)> healthy;  // the connection is up (a retry can succeed)
+    // Optional, together (one writer thread only): commit without waiting for the disk, and
+    // make every commit that returned before the call durable. `sync` runs on the syncer
+    // thread, never concurrently with itself.
+    std::function<Status(Conn&)> commit_unsynced = nullptr;
+    std::function<Status()> sync = nullptr;
   };
   static constexpr int kJobRetries = 3;
 
   BatchExecutor(std::vector<std::unique_ptr<Conn>> conns, Dialect dialect, size_t max_batch)
       : conns_(std::move(conns)), dialect_(std::move(dialect)), max_batch_(max_batch) {
-    for (auto& c : conns_) threads_.emplace_back([this, conn = c.get()] { Loop(*conn); });
+    const bool pipelined = dialect_.commit_unsynced && dialect_.sync && conns_.size() == 1;
+    if (pipelined) syncer_ = std::thread([this] { SyncLoop(); });
+    for (auto& c : conns_) threads_.emplace_back([this, conn = c.get(), pipelined] { Loop(*conn, pipelined); });
   }
 
   // Runs everything already queued, then stops the threads.
@@ -50,6 +63,14 @@ class BatchExecutor {
     }
     cv_.notify_all();
     for (std::thread& t : threads_) t.join();
+    if (syncer_.joinable()) {
+      {
+        std::lock_guard<std::mutex> lock(sync_mu_);
+        sync_stopping_ = true;
+      }
+      sync_cv_.notify_all();
+      syncer_.join();
+    }
   }
 
   BatchExecutor(const BatchExecutor&) = delete;
@@ -76,7 +97,13 @@ class BatchExecutor {
     Done done;
   };
 
-  void Loop(Conn& conn) {
+  // The callbacks of a committed batch, waiting for the sync that makes it durable.
+  struct Committed {
+    std::vector<Done> done;
+    std::vector<Status> results;
+  };
+
+  void Loop(Conn& conn, bool pipelined) {
     for (;;) {
       std::vector<Job> batch;
       {
@@ -88,11 +115,28 @@ class BatchExecutor {
           queue_.pop_front();
         }
       }
-      RunBatch(conn, batch);
+      RunBatch(conn, batch, pipelined);
     }
   }
 
-  void RunBatch(Conn& conn, std::vector<Job>& batch) {
+  void SyncLoop() {
+    for (;;) {
+      std::vector<Committed> ready;
+      {
+        std::unique_lock<std::mutex> lock(sync_mu_);
+        sync_cv_.wait(lock, [this] { return sync_stopping_ || !committed_.empty(); });
+        if (committed_.empty()) return;  // stopping, and every commit has been synced
+        ready.swap(committed_);
+      }
+      // Everything in `ready` returned from its commit before this call: one sync covers it all.
+      const Status synced = dialect_.sync();
+      for (Committed& c : ready) {
+        for (size_t i = 0; i < c.done.size(); ++i) c.done[i](synced.ok() ? c.results[i] : synced);
+      }
+    }
+  }
+
+  void RunBatch(Conn& conn, std::vector<Job>& batch, bool pipelined) {
     std::vector<Status> results(batch.size());
     Status tx = dialect_.begin(conn);
     if (tx.ok()) {
@@ -111,8 +155,19 @@ class BatchExecutor {
         }
         dialect_.release_savepoint(conn);
       }
-      tx = dialect_.commit(conn);
+      tx = pipelined ? dialect_.commit_unsynced(conn) : dialect_.commit(conn);
       if (!tx.ok()) dialect_.rollback(conn);
+    }
+    if (pipelined && tx.ok()) {
+      Committed c;
+      c.results = std::move(results);
+      for (Job& job : batch) c.done.push_back(std::move(job.done));
+      {
+        std::lock_guard<std::mutex> lock(sync_mu_);
+        committed_.push_back(std::move(c));
+      }
+      sync_cv_.notify_one();
+      return;
     }
     for (size_t i = 0; i < batch.size(); ++i) batch[i].done(tx.ok() ? results[i] : tx);
   }
@@ -125,6 +180,12 @@ class BatchExecutor {
   std::deque<Job> queue_;  // guarded by mu_
   bool stopping_ = false;  // guarded by mu_
   std::vector<std::thread> threads_;
+
+  std::mutex sync_mu_;
+  std::condition_variable sync_cv_;
+  std::vector<Committed> committed_;  // guarded by sync_mu_
+  bool sync_stopping_ = false;  // guarded by sync_mu_
+  std::thread syncer_;
 };
 
 }  // namespace relay::store

@@ -7,6 +7,8 @@
 #include <cstring>
 #include <unistd.h>
 
+#include "store/sqlite_wal_vfs.h"
+
 namespace relay::store {
 
 Query::~Query() {
@@ -76,7 +78,8 @@ StatusOr<std::unique_ptr<Db>> Db::Open(const std::string& path, bool create_if_m
   if (fd < 0) return UnavailableError("sqlite: cannot open " + path + ": " + std::strerror(errno));
   ::close(fd);
   sqlite3* raw = nullptr;
-  int rc = sqlite3_open_v2(path.c_str(), &raw, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
+  int rc = sqlite3_open_v2(path.c_str(), &raw, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+                           WalBufferingVfsName());
   std::unique_ptr<Db> db(new Db(raw));
   if (rc != SQLITE_OK) return db->Error("sqlite: open " + path);
   sqlite3_busy_timeout(raw, 5000);
@@ -84,8 +87,44 @@ StatusOr<std::unique_ptr<Db>> Db::Open(const std::string& path, bool create_if_m
   // which is what "durable before the 200" needs. Group commit amortises that fsync.
   Status s = db->Exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;");
   if (!s.ok()) return s;
+  // Replaces the automatic checkpoint (which would run inside COMMIT): see Commit().
+  sqlite3_wal_hook(
+      raw,
+      [](void* self, sqlite3*, const char*, int frames) {
+        static_cast<Db*>(self)->wal_frames_ = frames;
+        return SQLITE_OK;
+      },
+      db.get());
   return db;
 }
+
+namespace {
+constexpr int kCheckpointFrames = 1000;  // SQLite's default for its automatic checkpoint
+}  // namespace
+
+Status Db::Commit() {
+  if (Status s = Run("COMMIT"); !s.ok()) return s;
+  MaybeCheckpoint();
+  return Status::Ok();
+}
+
+Status Db::CommitUnsynced() {
+  if (!SetWalSyncDeferred(db_, true)) return Commit();
+  Status s = Run("COMMIT");
+  SetWalSyncDeferred(db_, false);
+  if (!s.ok()) return s;
+  MaybeCheckpoint();  // with deferral off: the checkpoint syncs the WAL for real first
+  return Status::Ok();
+}
+
+void Db::MaybeCheckpoint() {
+  if (wal_frames_ < kCheckpointFrames) return;
+  // Best effort, like SQLite's own: a checkpoint held up by a reader is retried next time.
+  (void)sqlite3_wal_checkpoint_v2(db_, nullptr, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
+  wal_frames_ = 0;
+}
+
+int Db::WalSyncFd() const { return store::WalSyncFd(db_); }
 
 Db::~Db() {
   for (auto& [sql, stmt] : cache_) sqlite3_finalize(stmt);
@@ -101,6 +140,12 @@ Status Db::Exec(std::string_view sql) {
     return UnavailableError("sqlite: " + msg);
   }
   return Status::Ok();
+}
+
+Status Db::Run(const std::string& sql) {
+  Query q = Prepare(sql);
+  q.Step();
+  return q.status();
 }
 
 Query Db::Prepare(const std::string& sql) {

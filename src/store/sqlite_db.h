@@ -52,16 +52,32 @@ class Db {
 
   // Runs SQL without results (may hold several statements).
   Status Exec(std::string_view sql);
+  // Runs one statement without results through the statement cache (no parsing after the
+  // first time): for the per-transaction and per-job statements (BEGIN, SAVEPOINT, …).
+  Status Run(const std::string& sql);
   // Returns a cached prepared statement for `sql`. On a prepare error the Query's first Step()
   // fails with that error.
   Query Prepare(const std::string& sql);
+  // COMMIT, then a checkpoint once the WAL has grown (the connection's automatic checkpoint is
+  // replaced by this, so that it never runs inside an unsynced commit).
+  Status Commit();
+  // COMMIT without waiting for the disk: the transaction's frames are in the WAL file (readers
+  // see them once it is published) but durable only after fdatasync(WalSyncFd()). Then the
+  // same checkpoint as Commit(), with a real sync. See sqlite_wal_vfs.h.
+  Status CommitUnsynced();
+  // The WAL's descriptor for fdatasync (valid while this Db is open); -1 when unsynced
+  // commits are not available (the WAL is not open through the shim).
+  int WalSyncFd() const;
   int64_t Changes() const { return sqlite3_changes64(db_); }
   int64_t LastInsertId() const { return sqlite3_last_insert_rowid(db_); }
   Status Error(std::string_view context) const;
 
  private:
   explicit Db(sqlite3* db) : db_(db) {}
+  void MaybeCheckpoint();
+
   sqlite3* db_;
+  int wal_frames_ = 0;  // frames in the WAL after the last commit (SQLite's WAL hook)
   std::unordered_map<std::string, sqlite3_stmt*> cache_;
 };
 

@@ -1,6 +1,10 @@
 #include "store/sqlite_store.h"
 
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
 #include <future>
 
 #include "store/batch_executor.h"
@@ -61,7 +65,9 @@ constexpr const char* kTriggerColumns =
 
 class SqliteStore : public Store {
  public:
-  explicit SqliteStore(std::unique_ptr<Db> db) : exec_(Connections(std::move(db)), SqliteDialect(), kMaxBatch) {}
+  // `wal_fd`: the database's WAL for pipelined commits (Db::WalSyncFd), or -1 for plain ones.
+  SqliteStore(std::unique_ptr<Db> db, int wal_fd)
+      : exec_(Connections(std::move(db)), SqliteDialect(wal_fd), kMaxBatch) {}
 
   // Store
   void AppendAsync(NewEvent event, std::vector<NewTrigger> triggers, AppendCallback done) override {
@@ -364,14 +370,26 @@ class SqliteStore : public Store {
     return v;
   }
 
-  static BatchExecutor<Db>::Dialect SqliteDialect() {
-    return {[](Db& db) { return db.Exec("BEGIN IMMEDIATE"); },
-            [](Db& db) { return db.Exec("COMMIT"); },
-            [](Db& db) { (void)db.Exec("ROLLBACK"); },
-            [](Db& db) { return db.Exec("SAVEPOINT job"); },
-            [](Db& db) { (void)db.Exec("ROLLBACK TO job"); },
-            [](Db& db) { (void)db.Exec("RELEASE job"); },
-            [](Db&) { return false; }};  // one writer: nothing to deadlock with, nothing to retry
+  static BatchExecutor<Db>::Dialect SqliteDialect(int wal_fd) {
+    BatchExecutor<Db>::Dialect d{[](Db& db) { return db.Run("BEGIN IMMEDIATE"); },
+                                 [](Db& db) { return db.Commit(); },
+                                 [](Db& db) { (void)db.Run("ROLLBACK"); },
+                                 [](Db& db) { return db.Run("SAVEPOINT job"); },
+                                 [](Db& db) { (void)db.Run("ROLLBACK TO job"); },
+                                 [](Db& db) { (void)db.Run("RELEASE job"); },
+                                 [](Db&) { return false; }};  // one writer: nothing to deadlock with, nothing to retry
+    if (wal_fd < 0) return d;
+    d.commit_unsynced = [](Db& db) { return db.CommitUnsynced(); };
+    d.sync = [wal_fd, failed = std::make_shared<std::string>()]() -> Status {
+      // After a failed fsync the kernel may have dropped the dirty pages, so nothing written
+      // since can be promised durable either: like PostgreSQL, stop promising until a restart.
+      if (!failed->empty()) return UnavailableError(*failed);
+      if (::fdatasync(wal_fd) == 0) return Status::Ok();
+      *failed = std::string("sqlite: fdatasync of the write-ahead log failed (restart the relay): ") +
+                std::strerror(errno);
+      return UnavailableError(*failed);
+    };
+    return d;
   }
 
   void Submit(std::function<Status(Db&)> run, std::function<void(const Status&)> done) {
@@ -514,7 +532,8 @@ StatusOr<std::unique_ptr<Store>> OpenSqliteStore(const std::string& path, OpenOp
   StatusOr<std::unique_ptr<Db>> db = Db::Open(path, options.create_if_missing);
   if (!db.ok()) return db.status();
   if (Status s = ApplyMigrations(**db); !s.ok()) return s;
-  return std::unique_ptr<Store>(new SqliteStore(std::move(db).value()));
+  const int wal_fd = (*db)->WalSyncFd();  // the WAL is open once the migrations have looked
+  return std::unique_ptr<Store>(new SqliteStore(std::move(db).value(), wal_fd));
 }
 
 StatusOr<std::unique_ptr<Store>> OpenStore(const std::string& url, OpenOptions options) {

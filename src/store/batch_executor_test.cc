@@ -1,0 +1,126 @@
+#include "store/batch_executor.h"
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <chrono>
+#include <future>
+
+namespace relay::store {
+namespace {
+
+using namespace std::chrono_literals;
+
+struct FakeConn {
+  int commits = 0;  // only the writer thread touches it
+};
+
+// A sync that blocks until the test opens the gate, so the test can see what happens meanwhile.
+struct Gate {
+  std::mutex mu;
+  std::condition_variable cv;
+  bool open = false;
+  Status result;
+  std::atomic<int> syncs{0};
+  std::atomic<int> commits_at_first_sync{-1};
+};
+
+BatchExecutor<FakeConn>::Dialect PipelinedDialect(Gate& gate, std::atomic<int>& commits) {
+  BatchExecutor<FakeConn>::Dialect d{[](FakeConn&) { return Status::Ok(); },
+                                     [](FakeConn&) { return InternalError("the pipelined executor must not use commit"); },
+                                     [](FakeConn&) {},
+                                     [](FakeConn&) { return Status::Ok(); },
+                                     [](FakeConn&) {},
+                                     [](FakeConn&) {},
+                                     [](FakeConn&) { return true; }};
+  d.commit_unsynced = [&commits](FakeConn& c) {
+    ++c.commits;
+    ++commits;
+    return Status::Ok();
+  };
+  d.sync = [&gate, &commits]() {
+    int expected = -1;
+    gate.commits_at_first_sync.compare_exchange_strong(expected, commits.load());
+    std::unique_lock<std::mutex> lock(gate.mu);
+    gate.cv.wait(lock, [&] { return gate.open; });
+    ++gate.syncs;
+    return gate.result;
+  };
+  return d;
+}
+
+std::vector<std::unique_ptr<FakeConn>> OneConn() {
+  std::vector<std::unique_ptr<FakeConn>> v;
+  v.push_back(std::make_unique<FakeConn>());
+  return v;
+}
+
+void OpenGate(Gate& gate, Status result = Status::Ok()) {
+  {
+    std::lock_guard<std::mutex> lock(gate.mu);
+    gate.result = std::move(result);
+    gate.open = true;
+  }
+  gate.cv.notify_all();
+}
+
+TEST(BatchExecutorTest, PipelinedCommitsAnswerOnlyAfterTheSyncAndKeepCommittingMeanwhile) {
+  Gate gate;
+  std::atomic<int> commits{0};
+  std::promise<Status> first_done;
+  std::promise<Status> second_done;
+  {
+    BatchExecutor<FakeConn> exec(OneConn(), PipelinedDialect(gate, commits), 16);
+    exec.Submit([](FakeConn&) { return Status::Ok(); }, [&](const Status& s) { first_done.set_value(s); });
+    auto first = first_done.get_future();
+    // The first batch is committed and its sync is under way (held at the gate)...
+    ASSERT_EQ(first.wait_for(200ms), std::future_status::timeout) << "answered before its sync";
+    EXPECT_EQ(commits.load(), 1);
+    // ...and the writer is not held up by it: a second batch commits while the sync waits.
+    exec.Submit([](FakeConn&) { return Status::Ok(); }, [&](const Status& s) { second_done.set_value(s); });
+    for (int i = 0; i < 200 && commits.load() < 2; ++i) std::this_thread::sleep_for(5ms);
+    EXPECT_EQ(commits.load(), 2) << "the second commit waited for the first one's sync";
+    auto second = second_done.get_future();
+    EXPECT_EQ(second.wait_for(50ms), std::future_status::timeout);
+    OpenGate(gate);
+    ASSERT_EQ(first.wait_for(5s), std::future_status::ready);
+    EXPECT_TRUE(first.get().ok());
+    ASSERT_EQ(second.wait_for(5s), std::future_status::ready);
+    EXPECT_TRUE(second.get().ok());
+  }
+  EXPECT_EQ(gate.commits_at_first_sync.load(), 1);
+  EXPECT_LE(gate.syncs.load(), 2);
+}
+
+TEST(BatchExecutorTest, AFailedSyncFailsEveryCommitItCovered) {
+  Gate gate;
+  std::atomic<int> commits{0};
+  std::vector<std::promise<Status>> done(3);
+  {
+    BatchExecutor<FakeConn> exec(OneConn(), PipelinedDialect(gate, commits), 16);
+    for (auto& p : done) exec.Submit([](FakeConn&) { return Status::Ok(); }, [&p](const Status& s) { p.set_value(s); });
+    OpenGate(gate, UnavailableError("fdatasync failed"));
+  }  // the destructor drains: every callback has run
+  for (auto& p : done) {
+    Status s = p.get_future().get();
+    EXPECT_EQ(s.code(), StatusCode::kUnavailable);
+    EXPECT_NE(s.message().find("fdatasync"), std::string::npos);
+  }
+}
+
+TEST(BatchExecutorTest, AJobErrorStaysWithItsJobAfterTheSync) {
+  Gate gate;
+  std::atomic<int> commits{0};
+  std::promise<Status> ok, bad;
+  OpenGate(gate);
+  {
+    BatchExecutor<FakeConn> exec(OneConn(), PipelinedDialect(gate, commits), 16);
+    exec.Submit([](FakeConn&) { return InvalidArgumentError("no such trigger"); }, [&](const Status& s) { bad.set_value(s); });
+    exec.Submit([](FakeConn&) { return Status::Ok(); }, [&](const Status& s) { ok.set_value(s); });
+  }
+  EXPECT_EQ(bad.get_future().get().code(), StatusCode::kInvalidArgument);
+  EXPECT_TRUE(ok.get_future().get().ok());
+}
+
+}  // namespace
+}  // namespace relay::store

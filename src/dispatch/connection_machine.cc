@@ -43,9 +43,14 @@ std::optional<double> SecondsBetween(const std::string& from, const std::string&
   return std::chrono::duration<double>(*b - *a).count();
 }
 
-std::vector<int64_t> IdsOf(const std::vector<store::Trigger>& triggers) {
+// Triggers of the claim being stepped (which outlives the step), by state: pointers, so that a
+// burst of thousands of pending triggers is not copied at every change of phase.
+using TriggerRefs = std::vector<const store::Trigger*>;
+
+std::vector<int64_t> IdsOf(const TriggerRefs& triggers) {
   std::vector<int64_t> ids;
-  for (const auto& t : triggers) ids.push_back(t.id);
+  ids.reserve(triggers.size());
+  for (const store::Trigger* t : triggers) ids.push_back(t->id);
   return ids;
 }
 
@@ -58,9 +63,9 @@ class ConnectionMachine::Run {
   Run(ConnectionMachine& m, const std::string& owner, const store::Claim& claim)
       : m_(m), owner_(owner), conn_(claim.connection), now_(m.clock_.Now()), leased_at_(now_) {
     for (const store::Trigger& t : claim.triggers) {
-      if (t.state == store::kPending) pending_.push_back(t);
-      else if (t.state == store::kStarting) starting_.push_back(t);
-      else if (t.state == store::kRunning) running_.push_back(t);
+      if (t.state == store::kPending) pending_.push_back(&t);
+      else if (t.state == store::kStarting) starting_.push_back(&t);
+      else if (t.state == store::kRunning) running_.push_back(&t);
     }
   }
 
@@ -165,11 +170,11 @@ class ConnectionMachine::Run {
   // ---- idle → starting -----------------------------------------------------------------
 
   void ExpirePending() {
-    std::vector<store::Trigger> keep;
+    TriggerRefs keep;
     std::vector<int64_t> expired;
-    for (store::Trigger& t : pending_) {
-      if (now_ - t.created_at > m_.options_.max_age) expired.push_back(t.id);
-      else keep.push_back(std::move(t));
+    for (const store::Trigger* t : pending_) {
+      if (now_ - t->created_at > m_.options_.max_age) expired.push_back(t->id);
+      else keep.push_back(t);
     }
     pending_ = std::move(keep);
     std::string last = conn_.last_error.empty() ? "none" : conn_.last_error;
@@ -178,13 +183,13 @@ class ConnectionMachine::Run {
 
   // Assigns every pending (and unresolved starting) trigger to a new start, durably, then sends it.
   Status StartNew() {
-    std::vector<store::Trigger> cover = starting_;
+    TriggerRefs cover = starting_;
     cover.insert(cover.end(), pending_.begin(), pending_.end());
     if (cover.empty()) {
       EnterPhase(store::kIdle);
       return Finish("nothing to start", now_);
     }
-    bool full = std::any_of(cover.begin(), cover.end(), [](const auto& t) { return t.sync_type == "full"; });
+    bool full = std::any_of(cover.begin(), cover.end(), [](const store::Trigger* t) { return t->sync_type == "full"; });
     const std::string sync_type = full ? "full" : "incremental";
     const int attempts = conn_.attempts;
     EnterPhase(store::kPhaseStarting);
@@ -282,7 +287,7 @@ class ConnectionMachine::Run {
     auto& latency = metrics::Default().GetHistogram(
         "retl_relay_trigger_start_seconds", "time from a trigger's creation to the start of the sync covering it",
         metrics::DurationBuckets());
-    for (const store::Trigger& t : starting_) latency.Observe(std::chrono::duration<double>(now_ - t.created_at).count());
+    for (const store::Trigger* t : starting_) latency.Observe(std::chrono::duration<double>(now_ - t->created_at).count());
     Move(IdsOf(starting_), store::kRunning, info.id);
     running_ = starting_;
     starting_.clear();
@@ -320,8 +325,8 @@ class ConnectionMachine::Run {
       other = running->front().id;
     }
     std::vector<int64_t> skip, restart, queue;
-    for (const auto& t : starting_) {
-      (t.if_running == "skip" ? skip : t.if_running == "restart" ? restart : queue).push_back(t.id);
+    for (const store::Trigger* t : starting_) {
+      (t->if_running == "skip" ? skip : t->if_running == "restart" ? restart : queue).push_back(t->id);
     }
     Move(skip, store::kSkipped, other, "a sync was already running");
     std::vector<int64_t> back = restart;
@@ -439,7 +444,7 @@ class ConnectionMachine::Run {
   store::Connection conn_;
   TimePoint now_;
   TimePoint leased_at_;  // the claim (or the last renewal) set the lease to this + lease
-  std::vector<store::Trigger> pending_, starting_, running_;
+  TriggerRefs pending_, starting_, running_;
   std::vector<store::TriggerUpdate> carry_;
   std::vector<store::Attempt> attempts_;
 };

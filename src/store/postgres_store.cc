@@ -104,6 +104,11 @@ std::string IdList(const std::vector<int64_t>& ids) {
 constexpr const char* kTriggerColumns =
     "id, COALESCE(event_id,''), route, connection_id, sync_type, if_running, state, attempts, "
     "created_at, next_attempt_at, COALESCE(last_error,''), COALESCE(sync_id,'')";
+// The columns of kTriggerColumns that a claim needs (the connection machine decides from id,
+// state, sync type, policy, age and attempts); the others are read as '' so that a burst of
+// thousands of pending triggers is not copied string by string at every claim.
+constexpr const char* kClaimTriggerColumns =
+    "id, '', '', '', sync_type, if_running, state, attempts, created_at, next_attempt_at, '', ''";
 constexpr const char* kConnectionColumns =
     "c.id, c.phase, COALESCE(c.sync_id,''), c.start_attempted_at, COALESCE(c.sync_type,''), c.attempts, "
     "c.next_check_at, c.phase_since, COALESCE(c.last_error,'')";
@@ -184,7 +189,7 @@ class PostgresStore : public Store {
       if (c->rows() == 0) return InternalError("claimed connection vanished");
       Claim out;
       out.connection = ReadConnection(*c, 0);
-      RELAY_PG_TRY(t, db.Exec(std::string("SELECT ") + kTriggerColumns +
+      RELAY_PG_TRY(t, db.Exec(std::string("SELECT ") + kClaimTriggerColumns +
                                   " FROM triggers WHERE connection_id = $1 AND state IN ('pending','starting','running') ORDER BY id",
                               {P(id)}));
       for (int i = 0; i < t->rows(); ++i) out.triggers.push_back(ReadTrigger(*t, i));

@@ -62,6 +62,11 @@ Connection ReadConnection(const Query& q) {
 constexpr const char* kTriggerColumns =
     "id, COALESCE(event_id,''), route, connection_id, sync_type, if_running, state, attempts, "
     "created_at, next_attempt_at, COALESCE(last_error,''), COALESCE(sync_id,'')";
+// The columns of kTriggerColumns that a claim needs (the connection machine decides from id,
+// state, sync type, policy, age and attempts); the others are read as '' so that a burst of
+// thousands of pending triggers is not copied string by string at every claim.
+constexpr const char* kClaimTriggerColumns =
+    "id, '', '', '', sync_type, if_running, state, attempts, created_at, next_attempt_at, '', ''";
 
 class SqliteStore : public Store {
  public:
@@ -453,7 +458,7 @@ class SqliteStore : public Store {
     c.Bind(1, id);
     if (!c.Step()) return c.status().ok() ? InternalError("claimed connection vanished") : c.status();
     claim.connection = ReadConnection(c);
-    Query q = db.Prepare(std::string("SELECT ") + kTriggerColumns +
+    Query q = db.Prepare(std::string("SELECT ") + kClaimTriggerColumns +
                          " FROM triggers WHERE connection_id = ?1 AND state IN ('pending','starting','running') ORDER BY id");
     q.Bind(1, id);
     while (q.Step()) claim.triggers.push_back(ReadTrigger(q));

@@ -103,7 +103,10 @@ struct Connection {
 // A connection leased to one worker, with its triggers that are not final yet.
 struct Claim {
   Connection connection;
-  std::vector<Trigger> triggers;  // pending, starting and running, oldest first
+  // Pending, starting and running, oldest first. Only id, state, sync_type, if_running,
+  // attempts, created_at and next_attempt_at are filled in (the rest is empty): what the
+  // connection machine decides from. GetTrigger/ListTriggers give whole rows.
+  std::vector<Trigger> triggers;
 };
 
 // One HTTP call to RudderStack, for the audit trail.

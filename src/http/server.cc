@@ -27,6 +27,7 @@ using tcp = net::ip::tcp;
 namespace {
 
 constexpr uint32_t kHeaderLimitBytes = 16 * 1024;
+constexpr size_t kReadChunkBytes = 4 * 1024;  // a dbt webhook is 1-3 KB; idle connections stay cheap
 
 auto Tuple() { return net::as_tuple(net::use_awaitable); }
 
@@ -101,6 +102,9 @@ net::awaitable<void> Session(std::shared_ptr<Server::State> st, tcp::socket sock
   const ServerOptions& opt = st->options;
   beast::tcp_stream stream(std::move(socket));
   beast::flat_buffer buffer;
+  // Beast reads max(512, free capacity) bytes at a time: without room, a 2 KB webhook takes
+  // four recvmsg calls. With room it takes one.
+  buffer.reserve(kReadChunkBytes);
   for (bool first = true;; first = false) {
     bhttp::request_parser<bhttp::string_body> parser;
     parser.body_limit(opt.max_body_bytes);

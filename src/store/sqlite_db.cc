@@ -74,9 +74,17 @@ StatusOr<std::unique_ptr<Db>> Db::Open(const std::string& path, bool create_if_m
     if (Status s = MakeParentDirs(path); !s.ok()) return s;
   }
   // Create the file ourselves so it is private from the start: it holds raw webhook bodies.
-  int fd = ::open(path.c_str(), O_RDWR | O_CLOEXEC | (create_if_missing ? O_CREAT : 0), 0600);
-  if (fd < 0) return UnavailableError("sqlite: cannot open " + path + ": " + std::strerror(errno));
-  ::close(fd);
+  // Only when it does not exist yet: closing a descriptor of a database that this process
+  // already has open drops every POSIX lock the process holds on it, SQLite's included, after
+  // which another process may take the database for unused and delete the WAL under our writer.
+  if (::access(path.c_str(), F_OK) != 0) {
+    if (!create_if_missing) return UnavailableError("sqlite: cannot open " + path + ": " + std::strerror(ENOENT));
+    const int fd = ::open(path.c_str(), O_RDWR | O_CLOEXEC | O_CREAT | O_EXCL, 0600);
+    if (fd >= 0) ::close(fd);
+    else if (errno != EEXIST) return UnavailableError("sqlite: cannot open " + path + ": " + std::strerror(errno));
+  } else if (::access(path.c_str(), R_OK | W_OK) != 0) {
+    return UnavailableError("sqlite: cannot open " + path + ": " + std::strerror(errno));
+  }
   sqlite3* raw = nullptr;
   int rc = sqlite3_open_v2(path.c_str(), &raw, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
                            WalBufferingVfsName());

@@ -3,6 +3,9 @@
 #include <gtest/gtest.h>
 #include <sqlite3.h>
 
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <random>
 #include <string>
 
@@ -85,6 +88,34 @@ TEST_F(WalVfsTest, TransactionsLargerThanTheBufferAndTheCacheSurvive) {
   ASSERT_TRUE(db_->Exec("PRAGMA wal_checkpoint(TRUNCATE)").ok());
   db_.reset();
   EXPECT_EQ(CountWithoutTheShim(path_), 3010) << "after a checkpoint and close";
+}
+
+// Found when the store began to open a second connection (its checkpointer): opening the file
+// again and closing that descriptor dropped every POSIX lock the process held on the database,
+// so another process closing its connection took the database for unused and deleted the WAL
+// that the writer went on writing to (unlinked: every later commit invisible to others).
+TEST_F(WalVfsTest, OpeningTheDatabaseAgainInTheProcessKeepsItsLocks) {
+  InsertRandomRows(*db_, 5, rng_);
+  {
+    auto second = Db::Open(path_);
+    ASSERT_TRUE(second.ok()) << second.status().message();
+  }
+  const pid_t pid = fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    // Another process (a fresh one: a forked child would share this process's SQLite lock
+    // bookkeeping) reads and closes; if it finds no lock, its close deletes the WAL.
+    const std::string script = "import sqlite3,sys; c=sqlite3.connect(sys.argv[1]); "
+                               "c.execute('SELECT COUNT(*) FROM t').fetchall(); c.close()";
+    execlp("python3", "python3", "-c", script.c_str(), path_.c_str(), static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  int status = 0;
+  ASSERT_EQ(waitpid(pid, &status, 0), pid);
+  ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "python3 reader failed";
+  EXPECT_EQ(::access((path_ + "-wal").c_str(), F_OK), 0) << "the WAL was deleted under an open connection";
+  InsertRandomRows(*db_, 5, rng_);
+  EXPECT_EQ(CountWithoutTheShim(path_), 10);
 }
 
 }  // namespace

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "common/log.h"
+#include "common/thread_name.h"
 
 namespace relay::cli {
 namespace net = boost::asio;
@@ -39,7 +40,12 @@ void SignalLoop::Run(std::vector<http::Server*> servers, int threads, Duration s
     check();
   });
   std::vector<std::thread> pool;
-  for (int i = 1; i < threads; ++i) pool.emplace_back([&] { ioc.run(); });
+  for (int i = 1; i < threads; ++i) {
+    pool.emplace_back([&] {
+      NameThisThread("retl-http");
+      ioc.run();
+    });
+  }
   ioc.run();
   for (std::thread& t : pool) t.join();
 }

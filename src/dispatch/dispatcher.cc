@@ -1,6 +1,7 @@
 #include "dispatch/dispatcher.h"
 
 #include "common/log.h"
+#include "common/thread_name.h"
 
 namespace relay::dispatch {
 
@@ -62,6 +63,7 @@ void Dispatcher::Notify() {
 }
 
 void Dispatcher::WorkerLoop(int index) {
+  NameThisThread("retl-dispatch");
   const std::string owner = instance_id_ + "/w" + std::to_string(index);
   bool notified_in_vain = false;  // the last pass was woken by new triggers and found nothing due
   for (;;) {

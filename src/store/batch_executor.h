@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "common/status.h"
+#include "common/thread_name.h"
 
 namespace relay::store {
 
@@ -104,6 +105,7 @@ class BatchExecutor {
   };
 
   void Loop(Conn& conn, bool pipelined) {
+    NameThisThread("retl-store");
     for (;;) {
       std::vector<Job> batch;
       {
@@ -120,6 +122,7 @@ class BatchExecutor {
   }
 
   void SyncLoop() {
+    NameThisThread("retl-sync");
     for (;;) {
       std::vector<Committed> ready;
       {

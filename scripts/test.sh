@@ -45,5 +45,5 @@ if [[ "${RELAY_SKIP_SANITIZERS:-0}" != "1" ]]; then
   cmake --preset tsan >/dev/null
   cmake --build build/tsan -j2 --target unit_tests >build/tsan.build.log 2>&1 || { tail -50 build/tsan.build.log; exit 1; }
   TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" bash scripts/with-postgres.sh \
-    build/tsan/bin/unit_tests --gtest_filter='DispatcherTest.*:*StoreTest*:ServerTest.*:WebhookHandler*'
+    build/tsan/bin/unit_tests --gtest_filter='DispatcherTest.*:*StoreTest*:BatchExecutorTest.*:ServerTest.*:WebhookHandler*'
 fi

@@ -92,7 +92,8 @@ StatusOr<std::unique_ptr<Db>> Db::Open(const std::string& path, bool create_if_m
   if (rc != SQLITE_OK) return db->Error("sqlite: open " + path);
   sqlite3_busy_timeout(raw, 5000);
   // WAL lets readers (the CLI) work while the relay writes; FULL syncs the WAL on every commit,
-  // which is what "durable before the 200" needs. Group commit amortises that fsync.
+  // which is what "durable before the 200" needs (CommitUnsynced moves that sync to the store's
+  // syncer thread; the VFS shim relies on FULL: see sqlite_wal_vfs.h).
   Status s = db->Exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;");
   if (!s.ok()) return s;
   // Replaces the automatic checkpoint (which would run inside COMMIT): see Commit().
@@ -110,26 +111,21 @@ namespace {
 constexpr int kCheckpointFrames = 1000;  // SQLite's default for its automatic checkpoint
 }  // namespace
 
-Status Db::Commit() {
-  if (Status s = Run("COMMIT"); !s.ok()) return s;
-  MaybeCheckpoint();
-  return Status::Ok();
-}
+Status Db::Commit() { return CommitAndCheckpoint(/*defer_sync=*/false); }
 
-Status Db::CommitUnsynced() {
-  if (!SetWalSyncDeferred(db_, true)) return Commit();
+Status Db::CommitUnsynced() { return CommitAndCheckpoint(/*defer_sync=*/true); }
+
+Status Db::CommitAndCheckpoint(bool defer_sync) {
+  const bool deferred = defer_sync && SetWalSyncDeferred(db_, true);
   Status s = Run("COMMIT");
-  SetWalSyncDeferred(db_, false);
+  if (deferred) SetWalSyncDeferred(db_, false);
   if (!s.ok()) return s;
-  MaybeCheckpoint();  // with deferral off: the checkpoint syncs the WAL for real first
-  return Status::Ok();
-}
-
-void Db::MaybeCheckpoint() {
-  if (wal_frames_ < kCheckpointFrames) return;
+  // With deferral off: the checkpoint syncs the WAL for real before copying it.
+  if (wal_frames_ < kCheckpointFrames) return Status::Ok();
   // Best effort, like SQLite's own: a checkpoint held up by a reader is retried next time.
   (void)sqlite3_wal_checkpoint_v2(db_, nullptr, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
   wal_frames_ = 0;
+  return Status::Ok();
 }
 
 int Db::WalSyncFd() const { return store::WalSyncFd(db_); }

@@ -74,7 +74,7 @@ class Db {
 
  private:
   explicit Db(sqlite3* db) : db_(db) {}
-  void MaybeCheckpoint();
+  Status CommitAndCheckpoint(bool defer_sync);
 
   sqlite3* db_;
   int wal_frames_ = 0;  // frames in the WAL after the last commit (SQLite's WAL hook)

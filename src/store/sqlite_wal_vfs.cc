@@ -50,8 +50,6 @@ int Flush(ShimFile* f) {
   return rc;
 }
 
-int FlushThen(sqlite3_file* file) { return Flush(Shim(file)); }
-
 int Write(sqlite3_file* file, const void* data, int amount, sqlite3_int64 offset) {
   ShimFile* f = Shim(file);
   const size_t n = static_cast<size_t>(amount);
@@ -90,28 +88,28 @@ int Close(sqlite3_file* file) {
 }
 
 int Read(sqlite3_file* file, void* out, int amount, sqlite3_int64 offset) {
-  if (int rc = FlushThen(file); rc != SQLITE_OK) return rc;
+  if (int rc = Flush(Shim(file)); rc != SQLITE_OK) return rc;
   return RealMethods(file)->xRead(Real(file), out, amount, offset);
 }
 
 int Truncate(sqlite3_file* file, sqlite3_int64 size) {
-  if (int rc = FlushThen(file); rc != SQLITE_OK) return rc;
+  if (int rc = Flush(Shim(file)); rc != SQLITE_OK) return rc;
   return RealMethods(file)->xTruncate(Real(file), size);
 }
 
 int Sync(sqlite3_file* file, int flags) {
-  if (int rc = FlushThen(file); rc != SQLITE_OK) return rc;
+  if (int rc = Flush(Shim(file)); rc != SQLITE_OK) return rc;
   if (Shim(file)->defer_sync) return SQLITE_OK;
   return RealMethods(file)->xSync(Real(file), flags);
 }
 
 int FileSize(sqlite3_file* file, sqlite3_int64* size) {
-  if (int rc = FlushThen(file); rc != SQLITE_OK) return rc;
+  if (int rc = Flush(Shim(file)); rc != SQLITE_OK) return rc;
   return RealMethods(file)->xFileSize(Real(file), size);
 }
 
 int FileControl(sqlite3_file* file, int op, void* arg) {
-  if (int rc = FlushThen(file); rc != SQLITE_OK) return rc;
+  if (int rc = Flush(Shim(file)); rc != SQLITE_OK) return rc;
   return RealMethods(file)->xFileControl(Real(file), op, arg);
 }
 
@@ -143,7 +141,7 @@ int Fetch(sqlite3_file* file, sqlite3_int64 offset, int amount, void** out) {
     *out = nullptr;
     return SQLITE_OK;
   }
-  if (int rc = FlushThen(file); rc != SQLITE_OK) return rc;
+  if (int rc = Flush(Shim(file)); rc != SQLITE_OK) return rc;
   return RealMethods(file)->xFetch(Real(file), offset, amount, out);
 }
 int Unfetch(sqlite3_file* file, sqlite3_int64 offset, void* p) {

@@ -45,12 +45,12 @@ std::optional<double> SecondsBetween(const std::string& from, const std::string&
 
 // Triggers of the claim being stepped (which outlives the step), by state: pointers, so that a
 // burst of thousands of pending triggers is not copied at every change of phase.
-using TriggerRefs = std::vector<const store::Trigger*>;
+using TriggerRefs = std::vector<const store::ClaimedTrigger*>;
 
 std::vector<int64_t> IdsOf(const TriggerRefs& triggers) {
   std::vector<int64_t> ids;
   ids.reserve(triggers.size());
-  for (const store::Trigger* t : triggers) ids.push_back(t->id);
+  for (const store::ClaimedTrigger* t : triggers) ids.push_back(t->id);
   return ids;
 }
 
@@ -62,10 +62,9 @@ class ConnectionMachine::Run {
  public:
   Run(ConnectionMachine& m, const std::string& owner, const store::Claim& claim)
       : m_(m), owner_(owner), conn_(claim.connection), now_(m.clock_.Now()), leased_at_(now_) {
-    for (const store::Trigger& t : claim.triggers) {
-      if (t.state == store::kPending) pending_.push_back(&t);
-      else if (t.state == store::kStarting) starting_.push_back(&t);
-      else if (t.state == store::kRunning) running_.push_back(&t);
+    using State = store::ClaimedTrigger::State;
+    for (const store::ClaimedTrigger& t : claim.triggers) {
+      (t.state == State::kPending ? pending_ : t.state == State::kStarting ? starting_ : running_).push_back(&t);
     }
   }
 
@@ -172,7 +171,7 @@ class ConnectionMachine::Run {
   void ExpirePending() {
     TriggerRefs keep;
     std::vector<int64_t> expired;
-    for (const store::Trigger* t : pending_) {
+    for (const store::ClaimedTrigger* t : pending_) {
       if (now_ - t->created_at > m_.options_.max_age) expired.push_back(t->id);
       else keep.push_back(t);
     }
@@ -189,7 +188,7 @@ class ConnectionMachine::Run {
       EnterPhase(store::kIdle);
       return Finish("nothing to start", now_);
     }
-    bool full = std::any_of(cover.begin(), cover.end(), [](const store::Trigger* t) { return t->sync_type == "full"; });
+    bool full = std::any_of(cover.begin(), cover.end(), [](const store::ClaimedTrigger* t) { return t->full; });
     const std::string sync_type = full ? "full" : "incremental";
     const int attempts = conn_.attempts;
     EnterPhase(store::kPhaseStarting);
@@ -287,7 +286,7 @@ class ConnectionMachine::Run {
     auto& latency = metrics::Default().GetHistogram(
         "retl_relay_trigger_start_seconds", "time from a trigger's creation to the start of the sync covering it",
         metrics::DurationBuckets());
-    for (const store::Trigger* t : starting_) latency.Observe(std::chrono::duration<double>(now_ - t->created_at).count());
+    for (const store::ClaimedTrigger* t : starting_) latency.Observe(std::chrono::duration<double>(now_ - t->created_at).count());
     Move(IdsOf(starting_), store::kRunning, info.id);
     running_ = starting_;
     starting_.clear();
@@ -325,8 +324,9 @@ class ConnectionMachine::Run {
       other = running->front().id;
     }
     std::vector<int64_t> skip, restart, queue;
-    for (const store::Trigger* t : starting_) {
-      (t->if_running == "skip" ? skip : t->if_running == "restart" ? restart : queue).push_back(t->id);
+    using Policy = store::ClaimedTrigger::IfRunning;
+    for (const store::ClaimedTrigger* t : starting_) {
+      (t->if_running == Policy::kSkip ? skip : t->if_running == Policy::kRestart ? restart : queue).push_back(t->id);
     }
     Move(skip, store::kSkipped, other, "a sync was already running");
     std::vector<int64_t> back = restart;

@@ -48,11 +48,13 @@ bool Query::Step() {
   return false;
 }
 
-std::string Query::Text(int col) const {
+std::string_view Query::TextView(int col) const {
   const unsigned char* p = sqlite3_column_text(stmt_, col);
   if (p == nullptr) return {};
-  return std::string(reinterpret_cast<const char*>(p), static_cast<size_t>(sqlite3_column_bytes(stmt_, col)));
+  return {reinterpret_cast<const char*>(p), static_cast<size_t>(sqlite3_column_bytes(stmt_, col))};
 }
+
+std::string Query::Text(int col) const { return std::string(TextView(col)); }
 
 namespace {
 
@@ -94,7 +96,12 @@ StatusOr<std::unique_ptr<Db>> Db::Open(const std::string& path, bool create_if_m
   // WAL lets readers (the CLI) work while the relay writes; FULL syncs the WAL on every commit,
   // which is what "durable before the 200" needs (CommitUnsynced moves that sync to the store's
   // syncer thread; the VFS shim relies on FULL: see sqlite_wal_vfs.h).
-  Status s = db->Exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;");
+  // A 512 KiB page cache instead of SQLite's 2 MB: the relay's writes touch the right edges of
+  // its B-trees and its reads are a few index ranges, and a page that is not cached comes from
+  // the OS page cache. Measured (bench/README.md): the same ingest rate with 1M stored events,
+  // and 1.6 MB less peak RSS.
+  Status s = db->Exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON; "
+                      "PRAGMA cache_size=-512;");
   if (!s.ok()) return s;
   // Replaces the automatic checkpoint (which would run inside COMMIT): see Commit().
   sqlite3_wal_hook(

@@ -35,6 +35,8 @@ class Query {
   int64_t Int(int col) const { return sqlite3_column_int64(stmt_, col); }
   bool IsNull(int col) const { return sqlite3_column_type(stmt_, col) == SQLITE_NULL; }
   std::string Text(int col) const;
+  // Valid until the next Step (no copy).
+  std::string_view TextView(int col) const;
 
  private:
   sqlite3_stmt* stmt_;

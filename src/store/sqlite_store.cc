@@ -5,10 +5,8 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
-#include <future>
 
 #include "store/batch_executor.h"
-#include "store/postgres_store.h"
 #include "store/schema.h"
 #include "store/sqlite_db.h"
 
@@ -62,11 +60,8 @@ Connection ReadConnection(const Query& q) {
 constexpr const char* kTriggerColumns =
     "id, COALESCE(event_id,''), route, connection_id, sync_type, if_running, state, attempts, "
     "created_at, next_attempt_at, COALESCE(last_error,''), COALESCE(sync_id,'')";
-// The columns of kTriggerColumns that a claim needs (the connection machine decides from id,
-// state, sync type, policy, age and attempts); the others are read as '' so that a burst of
-// thousands of pending triggers is not copied string by string at every claim.
-constexpr const char* kClaimTriggerColumns =
-    "id, '', '', '', sync_type, if_running, state, attempts, created_at, next_attempt_at, '', ''";
+// What a claim reads of each unfinished trigger (ClaimedTrigger), in this order.
+constexpr const char* kClaimTriggerColumns = "id, created_at, state, sync_type, if_running";
 
 class SqliteStore : public Store {
  public:
@@ -461,7 +456,12 @@ class SqliteStore : public Store {
     Query q = db.Prepare(std::string("SELECT ") + kClaimTriggerColumns +
                          " FROM triggers WHERE connection_id = ?1 AND state IN ('pending','starting','running') ORDER BY id");
     q.Bind(1, id);
-    while (q.Step()) claim.triggers.push_back(ReadTrigger(q));
+    while (q.Step()) {
+      StatusOr<ClaimedTrigger> t = MakeClaimedTrigger(q.Int(0), FromUnixMillis(q.Int(1)), q.TextView(2),
+                                                      q.TextView(3), q.TextView(4));
+      if (!t.ok()) return t.status();
+      claim.triggers.push_back(*t);
+    }
     if (!q.status().ok()) return q.status();
     out = std::move(claim);
     return Status::Ok();
@@ -526,25 +526,12 @@ class SqliteStore : public Store {
 
 }  // namespace
 
-StatusOr<AppendResult> Store::Append(NewEvent event, std::vector<NewTrigger> triggers) {
-  std::promise<StatusOr<AppendResult>> p;
-  auto f = p.get_future();
-  AppendAsync(std::move(event), std::move(triggers), [&p](StatusOr<AppendResult> r) { p.set_value(std::move(r)); });
-  return f.get();
-}
-
 StatusOr<std::unique_ptr<Store>> OpenSqliteStore(const std::string& path, OpenOptions options) {
   StatusOr<std::unique_ptr<Db>> db = Db::Open(path, options.create_if_missing);
   if (!db.ok()) return db.status();
   if (Status s = ApplyMigrations(**db); !s.ok()) return s;
   const int wal_fd = (*db)->WalSyncFd();  // the WAL is open once the migrations have looked
   return std::unique_ptr<Store>(new SqliteStore(std::move(db).value(), wal_fd));
-}
-
-StatusOr<std::unique_ptr<Store>> OpenStore(const std::string& url, OpenOptions options) {
-  if (url.starts_with("sqlite://")) return OpenSqliteStore(url.substr(9), options);
-  if (url.starts_with("postgresql://") || url.starts_with("postgres://")) return OpenPostgresStore(url);
-  return InvalidArgumentError("store.url: unsupported store URL (use sqlite://PATH or postgresql://…)");
 }
 
 }  // namespace relay::store

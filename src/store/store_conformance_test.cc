@@ -158,6 +158,44 @@ TEST_P(StoreTest, ClaimLeasesOneConnectionToOneOwner) {
   EXPECT_EQ((*later)->connection.id, "c1");
 }
 
+TEST_P(StoreTest, ClaimCarriesWhatTheConnectionMachineDecidesFrom) {
+  auto store = Open();
+  ASSERT_TRUE(store->Append(Event("wev_1"), {NewTrigger{"r", "c1", "full", "skip", "k1"},
+                                             NewTrigger{"r", "c1", "incremental", "restart", "k2"},
+                                             NewTrigger{"r", "c1", "incremental", "queue", "k3"}})
+                  .ok());
+  const TimePoint now = FromUnixMillis(2'000'000);
+  auto claim = **store->ClaimConnection("A", now, std::chrono::seconds(60));
+  ASSERT_EQ(claim.triggers.size(), 3u);
+  using State = ClaimedTrigger::State;
+  using Policy = ClaimedTrigger::IfRunning;
+  const ClaimedTrigger& full = claim.triggers[0];
+  EXPECT_TRUE(full.full);
+  EXPECT_EQ(full.if_running, Policy::kSkip);
+  EXPECT_EQ(full.state, State::kPending);
+  EXPECT_FALSE(claim.triggers[1].full);
+  EXPECT_EQ(claim.triggers[1].if_running, Policy::kRestart);
+  EXPECT_EQ(claim.triggers[2].if_running, Policy::kQueue);
+  EXPECT_LT(claim.triggers[0].id, claim.triggers[1].id) << "oldest first";
+  const auto stored = **store->GetTrigger(full.id);
+  EXPECT_EQ(full.created_at, stored.created_at);
+  // Moved on, they come back in their new states.
+  Transition t;
+  t.owner = "A";
+  t.now = now;
+  t.connection = claim.connection;
+  t.connection.phase = "running";  // due again without pending triggers
+  t.release = true;
+  t.triggers.push_back({{claim.triggers[0].id}, "starting", "", ""});
+  t.triggers.push_back({{claim.triggers[1].id}, "running", "s1", ""});
+  t.triggers.push_back({{claim.triggers[2].id}, "succeeded", "s1", ""});
+  ASSERT_TRUE(store->Commit(t).ok());
+  auto again = **store->ClaimConnection("A", now, std::chrono::seconds(60));
+  ASSERT_EQ(again.triggers.size(), 2u) << "final triggers are not claimed";
+  EXPECT_EQ(again.triggers[0].state, State::kStarting);
+  EXPECT_EQ(again.triggers[1].state, State::kRunning);
+}
+
 // A transition that moves c1 to `phase` and releases the lease.
 Transition Step(const Claim& claim, const std::string& owner, std::string phase, TimePoint now, TimePoint next) {
   Transition t;

@@ -1,0 +1,40 @@
+#include "store/store.h"
+
+#include <future>
+
+#include "store/postgres_store.h"
+#include "store/sqlite_store.h"
+
+namespace relay::store {
+
+StatusOr<AppendResult> Store::Append(NewEvent event, std::vector<NewTrigger> triggers) {
+  std::promise<StatusOr<AppendResult>> p;
+  auto f = p.get_future();
+  AppendAsync(std::move(event), std::move(triggers), [&p](StatusOr<AppendResult> r) { p.set_value(std::move(r)); });
+  return f.get();
+}
+
+StatusOr<ClaimedTrigger> MakeClaimedTrigger(int64_t id, TimePoint created_at, std::string_view state,
+                                            std::string_view sync_type, std::string_view if_running) {
+  ClaimedTrigger t;
+  t.id = id;
+  t.created_at = created_at;
+  if (state == kPending) t.state = ClaimedTrigger::State::kPending;
+  else if (state == kStarting) t.state = ClaimedTrigger::State::kStarting;
+  else if (state == kRunning) t.state = ClaimedTrigger::State::kRunning;
+  else return InternalError("trigger " + std::to_string(id) + ": unexpected state in a claim: " + std::string(state));
+  t.full = sync_type == "full";
+  if (if_running == "queue") t.if_running = ClaimedTrigger::IfRunning::kQueue;
+  else if (if_running == "skip") t.if_running = ClaimedTrigger::IfRunning::kSkip;
+  else if (if_running == "restart") t.if_running = ClaimedTrigger::IfRunning::kRestart;
+  else return InternalError("trigger " + std::to_string(id) + ": unknown if_running policy: " + std::string(if_running));
+  return t;
+}
+
+StatusOr<std::unique_ptr<Store>> OpenStore(const std::string& url, OpenOptions options) {
+  if (url.starts_with("sqlite://")) return OpenSqliteStore(url.substr(9), options);
+  if (url.starts_with("postgresql://") || url.starts_with("postgres://")) return OpenPostgresStore(url);
+  return InvalidArgumentError("store.url: unsupported store URL (use sqlite://PATH or postgresql://…)");
+}
+
+}  // namespace relay::store

@@ -12,6 +12,7 @@
 // can cover several batches. "Done" still means durable.
 // Private to the store module. Thread-safe.
 
+#include <algorithm>
 #include <condition_variable>
 #include <deque>
 #include <functional>
@@ -41,10 +42,10 @@ class BatchExecutor {
     std::function<void(Conn&)> rollback_to_savepoint;
     std::function<void(Conn&)> release_savepoint;
     std::function<bool(Conn&)> healthy;  // the connection is up (a retry can succeed)
-    // Optional, together (one writer thread only): commit without waiting for the disk, and
-    // make every commit that returned before the call durable. `sync` runs on the syncer
-    // thread, never concurrently with itself.
-    std::function<Status(Conn&)> commit_unsynced = nullptr;
+    // Optional, together (one writer thread only): commit without waiting for the disk
+    // (returning whether the transaction wrote anything), and make every commit that returned
+    // before the call durable. `sync` runs on the syncer thread, never concurrently with itself.
+    std::function<StatusOr<bool>(Conn&)> commit_unsynced = nullptr;
     std::function<Status()> sync = nullptr;
   };
   static constexpr int kJobRetries = 3;
@@ -102,6 +103,7 @@ class BatchExecutor {
   struct Committed {
     std::vector<Done> done;
     std::vector<Status> results;
+    bool wrote = true;  // false: a read-only batch, which needs no sync of its own
   };
 
   void Loop(Conn& conn, bool pipelined) {
@@ -123,6 +125,7 @@ class BatchExecutor {
 
   void SyncLoop() {
     NameThisThread("retl-sync");
+    Status synced;  // of the last sync (a failure is sticky in the dialect too)
     for (;;) {
       std::vector<Committed> ready;
       {
@@ -132,7 +135,10 @@ class BatchExecutor {
         ready.swap(committed_);
       }
       // Everything in `ready` returned from its commit before this call: one sync covers it all.
-      const Status synced = dialect_.sync();
+      // Batches that only read (a dispatcher's look that found nothing due, say) are answered
+      // without one: every earlier batch was synced by an earlier turn of this loop, and they
+      // may have read what those batches wrote, so they are answered in turn, not at once.
+      if (std::any_of(ready.begin(), ready.end(), [](const Committed& c) { return c.wrote; })) synced = dialect_.sync();
       for (Committed& c : ready) {
         for (size_t i = 0; i < c.done.size(); ++i) c.done[i](synced.ok() ? c.results[i] : synced);
       }
@@ -141,6 +147,7 @@ class BatchExecutor {
 
   void RunBatch(Conn& conn, std::vector<Job>& batch, bool pipelined) {
     std::vector<Status> results(batch.size());
+    bool wrote = false;
     Status tx = dialect_.begin(conn);
     if (tx.ok()) {
       for (size_t i = 0; i < batch.size(); ++i) {
@@ -158,11 +165,18 @@ class BatchExecutor {
         }
         dialect_.release_savepoint(conn);
       }
-      tx = pipelined ? dialect_.commit_unsynced(conn) : dialect_.commit(conn);
+      if (pipelined) {
+        StatusOr<bool> committed = dialect_.commit_unsynced(conn);
+        tx = committed.status();
+        wrote = committed.ok() && *committed;
+      } else {
+        tx = dialect_.commit(conn);
+      }
       if (!tx.ok()) dialect_.rollback(conn);
     }
     if (pipelined && tx.ok()) {
       Committed c;
+      c.wrote = wrote;
       c.results = std::move(results);
       for (Job& job : batch) c.done.push_back(std::move(job.done));
       {

@@ -12,8 +12,16 @@ namespace {
 using namespace std::chrono_literals;
 
 struct FakeConn {
-  int commits = 0;  // only the writer thread touches it
+  int commits = 0;     // only the writer thread touches it
+  bool wrote = false;  // a job of the current transaction wrote
 };
+
+// Jobs: one that writes, one that only reads.
+Status Write(FakeConn& c) {
+  c.wrote = true;
+  return Status::Ok();
+}
+Status Read(FakeConn&) { return Status::Ok(); }
 
 // A sync that blocks until the test opens the gate, so the test can see what happens meanwhile.
 struct Gate {
@@ -33,10 +41,10 @@ BatchExecutor<FakeConn>::Dialect PipelinedDialect(Gate& gate, std::atomic<int>& 
                                      [](FakeConn&) {},
                                      [](FakeConn&) {},
                                      [](FakeConn&) { return true; }};
-  d.commit_unsynced = [&commits](FakeConn& c) {
+  d.commit_unsynced = [&commits](FakeConn& c) -> StatusOr<bool> {
     ++c.commits;
     ++commits;
-    return Status::Ok();
+    return std::exchange(c.wrote, false);
   };
   d.sync = [&gate, &commits]() {
     int expected = -1;
@@ -71,13 +79,13 @@ TEST(BatchExecutorTest, PipelinedCommitsAnswerOnlyAfterTheSyncAndKeepCommittingM
   std::promise<Status> second_done;
   {
     BatchExecutor<FakeConn> exec(OneConn(), PipelinedDialect(gate, commits), 16);
-    exec.Submit([](FakeConn&) { return Status::Ok(); }, [&](const Status& s) { first_done.set_value(s); });
+    exec.Submit(Write, [&](const Status& s) { first_done.set_value(s); });
     auto first = first_done.get_future();
     // The first batch is committed and its sync is under way (held at the gate)...
     ASSERT_EQ(first.wait_for(200ms), std::future_status::timeout) << "answered before its sync";
     EXPECT_EQ(commits.load(), 1);
     // ...and the writer is not held up by it: a second batch commits while the sync waits.
-    exec.Submit([](FakeConn&) { return Status::Ok(); }, [&](const Status& s) { second_done.set_value(s); });
+    exec.Submit(Write, [&](const Status& s) { second_done.set_value(s); });
     for (int i = 0; i < 200 && commits.load() < 2; ++i) std::this_thread::sleep_for(5ms);
     EXPECT_EQ(commits.load(), 2) << "the second commit waited for the first one's sync";
     auto second = second_done.get_future();
@@ -98,7 +106,7 @@ TEST(BatchExecutorTest, AFailedSyncFailsEveryCommitItCovered) {
   std::vector<std::promise<Status>> done(3);
   {
     BatchExecutor<FakeConn> exec(OneConn(), PipelinedDialect(gate, commits), 16);
-    for (auto& p : done) exec.Submit([](FakeConn&) { return Status::Ok(); }, [&p](const Status& s) { p.set_value(s); });
+    for (auto& p : done) exec.Submit(Write, [&p](const Status& s) { p.set_value(s); });
     OpenGate(gate, UnavailableError("fdatasync failed"));
   }  // the destructor drains: every callback has run
   for (auto& p : done) {
@@ -115,11 +123,41 @@ TEST(BatchExecutorTest, AJobErrorStaysWithItsJobAfterTheSync) {
   OpenGate(gate);
   {
     BatchExecutor<FakeConn> exec(OneConn(), PipelinedDialect(gate, commits), 16);
-    exec.Submit([](FakeConn&) { return InvalidArgumentError("no such trigger"); }, [&](const Status& s) { bad.set_value(s); });
-    exec.Submit([](FakeConn&) { return Status::Ok(); }, [&](const Status& s) { ok.set_value(s); });
+    exec.Submit([](FakeConn& c) {
+      c.wrote = true;
+      return InvalidArgumentError("no such trigger");
+    }, [&](const Status& s) { bad.set_value(s); });
+    exec.Submit(Write, [&](const Status& s) { ok.set_value(s); });
   }
   EXPECT_EQ(bad.get_future().get().code(), StatusCode::kInvalidArgument);
   EXPECT_TRUE(ok.get_future().get().ok());
+}
+
+
+TEST(BatchExecutorTest, AReadOnlyBatchCostsNoSyncButWaitsForTheWritesBeforeIt) {
+  Gate gate;
+  std::atomic<int> commits{0};
+  std::promise<Status> read_alone, write_done, read_after;
+  {
+    BatchExecutor<FakeConn> exec(OneConn(), PipelinedDialect(gate, commits), 16);
+    // Nothing written yet: a read is answered with the gate closed, so without a sync.
+    exec.Submit(Read, [&](const Status& s) { read_alone.set_value(s); });
+    auto alone = read_alone.get_future();
+    ASSERT_EQ(alone.wait_for(5s), std::future_status::ready) << "a read-only batch waited for a sync";
+    EXPECT_TRUE(alone.get().ok());
+    // A write whose sync is held, then a read that may have seen it: the read waits too.
+    exec.Submit(Write, [&](const Status& s) { write_done.set_value(s); });
+    for (int i = 0; i < 200 && commits.load() < 2; ++i) std::this_thread::sleep_for(5ms);
+    exec.Submit(Read, [&](const Status& s) { read_after.set_value(s); });
+    for (int i = 0; i < 200 && commits.load() < 3; ++i) std::this_thread::sleep_for(5ms);
+    auto after = read_after.get_future();
+    EXPECT_EQ(after.wait_for(100ms), std::future_status::timeout) << "answered before the write it follows was durable";
+    OpenGate(gate);
+    ASSERT_EQ(after.wait_for(5s), std::future_status::ready);
+    EXPECT_TRUE(after.get().ok());
+    EXPECT_TRUE(write_done.get_future().get().ok());
+  }
+  EXPECT_EQ(gate.syncs.load(), 1) << "only the write was synced";
 }
 
 }  // namespace

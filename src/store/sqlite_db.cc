@@ -108,6 +108,7 @@ StatusOr<std::unique_ptr<Db>> Db::Open(const std::string& path, bool create_if_m
       raw,
       [](void* self, sqlite3*, const char*, int frames) {
         static_cast<Db*>(self)->wal_frames_ = frames;
+        ++static_cast<Db*>(self)->wal_commits_;
         return SQLITE_OK;
       },
       db.get());
@@ -120,7 +121,11 @@ constexpr int kCheckpointFrames = 1000;  // SQLite's default for its automatic c
 
 Status Db::Commit() { return CommitAndCheckpoint(/*defer_sync=*/false); }
 
-Status Db::CommitUnsynced() { return CommitAndCheckpoint(/*defer_sync=*/true); }
+StatusOr<bool> Db::CommitUnsynced() {
+  const uint64_t before = wal_commits_;
+  if (Status s = CommitAndCheckpoint(/*defer_sync=*/true); !s.ok()) return s;
+  return wal_commits_ != before;
+}
 
 Status Db::CommitAndCheckpoint(bool defer_sync) {
   const bool deferred = defer_sync && SetWalSyncDeferred(db_, true);

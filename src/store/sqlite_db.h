@@ -65,8 +65,9 @@ class Db {
   Status Commit();
   // COMMIT without waiting for the disk: the transaction's frames are in the WAL file (readers
   // see them once it is published) but durable only after fdatasync(WalSyncFd()). Then the
-  // same checkpoint as Commit(), with a real sync. See sqlite_wal_vfs.h.
-  Status CommitUnsynced();
+  // same checkpoint as Commit(), with a real sync. See sqlite_wal_vfs.h. True when the
+  // transaction wrote to the WAL (false: it only read, and there is nothing to sync).
+  StatusOr<bool> CommitUnsynced();
   // The WAL's descriptor for fdatasync (valid while this Db is open); -1 when unsynced
   // commits are not available (the WAL is not open through the shim).
   int WalSyncFd() const;
@@ -79,7 +80,8 @@ class Db {
   Status CommitAndCheckpoint(bool defer_sync);
 
   sqlite3* db_;
-  int wal_frames_ = 0;  // frames in the WAL after the last commit (SQLite's WAL hook)
+  int wal_frames_ = 0;        // frames in the WAL after the last commit (SQLite's WAL hook)
+  uint64_t wal_commits_ = 0;  // commits that wrote to the WAL (the hook runs only for those)
   std::unordered_map<std::string, sqlite3_stmt*> cache_;
 };
 

@@ -9,6 +9,7 @@
 
 #include "../../test/support/pg.h"
 #include "../../test/support/temp_dir.h"
+#include "store/schema.h"
 #include "store/sqlite_db.h"
 #include "store/store.h"
 
@@ -196,6 +197,37 @@ TEST_P(StoreTest, ClaimCarriesWhatTheConnectionMachineDecidesFrom) {
   EXPECT_EQ(again.triggers[1].state, State::kRunning);
 }
 
+TEST_P(StoreTest, GaugesCountPendingAndDeadAcrossConnections) {
+  auto store = Open();
+  NewEvent early = Event("wev_1", 1);
+  early.received_at = FromUnixMillis(1'000'000);
+  NewEvent late = Event("wev_2", 2);
+  late.received_at = FromUnixMillis(2'000'000);
+  ASSERT_TRUE(store->Append(early, {Trigger("c1", "k1"), Trigger("c2", "k2")}).ok());
+  ASSERT_TRUE(store->Append(late, {Trigger("c1", "k3"), Trigger("c3", "k4")}).ok());
+  // c3's trigger dies; c1's first one is covered by a running sync.
+  const TimePoint now = FromUnixMillis(3'000'000);
+  for (int i = 0; i < 3; ++i) {
+    auto claim = **store->ClaimConnection("A", now, std::chrono::seconds(60));
+    Transition t;
+    t.owner = "A";
+    t.now = now;
+    t.connection = claim.connection;
+    t.release = true;
+    if (claim.connection.id == "c3") t.triggers.push_back({{claim.triggers[0].id}, "dead", "", "HTTP 404"});
+    if (claim.connection.id == "c1") t.triggers.push_back({{claim.triggers[0].id}, "running", "s1", ""});
+    t.connection.next_check_at = now + std::chrono::hours(1);  // not claimed again in this loop
+    ASSERT_TRUE(store->Commit(t).ok());
+  }
+  auto g = store->ReadGauges();
+  ASSERT_TRUE(g.ok()) << g.status().ToString();
+  EXPECT_EQ(g->pending, 2) << "c1's second trigger and c2's";
+  EXPECT_EQ(g->dead, 1);
+  ASSERT_TRUE(g->oldest_pending.has_value());
+  EXPECT_EQ(*g->oldest_pending, store->ListTriggers("pending", 10)->front().created_at);
+  EXPECT_EQ(g->connections_by_phase.at("idle"), 3);
+}
+
 // A transition that moves c1 to `phase` and releases the lease.
 Transition Step(const Claim& claim, const std::string& owner, std::string phase, TimePoint now, TimePoint next) {
   Transition t;
@@ -314,6 +346,31 @@ TEST_P(StoreTest, DatabaseFromANewerBuildIsRefused) {
   ASSERT_FALSE(s.ok());
   EXPECT_EQ(s.status().code(), StatusCode::kFailedPrecondition);
   EXPECT_NE(s.status().message().find("newer"), std::string::npos) << s.status().message();
+}
+
+TEST_P(StoreTest, DatabaseFromTheLastReleaseIsMigratedWithItsData) {
+  if (!IsSqlite()) GTEST_SKIP() << "checked through the SQLite file";
+  {
+    auto first = Open();
+    ASSERT_TRUE(first->Append(Event("wev_1"), {Trigger("c1", "k1")}).ok());
+  }
+  {
+    // Back to schema 2, as the previous build left it: with the index migration 3 drops.
+    auto db = std::move(Db::Open(dir_.File("relay.db"), false)).value();
+    ASSERT_TRUE(db->Exec("CREATE INDEX triggers_due ON triggers (state, next_attempt_at);"
+                         "DELETE FROM schema_version WHERE version > 2;")
+                    .ok());
+  }
+  auto store = Open();
+  EXPECT_EQ(store->ListTriggers("pending", 10)->size(), 1u);
+  EXPECT_TRUE(store->Append(Event("wev_1"), {})->duplicate);
+  auto db = std::move(Db::Open(dir_.File("relay.db"), false)).value();
+  Query index = db->Prepare("SELECT COUNT(*) FROM sqlite_master WHERE name = 'triggers_due'");
+  ASSERT_TRUE(index.Step());
+  EXPECT_EQ(index.Int(0), 0);
+  Query version = db->Prepare("SELECT MAX(version) FROM schema_version");
+  ASSERT_TRUE(version.Step());
+  EXPECT_EQ(version.Int(0), LatestSchemaVersion());
 }
 
 TEST_P(StoreTest, UnreachableDatabaseIsUnavailable) {

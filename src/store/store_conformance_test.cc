@@ -358,6 +358,7 @@ TEST_P(StoreTest, DatabaseFromTheLastReleaseIsMigratedWithItsData) {
     // Back to schema 2, as the previous build left it: with the index migration 3 drops.
     auto db = std::move(Db::Open(dir_.File("relay.db"), false)).value();
     ASSERT_TRUE(db->Exec("CREATE INDEX triggers_due ON triggers (state, next_attempt_at);"
+                         "CREATE INDEX triggers_sync ON triggers (sync_id);"
                          "DELETE FROM schema_version WHERE version > 2;")
                     .ok());
   }
@@ -365,9 +366,12 @@ TEST_P(StoreTest, DatabaseFromTheLastReleaseIsMigratedWithItsData) {
   EXPECT_EQ(store->ListTriggers("pending", 10)->size(), 1u);
   EXPECT_TRUE(store->Append(Event("wev_1"), {})->duplicate);
   auto db = std::move(Db::Open(dir_.File("relay.db"), false)).value();
-  Query index = db->Prepare("SELECT COUNT(*) FROM sqlite_master WHERE name = 'triggers_due'");
+  Query index = db->Prepare(
+      "SELECT group_concat(name) FROM (SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'triggers' "
+      "AND sql IS NOT NULL ORDER BY name)");
   ASSERT_TRUE(index.Step());
-  EXPECT_EQ(index.Int(0), 0);
+  EXPECT_EQ(index.Text(0), "triggers_connection");
+  EXPECT_EQ(store->EventTriggers("wev_1")->size(), 1u);
   Query version = db->Prepare("SELECT MAX(version) FROM schema_version");
   ASSERT_TRUE(version.Step());
   EXPECT_EQ(version.Int(0), LatestSchemaVersion());

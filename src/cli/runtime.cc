@@ -4,11 +4,9 @@
 #include <unistd.h>
 
 #include <random>
-#include <thread>
 
 #include "common/log.h"
 #include "config/config_loader.h"
-#include "dbt/signature.h"
 #include "rudderstack/http_client.h"
 
 namespace relay::cli {
@@ -45,9 +43,6 @@ int ConnectionCap(int configured) {
 StatusOr<std::unique_ptr<RelayRuntime>> RelayRuntime::Create(config::Config config, boost::asio::io_context& ioc) {
   std::unique_ptr<RelayRuntime> rt(new RelayRuntime(std::move(config)));
   const config::Config& cfg = rt->config_;
-  // OpenSSL's start-up (for the webhook signatures) overlaps the store's: both take a few ms,
-  // and they are on the path from launch to the first answer.
-  std::jthread prepare_hmac(dbt::PrepareHmac);
   auto store = store::OpenStore(cfg.store.url);
   if (!store.ok()) return Status(store.status().code(), "store: " + store.status().message());
   rt->store_ = std::move(store).value();
@@ -59,7 +54,6 @@ StatusOr<std::unique_ptr<RelayRuntime>> RelayRuntime::Create(config::Config conf
       *rt->store_, *rt->client_, rt->clock_, cfg.dispatch, InstanceId(),
       [rng] { return std::uniform_real_distribution<double>(0.0, 1.0)(*rng); });
   dispatch::Dispatcher* d = rt->dispatcher_.get();
-  prepare_hmac.join();
   rt->webhooks_ = std::make_unique<http::WebhookHandler>(cfg, *rt->store_, rt->clock_, [d] { d->Notify(); });
   rt->admin_pool_ = std::make_unique<boost::asio::thread_pool>(2);
   rt->ops_ = std::make_unique<admin::Operations>(*rt->store_, rt->client_.get(), cfg, rt->clock_);

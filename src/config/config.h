@@ -11,8 +11,8 @@
 
 namespace relay::config {
 
-enum class SyncType { kIncremental, kFull };
-enum class IfRunning { kQueue, kSkip, kRestart };
+enum class SyncType : uint8_t { kIncremental, kFull };
+enum class IfRunning : uint8_t { kQueue, kSkip, kRestart };
 
 std::string_view SyncTypeName(SyncType t);    // "incremental" | "full"
 std::string_view IfRunningName(IfRunning p);  // "queue" | "skip" | "restart"

@@ -40,16 +40,6 @@ EVP_MAC_CTX* NewKeyedContext(std::string_view secret) {
   return ctx;
 }
 
-}  // namespace
-
-void PrepareHmac() {
-  // OpenSSL keeps fetched algorithms in its per-library-context store: later fetches are
-  // look-ups. A failure here surfaces again, with its error, where the verifier is built.
-  EVP_MAC_free(EVP_MAC_fetch(nullptr, "HMAC", nullptr));
-}
-
-namespace {
-
 // Computes the hex MAC of `body` from a keyed template context; false on an OpenSSL failure.
 bool MacHex(const EVP_MAC_CTX* keyed, std::string_view body, char out[kHexLen]) {
   EVP_MAC_CTX* ctx = EVP_MAC_CTX_dup(keyed);

@@ -15,11 +15,6 @@ namespace relay::dbt {
 // Returns the 64-character lowercase hex HMAC-SHA256 of `body` keyed with `secret`.
 std::string SignBody(std::string_view body, std::string_view secret);
 
-// Initialises OpenSSL and loads its HMAC implementation (a few ms: the configuration file and
-// the default provider), so that the first SignatureVerifier does not pay for it. Idempotent,
-// safe from any thread: the relay runs it beside the store's start-up.
-void PrepareHmac();
-
 // Verifies an Authorization header value against one or more secrets, keeping each key's HMAC
 // state so a verification costs no key setup. Fails closed: with no secret configured every
 // request is rejected. Safe for concurrent use; each call works on its own copy of the state.

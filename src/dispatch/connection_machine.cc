@@ -188,7 +188,7 @@ class ConnectionMachine::Run {
       EnterPhase(store::kIdle);
       return Finish("nothing to start", now_);
     }
-    bool full = std::any_of(cover.begin(), cover.end(), [](const store::ClaimedTrigger* t) { return t->full; });
+    bool full = std::any_of(cover.begin(), cover.end(), [](const store::ClaimedTrigger* t) { return t->sync_type == config::SyncType::kFull; });
     const std::string sync_type = full ? "full" : "incremental";
     const int attempts = conn_.attempts;
     EnterPhase(store::kPhaseStarting);
@@ -324,7 +324,7 @@ class ConnectionMachine::Run {
       other = running->front().id;
     }
     std::vector<int64_t> skip, restart, queue;
-    using Policy = store::ClaimedTrigger::IfRunning;
+    using Policy = config::IfRunning;
     for (const store::ClaimedTrigger* t : starting_) {
       (t->if_running == Policy::kSkip ? skip : t->if_running == Policy::kRestart ? restart : queue).push_back(t->id);
     }

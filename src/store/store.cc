@@ -14,6 +14,8 @@ StatusOr<AppendResult> Store::Append(NewEvent event, std::vector<NewTrigger> tri
   return f.get();
 }
 
+static_assert(sizeof(ClaimedTrigger) == 24, "store.h promises 24 bytes: a burst claims thousands");
+
 StatusOr<ClaimedTrigger> MakeClaimedTrigger(int64_t id, TimePoint created_at, std::string_view state,
                                             std::string_view sync_type, std::string_view if_running) {
   ClaimedTrigger t;
@@ -23,12 +25,16 @@ StatusOr<ClaimedTrigger> MakeClaimedTrigger(int64_t id, TimePoint created_at, st
   else if (state == kStarting) t.state = ClaimedTrigger::State::kStarting;
   else if (state == kRunning) t.state = ClaimedTrigger::State::kRunning;
   else return InternalError("trigger " + std::to_string(id) + ": unexpected state in a claim: " + std::string(state));
-  t.full = sync_type == "full";
-  if (if_running == "queue") t.if_running = ClaimedTrigger::IfRunning::kQueue;
-  else if (if_running == "skip") t.if_running = ClaimedTrigger::IfRunning::kSkip;
-  else if (if_running == "restart") t.if_running = ClaimedTrigger::IfRunning::kRestart;
-  else return InternalError("trigger " + std::to_string(id) + ": unknown if_running policy: " + std::string(if_running));
-  return t;
+  if (sync_type == config::SyncTypeName(config::SyncType::kFull)) t.sync_type = config::SyncType::kFull;
+  else if (sync_type != config::SyncTypeName(config::SyncType::kIncremental))
+    return InternalError("trigger " + std::to_string(id) + ": unknown sync type: " + std::string(sync_type));
+  for (config::IfRunning p : {config::IfRunning::kQueue, config::IfRunning::kSkip, config::IfRunning::kRestart}) {
+    if (if_running == config::IfRunningName(p)) {
+      t.if_running = p;
+      return t;
+    }
+  }
+  return InternalError("trigger " + std::to_string(id) + ": unknown if_running policy: " + std::string(if_running));
 }
 
 StatusOr<std::unique_ptr<Store>> OpenStore(const std::string& url, OpenOptions options) {

@@ -17,6 +17,7 @@
 
 #include "common/clock.h"
 #include "common/status.h"
+#include "config/config.h"
 
 namespace relay::store {
 
@@ -107,16 +108,15 @@ struct Connection {
 // rows, the claims of one burst were most of the relay's heap under load.
 struct ClaimedTrigger {
   enum class State : uint8_t { kPending, kStarting, kRunning };
-  enum class IfRunning : uint8_t { kQueue, kSkip, kRestart };
   int64_t id = 0;
   TimePoint created_at;
   State state = State::kPending;
-  bool full = false;  // sync_type "full" (else incremental)
-  IfRunning if_running = IfRunning::kQueue;
+  config::SyncType sync_type = config::SyncType::kIncremental;
+  config::IfRunning if_running = config::IfRunning::kQueue;
 };
 
-// The row values behind a ClaimedTrigger (state, sync_type, if_running as stored); InternalError
-// for a value no version of the relay writes.
+// The row values behind a ClaimedTrigger (state, and sync_type and if_running as written by
+// config::SyncTypeName/IfRunningName); InternalError for a value no version of the relay writes.
 StatusOr<ClaimedTrigger> MakeClaimedTrigger(int64_t id, TimePoint created_at, std::string_view state,
                                             std::string_view sync_type, std::string_view if_running);
 

@@ -169,12 +169,12 @@ TEST_P(StoreTest, ClaimCarriesWhatTheConnectionMachineDecidesFrom) {
   auto claim = **store->ClaimConnection("A", now, std::chrono::seconds(60));
   ASSERT_EQ(claim.triggers.size(), 3u);
   using State = ClaimedTrigger::State;
-  using Policy = ClaimedTrigger::IfRunning;
+  using Policy = config::IfRunning;
   const ClaimedTrigger& full = claim.triggers[0];
-  EXPECT_TRUE(full.full);
+  EXPECT_EQ(full.sync_type, config::SyncType::kFull);
   EXPECT_EQ(full.if_running, Policy::kSkip);
   EXPECT_EQ(full.state, State::kPending);
-  EXPECT_FALSE(claim.triggers[1].full);
+  EXPECT_EQ(claim.triggers[1].sync_type, config::SyncType::kIncremental);
   EXPECT_EQ(claim.triggers[1].if_running, Policy::kRestart);
   EXPECT_EQ(claim.triggers[2].if_running, Policy::kQueue);
   EXPECT_LT(claim.triggers[0].id, claim.triggers[1].id) << "oldest first";

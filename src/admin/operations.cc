@@ -2,6 +2,7 @@
 
 #include <boost/json.hpp>
 
+#include "common/ids.h"
 #include "dbt/webhook.h"
 #include "routing/router.h"
 
@@ -111,6 +112,7 @@ StatusOr<json::value> Operations::Events(const store::EventFilter& filter) {
 }
 
 StatusOr<json::value> Operations::Event(const std::string& event_id) {
+  if (relay::Status s = CheckIdentifier(event_id, "event_id"); !s.ok()) return s;
   auto event = store_.GetEvent(event_id);
   if (!event.ok()) return event.status();
   if (!event->has_value()) return NotFoundError("no event " + event_id);
@@ -140,6 +142,7 @@ StatusOr<json::value> Operations::Event(const std::string& event_id) {
 }
 
 StatusOr<json::value> Operations::Replay(const std::string& event_id) {
+  if (relay::Status s = CheckIdentifier(event_id, "event_id"); !s.ok()) return s;
   auto event = store_.GetEvent(event_id);
   if (!event.ok()) return event.status();
   if (!event->has_value()) return NotFoundError("no event " + event_id);
@@ -178,9 +181,7 @@ StatusOr<json::value> Operations::Retry(const std::vector<int64_t>& ids) {
 }
 
 StatusOr<json::value> Operations::Trigger(const std::string& connection_id, bool full) {
-  if (connection_id.empty() || connection_id.find_first_of("/?# \t") != std::string::npos) {
-    return InvalidArgumentError("not a valid connection id: \"" + connection_id + "\"");
-  }
+  if (relay::Status s = CheckRudderstackId(connection_id, "connection_id"); !s.ok()) return s;
   store::NewTrigger t{"manual", connection_id, full ? "full" : "incremental", "queue", ""};
   auto ids = store_.AddTriggers("", {t}, clock_.Now());
   if (!ids.ok()) return ids.status();
@@ -204,6 +205,10 @@ StatusOr<json::value> Operations::TriggerInfo(int64_t id) {
 }
 
 StatusOr<json::value> Operations::Syncs(const std::string& connection_id, const std::string& status, int limit) {
+  if (relay::Status s = CheckRudderstackId(connection_id, "connection_id"); !s.ok()) return s;
+  if (!status.empty() && status != "running" && status != "succeeded" && status != "failed") {
+    return InvalidArgumentError("status: must be running, succeeded or failed");
+  }
   if (client_ == nullptr) return NoClient();
   rudderstack::CallMeta meta;
   auto syncs = client_->ListSyncs(connection_id, status, limit, &meta);
@@ -214,6 +219,8 @@ StatusOr<json::value> Operations::Syncs(const std::string& connection_id, const 
 }
 
 StatusOr<json::value> Operations::Sync(const std::string& connection_id, const std::string& sync_id) {
+  if (relay::Status s = CheckRudderstackId(connection_id, "connection_id"); !s.ok()) return s;
+  if (relay::Status s = CheckRudderstackId(sync_id, "sync_id"); !s.ok()) return s;
   if (client_ == nullptr) return NoClient();
   rudderstack::CallMeta meta;
   auto s = client_->GetSync(connection_id, sync_id, &meta);
@@ -224,6 +231,7 @@ StatusOr<json::value> Operations::Sync(const std::string& connection_id, const s
 }
 
 StatusOr<json::value> Operations::Stop(const std::string& connection_id) {
+  if (relay::Status s = CheckRudderstackId(connection_id, "connection_id"); !s.ok()) return s;
   if (client_ == nullptr) return NoClient();
   rudderstack::CallMeta meta;
   if (relay::Status s = client_->StopSync(connection_id, &meta); !s.ok()) return s;

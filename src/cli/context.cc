@@ -30,9 +30,12 @@ std::optional<config::Config> LoadCliConfig(const std::string& path) {
   config::Config c;
   c.source = "environment";
   if (auto v = env("RETL_RELAY_STORE_URL")) c.store.url = *v;
-  if (auto v = env("RUDDERSTACK_API_TOKEN")) c.rudderstack.token = *v;
-  if (auto v = env("RUDDERSTACK_REGION")) c.rudderstack.region = *v;
-  if (auto v = env("RUDDERSTACK_API_BASE")) c.rudderstack.api_base = *v;
+  auto rs = config::RudderstackFromEnvironment(env);
+  if (!rs.ok()) {
+    std::cerr << "error: " << rs.status().message() << "\n";
+    return std::nullopt;
+  }
+  c.rudderstack = std::move(rs).value();
   return c;
 }
 
@@ -58,7 +61,7 @@ std::unique_ptr<Context> Context::Open(const CommonOptions& options) {
 
 int Emit(const StatusOr<json::value>& result, bool as_json, const std::function<void(const json::value&)>& human) {
   if (!result.ok()) {
-    std::cerr << "error: " << result.status().message() << "\n";
+    std::cerr << "error: " << TerminalSafe(result.status().message()) << "\n";
     return 1;
   }
   if (as_json) {
@@ -81,7 +84,30 @@ std::string WhenText(std::string_view iso) {
   return std::string(iso) + " (" + (secs < 0 ? "in " + rel : rel + " ago") + ")";
 }
 
-void PrintTable(const std::vector<std::string>& header, const std::vector<std::vector<std::string>>& rows) {
+std::string TerminalSafe(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  for (char c : text) {
+    const auto b = static_cast<unsigned char>(c);
+    if (b < 0x20 || b == 0x7F) {
+      char buf[8];
+      std::snprintf(buf, sizeof(buf), "\\x%02x", b);
+      out += buf;
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
+
+void PrintTable(const std::vector<std::string>& header, const std::vector<std::vector<std::string>>& raw_rows) {
+  // Stored text may hold anything: no cell may move the cursor, ring the bell or break a row.
+  std::vector<std::vector<std::string>> rows;
+  rows.reserve(raw_rows.size());
+  for (const auto& r : raw_rows) {
+    std::vector<std::string>& safe = rows.emplace_back();
+    for (const auto& cell : r) safe.push_back(TerminalSafe(cell));
+  }
   std::vector<size_t> width(header.size());
   for (size_t i = 0; i < header.size(); ++i) width[i] = header[i].size();
   for (const auto& r : rows) {
@@ -102,7 +128,7 @@ void PrintTable(const std::vector<std::string>& header, const std::vector<std::v
 
 std::string Text(const json::value& v) {
   if (v.is_null()) return "-";
-  if (v.is_string()) return v.get_string().empty() ? "-" : std::string(v.get_string());
+  if (v.is_string()) return v.get_string().empty() ? "-" : TerminalSafe(v.get_string());
   if (v.is_bool()) return v.get_bool() ? "yes" : "no";
   return json::serialize(v);
 }

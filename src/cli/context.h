@@ -47,9 +47,12 @@ int Emit(const StatusOr<boost::json::value>& result, bool json,
 
 // "2026-11-27T20:16:49.123Z (3m ago)"; "-" for empty.
 std::string WhenText(std::string_view iso);
-// Prints rows as an aligned table with a header line.
+// Prints rows as an aligned table with a header line; cells are made TerminalSafe.
 void PrintTable(const std::vector<std::string>& header, const std::vector<std::vector<std::string>>& rows);
-// A JSON scalar as plain text ("-" for null).
+// `text` with control characters shown as \xNN: what reaches a terminal from stored data (an
+// eventId with ESC sequences, say) cannot drive it.
+std::string TerminalSafe(std::string_view text);
+// A JSON scalar as plain, terminal-safe text ("-" for null).
 std::string Text(const boost::json::value& v);
 
 }  // namespace relay::cli

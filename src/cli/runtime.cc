@@ -38,6 +38,9 @@ int ConnectionCap(int configured) {
   return cap;
 }
 
+// Direct RudderStack calls the admin API makes at once (syncs, sync, stop); more are 503.
+constexpr int kAdminRudderstackCalls = 2;
+
 }  // namespace
 
 StatusOr<std::unique_ptr<RelayRuntime>> RelayRuntime::Create(config::Config config, boost::asio::io_context& ioc) {
@@ -55,14 +58,20 @@ StatusOr<std::unique_ptr<RelayRuntime>> RelayRuntime::Create(config::Config conf
       [rng] { return std::uniform_real_distribution<double>(0.0, 1.0)(*rng); });
   dispatch::Dispatcher* d = rt->dispatcher_.get();
   rt->webhooks_ = std::make_unique<http::WebhookHandler>(cfg, *rt->store_, rt->clock_, [d] { d->Notify(); });
+  // Three pools, so that nothing slow holds up what must stay fast: admin store reads and
+  // actions; direct RudderStack calls from the admin API (bounded, may hang for the request
+  // timeout); and /readyz and /metrics, which a platform's probes and Prometheus depend on.
   rt->admin_pool_ = std::make_unique<boost::asio::thread_pool>(2);
+  rt->upstream_pool_ = std::make_unique<boost::asio::thread_pool>(kAdminRudderstackCalls);
+  rt->health_pool_ = std::make_unique<boost::asio::thread_pool>(1);
   rt->ops_ = std::make_unique<admin::Operations>(*rt->store_, rt->client_.get(), cfg, rt->clock_);
-  rt->admin_ = std::make_unique<admin::ApiHandler>(*rt->ops_, cfg.admin.token, *rt->admin_pool_);
+  rt->admin_ = std::make_unique<admin::ApiHandler>(*rt->ops_, cfg.admin.token, *rt->admin_pool_, *rt->upstream_pool_,
+                                                   kAdminRudderstackCalls);
   // Progress is expected within a request (bounded by the timeouts) plus a few polls.
   const Duration tolerance = cfg.rudderstack.connect_timeout + 2 * cfg.rudderstack.request_timeout +
                              3 * cfg.dispatch.poll_interval + std::chrono::seconds(5);
   rt->health_ = std::make_unique<admin::HealthHandler>(
-      *rt->store_, [d, tolerance] { return d->Alive(tolerance); }, rt->clock_, *rt->admin_pool_);
+      *rt->store_, [d, tolerance] { return d->Alive(tolerance); }, rt->clock_, *rt->health_pool_);
   http::WebhookHandler* webhooks = rt->webhooks_.get();
   admin::ApiHandler* adm = rt->admin_.get();
   admin::HealthHandler* health = rt->health_.get();
@@ -100,7 +109,9 @@ void RelayRuntime::Start() {
 void RelayRuntime::Shutdown() {
   abort_calls_ = true;
   if (dispatcher_) dispatcher_->Stop();
-  if (admin_pool_) admin_pool_->join();
+  for (auto* pool : {admin_pool_.get(), upstream_pool_.get(), health_pool_.get()}) {
+    if (pool) pool->join();
+  }
   // Drain the store while the io_context still exists: late commits post their answers to it.
   store_.reset();
 }

@@ -47,7 +47,9 @@ class RelayRuntime {
   std::unique_ptr<rudderstack::Client> client_;
   std::unique_ptr<dispatch::Dispatcher> dispatcher_;
   std::unique_ptr<http::WebhookHandler> webhooks_;
-  std::unique_ptr<boost::asio::thread_pool> admin_pool_;
+  std::unique_ptr<boost::asio::thread_pool> admin_pool_;     // admin store reads and actions
+  std::unique_ptr<boost::asio::thread_pool> upstream_pool_;  // admin calls to RudderStack
+  std::unique_ptr<boost::asio::thread_pool> health_pool_;    // /readyz, /metrics
   std::unique_ptr<admin::Operations> ops_;
   std::unique_ptr<admin::ApiHandler> admin_;
   std::unique_ptr<admin::HealthHandler> health_;

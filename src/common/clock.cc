@@ -43,6 +43,14 @@ std::optional<TimePoint> ParseIso8601(std::string_view text) {
       !num(17, 2, &sec)) {
     return std::nullopt;
   }
+  // Every field in its range: timegm would roll 2026-02-30 over to March, and years past 2262
+  // overflow the clock's nanoseconds. kMaxIsoYear keeps well inside.
+  static constexpr int kDays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+  const bool leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
+  if (year < 1970 || year > kMaxIsoYear || mon < 1 || mon > 12 || day < 1 ||
+      day > kDays[mon - 1] + (mon == 2 && leap ? 1 : 0) || hour > 23 || min > 59 || sec > 59) {
+    return std::nullopt;
+  }
   tm.tm_year = year - 1900;
   tm.tm_mon = mon - 1;
   tm.tm_mday = day;

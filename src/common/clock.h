@@ -58,7 +58,10 @@ inline TimePoint FromUnixMillis(int64_t ms) { return TimePoint(std::chrono::mill
 // ISO-8601 UTC with milliseconds, e.g. "2026-11-27T20:16:49.123Z".
 std::string FormatIso8601(TimePoint t);
 // Parses RFC 3339 / ISO-8601 UTC as RudderStack and dbt write it: "2024-04-20T05:41:18.871Z",
-// any number of fractional digits (kept to milliseconds), "Z" or "+00:00". nullopt otherwise.
+// any number of fractional digits (kept to milliseconds), "Z" or "+00:00". Strict: a date that
+// does not exist (2026-02-30, 13th month, hour 24) or a year outside 1970..kMaxIsoYear is
+// nullopt, as is anything else.
+inline constexpr int kMaxIsoYear = 2200;
 std::optional<TimePoint> ParseIso8601(std::string_view text);
 
 }  // namespace relay

@@ -3,14 +3,15 @@
 #include <dlfcn.h>
 
 #include <map>
-#include <mutex>
+
+#include "common/mutex.h"
 
 namespace relay {
 
 StatusOr<void*> OpenSharedLibrary(const std::string& soname) {
-  static std::mutex mu;
-  static std::map<std::string, void*> open;  // never closed: their functions stay in use
-  std::lock_guard<std::mutex> lock(mu);
+  static Mutex mu;
+  static std::map<std::string, void*> open GUARDED_BY(mu);  // never closed: their functions stay in use
+  MutexLock lock(mu);
   if (auto it = open.find(soname); it != open.end()) return it->second;
   void* handle = ::dlopen(soname.c_str(), RTLD_NOW | RTLD_LOCAL);
   if (handle == nullptr) {

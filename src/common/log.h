@@ -27,7 +27,9 @@ inline void Info(std::string_view m, std::initializer_list<Field> f = {}) { Writ
 inline void Warn(std::string_view m, std::initializer_list<Field> f = {}) { Write(Level::kWarn, m, f); }
 inline void Error(std::string_view m, std::initializer_list<Field> f = {}) { Write(Level::kError, m, f); }
 
-// Appends `text` to `out` as the inside of a JSON string (quotes not included).
+// Appends `text` to `out` as the inside of a JSON string (quotes not included). Control
+// characters are escaped; bytes that are not valid UTF-8 become U+FFFD, so the result is valid
+// JSON whatever the input.
 void AppendJsonEscaped(std::string& out, std::string_view text);
 
 }  // namespace relay::log

@@ -48,7 +48,7 @@ void Histogram::Observe(double value) {
   while (i < bounds_.size() && value > bounds_[i]) ++i;
   buckets_[i].fetch_add(1, std::memory_order_relaxed);
   count_.fetch_add(1, std::memory_order_relaxed);
-  std::lock_guard<std::mutex> lock(sum_mu_);
+  MutexLock lock(sum_mu_);
   sum_ += value;
 }
 
@@ -60,13 +60,13 @@ Histogram::Snapshot Histogram::Take() const {
     s.cumulative.push_back(running);
   }
   s.count = running;
-  std::lock_guard<std::mutex> lock(sum_mu_);
+  MutexLock lock(sum_mu_);
   s.sum = sum_;
   return s;
 }
 
 Counter& Registry::GetCounter(std::string_view name, std::string_view help, const Labels& labels) {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   auto it = families_.find(name);
   if (it == families_.end()) it = families_.emplace(std::string(name), Family{std::string(help), "counter", {}, {}}).first;
   auto& slot = it->second.counters[RenderLabels(labels)];
@@ -76,7 +76,7 @@ Counter& Registry::GetCounter(std::string_view name, std::string_view help, cons
 
 Histogram& Registry::GetHistogram(std::string_view name, std::string_view help, const std::vector<double>& bounds,
                                   const Labels& labels) {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   auto it = families_.find(name);
   if (it == families_.end()) it = families_.emplace(std::string(name), Family{std::string(help), "histogram", {}, {}}).first;
   auto& slot = it->second.histograms[RenderLabels(labels)];
@@ -87,7 +87,7 @@ Histogram& Registry::GetHistogram(std::string_view name, std::string_view help, 
 std::string Registry::Render(const std::vector<GaugeSample>& gauges) const {
   std::string out;
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(mu_);
     for (const auto& [name, f] : families_) {
       out += "# HELP " + name + " " + f.help + "\n# TYPE " + name + " " + f.type + "\n";
       for (const auto& [labels, c] : f.counters) out += name + labels + " " + std::to_string(c->value()) + "\n";

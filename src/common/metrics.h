@@ -7,10 +7,11 @@
 #include <atomic>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include "common/mutex.h"
 
 namespace relay::metrics {
 
@@ -43,8 +44,8 @@ class Histogram {
   const std::vector<double> bounds_;
   std::unique_ptr<std::atomic<uint64_t>[]> buckets_;  // one per bound, plus +Inf
   std::atomic<uint64_t> count_{0};
-  mutable std::mutex sum_mu_;
-  double sum_ = 0;  // guarded by sum_mu_
+  mutable Mutex sum_mu_;
+  double sum_ GUARDED_BY(sum_mu_) = 0;
 };
 
 // A gauge value computed at scrape time (from the store, say).
@@ -72,8 +73,8 @@ class Registry {
     std::map<std::string, std::unique_ptr<Counter>> counters;      // by rendered label set
     std::map<std::string, std::unique_ptr<Histogram>> histograms;  // by rendered label set
   };
-  mutable std::mutex mu_;
-  std::map<std::string, Family, std::less<>> families_;  // guarded by mu_
+  mutable Mutex mu_;
+  std::map<std::string, Family, std::less<>> families_ GUARDED_BY(mu_);
 };
 
 // The process-wide registry the relay's modules record into.

@@ -9,6 +9,8 @@
 #include <set>
 #include <sstream>
 
+#include "common/ids.h"
+
 namespace relay::config {
 namespace {
 
@@ -19,6 +21,7 @@ namespace {
 class Problems {
  public:
   void Add(std::string key, std::string problem) { list_.push_back(key + ": " + problem); }
+  void Add(std::string key_and_problem) { list_.push_back(std::move(key_and_problem)); }  // "key: problem"
   bool empty() const { return list_.empty(); }
   // Remembers a value taken from environment variable `name`, to redact it.
   void NoteEnvValue(const std::string& name, const std::string& value) {
@@ -316,10 +319,9 @@ void ReadRoute(const toml::table& t, size_t index, const EnvLookup& env, Problem
   }
   route.connections = r.StringList("connections", false);
   if (route.connections.empty()) p.Add(prefix + ".connections", "must list at least one connection id");
-  for (const auto& c : route.connections) {
-    if (c.empty() || c.find_first_of("/?# \t") != std::string::npos) {
-      p.Add(prefix + ".connections", "\"" + c + "\" is not a valid connection id");
-    }
+  for (size_t i = 0; i < route.connections.size(); ++i) {
+    Status s = CheckRudderstackId(route.connections[i], prefix + ".connections[" + std::to_string(i) + "]");
+    if (!s.ok()) p.Add(s.message());
   }
   std::string sync_type = "incremental", if_running = "queue";
   r.String("sync_type", &sync_type);
@@ -480,6 +482,30 @@ StatusOr<Config> LoadConfigFile(const std::string& path, const EnvLookup& env) {
   return c;
 }
 
+namespace {
+
+// The one reading of RUDDERSTACK_API_TOKEN, _REGION and _API_BASE, normalised and checked as
+// the file's [rudderstack] section is.
+void RudderstackFromEnvironment(const EnvLookup& env, Problems& p, RudderstackConfig* rs) {
+  if (auto v = env("RUDDERSTACK_API_TOKEN")) rs->token = *v;
+  if (auto v = env("RUDDERSTACK_REGION")) rs->region = *v;
+  if (auto v = env("RUDDERSTACK_API_BASE"); v && !v->empty()) {
+    if (!ValidBaseUrl(*v)) p.Add("RUDDERSTACK_API_BASE", "not an http(s) URL");
+    rs->api_base = NormaliseBase(*v);
+  }
+  if (rs->region != "us" && rs->region != "eu") p.Add("RUDDERSTACK_REGION", "must be us or eu");
+}
+
+}  // namespace
+
+StatusOr<RudderstackConfig> RudderstackFromEnvironment(const EnvLookup& env) {
+  Problems p;
+  RudderstackConfig rs;
+  RudderstackFromEnvironment(env, p, &rs);
+  if (!p.empty()) return p.ToStatus("environment");
+  return rs;
+}
+
 StatusOr<Config> ConfigFromEnvironment(const EnvLookup& env) {
   Problems p;
   Config c;
@@ -488,11 +514,10 @@ StatusOr<Config> ConfigFromEnvironment(const EnvLookup& env) {
   auto connection = env("RETL_CONNECTION_ID");
   if (!token || token->empty()) p.Add("RUDDERSTACK_API_TOKEN", "not set (no --config given, so zero-config mode needs it)");
   if (!connection || connection->empty()) p.Add("RETL_CONNECTION_ID", "not set (no --config given, so zero-config mode needs it)");
-  if (token) c.rudderstack.token = *token;
-  if (auto v = env("RUDDERSTACK_REGION")) c.rudderstack.region = *v;
-  if (auto v = env("RUDDERSTACK_API_BASE")) c.rudderstack.api_base = NormaliseBase(*v);
-  if (c.rudderstack.region != "us" && c.rudderstack.region != "eu") p.Add("RUDDERSTACK_REGION", "must be us or eu");
-  if (!c.rudderstack.api_base.empty() && !ValidBaseUrl(c.rudderstack.api_base)) p.Add("RUDDERSTACK_API_BASE", "not an http(s) URL");
+  if (connection && !connection->empty()) {
+    if (Status s = CheckRudderstackId(*connection, "RETL_CONNECTION_ID"); !s.ok()) p.Add(s.message());
+  }
+  RudderstackFromEnvironment(env, p, &c.rudderstack);
   if (auto v = env("DBT_WEBHOOK_SECRET"); v && !v->empty()) c.dbt.webhook_secrets.push_back(*v);
   if (auto v = env("RETL_RELAY_ALLOW_UNSIGNED")) c.dbt.allow_unsigned = (*v == "true" || *v == "1");
   if (auto v = env("RETL_RELAY_STORE_URL")) c.store.url = *v;

@@ -36,6 +36,11 @@ StatusOr<Config> LoadConfigFile(const std::string& path, const EnvLookup& env);
 // RUDDERSTACK_REGION, RUDDERSTACK_API_BASE. InvalidArgument names each missing variable.
 StatusOr<Config> ConfigFromEnvironment(const EnvLookup& env);
 
+// The RudderStack settings of the environment alone (RUDDERSTACK_API_TOKEN, RUDDERSTACK_REGION,
+// RUDDERSTACK_API_BASE), normalised and validated as zero-config mode does: the CLI's
+// fallback when there is no config file and no route. InvalidArgument names each bad variable.
+StatusOr<RudderstackConfig> RudderstackFromEnvironment(const EnvLookup& env);
+
 // Problems that make `serve` refuse to start even though the config parsed, e.g. no webhook
 // secret without allow_unsigned. Empty when the config can serve.
 std::vector<std::string> ServeProblems(const Config& config);

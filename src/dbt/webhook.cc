@@ -5,6 +5,8 @@
 #include <charconv>
 #include <limits>
 
+#include "common/ids.h"
+
 namespace relay::dbt {
 namespace json = boost::json;
 namespace {
@@ -13,11 +15,13 @@ Status FieldError(std::string_view field, std::string_view problem) {
   return InvalidArgumentError(std::string(field) + ": " + std::string(problem));
 }
 
-// Digit strings and JSON integers both become int64; fractions, exponents, signs in strings,
-// overflow and empty strings are rejected.
+// Digit strings and JSON integers both become int64; fractions, exponents, signs, negative
+// numbers, overflow and empty strings are rejected. The text is canonical (no leading zeros):
+// "555", "0555" and 555 are one id for dedupe and routing.
 StatusOr<Id> ParseId(const json::value& v, std::string_view field) {
   Id id;
   if (v.is_int64()) {
+    if (v.get_int64() < 0) return FieldError(field, "must not be negative");
     id.value = v.get_int64();
     id.text = std::to_string(id.value);
     return id;
@@ -31,7 +35,7 @@ StatusOr<Id> ParseId(const json::value& v, std::string_view field) {
     }
     auto [ptr, ec] = std::from_chars(s.data(), s.data() + s.size(), id.value);
     if (ec != std::errc() || ptr != s.data() + s.size()) return FieldError(field, "integer out of range");
-    id.text.assign(s.data(), s.size());
+    id.text = std::to_string(id.value);
     return id;
   }
   return FieldError(field, "must be a string of digits or an integer");
@@ -53,11 +57,14 @@ Status OptionalId(const json::object& o, std::string_view key, std::string_view 
   return Status::Ok();
 }
 
+// A required text identifier: bounded, no control characters (common/ids.h).
 Status RequiredString(const json::object& o, std::string_view key, std::string* out) {
   const json::value* v = o.if_contains(key);
   if (v == nullptr || v->is_null()) return FieldError(key, "missing");
   if (!v->is_string() || v->get_string().empty()) return FieldError(key, "must be a non-empty string");
-  out->assign(v->get_string().data(), v->get_string().size());
+  std::string_view text(v->get_string().data(), v->get_string().size());
+  if (Status s = CheckIdentifier(text, key); !s.ok()) return s;
+  out->assign(text);
   return Status::Ok();
 }
 
@@ -105,6 +112,9 @@ StatusOr<RunEvent> ParseRunWebhook(std::string_view body) {
   if (Status s = OptionalId(o, "accountId", "accountId", &ev.account_id); !s.ok()) return s;
   OptionalString(o, "webhookId", &ev.webhook_id);
   if (ev.webhook_id.empty()) OptionalString(o, "webhooksID", &ev.webhook_id);
+  if (!ev.webhook_id.empty()) {
+    if (Status s = CheckIdentifier(ev.webhook_id, "webhookId"); !s.ok()) return s;
+  }
   OptionalString(o, "timestamp", &ev.timestamp);
 
   const json::value* data = o.if_contains("data");

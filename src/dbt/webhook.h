@@ -22,7 +22,8 @@ inline constexpr std::string_view kEventRunStarted = "job.run.started";
 inline constexpr std::string_view kEventRunCompleted = "job.run.completed";
 inline constexpr std::string_view kEventRunErrored = "job.run.errored";
 
-// An id as received: normalised to int64 for matching, original text kept for logs.
+// A numeric id: int64 for matching, and its canonical decimal text (no leading zeros) for
+// dedupe keys and logs, whether it came as "0555", "555" or 555. Never negative.
 struct Id {
   int64_t value = 0;
   std::string text;
@@ -46,6 +47,7 @@ struct RunEvent {
 // Returns the parsed event, or InvalidArgument whose message names the offending field
 // ("data.runId: missing", "body: not a JSON object", …). Required: eventId, eventType,
 // data.jobId, data.runId, data.runStatusCode. Optional ids that are present must be valid.
+// eventId, eventType and webhookId are at most 256 bytes without control characters.
 StatusOr<RunEvent> ParseRunWebhook(std::string_view body);
 
 // True for the events that carry a final outcome (completed, errored).

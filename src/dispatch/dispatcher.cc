@@ -17,7 +17,7 @@ Dispatcher::Dispatcher(store::Store& store, rudderstack::Client& client, Clock& 
       machine_(store, client, clock, options, [this] { return Random(); }) {}
 
 double Dispatcher::Random() {
-  std::lock_guard<std::mutex> lock(random_mu_);
+  MutexLock lock(random_mu_);
   return unit_random_();
 }
 
@@ -42,10 +42,10 @@ bool Dispatcher::Alive(Duration tolerance) const {
 void Dispatcher::Stop() {
   running_ = false;
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(mu_);
     stopping_ = true;
   }
-  cv_.notify_all();
+  cv_.SignalAll();
   for (std::thread& t : workers_) t.join();
   workers_.clear();
 }
@@ -53,13 +53,13 @@ void Dispatcher::Stop() {
 void Dispatcher::Notify() {
   bool anyone_waiting;
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(mu_);
     ++wakeups_;
     anyone_waiting = waiting_for_work_ > 0;
   }
   // Workers busy with a pass, or letting triggers gather, see the count when they next look:
   // no wake-up (a futex call per webhook) for them.
-  if (anyone_waiting) cv_.notify_all();
+  if (anyone_waiting) cv_.SignalAll();
 }
 
 void Dispatcher::WorkerLoop(int index) {
@@ -69,7 +69,7 @@ void Dispatcher::WorkerLoop(int index) {
   for (;;) {
     uint64_t seen;
     {
-      std::lock_guard<std::mutex> lock(mu_);
+      MutexLock lock(mu_);
       if (stopping_) return;
       seen = wakeups_;
     }
@@ -82,14 +82,15 @@ void Dispatcher::WorkerLoop(int index) {
     }
     // Idle (or the store failed): wait for a notification or the poll interval. Real time is
     // fine here: this only paces polling; every decision uses the injected clock.
-    std::unique_lock<std::mutex> lock(mu_);
+    MutexLock lock(mu_);
     if (notified_in_vain) {
       // A stream of webhooks for connections that are busy: let the next few milliseconds'
       // triggers gather instead of spending a claim transaction on each webhook.
-      cv_.wait_for(lock, options_.notify_coalesce, [&] { return stopping_; });
+      cv_.WaitFor(mu_, options_.notify_coalesce, [&]() REQUIRES(mu_) { return stopping_; });
     }
     ++waiting_for_work_;
-    notified_in_vain = cv_.wait_for(lock, options_.poll_interval, [&] { return stopping_ || wakeups_ != seen; });
+    notified_in_vain =
+        cv_.WaitFor(mu_, options_.poll_interval, [&]() REQUIRES(mu_) { return stopping_ || wakeups_ != seen; });
     --waiting_for_work_;
   }
 }

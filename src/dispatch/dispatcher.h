@@ -6,14 +6,13 @@
 // share the work and a dead worker's connections are taken over when its lease expires.
 
 #include <atomic>
-#include <condition_variable>
 #include <functional>
-#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "common/clock.h"
+#include "common/mutex.h"
 #include "config/config.h"
 #include "dispatch/connection_machine.h"
 #include "rudderstack/client.h"
@@ -53,14 +52,14 @@ class Dispatcher {
   const config::DispatchConfig options_;
   const std::string instance_id_;
   std::function<double()> unit_random_;
-  std::mutex random_mu_;
+  Mutex random_mu_;  // unit_random_ need not be thread-safe
   ConnectionMachine machine_;
 
-  std::mutex mu_;
-  std::condition_variable cv_;
-  uint64_t wakeups_ = 0;  // guarded by mu_
-  int waiting_for_work_ = 0;  // workers blocked until a notification; guarded by mu_
-  bool stopping_ = false;  // guarded by mu_
+  Mutex mu_;
+  CondVar cv_;
+  uint64_t wakeups_ GUARDED_BY(mu_) = 0;
+  int waiting_for_work_ GUARDED_BY(mu_) = 0;  // workers blocked until a notification
+  bool stopping_ GUARDED_BY(mu_) = false;
   std::atomic<bool> running_{false};
   std::atomic<int64_t> last_beat_ms_{0};  // steady clock of the last finished pass or wake-up
   std::vector<std::thread> workers_;

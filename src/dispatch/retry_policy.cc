@@ -4,19 +4,6 @@
 
 namespace relay::dispatch {
 
-bool IsRetryable(const Status& status) {
-  switch (status.code()) {
-    case StatusCode::kUnavailable:
-    case StatusCode::kDeadlineExceeded:
-    case StatusCode::kResourceExhausted:
-    case StatusCode::kFailedPrecondition:
-    case StatusCode::kInternal:  // a local failure (e.g. OpenSSL, store); not the API's verdict
-      return true;
-    default:
-      return false;
-  }
-}
-
 Duration BackoffDelay(const BackoffOptions& options, int attempt, double unit_random, const Status& cause) {
   // 2^attempt overflows quickly; past 30 doublings the cap has long been reached.
   const int shift = std::clamp(attempt, 0, 30);

@@ -1,18 +1,16 @@
 #pragma once
-// The one place that decides whether a failed RudderStack call is retried, and when.
+// When a failed RudderStack call is retried: capped exponential backoff. Whether it is
+// retried at all is common/retry.h's decision (IsRetryable), the one place for that.
 
 #include <cstdint>
 
 #include "common/clock.h"
+#include "common/retry.h"
 #include "common/status.h"
 
 namespace relay::dispatch {
 
-// True for failures that may succeed later: Unavailable (5xx, network, database busy),
-// DeadlineExceeded (timeouts), ResourceExhausted (429) and FailedPrecondition (409: a sync is
-// running; the 409 policies of the full lifecycle refine this). InvalidArgument (400),
-// Unauthenticated (401), PermissionDenied (403) and NotFound (404) are permanent.
-bool IsRetryable(const Status& status);
+using relay::IsRetryable;
 
 struct BackoffOptions {
   Duration initial = std::chrono::seconds(1);

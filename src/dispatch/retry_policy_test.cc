@@ -16,6 +16,28 @@ TEST(RetryPolicyTest, ClassifiesApiOutcomes) {
   EXPECT_FALSE(IsRetryable(Status(StatusCode::kNotFound, "404")));
 }
 
+// common/retry.h's table, code by code: the dispatcher retries local failures (kInternal)
+// later, while the store's executor repeats only what can succeed at once (kUnavailable).
+TEST(RetryPolicyTest, OneTableDecidesLaterAndAtOnce) {
+  struct Row {
+    StatusCode code;
+    bool later;
+    bool at_once;
+  };
+  const Row rows[] = {
+      {StatusCode::kUnavailable, true, true},         {StatusCode::kDeadlineExceeded, true, false},
+      {StatusCode::kResourceExhausted, true, false},  {StatusCode::kFailedPrecondition, true, false},
+      {StatusCode::kInternal, true, false},           {StatusCode::kInvalidArgument, false, false},
+      {StatusCode::kNotFound, false, false},          {StatusCode::kAlreadyExists, false, false},
+      {StatusCode::kPermissionDenied, false, false},  {StatusCode::kUnauthenticated, false, false},
+  };
+  for (const Row& r : rows) {
+    Status s(r.code, "x");
+    EXPECT_EQ(relay::IsRetryable(s), r.later) << StatusCodeName(r.code);
+    EXPECT_EQ(relay::IsTransient(s), r.at_once) << StatusCodeName(r.code);
+  }
+}
+
 TEST(RetryPolicyTest, FullJitterStaysUnderTheExponentialCap) {
   BackoffOptions o{std::chrono::seconds(1), std::chrono::seconds(60)};
   Status cause(StatusCode::kUnavailable, "503");

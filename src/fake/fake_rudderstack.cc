@@ -1,5 +1,6 @@
 #include "fake/fake_rudderstack.h"
 
+#include "common/mutex.h"
 #include "http/target.h"
 
 #include <boost/asio/as_tuple.hpp>
@@ -9,7 +10,6 @@
 #include <boost/json.hpp>
 #include <deque>
 #include <map>
-#include <mutex>
 #include <random>
 #include <vector>
 
@@ -49,12 +49,12 @@ http::Response Json(unsigned status, const json::value& v) { return http::JsonRe
 struct FakeRudderstack::State {
   FakeOptions options;
   Clock& clock;
-  std::mutex mu;
-  std::map<std::string, std::vector<Sync>> syncs;  // by connection; guarded by mu
-  json::array calls;                               // guarded by mu
-  std::deque<Fault> faults;                        // guarded by mu
-  int next_id = 1;                                 // guarded by mu
-  std::mt19937_64 rng;                             // guarded by mu
+  Mutex mu;
+  std::map<std::string, std::vector<Sync>> syncs GUARDED_BY(mu);  // by connection
+  json::array calls GUARDED_BY(mu);
+  std::deque<Fault> faults GUARDED_BY(mu);
+  int next_id GUARDED_BY(mu) = 1;
+  std::mt19937_64 rng GUARDED_BY(mu);
 
   State(FakeOptions o, Clock& c) : options(std::move(o)), clock(c), rng(options.seed) {}
 
@@ -72,14 +72,14 @@ struct FakeRudderstack::State {
     return o;
   }
 
-  Sync* Running(const std::string& connection) {
+  Sync* Running(const std::string& connection) REQUIRES(mu) {
     for (Sync& s : syncs[connection]) {
       if (StatusOf(s) == "running") return &s;
     }
     return nullptr;
   }
 
-  Sync& StartSync(const std::string& connection, std::string sync_type, bool external) {
+  Sync& StartSync(const std::string& connection, std::string sync_type, bool external) REQUIRES(mu) {
     TimePoint now = clock.Now();
     Sync s{"sync_" + std::to_string(next_id++), std::move(sync_type), external, now,
            now + options.sync_duration, options.outcome};
@@ -88,7 +88,7 @@ struct FakeRudderstack::State {
   }
 
   // The first fault matching `endpoint`, consumed; nullopt when none.
-  std::optional<Fault> TakeFault(const std::string& endpoint) {
+  std::optional<Fault> TakeFault(const std::string& endpoint) REQUIRES(mu) {
     for (auto it = faults.begin(); it != faults.end(); ++it) {
       if (it->endpoint != endpoint && it->endpoint != "any") continue;
       if (it->rate > 0) {
@@ -102,7 +102,7 @@ struct FakeRudderstack::State {
     return std::nullopt;
   }
 
-  http::Response Api(const std::string& endpoint, const std::vector<std::string>& seg, const http::Request& req) {
+  http::Response Api(const std::string& endpoint, const std::vector<std::string>& seg, const http::Request& req) REQUIRES(mu) {
     const std::string& connection = seg[2];
     if (endpoint == "start") {
       std::string sync_type = "incremental";
@@ -147,7 +147,7 @@ struct FakeRudderstack::State {
     return Json(404, {{"error", "sync not found"}});
   }
 
-  http::Response Hook(const std::vector<std::string>& seg, const http::Request& req) {
+  http::Response Hook(const std::vector<std::string>& seg, const http::Request& req) REQUIRES(mu) {
     if (seg.size() == 2 && seg[1] == "calls" && req.method() == bhttp::verb::get) return Json(200, {{"calls", calls}});
     if (seg.size() == 2 && seg[1] == "reset" && req.method() == bhttp::verb::post) {
       calls.clear();
@@ -192,7 +192,7 @@ net::awaitable<http::Response> FakeRudderstack::Handle(http::Request&& req) {
   std::vector<std::string> seg = http::PathSegments(target);
   State& st = *state_;
   if (!seg.empty() && seg[0] == "_fake") {
-    std::lock_guard<std::mutex> lock(st.mu);
+    MutexLock lock(st.mu);
     co_return st.Hook(seg, req);
   }
   std::string endpoint;
@@ -207,7 +207,7 @@ net::awaitable<http::Response> FakeRudderstack::Handle(http::Request&& req) {
   std::optional<Fault> fault;
   http::Response res;
   {
-    std::lock_guard<std::mutex> lock(st.mu);
+    MutexLock lock(st.mu);
     fault = st.TakeFault(endpoint);
     auto auth = req[bhttp::field::authorization];
     const bool authorized = std::string_view(auth.data(), auth.size()) == "Bearer " + st.options.token;

@@ -15,8 +15,12 @@
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/write.hpp>
 #include <atomic>
+#include <list>
+#include <optional>
 
 #include "common/log.h"
+#include "common/metrics.h"
+#include "common/mutex.h"
 
 namespace relay::http {
 namespace net = boost::asio;
@@ -27,25 +31,76 @@ using tcp = net::ip::tcp;
 namespace {
 
 constexpr uint32_t kHeaderLimitBytes = 16 * 1024;
+constexpr size_t kTargetLimitBytes = 8 * 1024;  // a longer request target is 414
 constexpr size_t kReadChunkBytes = 4 * 1024;  // a dbt webhook is 1-3 KB; idle connections stay cheap
 
 auto Tuple() { return net::as_tuple(net::use_awaitable); }
 
-// Writes `res` and reports whether the connection may be reused.
+// Writes `res` and reports whether the connection may be reused. The answer to a HEAD request
+// has the headers a GET would have, Content-Length included, and no body (RFC 9110 §9.3.2).
 net::awaitable<bool> Send(beast::tcp_stream& stream, Response&& res, unsigned version, bool keep_alive,
-                          Duration timeout) {
+                          Duration timeout, bool head = false) {
   res.version(version);
   res.keep_alive(keep_alive);
   res.prepare_payload();
+  if (head) {
+    const size_t length = res.body().size();
+    res.body().clear();
+    res.content_length(length);
+  }
   stream.expires_after(timeout);
   auto [ec, n] = co_await bhttp::async_write(stream, res, Tuple());
   co_return !ec && keep_alive;
 }
 
-Response HeaderError(const beast::error_code& ec) {
+// `target`: what the parser got of the request line; Beast parses that line on its own, so
+// it is empty when the limit was reached inside the line itself.
+Response HeaderError(const beast::error_code& ec, std::string_view target) {
   if (ec == bhttp::error::body_limit) return JsonError(413, "request body exceeds the limit");
-  if (ec == bhttp::error::header_limit) return JsonError(431, "request headers too large");
+  if (ec == bhttp::error::header_limit) {
+    if (target.empty() || target.size() > kTargetLimitBytes) return JsonError(414, "request target too long");
+    return JsonError(431, "request headers too large");
+  }
   return JsonError(400, "malformed HTTP request");
+}
+
+// What the server refuses from a header that parsed: nullopt when the request may proceed.
+// The connection is closed after any of these answers: its framing cannot be trusted.
+std::optional<Response> RefuseHeader(const bhttp::request_parser<bhttp::string_body>& parser) {
+  const auto& h = parser.get();
+  if (h.target().size() > kTargetLimitBytes) return JsonError(414, "request target too long");
+  // RFC 9112 §3.2: an HTTP/1.1 request has exactly one Host; never more than one.
+  const size_t hosts = h.count(bhttp::field::host);
+  if (hosts > 1 || (hosts == 0 && h.version() >= 11)) {
+    return JsonError(400, hosts == 0 ? "missing Host header" : "more than one Host header");
+  }
+  // RFC 9112 §6.3: a request whose Transfer-Encoding does not end in chunked has no knowable
+  // length; read as empty, its "body" would run as the next request (smuggling). Together with
+  // Content-Length it is ambiguous.
+  if (h.count(bhttp::field::transfer_encoding) != 0) {
+    if (!parser.chunked()) return JsonError(400, "Transfer-Encoding must end in chunked");
+    if (h.count(bhttp::field::content_length) != 0) {
+      return JsonError(400, "both Transfer-Encoding and Content-Length");
+    }
+  }
+  // Nothing here decodes compressed bodies: say so instead of failing to parse them.
+  for (const auto& f : h) {
+    if (f.name() != bhttp::field::content_encoding) continue;
+    std::string_view v(f.value().data(), f.value().size());
+    if (!v.empty() && !beast::iequals(v, "identity")) return JsonError(415, "Content-Encoding is not supported");
+  }
+  return std::nullopt;
+}
+
+// An absolute-form target ("http://host/path?q", RFC 9112 §3.2.2) as its origin form ("/path?q").
+std::string_view OriginForm(std::string_view target) {
+  for (std::string_view scheme : {"http://", "https://"}) {
+    if (target.size() < scheme.size() || !beast::iequals(target.substr(0, scheme.size()), scheme)) continue;
+    const size_t path = target.find_first_of("/?", scheme.size());
+    if (path == std::string_view::npos) return "/";
+    return target.substr(path);
+  }
+  return target;
 }
 
 bool IsQuietClose(const beast::error_code& ec) {
@@ -70,6 +125,15 @@ Response JsonError(unsigned status, std::string_view message) {
   return JsonResponse(status, std::move(body));
 }
 
+// A keep-alive connection waiting for its next request. `stream` is set and cleared on the
+// session's strand (`executor`) and read only there: an eviction posts to that strand.
+struct IdleConnection {
+  IdleConnection(beast::tcp_stream* s, net::any_io_executor ex) : stream(s), executor(std::move(ex)) {}
+  beast::tcp_stream* stream;
+  const net::any_io_executor executor;
+  bool listed = false;  // on State::idle; guarded by State::idle_mu
+};
+
 struct Server::State {
   State(net::io_context& io, ServerOptions o, Handler h)
       : ioc(io), options(o), handler(std::move(h)), acceptor(io) {}
@@ -80,6 +144,37 @@ struct Server::State {
   std::atomic<int> connections{0};
   std::atomic<int> in_flight{0};
   std::atomic<bool> stopping{false};
+  Mutex idle_mu;
+  std::list<std::shared_ptr<IdleConnection>> idle GUARDED_BY(idle_mu);  // oldest first
+
+  using IdleList = std::list<std::shared_ptr<IdleConnection>>;
+
+  IdleList::iterator MarkIdle(std::shared_ptr<IdleConnection> c) {
+    MutexLock lock(idle_mu);
+    c->listed = true;
+    return idle.insert(idle.end(), std::move(c));
+  }
+  void MarkBusy(IdleList::iterator it, const std::shared_ptr<IdleConnection>& c) {
+    MutexLock lock(idle_mu);
+    if (c->listed) idle.erase(it);  // else an eviction took it off the list already
+    c->listed = false;
+  }
+  // Closes the keep-alive connection idle the longest, as nginx and Envoy do at their limit.
+  // Returns false when no connection is idle.
+  bool EvictOldestIdle() {
+    std::shared_ptr<IdleConnection> victim;
+    {
+      MutexLock lock(idle_mu);
+      if (idle.empty()) return false;
+      victim = std::move(idle.front());
+      idle.pop_front();
+      victim->listed = false;
+    }
+    net::post(victim->executor, [victim] {
+      if (victim->stream != nullptr) victim->stream->cancel();
+    });
+    return true;
+  }
 };
 
 namespace {
@@ -111,18 +206,36 @@ net::awaitable<void> Session(std::shared_ptr<Server::State> st, tcp::socket sock
     parser.header_limit(kHeaderLimitBytes);
     // The first request must arrive within the header timeout; later ones within the idle one.
     stream.expires_after(first ? opt.header_timeout : opt.idle_timeout);
+    // A keep-alive connection with nothing buffered is idle: at the connection cap, the one idle
+    // the longest is closed to admit a new client.
+    std::shared_ptr<IdleConnection> idle;
+    Server::State::IdleList::iterator idle_at;
+    if (!first && buffer.size() == 0) {
+      idle = std::make_shared<IdleConnection>(&stream, stream.get_executor());
+      idle_at = st->MarkIdle(idle);
+    }
     auto [ec, n] = co_await bhttp::async_read_header(stream, buffer, parser, Tuple());
+    if (idle) {
+      idle->stream = nullptr;  // on this strand: an eviction posted from now on does nothing
+      st->MarkBusy(idle_at, idle);
+    }
     if (ec) {
       // GCC 12 mishandles non-trivial temporaries in co_await expressions: name the response.
       if (IsQuietClose(ec)) break;
-      Response error = HeaderError(ec);
+      Response error = HeaderError(ec, parser.get().target());
       // The request line may have been parsed even when the header as a whole failed.
       if (opt.on_reject) opt.on_reject(error.result_int(), parser.get().target());
       co_await Send(stream, std::move(error), 11, false, opt.body_timeout);
       break;
     }
     const unsigned version = parser.get().version();
-    if (beast::iequals(parser.get()[bhttp::field::expect], "100-continue")) {
+    if (std::optional<Response> refused = RefuseHeader(parser)) {
+      if (opt.on_reject) opt.on_reject(refused->result_int(), parser.get().target());
+      co_await Send(stream, std::move(*refused), version, false, opt.body_timeout);
+      break;
+    }
+    // HTTP/1.0 has no 100 Continue (RFC 9110 §10.1.1): such a client sends its body anyway.
+    if (version >= 11 && beast::iequals(parser.get()[bhttp::field::expect], "100-continue")) {
       bhttp::response<bhttp::empty_body> cont{bhttp::status::continue_, version};
       stream.expires_after(opt.body_timeout);
       auto [wec, wn] = co_await bhttp::async_write(stream, cont, Tuple());
@@ -139,13 +252,31 @@ net::awaitable<void> Session(std::shared_ptr<Server::State> st, tcp::socket sock
       break;
     }
     Request req = parser.release();
+    if (std::string_view target(req.target().data(), req.target().size()); OriginForm(target).size() != target.size()) {
+      req.target(std::string(OriginForm(target)));
+    }
     const bool keep_alive = req.keep_alive();
+    const bool head = req.method() == bhttp::verb::head;
     InFlightGuard guard(st->in_flight);
     stream.expires_never();  // the handler may wait for a group commit; the store bounds that
-    Response res = co_await st->handler(std::move(req));
+    Response res;
+    bool failed = false;
+    try {
+      res = co_await st->handler(std::move(req));
+    } catch (const std::exception& e) {
+      // The boundary: nothing a handler throws, on whatever thread it ran, ends the process.
+      log::Error("request handler failed", {{"error", e.what()}});
+      failed = true;
+    } catch (...) {
+      log::Error("request handler failed", {{"error", "unknown exception"}});
+      failed = true;
+    }
+    if (failed) res = JsonError(500, "internal error; the relay logged it");
     if (res.count(kDropConnectionHeader) != 0) break;
     // Once the server stops, the answer in hand is written and the connection closed.
-    if (!co_await Send(stream, std::move(res), version, keep_alive && !st->stopping.load(), opt.body_timeout)) break;
+    if (!co_await Send(stream, std::move(res), version, keep_alive && !st->stopping.load(), opt.body_timeout, head)) {
+      break;
+    }
   }
   beast::error_code ignored;
   stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
@@ -165,9 +296,19 @@ net::awaitable<void> AcceptLoop(std::shared_ptr<Server::State> st) {
       continue;
     }
     if (st->connections.load() >= st->options.max_connections) {
-      beast::error_code ignored;
-      socket.close(ignored);
-      continue;
+      if (!st->EvictOldestIdle()) {
+        beast::error_code ignored;
+        socket.close(ignored);
+        metrics::Default()
+            .GetCounter("retl_relay_http_connections_refused_total",
+                        "connections closed at the connection cap: none was idle to make room")
+            .Inc();
+        continue;
+      }
+      metrics::Default()
+          .GetCounter("retl_relay_http_idle_evictions_total",
+                      "idle keep-alive connections closed at the connection cap to admit a new one")
+          .Inc();
     }
     ++st->connections;
     auto executor = socket.get_executor();

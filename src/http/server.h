@@ -1,9 +1,11 @@
 #pragma once
 // Server: a small HTTP/1.1 server on Boost.Beast coroutines with the limits built in — body
 // limit (413 before the body is read), header/body/idle timeouts, keep-alive, a connection cap.
-// It does I/O only; what to answer is the Handler's business. Used by `serve` and by the fake
-// RudderStack. All methods are called from the thread that owns the io_context setup;
-// sessions run on the io_context's threads.
+// It does I/O and HTTP/1.1 framing only (RFC 9112: one Host, Transfer-Encoding must end in
+// chunked and never comes with Content-Length, no 100 Continue for HTTP/1.0, HEAD answers
+// without a body, absolute-form targets served as their path); what to answer is the
+// Handler's business. Used by `serve` and by the fake RudderStack. All methods are called
+// from the thread that owns the io_context setup; sessions run on the io_context's threads.
 
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/io_context.hpp>
@@ -21,7 +23,8 @@ namespace relay::http {
 
 using Request = boost::beast::http::request<boost::beast::http::string_body>;
 using Response = boost::beast::http::response<boost::beast::http::string_body>;
-// Must not block: it runs on an HTTP thread. Exceptions escaping it are answered 500.
+// Must not block: it runs on an HTTP thread. An exception escaping it (or thrown by work it
+// awaits, see http/blocking.h) is logged and answered 500; the connection stays usable.
 using Handler = std::function<boost::asio::awaitable<Response>(Request&&)>;
 
 struct ServerOptions {
@@ -29,9 +32,12 @@ struct ServerOptions {
   Duration header_timeout = std::chrono::seconds(10);
   Duration body_timeout = std::chrono::seconds(10);
   Duration idle_timeout = std::chrono::seconds(60);
-  int max_connections = 10000;  // beyond this, new connections are closed at once
+  // At this many connections, a new one is admitted by closing the keep-alive connection idle
+  // the longest; when none is idle, the new one is closed at once. Both are counted.
+  int max_connections = 10000;
   // Called (on an HTTP thread) when the server itself answers an error — 400 malformed, 413 too
-  // large, 431 headers too large — with the status and the request target when known.
+  // large, 414 target too long, 415 encoded body, 431 headers too large — with the status and
+  // the request target when known.
   std::function<void(unsigned status, std::string_view target)> on_reject;
 };
 

@@ -13,8 +13,13 @@
 #include <unistd.h>
 
 #include <boost/asio/io_context.hpp>
+#include <boost/json/parse.hpp>
+#include <stdexcept>
 #include <thread>
 #include <vector>
+
+#include "common/metrics.h"
+#include "http/blocking.h"
 
 namespace relay::http {
 namespace {
@@ -85,11 +90,36 @@ class Client {
   bool closed_ = false;
 };
 
+template <typename F>
+bool Eventually(F done) {
+  for (int i = 0; i < 200; ++i) {
+    if (done()) return true;
+    std::this_thread::sleep_for(milliseconds(10));
+  }
+  return done();
+}
+
+double CounterValue(const std::string& name) {
+  const std::string text = metrics::Default().Render();
+  const size_t at = text.find("\n" + name + " ");
+  return at == std::string::npos ? 0 : std::stod(text.substr(at + name.size() + 2));
+}
+
 class ServerTest : public ::testing::Test {
  protected:
   void StartServer(ServerOptions options) {
-    server_ = std::make_unique<Server>(ioc_, options, [](Request&& req) -> boost::asio::awaitable<Response> {
-      co_return JsonResponse(200, "{\"bytes\":" + std::to_string(req.body().size()) + "}");
+    // Answers {"bytes":N} with the target it saw in X-Target. "/throw" throws on the HTTP
+    // thread, "/throw-pool" from work on a thread pool (http/blocking.h).
+    server_ = std::make_unique<Server>(ioc_, options, [this](Request&& req) -> boost::asio::awaitable<Response> {
+      std::string target(req.target());
+      if (target == "/throw") throw std::out_of_range("thrown by the handler");
+      if (target == "/throw-pool") {
+        auto work = RunBlocking<Response>(pool_, []() -> Response { throw std::out_of_range("thrown on the pool"); });
+        co_return co_await std::move(work);
+      }
+      Response res = JsonResponse(200, "{\"bytes\":" + std::to_string(req.body().size()) + "}");
+      res.set("X-Target", target);
+      co_return res;
     });
     auto port = server_->Listen("127.0.0.1:0");
     ASSERT_TRUE(port.ok()) << port.status().message();
@@ -101,8 +131,10 @@ class ServerTest : public ::testing::Test {
     if (server_) server_->Stop();
     ioc_.stop();
     if (thread_.joinable()) thread_.join();
+    pool_.join();
   }
 
+  boost::asio::thread_pool pool_{1};
   boost::asio::io_context ioc_{1};
   std::unique_ptr<Server> server_;
   std::thread thread_;
@@ -240,12 +272,13 @@ TEST_F(ServerTest, ConnectionsBeyondTheCapAreClosedAndServiceResumesBelowIt) {
   ServerOptions o;
   o.max_connections = 5;
   StartServer(o);
+  // Five connections in the middle of a request (headers sent, body awaited): none is idle.
   std::vector<std::unique_ptr<Client>> held;
   for (int i = 0; i < 5; ++i) {
     held.push_back(std::make_unique<Client>(port_));
-    ASSERT_TRUE(held.back()->Send(Post("{}")));
-    ASSERT_TRUE(held.back()->ReadResponse().starts_with("HTTP/1.1 200"));
+    ASSERT_TRUE(held.back()->Send("POST /x HTTP/1.1\r\nHost: t\r\nContent-Length: 10\r\n\r\n"));
   }
+  ASSERT_TRUE(Eventually([&] { return server_->Connections() == 5; }));
   Client over(port_);
   over.Send(Post("{}"));
   std::string res = over.Read(milliseconds(1000));
@@ -270,6 +303,156 @@ TEST_F(ServerTest, KeepAliveServesSeveralRequestsOnOneConnection) {
     EXPECT_TRUE(c.ReadResponse().starts_with("HTTP/1.1 200")) << i;
   }
   EXPECT_FALSE(c.closed());
+}
+
+// At the cap, the keep-alive connection idle the longest makes room for a new client (as nginx
+// and Envoy do); before, 4,100 idle clients locked out a fresh /healthz for up to 60 s.
+TEST_F(ServerTest, AtTheCapTheOldestIdleKeepAliveConnectionMakesRoom) {
+  ServerOptions o;
+  o.max_connections = 3;
+  StartServer(o);
+  const double evicted_before = CounterValue("retl_relay_http_idle_evictions_total");
+  std::vector<std::unique_ptr<Client>> idle;
+  for (int i = 0; i < 3; ++i) {
+    idle.push_back(std::make_unique<Client>(port_));
+    ASSERT_TRUE(idle.back()->Send(Post("{}")));
+    ASSERT_TRUE(idle.back()->ReadResponse().starts_with("HTTP/1.1 200")) << i;
+    std::this_thread::sleep_for(milliseconds(20));  // a clear order of idleness
+  }
+  Client fresh(port_);
+  ASSERT_TRUE(fresh.Send(Post("{\"a\":1}")));
+  std::string res = fresh.ReadResponse();
+  EXPECT_TRUE(res.starts_with("HTTP/1.1 200")) << res;
+  // The oldest was closed; the two younger ones still serve.
+  idle[0]->Read(milliseconds(1000));
+  EXPECT_TRUE(idle[0]->closed());
+  for (int i = 1; i < 3; ++i) {
+    ASSERT_TRUE(idle[i]->Send(Post("{}")));
+    EXPECT_TRUE(idle[i]->ReadResponse().starts_with("HTTP/1.1 200")) << i;
+  }
+  EXPECT_EQ(CounterValue("retl_relay_http_idle_evictions_total"), evicted_before + 1);
+}
+
+// RFC 9112 §6.3: a Transfer-Encoding that does not end in chunked gives no body length. Read
+// as empty, the "body" ran as a second request on the same connection (smuggling).
+TEST_F(ServerTest, TransferEncodingNotEndingInChunkedIs400AndCloses) {
+  StartServer({});
+  for (std::string te : {"gzip", "chunked, gzip", "identity"}) {
+    Client c(port_);
+    ASSERT_TRUE(c.Send("POST /x HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: " + te +
+                       "\r\n\r\nGET /smuggled HTTP/1.1\r\nHost: t\r\n\r\n"));
+    std::string res = c.Read(milliseconds(2000));
+    EXPECT_TRUE(res.starts_with("HTTP/1.1 400")) << te << ": " << res;
+    EXPECT_EQ(res.find("/smuggled"), std::string::npos) << te << ": " << res;
+    EXPECT_EQ(res.find("HTTP/1.1 200"), std::string::npos) << te << ": " << res;
+    EXPECT_TRUE(c.closed()) << te;
+  }
+  Client both(port_);
+  ASSERT_TRUE(both.Send("POST /x HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n"));
+  EXPECT_TRUE(both.ReadResponse().starts_with("HTTP/1.1 400"));
+}
+
+// A HEAD answer has GET's headers and no body; a body desynchronised keep-alive connections.
+TEST_F(ServerTest, HeadAnswersCarryNoBody) {
+  StartServer({});
+  Client c(port_);
+  ASSERT_TRUE(c.Send("HEAD /x HTTP/1.1\r\nHost: t\r\n\r\nGET /next HTTP/1.1\r\nHost: t\r\n\r\n"));
+  std::string both = c.Read(milliseconds(2000), [](const std::string& s) {
+    return s.find("X-Target: /next") != std::string::npos && s.ends_with("}");
+  });
+  const size_t end = both.find("\r\n\r\n");
+  ASSERT_NE(end, std::string::npos) << both;
+  EXPECT_TRUE(both.starts_with("HTTP/1.1 200")) << both;
+  EXPECT_NE(both.substr(0, end).find("Content-Length: 11"), std::string::npos) << "GET's length: " << both;
+  // The next bytes are the second answer, not a body.
+  EXPECT_TRUE(both.substr(end + 4).starts_with("HTTP/1.1 200")) << both;
+  EXPECT_NE(both.find("X-Target: /next"), std::string::npos) << both;
+}
+
+TEST_F(ServerTest, HostHeaderIsRequiredOnceInHttp11) {
+  StartServer({});
+  for (std::string bad : {"GET /x HTTP/1.1\r\n\r\n", "GET /x HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n",
+                          "GET /x HTTP/1.0\r\nHost: a\r\nHost: b\r\n\r\n"}) {
+    Client c(port_);
+    ASSERT_TRUE(c.Send(bad));
+    std::string res = c.ReadResponse();
+    EXPECT_NE(res.find(" 400 "), std::string::npos) << bad << " → " << res;
+  }
+  Client old(port_);
+  ASSERT_TRUE(old.Send("GET /x HTTP/1.0\r\n\r\n"));
+  EXPECT_TRUE(old.ReadResponse().starts_with("HTTP/1.0 200")) << "HTTP/1.0 needs no Host";
+}
+
+TEST_F(ServerTest, AbsoluteFormTargetsAreServedAsTheirPath) {
+  StartServer({});
+  Client c(port_);
+  ASSERT_TRUE(c.Send("GET http://relay.example:8080/healthz?x=1 HTTP/1.1\r\nHost: relay.example:8080\r\n\r\n"));
+  std::string res = c.ReadResponse();
+  EXPECT_TRUE(res.starts_with("HTTP/1.1 200")) << res;
+  EXPECT_NE(res.find("X-Target: /healthz?x=1\r\n"), std::string::npos) << res;
+  ASSERT_TRUE(c.Send("GET HTTPS://relay.example HTTP/1.1\r\nHost: relay.example\r\n\r\n"));
+  EXPECT_NE(c.ReadResponse().find("X-Target: /\r\n"), std::string::npos);
+}
+
+TEST_F(ServerTest, TooLongTargetIs414) {
+  StartServer({});
+  for (size_t n : {9000u, 20000u}) {  // under and over the 16 KB header limit
+    Client c(port_);
+    ASSERT_TRUE(c.Send("GET /" + std::string(n, 'a') + " HTTP/1.1\r\nHost: t\r\n\r\n"));
+    std::string res = c.ReadResponse();
+    EXPECT_TRUE(res.starts_with("HTTP/1.1 414")) << n << ": " << res.substr(0, 200);
+  }
+  Client headers(port_);
+  ASSERT_TRUE(headers.Send("GET /x HTTP/1.1\r\nHost: t\r\nX-Big: " + std::string(20000, 'a') + "\r\n\r\n"));
+  std::string big = headers.ReadResponse();
+  EXPECT_TRUE(big.starts_with("HTTP/1.1 431")) << big;
+}
+
+TEST_F(ServerTest, Http10GetsNoInterim100Continue) {
+  StartServer({});
+  Client c(port_);
+  ASSERT_TRUE(c.Send("POST /x HTTP/1.0\r\nContent-Length: 4\r\nExpect: 100-continue\r\n\r\nbody"));
+  std::string res = c.ReadResponse();
+  EXPECT_TRUE(res.starts_with("HTTP/1.0 200")) << res;
+  EXPECT_EQ(res.find("100 Continue"), std::string::npos) << res;
+}
+
+TEST_F(ServerTest, EncodedBodiesAre415) {
+  StartServer({});
+  Client c(port_);
+  ASSERT_TRUE(c.Send(Post("\x1f\x8b", "Content-Encoding: gzip\r\n")));
+  std::string res = c.ReadResponse();
+  EXPECT_TRUE(res.starts_with("HTTP/1.1 415")) << res;
+  Client plain(port_);
+  ASSERT_TRUE(plain.Send(Post("{}", "Content-Encoding: identity\r\n")));
+  EXPECT_TRUE(plain.ReadResponse().starts_with("HTTP/1.1 200"));
+}
+
+// The boundary: an exception from a handler, or from work it awaits on a pool thread (the
+// admin API's `GET /api/v1` ended the process this way), is a 500 and the server goes on.
+TEST_F(ServerTest, ExceptionsFromHandlersAre500AndTheServerGoesOn) {
+  StartServer({});
+  Client c(port_);
+  for (std::string path : {"/throw", "/throw-pool"}) {
+    ASSERT_TRUE(c.Send("GET " + path + " HTTP/1.1\r\nHost: t\r\n\r\n"));
+    std::string res = c.ReadResponse();
+    EXPECT_TRUE(res.starts_with("HTTP/1.1 500")) << path << ": " << res;
+    EXPECT_NE(res.find("application/json"), std::string::npos) << res;
+  }
+  ASSERT_TRUE(c.Send(Post("abc")));
+  EXPECT_TRUE(c.ReadResponse().starts_with("HTTP/1.1 200")) << "same connection still served";
+}
+
+TEST(JsonErrorTest, InvalidUtf8InAMessageStaysValidJson) {
+  const std::string path = "/api/v1/\xff\xfe\xc3(\xed\xa0\x80\xf4\x90\x80\x80 \xc3\xa9\x1b[2J";
+  Response res = JsonError(404, "no such admin endpoint: " + path);
+  boost::system::error_code ec;
+  boost::json::value v = boost::json::parse(res.body(), ec);
+  ASSERT_FALSE(ec) << res.body();
+  const std::string msg(v.at("error").as_string());
+  EXPECT_NE(msg.find("\xc3\xa9"), std::string::npos) << "valid UTF-8 (é) is kept";
+  EXPECT_NE(msg.find("\xef\xbf\xbd"), std::string::npos) << "invalid bytes become U+FFFD";
+  EXPECT_EQ(res.body().find('\x1b'), std::string::npos) << "control characters are escaped";
 }
 
 }  // namespace

@@ -4,6 +4,7 @@
 #include <boost/json/value.hpp>
 #include <chrono>
 
+#include "common/ids.h"
 #include "common/log.h"
 #include "rudderstack/curl_api.h"
 
@@ -134,6 +135,7 @@ class HttpClient : public Client {
 
   StatusOr<std::string> StartSync(const std::string& connection_id, const std::string& sync_type,
                                   CallMeta* meta) override {
+    if (Status s = CheckRudderstackId(connection_id, "connection id"); !s.ok()) return s;
     std::string what = "rudderstack POST /v2/retl-connections/" + connection_id + "/start";
     Exchange ex = Call("POST", Path(connection_id) + "/start", "{\"syncType\":\"" + sync_type + "\"}", meta);
     if (Status s = FromExchange(ex, what); !s.ok()) return s;
@@ -147,12 +149,15 @@ class HttpClient : public Client {
   }
 
   Status StopSync(const std::string& connection_id, CallMeta* meta) override {
+    if (Status s = CheckRudderstackId(connection_id, "connection id"); !s.ok()) return s;
     Exchange ex = Call("POST", Path(connection_id) + "/stop", "", meta);
     return FromExchange(ex, "rudderstack POST /v2/retl-connections/" + connection_id + "/stop");
   }
 
   StatusOr<std::vector<SyncInfo>> ListSyncs(const std::string& connection_id, const std::string& status,
                                             int per_page, CallMeta* meta) override {
+    if (Status s = CheckRudderstackId(connection_id, "connection id"); !s.ok()) return s;
+    if (!status.empty() && !IsRudderstackId(status)) return InvalidArgumentError("sync status: not a status name");
     std::string query = "?per_page=" + std::to_string(per_page);
     if (!status.empty()) query += "&status=" + status;
     Exchange ex = Call("GET", Path(connection_id) + "/syncs" + query, "", meta);
@@ -169,6 +174,8 @@ class HttpClient : public Client {
   }
 
   StatusOr<SyncInfo> GetSync(const std::string& connection_id, const std::string& sync_id, CallMeta* meta) override {
+    if (Status s = CheckRudderstackId(connection_id, "connection id"); !s.ok()) return s;
+    if (Status s = CheckRudderstackId(sync_id, "sync id"); !s.ok()) return s;
     Exchange ex = Call("GET", Path(connection_id) + "/syncs/" + sync_id, "", meta);
     if (Status s = FromExchange(ex, "rudderstack GET /v2/retl-connections/" + connection_id + "/syncs/" + sync_id); !s.ok()) {
       return s;
@@ -177,6 +184,7 @@ class HttpClient : public Client {
   }
 
  private:
+  // REQUIRES: connection_id passed CheckRudderstackId (no '/', '.', '%', '?' can reach the URL).
   std::string Path(const std::string& connection_id) const {
     return o_.api_base + "/v2/retl-connections/" + connection_id;
   }

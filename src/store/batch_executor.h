@@ -13,15 +13,15 @@
 // Private to the store module. Thread-safe.
 
 #include <algorithm>
-#include <condition_variable>
 #include <deque>
 #include <functional>
 #include <future>
 #include <memory>
-#include <mutex>
 #include <thread>
 #include <vector>
 
+#include "common/mutex.h"
+#include "common/retry.h"
 #include "common/status.h"
 #include "common/thread_name.h"
 
@@ -60,17 +60,17 @@ class BatchExecutor {
   // Runs everything already queued, then stops the threads.
   ~BatchExecutor() {
     {
-      std::lock_guard<std::mutex> lock(mu_);
+      MutexLock lock(mu_);
       stopping_ = true;
     }
-    cv_.notify_all();
+    cv_.SignalAll();
     for (std::thread& t : threads_) t.join();
     if (syncer_.joinable()) {
       {
-        std::lock_guard<std::mutex> lock(sync_mu_);
+        MutexLock lock(sync_mu_);
         sync_stopping_ = true;
       }
-      sync_cv_.notify_all();
+      sync_cv_.SignalAll();
       syncer_.join();
     }
   }
@@ -80,10 +80,10 @@ class BatchExecutor {
 
   void Submit(Work work, Done done) {
     {
-      std::lock_guard<std::mutex> lock(mu_);
+      MutexLock lock(mu_);
       queue_.push_back(Job{std::move(work), std::move(done)});
     }
-    cv_.notify_one();
+    cv_.Signal();
   }
 
   Status RunSync(Work work) {
@@ -111,8 +111,8 @@ class BatchExecutor {
     for (;;) {
       std::vector<Job> batch;
       {
-        std::unique_lock<std::mutex> lock(mu_);
-        cv_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
+        MutexLock lock(mu_);
+        cv_.Wait(mu_, [this]() REQUIRES(mu_) { return stopping_ || !queue_.empty(); });
         if (queue_.empty()) return;  // stopping, and everything queued has run
         while (!queue_.empty() && batch.size() < max_batch_) {
           batch.push_back(std::move(queue_.front()));
@@ -129,8 +129,8 @@ class BatchExecutor {
     for (;;) {
       std::vector<Committed> ready;
       {
-        std::unique_lock<std::mutex> lock(sync_mu_);
-        sync_cv_.wait(lock, [this] { return sync_stopping_ || !committed_.empty(); });
+        MutexLock lock(sync_mu_);
+        sync_cv_.Wait(sync_mu_, [this]() REQUIRES(sync_mu_) { return sync_stopping_ || !committed_.empty(); });
         if (committed_.empty()) return;  // stopping, and every commit has been synced
         ready.swap(committed_);
       }
@@ -161,7 +161,7 @@ class BatchExecutor {
           results[i] = batch[i].work(conn);
           if (results[i].ok()) break;
           dialect_.rollback_to_savepoint(conn);
-          if (attempt >= kJobRetries || results[i].code() != StatusCode::kUnavailable || !dialect_.healthy(conn)) break;
+          if (attempt >= kJobRetries || !IsTransient(results[i]) || !dialect_.healthy(conn)) break;
         }
         dialect_.release_savepoint(conn);
       }
@@ -180,10 +180,10 @@ class BatchExecutor {
       c.results = std::move(results);
       for (Job& job : batch) c.done.push_back(std::move(job.done));
       {
-        std::lock_guard<std::mutex> lock(sync_mu_);
+        MutexLock lock(sync_mu_);
         committed_.push_back(std::move(c));
       }
-      sync_cv_.notify_one();
+      sync_cv_.Signal();
       return;
     }
     for (size_t i = 0; i < batch.size(); ++i) batch[i].done(tx.ok() ? results[i] : tx);
@@ -192,16 +192,16 @@ class BatchExecutor {
   std::vector<std::unique_ptr<Conn>> conns_;
   const Dialect dialect_;
   const size_t max_batch_;
-  std::mutex mu_;
-  std::condition_variable cv_;
-  std::deque<Job> queue_;  // guarded by mu_
-  bool stopping_ = false;  // guarded by mu_
+  Mutex mu_;
+  CondVar cv_;
+  std::deque<Job> queue_ GUARDED_BY(mu_);
+  bool stopping_ GUARDED_BY(mu_) = false;
   std::vector<std::thread> threads_;
 
-  std::mutex sync_mu_;
-  std::condition_variable sync_cv_;
-  std::vector<Committed> committed_;  // guarded by sync_mu_
-  bool sync_stopping_ = false;  // guarded by sync_mu_
+  Mutex sync_mu_;
+  CondVar sync_cv_;
+  std::vector<Committed> committed_ GUARDED_BY(sync_mu_);
+  bool sync_stopping_ GUARDED_BY(sync_mu_) = false;
   std::thread syncer_;
 };
 

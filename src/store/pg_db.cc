@@ -53,8 +53,9 @@ StatusOr<PgResult> PgConn::Exec(const std::string& sql, const std::vector<PgPara
     const char* code = pq_->result_error_field(raw, PG_DIAG_SQLSTATE);
     const std::string sqlstate = code ? code : "";
     pq_->clear(raw);
-    // Class 40 (serialization, deadlock), 08 (connection), 57 (shutdown), 53 (resources) are
-    // transient; anything else is a bug in our SQL.
+    // Class 40 (serialization, deadlock), 08 (connection), 57 (shutdown), 53 (resources) mean
+    // the database could not do it now: Unavailable. Anything else is a bug in our SQL:
+    // Internal. Whether either is retried is common/retry.h's decision.
     const std::string cls = sqlstate.substr(0, 2);
     if (cls == "40" || cls == "08" || cls == "57" || cls == "53") {
       return UnavailableError("postgres: " + err + " (" + sqlstate + ")");

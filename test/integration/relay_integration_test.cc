@@ -365,7 +365,7 @@ TEST_F(RelayIntegrationTest, AdminApiEndpoints) {
   EXPECT_EQ(retried.at("retried").as_array().size(), 1u);
   ASSERT_TRUE(Eventually([&] { return Triggers()[3].state == "succeeded"; }));
   EXPECT_EQ(json::parse(Admin("POST", "dead/retry").body).at("retried").as_array().size(), 0u);
-  EXPECT_EQ(Admin("DELETE", "status").status, 404);
+  EXPECT_EQ(Admin("DELETE", "status").status, 405);
 }
 
 TEST_F(RelayIntegrationTest, CliTalksToRudderStackAndFollowsAManualTrigger) {

@@ -45,7 +45,7 @@ std::unique_ptr<Context> Context::Open(const CommonOptions& options) {
   std::unique_ptr<Context> ctx(new Context());
   ctx->config_ = std::move(*cfg);
   std::string url = options.store_url.empty() ? ctx->config_.store.url : options.store_url;
-  auto store = store::OpenStore(url, {.create_if_missing = false});
+  auto store = store::OpenStore(url, {.create_if_missing = false, .migrate = false});
   if (!store.ok()) {
     std::cerr << "error: cannot open the store " << url << ": " << store.status().message() << "\n";
     return nullptr;

@@ -56,6 +56,17 @@ TEST(WebhookTest, AcceptsIdsAsNumbersAndAccountIdAsString) {
   EXPECT_EQ(ev->run_status_code, 10);
 }
 
+TEST(WebhookTest, IdTextIsCanonical) {
+  auto ev = ParseRunWebhook(
+      R"({"eventId":"e","eventType":"job.run.completed","accountId":"007","data":{"jobId":"0123","runId":"0000555","runStatusCode":10,"projectId":"042","environmentId":0}})");
+  ASSERT_TRUE(ev.ok()) << ev.status().ToString();
+  EXPECT_EQ(ev->account_id->text, "7");
+  EXPECT_EQ(ev->job_id.text, "123");
+  EXPECT_EQ(ev->run_id.text, "555");
+  EXPECT_EQ(ev->project_id->text, "42");
+  EXPECT_EQ(ev->environment_id->text, "0");
+}
+
 TEST(WebhookTest, OptionalFieldsMayBeAbsent) {
   auto ev = ParseRunWebhook(R"({"eventId":"wev_1","eventType":"job.run.completed","data":{"jobId":"1","runId":"2","runStatusCode":30}})");
   ASSERT_TRUE(ev.ok()) << ev.status().ToString();

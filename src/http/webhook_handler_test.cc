@@ -74,6 +74,63 @@ TEST_F(WebhookHandlerTest, ErroredAndFailedCompletedShareTheDedupeKey) {
   EXPECT_EQ(errored.triggers[0].dedupe_key, completed.triggers[0].dedupe_key);
 }
 
+// "555", "0555" and 555 are one run: before, they made three dedupe keys and so three triggers.
+TEST_F(WebhookHandlerTest, NumericIdsAreCanonicalForDedupe) {
+  std::vector<std::string> keys;
+  for (std::string run : {"\"555\"", "\"0555\"", "555"}) {
+    std::string body = R"({"eventId":"wev_)" + std::to_string(keys.size()) +
+                       R"(","eventType":"job.run.completed","accountId":"01","data":{"jobId":"0123","runId":)" + run +
+                       R"(,"runStatusCode":"10"}})";
+    auto p = handler_->Prepare(Signed(body));
+    ASSERT_FALSE(p.answer.has_value()) << p.answer->body();
+    ASSERT_EQ(p.triggers.size(), 2u);
+    EXPECT_EQ(p.event.run_id, 555);
+    keys.push_back(p.triggers[0].dedupe_key);
+  }
+  EXPECT_EQ(keys[0], keys[1]);
+  EXPECT_EQ(keys[0], keys[2]);
+  EXPECT_NE(keys[0].find("|1|555|10"), std::string::npos) << keys[0];
+}
+
+TEST_F(WebhookHandlerTest, NegativeAndOversizeIdsAre400NamingTheField) {
+  struct Case {
+    std::string body;
+    std::string field;
+  };
+  const std::string big(500 * 1024, 'e');
+  const Case cases[] = {
+      {R"({"eventId":"e","eventType":"job.run.completed","data":{"jobId":1,"runId":-5,"runStatusCode":10}})",
+       "data.runId"},
+      {R"({"eventId":"e","eventType":"job.run.completed","data":{"jobId":-1,"runId":5,"runStatusCode":10}})",
+       "data.jobId"},
+      {R"({"eventId":"e","eventType":"job.run.completed","accountId":-2,"data":{"jobId":1,"runId":5,"runStatusCode":10}})",
+       "accountId"},
+      {R"({"eventId":")" + big + R"(","eventType":"job.run.completed","data":{"jobId":1,"runId":5,"runStatusCode":10}})",
+       "eventId"},
+      {R"({"eventId":"e","eventType":")" + std::string(300, 't') +
+           R"(","data":{"jobId":1,"runId":5,"runStatusCode":10}})",
+       "eventType"},
+      {R"({"eventId":"e\u001b]0;pwned\u0007","eventType":"job.run.completed","data":{"jobId":1,"runId":5,"runStatusCode":10}})",
+       "eventId"},
+      {R"({"eventId":"a\nb","eventType":"job.run.completed","data":{"jobId":1,"runId":5,"runStatusCode":10}})",
+       "eventId"},
+      {R"({"eventId":"e","eventType":"job.run.completed","webhookId":")" + std::string(257, 'w') +
+           R"(","data":{"jobId":1,"runId":5,"runStatusCode":10}})",
+       "webhookId"},
+  };
+  for (const Case& c : cases) {
+    auto p = handler_->Prepare(Signed(c.body));
+    ASSERT_TRUE(p.answer.has_value()) << c.field;
+    EXPECT_EQ(p.answer->result_int(), 400u) << c.field;
+    EXPECT_NE(p.answer->body().find("\"" + c.field + ":"), std::string::npos) << p.answer->body().substr(0, 200);
+    EXPECT_LT(p.answer->body().size(), 300u) << "the error does not echo the value";
+  }
+  // 256 bytes is still an id.
+  auto ok = handler_->Prepare(Signed(R"({"eventId":")" + std::string(256, 'e') +
+                                     R"(","eventType":"job.run.completed","data":{"jobId":1,"runId":5,"runStatusCode":10}})"));
+  EXPECT_FALSE(ok.answer.has_value());
+}
+
 TEST_F(WebhookHandlerTest, StartedRunIsStoredWithoutTriggers) {
   auto p = handler_->Prepare(Signed(ReadFileBytes(TestdataPath("started.body"))));
   EXPECT_FALSE(p.answer.has_value());

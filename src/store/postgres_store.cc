@@ -416,6 +416,16 @@ class PostgresStore : public Store {
     return g;
   }
 
+  // Reads the schema version without writing anything: what the CLI opens with.
+  Status CheckSchema() {
+    return exec_.RunSync([](PgConn& db) -> Status {
+      RELAY_PG_TRY(t, db.Exec("SELECT to_regclass('schema_version') IS NOT NULL"));
+      if (t->Text(0, 0) != "t") return SchemaProblem(-1, static_cast<int>(Migrations().size()));
+      RELAY_PG_TRY(v, db.Exec("SELECT COALESCE(MAX(version), 0) FROM schema_version"));
+      return SchemaProblem(static_cast<int>(v->Int(0, 0)), static_cast<int>(Migrations().size()));
+    });
+  }
+
   Status Migrate() {
     return exec_.RunSync([](PgConn& db) -> Status {
       // Inside the writer's transaction: the transaction-scoped advisory lock serialises
@@ -579,9 +589,9 @@ class PostgresStore : public Store {
 
 }  // namespace
 
-StatusOr<std::unique_ptr<Store>> OpenPostgresStore(const std::string& url) {
+StatusOr<std::unique_ptr<Store>> OpenPostgresStore(const std::string& url, OpenOptions options) {
   auto store = std::make_unique<PostgresStore>(url);
-  if (Status s = store->Migrate(); !s.ok()) return s;
+  if (Status s = options.migrate ? store->Migrate() : store->CheckSchema(); !s.ok()) return s;
   return std::unique_ptr<Store>(std::move(store));
 }
 

@@ -16,6 +16,6 @@ namespace relay::store {
 
 // `url` is a libpq connection URI ("postgresql://user@host:5432/db"). Fails with Unavailable
 // when the server cannot be reached or migrated.
-StatusOr<std::unique_ptr<Store>> OpenPostgresStore(const std::string& url);
+StatusOr<std::unique_ptr<Store>> OpenPostgresStore(const std::string& url, OpenOptions options = {});
 
 }  // namespace relay::store

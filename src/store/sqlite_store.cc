@@ -60,6 +60,14 @@ Connection ReadConnection(const Query& q) {
 constexpr const char* kTriggerColumns =
     "id, COALESCE(event_id,''), route, connection_id, sync_type, if_running, state, attempts, "
     "created_at, next_attempt_at, COALESCE(last_error,''), COALESCE(sync_id,'')";
+
+}  // namespace
+
+const std::string kSqliteEventTriggersSql = std::string("SELECT ") + kTriggerColumns +
+                                            " FROM triggers WHERE event_seq = (SELECT id FROM events WHERE event_id = ?1)"
+                                            " ORDER BY id";
+
+namespace {
 // What a claim reads of each unfinished trigger (ClaimedTrigger), in this order.
 constexpr const char* kClaimTriggerColumns = "id, created_at, state, sync_type, if_running";
 
@@ -232,7 +240,7 @@ class SqliteStore : public Store {
   StatusOr<std::vector<Trigger>> EventTriggers(const std::string& event_id) override {
     std::vector<Trigger> out;
     Status s = RunSync([&](Db& db) {
-      Query q = db.Prepare(std::string("SELECT ") + kTriggerColumns + " FROM triggers WHERE event_id = ?1 ORDER BY id");
+      Query q = db.Prepare(kSqliteEventTriggersSql);
       q.Bind(1, event_id);
       while (q.Step()) out.push_back(ReadTrigger(q));
       return q.status();
@@ -306,8 +314,9 @@ class SqliteStore : public Store {
       const int64_t now_ms = ToUnixMillis(now);
       for (const NewTrigger& t : triggers) {
         Query q = db.Prepare(
-            "INSERT INTO triggers (event_id, route, connection_id, sync_type, if_running, dedupe_key, state, "
-            "created_at, next_attempt_at, updated_at) VALUES (NULLIF(?1, ''), ?2, ?3, ?4, ?5, NULL, 'pending', ?6, ?6, ?6)");
+            "INSERT INTO triggers (event_id, event_seq, route, connection_id, sync_type, if_running, dedupe_key, "
+            "state, created_at, next_attempt_at, updated_at) VALUES (NULLIF(?1, ''), "
+            "(SELECT id FROM events WHERE event_id = ?1), ?2, ?3, ?4, ?5, NULL, 'pending', ?6, ?6, ?6)");
         q.Bind(1, event_id).Bind(2, t.route).Bind(3, t.connection_id).Bind(4, t.sync_type).Bind(5, t.if_running);
         q.Bind(6, now_ms).Step();
         if (!q.status().ok()) return q.status();
@@ -419,13 +428,14 @@ class SqliteStore : public Store {
       return Status::Ok();
     }
     const int64_t now = ToUnixMillis(ev.received_at);
+    const int64_t event_seq = db.LastInsertId();
     for (const NewTrigger& t : triggers) {
       Query q = db.Prepare(
           "INSERT INTO triggers (event_id, route, connection_id, sync_type, if_running, dedupe_key, state, "
-          "created_at, next_attempt_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'pending', ?7, ?7, ?7) "
+          "created_at, next_attempt_at, updated_at, event_seq) VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'pending', ?7, ?7, ?7, ?8) "
           "ON CONFLICT (dedupe_key) DO NOTHING");
       q.Bind(1, ev.event_id).Bind(2, t.route).Bind(3, t.connection_id).Bind(4, t.sync_type).Bind(5, t.if_running);
-      q.Bind(6, t.dedupe_key).Bind(7, now).Step();
+      q.Bind(6, t.dedupe_key).Bind(7, now).Bind(8, event_seq).Step();
       if (!q.status().ok()) return q.status();
       const int64_t id = db.Changes() == 0 ? 0 : db.LastInsertId();
       out.trigger_ids.push_back(id);
@@ -534,7 +544,7 @@ class SqliteStore : public Store {
 StatusOr<std::unique_ptr<Store>> OpenSqliteStore(const std::string& path, OpenOptions options) {
   StatusOr<std::unique_ptr<Db>> db = Db::Open(path, options.create_if_missing);
   if (!db.ok()) return db.status();
-  if (Status s = ApplyMigrations(**db); !s.ok()) return s;
+  if (Status s = options.migrate ? ApplyMigrations(**db) : CheckSchema(**db); !s.ok()) return s;
   const int wal_fd = (*db)->WalSyncFd();  // the WAL is open once the migrations have looked
   return std::unique_ptr<Store>(new SqliteStore(std::move(db).value(), wal_fd));
 }

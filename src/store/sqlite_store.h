@@ -14,4 +14,8 @@ namespace relay::store {
 
 StatusOr<std::unique_ptr<Store>> OpenSqliteStore(const std::string& path, OpenOptions options = {});
 
+// The statement behind Store::EventTriggers (?1 = event_id), for the test that checks its
+// query plan searches an index instead of scanning every trigger.
+extern const std::string kSqliteEventTriggersSql;
+
 }  // namespace relay::store

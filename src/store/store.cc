@@ -37,9 +37,24 @@ StatusOr<ClaimedTrigger> MakeClaimedTrigger(int64_t id, TimePoint created_at, st
   return InternalError("trigger " + std::to_string(id) + ": unknown if_running policy: " + std::string(if_running));
 }
 
+Status SchemaProblem(int found, int latest) {
+  if (found == latest) return Status::Ok();
+  if (found < 0) {
+    return Status(StatusCode::kFailedPrecondition,
+                  "the database holds no retl-relay schema (start `retl-relay serve` on it once to create it)");
+  }
+  if (found < latest) {
+    return Status(StatusCode::kFailedPrecondition,
+                  "database schema version " + std::to_string(found) + " is older than this build's " +
+                      std::to_string(latest) + ": start this build's `retl-relay serve` once to migrate it");
+  }
+  return Status(StatusCode::kFailedPrecondition, "database schema version " + std::to_string(found) +
+                                                     " is newer than this build's " + std::to_string(latest));
+}
+
 StatusOr<std::unique_ptr<Store>> OpenStore(const std::string& url, OpenOptions options) {
   if (url.starts_with("sqlite://")) return OpenSqliteStore(url.substr(9), options);
-  if (url.starts_with("postgresql://") || url.starts_with("postgres://")) return OpenPostgresStore(url);
+  if (url.starts_with("postgresql://") || url.starts_with("postgres://")) return OpenPostgresStore(url, options);
   return InvalidArgumentError("store.url: unsupported store URL (use sqlite://PATH or postgresql://…)");
 }
 

@@ -261,13 +261,23 @@ class Store {
   virtual StatusOr<Gauges> ReadGauges() = 0;
 };
 
-// Opens (creating if needed) the database named by a store URL ("sqlite://path") and applies
-// pending schema migrations. InvalidArgument for an unsupported URL, Unavailable when the
-// database cannot be opened or migrated.
+// Opens the database named by a store URL ("sqlite://path", "postgresql://…"). By default it
+// creates a missing SQLite file and applies pending schema migrations (what `serve` does).
+// InvalidArgument for an unsupported URL, Unavailable when the database cannot be opened or
+// migrated, FailedPrecondition for a schema this build cannot use as it is.
 struct OpenOptions {
-  // False for tools that only inspect: a missing database is then Unavailable, not created.
+  // False for tools that only inspect: a missing SQLite file is then Unavailable, not created.
   bool create_if_missing = true;
+  // False for the CLI: the schema is never changed (no tables created, no migration run, on
+  // either backend); a database without the relay's schema, or with an older or newer one, is
+  // FailedPrecondition saying what to do. A relay of the old version may still be running on
+  // it, and migrating under it would break it.
+  bool migrate = true;
 };
 StatusOr<std::unique_ptr<Store>> OpenStore(const std::string& url, OpenOptions options = {});
+
+// For the backends' schema checks: OK when `found` == `latest`, else FailedPrecondition saying
+// what to do. `found` is -1 when the database holds no relay schema at all.
+Status SchemaProblem(int found, int latest);
 
 }  // namespace relay::store

@@ -11,6 +11,7 @@
 #include "../../test/support/temp_dir.h"
 #include "store/schema.h"
 #include "store/sqlite_db.h"
+#include "store/sqlite_store.h"
 #include "store/store.h"
 
 namespace relay::store {
@@ -359,6 +360,7 @@ TEST_P(StoreTest, DatabaseFromTheLastReleaseIsMigratedWithItsData) {
     auto db = std::move(Db::Open(dir_.File("relay.db"), false)).value();
     ASSERT_TRUE(db->Exec("CREATE INDEX triggers_due ON triggers (state, next_attempt_at);"
                          "CREATE INDEX triggers_sync ON triggers (sync_id);"
+                         "DROP INDEX triggers_event_seq; ALTER TABLE triggers DROP COLUMN event_seq;"
                          "DELETE FROM schema_version WHERE version > 2;")
                     .ok());
   }
@@ -370,11 +372,74 @@ TEST_P(StoreTest, DatabaseFromTheLastReleaseIsMigratedWithItsData) {
       "SELECT group_concat(name) FROM (SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'triggers' "
       "AND sql IS NOT NULL ORDER BY name)");
   ASSERT_TRUE(index.Step());
-  EXPECT_EQ(index.Text(0), "triggers_connection");
+  EXPECT_EQ(index.Text(0), "triggers_connection,triggers_event_seq");
   EXPECT_EQ(store->EventTriggers("wev_1")->size(), 1u);
   Query version = db->Prepare("SELECT MAX(version) FROM schema_version");
   ASSERT_TRUE(version.Step());
   EXPECT_EQ(version.Int(0), LatestSchemaVersion());
+}
+
+// The CLI opens with {create_if_missing = false, migrate = false}: on PostgreSQL, `status` and
+// `events` used to create the tables and run migrations (under a relay that may be an older
+// build). Neither backend may change the schema on such an open.
+TEST_P(StoreTest, InspectionOpensNeverChangeTheSchema) {
+  // Runs `sql` on the store's database; the first cell as text.
+  auto query = [&](const std::string& sql) -> std::string {
+    if (!IsSqlite()) return pg_->Query(sql);
+    auto db = std::move(Db::Open(dir_.File("relay.db"), false)).value();
+    Query q = db->Prepare(sql);
+    return q.Step() ? q.Text(0) : "";
+  };
+  const std::string tables = IsSqlite() ? "SELECT count(*) FROM sqlite_master WHERE type = 'table'"
+                                        : "SELECT count(*) FROM pg_tables WHERE schemaname = current_schema()";
+  const OpenOptions inspect{.create_if_missing = false, .migrate = false};
+  if (IsSqlite()) {
+    ASSERT_TRUE(Db::Open(dir_.File("relay.db"), true).ok());  // an empty database file
+  }
+
+  auto empty = OpenStore(Url(), inspect);
+  ASSERT_FALSE(empty.ok());
+  EXPECT_EQ(empty.status().code(), StatusCode::kFailedPrecondition);
+  EXPECT_NE(empty.status().message().find("no retl-relay schema"), std::string::npos) << empty.status().message();
+  EXPECT_EQ(query(tables), "0") << "no table was created";
+
+  { auto serving = Open(); }  // serve creates and migrates
+  ASSERT_TRUE(OpenStore(Url(), inspect).ok());
+  const int latest = std::stoi(query("SELECT MAX(version) FROM schema_version"));
+  if (IsSqlite()) {
+    EXPECT_EQ(latest, LatestSchemaVersion());
+  }
+  const std::string previous = std::to_string(latest - 1);
+  query("DELETE FROM schema_version WHERE version > " + previous);
+  auto older = OpenStore(Url(), inspect);
+  ASSERT_FALSE(older.ok());
+  EXPECT_EQ(older.status().code(), StatusCode::kFailedPrecondition);
+  EXPECT_NE(older.status().message().find("older"), std::string::npos) << older.status().message();
+  EXPECT_EQ(query("SELECT COALESCE(MAX(version), 0) FROM schema_version"), previous) << "not migrated";
+}
+
+// `event`, `events` and /api/v1/events looked up an event's triggers by scanning the whole
+// triggers table (~100 ms per event at 1M triggers). PostgreSQL has triggers_event.
+TEST_P(StoreTest, AnEventsTriggersAreFoundThroughAnIndex) {
+  if (!IsSqlite()) GTEST_SKIP() << "PostgreSQL indexes triggers (event_id) since schema 1";
+  auto store = Open();
+  ASSERT_TRUE(store->Append(Event("wev_1", 1), {Trigger("c1", "k1"), Trigger("c2", "k2")}).ok());
+  ASSERT_TRUE(store->Append(Event("wev_2", 2), {Trigger("c1", "k3")}).ok());
+  ASSERT_TRUE(store->AddTriggers("wev_1", {Trigger("c3", "")}, FromUnixMillis(2'000'000)).ok());  // a replay
+  ASSERT_TRUE(store->AddTriggers("", {Trigger("c3", "")}, FromUnixMillis(2'000'000)).ok());       // manual
+  auto triggers = store->EventTriggers("wev_1");
+  ASSERT_TRUE(triggers.ok());
+  ASSERT_EQ(triggers->size(), 3u);
+  EXPECT_EQ((*triggers)[2].connection_id, "c3");
+  EXPECT_EQ(store->EventTriggers("wev_2")->size(), 1u);
+  EXPECT_TRUE(store->EventTriggers("wev_none")->empty());
+
+  auto db = std::move(Db::Open(dir_.File("relay.db"), false)).value();
+  Query plan = db->Prepare("EXPLAIN QUERY PLAN " + kSqliteEventTriggersSql);
+  std::string steps;
+  while (plan.Step()) steps += plan.Text(3) + "; ";
+  EXPECT_EQ(steps.find("SCAN triggers"), std::string::npos) << steps;
+  EXPECT_NE(steps.find("SEARCH triggers USING INDEX triggers_event_seq"), std::string::npos) << steps;
 }
 
 TEST_P(StoreTest, UnreachableDatabaseIsUnavailable) {

@@ -142,6 +142,41 @@ TEST_F(CliTest, EventsNewestFirstWithFilters) {
   EXPECT_EQ(Cli({"events", "--since", "yesterday"}).exit_code, 2);
 }
 
+// An eventId with ESC/BEL sequences (stored before ingest refused them) was printed raw:
+// terminal escape injection, and '\n' broke the table's rows.
+TEST_F(CliTest, StoredControlCharactersNeverReachTheTerminal) {
+  const std::string evil = "wev_\x1b]0;pwned\x07\x1b[2J\nrow";
+  ASSERT_TRUE(Store()
+                  ->Append({evil, "job.run.completed", 1, 123, 1004, 10, R"({"eventId":"x"})", clock_.Now()},
+                           {{"main", "conn_a", "incremental", "queue", "k4"}})
+                  .ok());
+  auto r = Cli({"events"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out.find('\x1b'), std::string::npos);
+  EXPECT_EQ(r.out.find('\x07'), std::string::npos);
+  EXPECT_NE(r.out.find("wev_\\x1b]0;pwned\\x07\\x1b[2J\\x0arow"), std::string::npos) << r.out;
+  // JSON output keeps the exact id (escaped by the serializer).
+  EXPECT_EQ(Json({"events"}).at("events").at(0).at("event_id").as_string(), evil);
+  // Asking for it by id is refused with a message that does not echo it.
+  auto one = Cli({"event", evil});
+  EXPECT_NE(one.exit_code, 0);
+  EXPECT_EQ(one.err.find('\x1b'), std::string::npos) << one.err;
+}
+
+TEST_F(CliTest, SinceAndConnectionIdsAreCheckedStrictly) {
+  for (std::string since : {"9999-99-99T99:99:99Z", "2026-02-30T00:00:00Z", "2300-01-01T00:00:00Z"}) {
+    auto r = Cli({"events", "--since", since});
+    EXPECT_EQ(r.exit_code, 2) << since << ": " << r.out;
+  }
+  for (std::string id : std::vector<std::string>{"../syncs", "a'b", "a b", std::string(300, 'c')}) {
+    auto r = Cli({"trigger", id});
+    EXPECT_EQ(r.exit_code, 1) << id;
+    EXPECT_NE(r.err.find("connection_id:"), std::string::npos) << r.err;
+    EXPECT_NE(Cli({"syncs", id}).exit_code, 0) << id;
+  }
+  EXPECT_EQ(Json({"status"}).at("connections").as_array().size(), 2u) << "nothing was stored";
+}
+
 TEST_F(CliTest, EventShowsTheWholeAuditTrail) {
   auto r = Cli({"event", "wev_golden_1"});
   ASSERT_EQ(r.exit_code, 0) << r.err;

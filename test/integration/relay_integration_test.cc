@@ -3,16 +3,18 @@
 
 #include <gtest/gtest.h>
 
+#include <sqlite3.h>
+
+#include <algorithm>
+#include <atomic>
 #include <boost/json.hpp>
 #include <fstream>
+#include <mutex>
 #include <random>
 #include <regex>
 #include <set>
-#include <sqlite3.h>
 #include <sstream>
 #include <thread>
-#include <mutex>
-#include <atomic>
 
 #include "../support/process.h"
 #include "../support/temp_dir.h"
@@ -366,6 +368,101 @@ TEST_F(RelayIntegrationTest, AdminApiEndpoints) {
   ASSERT_TRUE(Eventually([&] { return Triggers()[3].state == "succeeded"; }));
   EXPECT_EQ(json::parse(Admin("POST", "dead/retry").body).at("retried").as_array().size(), 0u);
   EXPECT_EQ(Admin("DELETE", "status").status, 405);
+}
+
+// Review findings on the admin API (issue 18, 19): each of these failed before its fix.
+TEST_F(RelayIntegrationTest, AdminApiRefusesBadInputWithoutEndingTheRelay) {
+  // An authenticated GET /api/v1 threw std::out_of_range on a pool thread: std::terminate.
+  for (std::string path : {"/api/v1", "/api/v1/", "/api/v1?x=1"}) {
+    auto r = HttpCall("GET", RelayUrl(path), "", {std::string("Authorization: Bearer ") + kAdminToken});
+    EXPECT_EQ(r.status, 404) << path << ": " << r.body;
+    EXPECT_NE(r.body.find("\"error\""), std::string::npos) << r.body;
+  }
+  ASSERT_EQ(Admin("GET", "status").status, 200) << "the relay is still up";
+
+  // Wrong method on a known path: 405 with Allow; HEAD works where GET does, without a body.
+  auto del = Admin("DELETE", "dead");
+  EXPECT_EQ(del.status, 405);
+  EXPECT_NE(del.headers.find("Allow: GET, HEAD"), std::string::npos) << del.headers;
+  EXPECT_NE(Admin("GET", "events/x/replay").headers.find("Allow: POST"), std::string::npos);
+  auto head = Admin("HEAD", "status");
+  EXPECT_EQ(head.status, 200);
+  EXPECT_TRUE(head.body.empty());
+
+  // The trigger body is checked like the config: {"sync_type":"full"} started an incremental
+  // sync and answered 200.
+  auto full = Admin("POST", "connections/conn_main/trigger", R"({"sync_type":"full"})");
+  ASSERT_EQ(full.status, 200) << full.body;
+  EXPECT_EQ(json::parse(full.body).at("sync_type").as_string(), "full");
+  for (auto [body, key] : std::vector<std::pair<std::string, std::string>>{
+           {R"({"synctype":"full"})", "body.synctype"},
+           {R"({"sync_type":"fast"})", "sync_type"},
+           {R"({"sync_type":1})", "sync_type"},
+           {R"({"full":"yes"})", "full"},
+           {R"({"full":true,"sync_type":"incremental"})", "sync_type"},
+           {R"([1])", "body"}}) {
+    auto r = Admin("POST", "connections/conn_main/trigger", body);
+    EXPECT_EQ(r.status, 400) << body;
+    EXPECT_NE(r.body.find("\"" + key + ":"), std::string::npos) << body << " → " << r.body;
+  }
+
+  // Connection ids: one alphabet, checked before anything is stored or sent upstream.
+  const size_t triggers_before = Triggers().size();
+  for (std::string id : std::vector<std::string>{"..%2Fsyncs", "a'b", "a%20b", std::string(300, 'c'), "%2e%2e"}) {
+    auto r = Admin("POST", "connections/" + id + "/trigger");
+    EXPECT_EQ(r.status, 400) << id;
+    EXPECT_NE(r.body.find("connection_id:"), std::string::npos) << r.body;
+  }
+  EXPECT_EQ(Triggers().size(), triggers_before) << "nothing stored for a bad id";
+  // "/connections/../syncs" reached GET /v2/syncs with the RudderStack token.
+  auto climb = Admin("GET", "connections/../syncs");
+  EXPECT_EQ(climb.status, 400) << climb.body;
+  EXPECT_EQ(Admin("GET", "connections/conn_main/syncs/..").status, 400);
+  EXPECT_EQ(Admin("GET", "connections/conn_main/syncs?status=running%26x%3D1").status, 400);
+  auto calls = json::parse(HttpCall("GET", FakeUrl("/_fake/calls")).body);
+  for (const auto& c : calls.at("calls").as_array()) {
+    const std::string path(c.at("path").as_string());
+    EXPECT_TRUE(path.starts_with("/v2/retl-connections/conn_main/")) << path;
+  }
+
+  // `since` is parsed strictly: these were accepted, and dates after 2262 returned everything.
+  for (std::string since : {"9999-99-99T99:99:99Z", "2026-02-30T00:00:00Z", "2026-13-01T00:00:00Z",
+                            "2026-11-27T24:00:00Z", "2300-01-01T00:00:00Z", "1900-01-01T00:00:00Z"}) {
+    EXPECT_EQ(Admin("GET", "events?since=" + since).status, 400) << since;
+  }
+  EXPECT_EQ(Admin("GET", "events?since=2024-02-29T00:00:00Z").status, 200) << "a leap day exists";
+}
+
+// With RudderStack slow, two admin calls to it took the pool readiness and metrics shared:
+// /readyz timed out and Kubernetes would have pulled the instance. Now they never wait.
+TEST_F(RelayIntegrationTest, ReadinessAndMetricsNeverWaitBehindRudderStackCalls) {
+  InjectFault(R"({"endpoint":"list","latency_ms":1800,"times":5})");
+  std::vector<std::thread> slow;
+  std::atomic<int> slow_ok{0};
+  for (int i = 0; i < 2; ++i) {
+    slow.emplace_back([&] { slow_ok += Admin("GET", "connections/conn_main/syncs").status == 200; });
+  }
+  ASSERT_TRUE(Eventually([&] {
+    auto calls = json::parse(HttpCall("GET", FakeUrl("/_fake/calls")).body).at("calls").as_array();
+    return std::count_if(calls.begin(), calls.end(), [](const json::value& c) {
+             return c.at("endpoint").as_string() == "list";
+           }) == 2;
+  }));
+  for (std::string path : {"/readyz", "/metrics", "/api/v1/status"}) {
+    const auto start = std::chrono::steady_clock::now();
+    auto r = HttpCall("GET", RelayUrl(path), "", {std::string("Authorization: Bearer ") + kAdminToken});
+    const auto took = std::chrono::steady_clock::now() - start;
+    EXPECT_EQ(r.status, 200) << path;
+    EXPECT_LT(took, std::chrono::milliseconds(1000)) << path << " waited behind the RudderStack calls";
+  }
+  // A third RudderStack call while two hang: a clear 503, at once.
+  auto third = Admin("GET", "connections/conn_main/syncs");
+  EXPECT_EQ(third.status, 503) << third.body;
+  EXPECT_NE(third.body.find("RudderStack calls in progress"), std::string::npos) << third.body;
+  EXPECT_NE(third.headers.find("Retry-After:"), std::string::npos);
+  for (auto& t : slow) t.join();
+  EXPECT_EQ(slow_ok.load(), 2);
+  EXPECT_EQ(Admin("GET", "connections/conn_main/syncs").status, 200) << "the bound frees up";
 }
 
 TEST_F(RelayIntegrationTest, CliTalksToRudderStackAndFollowsAManualTrigger) {

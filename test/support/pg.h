@@ -27,6 +27,20 @@ class TempPgDatabase {
   const std::string& error() const { return error_; }
   std::string url() const { return base_.substr(0, base_.rfind('/') + 1) + name_; }
 
+  // Runs `sql` on this test's database; returns the first cell of the first row ("" if none),
+  // or "error: …".
+  std::string Query(const std::string& sql) const {
+    PGconn* c = PQconnectdb(url().c_str());
+    PGresult* r = PQexec(c, sql.c_str());
+    std::string out;
+    const ExecStatusType st = PQresultStatus(r);
+    if (st == PGRES_TUPLES_OK) out = PQntuples(r) > 0 ? PQgetvalue(r, 0, 0) : "";
+    else if (st != PGRES_COMMAND_OK) out = std::string("error: ") + PQerrorMessage(c);
+    PQclear(r);
+    PQfinish(c);
+    return out;
+  }
+
   // Runs one statement on the server's default database; returns the error text, "" on success.
   std::string Admin(const std::string& sql) const {
     PGconn* c = PQconnectdb(base_.c_str());

@@ -131,7 +131,14 @@ HttpResult HttpCall(const std::string& method, const std::string& url, const std
   curl_slist* list = nullptr;
   for (const auto& hd : headers) list = curl_slist_append(list, hd.c_str());
   curl_easy_setopt(h, CURLOPT_URL, url.c_str());
-  curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method.c_str());
+  curl_easy_setopt(h, CURLOPT_PATH_AS_IS, 1L);  // the path as written: "/../" reaches the server
+  if (method == "HEAD") {
+    curl_easy_setopt(h, CURLOPT_NOBODY, 1L);
+  } else {
+    curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method.c_str());
+  }
+  curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, Collect);
+  curl_easy_setopt(h, CURLOPT_HEADERDATA, &result.headers);
   curl_easy_setopt(h, CURLOPT_HTTPHEADER, list);
   curl_easy_setopt(h, CURLOPT_TIMEOUT, 15L);
   curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);

@@ -37,6 +37,7 @@ int WaitForPortFile(const std::string& path, std::chrono::milliseconds timeout =
 struct HttpResult {
   long status = 0;  // 0 when the request failed
   std::string body;
+  std::string headers;  // the raw header lines of the answer(s)
 };
 HttpResult HttpCall(const std::string& method, const std::string& url, const std::string& body = "",
                     const std::vector<std::string>& headers = {});

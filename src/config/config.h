@@ -40,7 +40,7 @@ struct ServerConfig {
 };
 
 struct StoreConfig {
-  // "sqlite:///abs/path.db" or "sqlite://relative.db". PostgreSQL arrives in a later release.
+  // "sqlite:///abs/path.db", "sqlite://relative.db", or "postgresql://…" (several instances).
   std::string url = "sqlite://retl-relay.db";
   std::string sqlite_path;  // derived from url
 };
@@ -74,7 +74,7 @@ struct DispatchConfig {
   // Backoff for retryable failures: full jitter over min(max, initial * 2^attempt).
   Duration retry_initial = std::chrono::seconds(1);
   Duration retry_max = std::chrono::minutes(5);
-  // A trigger still undelivered after this goes dead with its last error.
+  // A trigger still pending (no start sent for it yet) after this goes dead with its last error.
   Duration max_age = std::chrono::hours(24);
   // A claimed connection returns to the pool if its worker dies and does not renew within this.
   Duration lease = std::chrono::seconds(60);

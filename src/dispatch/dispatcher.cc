@@ -73,7 +73,7 @@ void Dispatcher::WorkerLoop(int index) {
       if (stopping_) return;
       seen = wakeups_;
     }
-    StatusOr<bool> did = RunOnce(owner);
+    StatusOr<bool> did = RunOnceGuarded(owner);
     last_beat_ms_ = SteadyMs(clock_);
     if (!did.ok()) log::Error("dispatch pass failed", {{"error", did.status().ToString()}});
     if (did.ok() && *did) {
@@ -92,6 +92,18 @@ void Dispatcher::WorkerLoop(int index) {
     notified_in_vain =
         cv_.WaitFor(mu_, options_.poll_interval, [&]() REQUIRES(mu_) { return stopping_ || wakeups_ != seen; });
     --waiting_for_work_;
+  }
+}
+
+StatusOr<bool> Dispatcher::RunOnceGuarded(const std::string& owner) {
+  // Nothing thrown on a worker thread may end the process: the pass counts as failed, the
+  // lease runs out, and the connection is tried again.
+  try {
+    return RunOnce(owner);
+  } catch (const std::exception& e) {
+    return InternalError(std::string("dispatch pass threw: ") + e.what());
+  } catch (...) {
+    return InternalError("dispatch pass threw a non-standard exception");
   }
 }
 

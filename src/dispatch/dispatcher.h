@@ -44,6 +44,7 @@ class Dispatcher {
 
  private:
   void WorkerLoop(int index);
+  StatusOr<bool> RunOnceGuarded(const std::string& owner);  // RunOnce; an exception is an error
   double Random();
 
   store::Store& store_;

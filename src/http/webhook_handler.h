@@ -25,8 +25,8 @@ namespace relay::http {
 
 class WebhookHandler {
  public:
-  // `on_triggers` runs (on a store thread) after an append created triggers; it wakes the
-  // dispatcher. All references must outlive the handler.
+  // `on_triggers` runs (on the HTTP executor, once the append is durable) after an append
+  // created triggers; it wakes the dispatcher. All references must outlive the handler.
   WebhookHandler(const config::Config& config, store::Store& store, Clock& clock, std::function<void()> on_triggers);
 
   boost::asio::awaitable<Response> Handle(Request&& req);

@@ -145,6 +145,18 @@ class BatchExecutor {
     }
   }
 
+  // A job that throws fails alone, like one that returns an error: the writer thread, and so
+  // the process, goes on.
+  static Status RunJob(Job& job, Conn& conn) {
+    try {
+      return job.work(conn);
+    } catch (const std::exception& e) {
+      return InternalError(std::string("store job threw: ") + e.what());
+    } catch (...) {
+      return InternalError("store job threw a non-standard exception");
+    }
+  }
+
   void RunBatch(Conn& conn, std::vector<Job>& batch, bool pipelined) {
     std::vector<Status> results(batch.size());
     bool wrote = false;
@@ -158,7 +170,7 @@ class BatchExecutor {
         // A transient failure (a deadlock with another instance's transaction, say) undoes
         // just this job; it runs again from its savepoint. Jobs reset their outputs on entry.
         for (int attempt = 0;; ++attempt) {
-          results[i] = batch[i].work(conn);
+          results[i] = RunJob(batch[i], conn);
           if (results[i].ok()) break;
           dialect_.rollback_to_savepoint(conn);
           if (attempt >= kJobRetries || !IsTransient(results[i]) || !dialect_.healthy(conn)) break;

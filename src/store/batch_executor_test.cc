@@ -160,5 +160,18 @@ TEST(BatchExecutorTest, AReadOnlyBatchCostsNoSyncButWaitsForTheWritesBeforeIt) {
   EXPECT_EQ(gate.syncs.load(), 1) << "only the write was synced";
 }
 
+// A job that throws fails alone with an InternalError; its neighbours and the writer thread go
+// on (before, the exception ended the process from the store's thread).
+TEST(BatchExecutorTest, AJobThatThrowsFailsAloneAndTheWriterGoesOn) {
+  Gate gate;
+  std::atomic<int> commits{0};
+  OpenGate(gate);
+  BatchExecutor<FakeConn> exec(OneConn(), PipelinedDialect(gate, commits), 16);
+  Status thrown = exec.RunSync([](FakeConn&) -> Status { throw std::runtime_error("boom"); });
+  EXPECT_EQ(thrown.code(), StatusCode::kInternal);
+  EXPECT_NE(thrown.message().find("boom"), std::string::npos) << thrown.message();
+  EXPECT_TRUE(exec.RunSync(Write).ok());
+}
+
 }  // namespace
 }  // namespace relay::store

@@ -4,7 +4,8 @@
 //
 // Implementations are safe for concurrent use from many threads. Every method may block on
 // disk or network I/O, so none is called on an HTTP thread except AppendAsync, which only
-// queues. A PostgreSQL implementation (a later release) implements the same interface.
+// queues. SQLite (sqlite_store.h) and PostgreSQL (postgres_store.h) implement it; one
+// conformance suite runs against both.
 
 #include <cstdint>
 #include <functional>
@@ -58,7 +59,8 @@ struct AppendResult {
 // Trigger states (docs/schema.md):
 //   pending → starting → running → succeeded | failed
 //   pending → skipped (a sync already running covers it, if_running = "skip")
-//   pending | starting | running → dead (permanent error, maximum age, outcome unknown)
+//   pending | starting | running → dead (permanent error, outcome unknown)
+//   pending → dead (still pending after dispatch.max_age)
 inline constexpr std::string_view kPending = "pending";      // not yet covered by a sync
 inline constexpr std::string_view kStarting = "starting";    // assigned to a start attempt
 inline constexpr std::string_view kRunning = "running";      // covered by sync_id, in progress

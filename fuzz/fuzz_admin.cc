@@ -57,7 +57,7 @@ struct Fixture {
                                 clock.Now()};
       if (!store->Append(ev, {{"a", "c1", "incremental", "queue", "k" + std::to_string(i)}}).ok()) std::abort();
     }
-    ops = std::make_unique<relay::admin::Operations>(*store, nullptr, config, clock);
+    ops = std::make_unique<relay::admin::Operations>(store.get(), nullptr, config, clock);
     api = std::make_unique<relay::admin::ApiHandler>(*ops, "fuzz", pool, pool, 1);
   }
 };

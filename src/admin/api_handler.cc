@@ -140,8 +140,9 @@ bool ApiHandler::CallsRudderstack(const http::Request& req) {
   std::string_view path = target.substr(0, target.find('?'));
   if (!path.starts_with(kPrefix)) return false;
   const std::vector<std::string> seg = http::PathSegments(path.substr(kPrefix.size()));
-  return Matches("connections/*/syncs", seg) || Matches("connections/*/syncs/*", seg) ||
-         Matches("connections/*/stop", seg);
+  const bhttp::verb method = req.method() == bhttp::verb::head ? bhttp::verb::get : req.method();
+  return (method == bhttp::verb::get && (Matches("connections/*/syncs", seg) || Matches("connections/*/syncs/*", seg))) ||
+         (method == bhttp::verb::post && Matches("connections/*/stop", seg));
 }
 
 StatusOr<json::value> ApiHandler::Dispatch(std::string_view route, const http::Request& req,

@@ -48,6 +48,10 @@ json::object EventJson(const store::StoredEvent& e, bool with_body) {
   return o;
 }
 
+Status NoStore() {
+  return Status(StatusCode::kFailedPrecondition, "no store opened for this command");
+}
+
 Status NoClient() {
   return Status(StatusCode::kFailedPrecondition, "no RudderStack token configured (rudderstack.token)");
 }
@@ -67,7 +71,7 @@ json::object TriggerJson(const store::Trigger& t) {
           {"last_error", OrNull(t.last_error)}};
 }
 
-Operations::Operations(store::Store& store, rudderstack::Client* client, const config::Config& config, Clock& clock)
+Operations::Operations(store::Store* store, rudderstack::Client* client, const config::Config& config, Clock& clock)
     : store_(store), client_(client), config_(config), clock_(clock) {}
 
 bool Operations::IsFinalTriggerState(std::string_view state) {
@@ -75,7 +79,8 @@ bool Operations::IsFinalTriggerState(std::string_view state) {
 }
 
 StatusOr<json::value> Operations::StatusReport() {
-  auto conns = store_.ListConnections();
+  if (store_ == nullptr) return NoStore();
+  auto conns = store_->ListConnections();
   if (!conns.ok()) return conns.status();
   json::array out;
   for (const store::ConnectionStatus& c : *conns) {
@@ -96,12 +101,13 @@ StatusOr<json::value> Operations::StatusReport() {
 }
 
 StatusOr<json::value> Operations::Events(const store::EventFilter& filter) {
-  auto events = store_.ListEvents(filter);
+  if (store_ == nullptr) return NoStore();
+  auto events = store_->ListEvents(filter);
   if (!events.ok()) return events.status();
   json::array out;
   for (const auto& e : *events) {
     json::object o = EventJson(e, false);
-    auto triggers = store_.EventTriggers(e.event_id);
+    auto triggers = store_->EventTriggers(e.event_id);
     if (!triggers.ok()) return triggers.status();
     json::array states;
     for (const auto& t : *triggers) states.push_back(json::value(t.connection_id + ":" + t.state));
@@ -112,27 +118,26 @@ StatusOr<json::value> Operations::Events(const store::EventFilter& filter) {
 }
 
 StatusOr<json::value> Operations::Event(const std::string& event_id) {
+  if (store_ == nullptr) return NoStore();
   if (relay::Status s = CheckIdentifier(event_id, "event_id"); !s.ok()) return s;
-  auto event = store_.GetEvent(event_id);
+  auto event = store_->GetEvent(event_id);
   if (!event.ok()) return event.status();
   if (!event->has_value()) return NotFoundError("no event " + event_id);
-  auto triggers = store_.EventTriggers(event_id);
+  auto triggers = store_->EventTriggers(event_id);
   if (!triggers.ok()) return triggers.status();
   json::array trail;
   for (const store::Trigger& t : *triggers) {
     json::object o = TriggerJson(t);
-    auto attempts = store_.TriggerAttempts(t);
+    auto attempts = store_->TriggerAttempts(t);
     if (!attempts.ok()) return attempts.status();
     json::array calls;
     for (const auto& a : *attempts) calls.push_back(AttemptJson(a));
     o["attempts"] = calls;
     o["sync"] = nullptr;
     if (!t.sync_id.empty()) {
-      auto syncs = store_.ListSyncs(t.connection_id, 1000);
-      if (!syncs.ok()) return syncs.status();
-      for (const auto& s : *syncs) {
-        if (s.sync_id == t.sync_id) o["sync"] = SyncJson(s);
-      }
+      auto sync = store_->GetSync(t.connection_id, t.sync_id);
+      if (!sync.ok()) return sync.status();
+      if (sync->has_value()) o["sync"] = SyncJson(**sync);
     }
     trail.push_back(o);
   }
@@ -142,8 +147,9 @@ StatusOr<json::value> Operations::Event(const std::string& event_id) {
 }
 
 StatusOr<json::value> Operations::Replay(const std::string& event_id) {
+  if (store_ == nullptr) return NoStore();
   if (relay::Status s = CheckIdentifier(event_id, "event_id"); !s.ok()) return s;
-  auto event = store_.GetEvent(event_id);
+  auto event = store_->GetEvent(event_id);
   if (!event.ok()) return event.status();
   if (!event->has_value()) return NotFoundError("no event " + event_id);
   auto parsed = dbt::ParseRunWebhook((*event)->raw_body);
@@ -153,7 +159,7 @@ StatusOr<json::value> Operations::Replay(const std::string& event_id) {
     triggers.push_back({m.route, m.connection_id, std::string(config::SyncTypeName(m.sync_type)),
                         std::string(config::IfRunningName(m.if_running)), ""});
   }
-  auto ids = store_.AddTriggers(event_id, triggers, clock_.Now());
+  auto ids = store_->AddTriggers(event_id, triggers, clock_.Now());
   if (!ids.ok()) return ids.status();
   json::array created;
   for (size_t i = 0; i < ids->size(); ++i) {
@@ -164,7 +170,8 @@ StatusOr<json::value> Operations::Replay(const std::string& event_id) {
 }
 
 StatusOr<json::value> Operations::Dead(int limit) {
-  auto dead = store_.ListTriggers(std::string(store::kDead), limit);
+  if (store_ == nullptr) return NoStore();
+  auto dead = store_->ListTriggers(std::string(store::kDead), limit);
   if (!dead.ok()) return dead.status();
   json::array out;
   for (const auto& t : *dead) out.push_back(TriggerJson(t));
@@ -172,7 +179,8 @@ StatusOr<json::value> Operations::Dead(int limit) {
 }
 
 StatusOr<json::value> Operations::Retry(const std::vector<int64_t>& ids) {
-  auto moved = store_.RetryDead(ids, clock_.Now());
+  if (store_ == nullptr) return NoStore();
+  auto moved = store_->RetryDead(ids, clock_.Now());
   if (!moved.ok()) return moved.status();
   if (!ids.empty() && moved->empty()) return NotFoundError("no dead trigger among the given ids");
   json::array out;
@@ -181,25 +189,26 @@ StatusOr<json::value> Operations::Retry(const std::vector<int64_t>& ids) {
 }
 
 StatusOr<json::value> Operations::Trigger(const std::string& connection_id, bool full) {
+  if (store_ == nullptr) return NoStore();
   if (relay::Status s = CheckRudderstackId(connection_id, "connection_id"); !s.ok()) return s;
   store::NewTrigger t{"manual", connection_id, full ? "full" : "incremental", "queue", ""};
-  auto ids = store_.AddTriggers("", {t}, clock_.Now());
+  auto ids = store_->AddTriggers("", {t}, clock_.Now());
   if (!ids.ok()) return ids.status();
   return TriggerInfo(ids->front());
 }
 
 StatusOr<json::value> Operations::TriggerInfo(int64_t id) {
-  auto t = store_.GetTrigger(id);
+  if (store_ == nullptr) return NoStore();
+  auto t = store_->GetTrigger(id);
   if (!t.ok()) return t.status();
   if (!t->has_value()) return NotFoundError("no trigger " + std::to_string(id));
   json::object o = TriggerJson(**t);
   o["final"] = IsFinalTriggerState((*t)->state);
   if (!(*t)->sync_id.empty()) {
-    auto syncs = store_.ListSyncs((*t)->connection_id, 1000);
-    if (!syncs.ok()) return syncs.status();
-    for (const auto& s : *syncs) {
-      if (s.sync_id == (*t)->sync_id) o["sync"] = SyncJson(s);
-    }
+    // By key: scanning the connection's first 1,000 syncs lost it on a busy connection.
+    auto sync = store_->GetSync((*t)->connection_id, (*t)->sync_id);
+    if (!sync.ok()) return sync.status();
+    if (sync->has_value()) o["sync"] = SyncJson(**sync);
   }
   return json::value(o);
 }

@@ -1,3 +1,4 @@
+#include <boost/json.hpp>
 #include <iostream>
 
 #include "cli/commands.h"
@@ -5,6 +6,8 @@
 
 namespace relay::cli {
 namespace {
+
+namespace json = boost::json;
 
 std::string Join(const std::vector<int64_t>& v) {
   if (v.empty()) return "any";
@@ -22,14 +25,71 @@ std::string Outcomes(const std::vector<int>& codes) {
   return out;
 }
 
-int CheckConfig(const std::string& path) {
+// The problem lines of a load's InvalidArgument ("source: N problem(s)\n  key: problem…").
+std::vector<std::string> ProblemLines(const std::string& message) {
+  std::vector<std::string> out;
+  size_t at = message.find("\n  ");
+  if (at == std::string::npos) return {message};
+  while (at != std::string::npos) {
+    const size_t next = message.find("\n  ", at + 3);
+    out.push_back(message.substr(at + 3, next == std::string::npos ? std::string::npos : next - at - 3));
+    at = next;
+  }
+  return out;
+}
+
+json::object RouteJson(const config::Route& r) {
+  auto ids = [](const std::vector<int64_t>& v) {
+    json::array a;
+    for (int64_t x : v) a.push_back(json::value(std::to_string(x)));
+    return a;
+  };
+  json::array on, connections;
+  for (int code : r.on_status_codes) on.push_back(json::value(code == 10 ? "success" : code == 20 ? "error" : "cancelled"));
+  for (const std::string& c : r.connections) connections.push_back(json::value(c));
+  return {{"name", r.name},
+          {"on", on},
+          {"job_ids", ids(r.job_ids)},
+          {"project_ids", ids(r.project_ids)},
+          {"environment_ids", ids(r.environment_ids)},
+          {"account_ids", ids(r.account_ids)},
+          {"connections", connections},
+          {"sync_type", std::string(config::SyncTypeName(r.sync_type))},
+          {"if_running", std::string(config::IfRunningName(r.if_running))}};
+}
+
+// Exactly serve's validation (LoadOptions::for_serve), every problem at once; nothing is
+// created or opened. Secrets are never printed: only whether they are set.
+int CheckConfig(const std::string& path, bool as_json) {
   auto env = config::ProcessEnv();
-  StatusOr<config::Config> c = path.empty() ? config::ConfigFromEnvironment(env) : config::LoadConfigFile(path, env);
+  config::LoadOptions load;
+  load.for_serve = true;
+  StatusOr<config::Config> c = path.empty() ? config::ConfigFromEnvironment(env, load) : config::LoadConfigFile(path, env, load);
+  if (as_json) {
+    json::object out{{"ok", c.ok()}, {"source", path.empty() ? "environment" : path}};
+    json::array problems, warnings;
+    if (!c.ok()) {
+      for (const std::string& p : ProblemLines(c.status().message())) problems.push_back(json::value(p));
+    } else {
+      for (const std::string& w : c->warnings) warnings.push_back(json::value(w));
+      json::array routes;
+      for (const config::Route& r : c->routes) routes.push_back(RouteJson(r));
+      out["listen"] = c->server.listen;
+      out["store"] = c->store.url;
+      out["rudderstack"] = {{"api_base", config::ApiBase(c->rudderstack)}, {"token_set", !c->rudderstack.token.empty()}};
+      out["dbt"] = {{"webhook_secrets", c->dbt.webhook_secrets.size()}, {"allow_unsigned", c->dbt.allow_unsigned}};
+      out["admin_api"] = !c->admin.token.empty();
+      out["routes"] = routes;
+    }
+    out["problems"] = problems;
+    out["warnings"] = warnings;
+    std::cout << json::serialize(out) << "\n";
+    return c.ok() ? kExitOk : kExitFailure;
+  }
   if (!c.ok()) {
     std::cerr << "error: " << c.status().message() << "\n";
     return kExitFailure;
   }
-  std::vector<std::string> problems = config::ServeProblems(*c);
   for (const std::string& w : c->warnings) std::cerr << "warning: " << w << "\n";
   std::cout << "config: " << c->source << "\n"
             << "listen: " << c->server.listen << "\n"
@@ -47,16 +107,18 @@ int CheckConfig(const std::string& path) {
     std::cout << " (" << config::SyncTypeName(r.sync_type) << ", if_running = " << config::IfRunningName(r.if_running)
               << ")\n";
   }
-  for (const std::string& p : problems) std::cerr << "error: " << p << "\n";
-  return problems.empty() ? kExitOk : kExitFailure;
+  std::cout << "ok: serve would start with this configuration\n";
+  return kExitOk;
 }
 
 }  // namespace
 
 Runner SetupCheckConfig(CLI::App& app) {
   auto path = std::make_shared<std::string>();
+  auto as_json = std::make_shared<bool>(false);
   app.add_option("-c,--config", *path, "TOML config file (default: zero-config mode from the environment)");
-  return [path] { return CheckConfig(*path); };
+  app.add_flag("--json", *as_json, "print the result as JSON: ok, the resolved config (secrets as set/unset), problems, warnings");
+  return [path, as_json] { return CheckConfig(*path, *as_json); };
 }
 
 }  // namespace relay::cli

@@ -5,6 +5,8 @@
 
 #include <CLI/CLI.hpp>
 #include <functional>
+#include <string>
+#include <string_view>
 #include <vector>
 
 namespace relay::cli {
@@ -19,7 +21,12 @@ struct Command {
   const char* summary;
   // Adds the command's options to `app` and returns what to run once they are parsed.
   std::function<Runner(CLI::App& app)> setup;
+  // One or two real invocations, shown at the end of the command's --help.
+  const char* examples;
 };
+
+// The command whose name is closest to `word` (edit distance, at most 3), or "" when none is.
+std::string ClosestCommand(std::string_view word);
 
 const std::vector<Command>& Commands();
 int RunCli(int argc, char** argv);
@@ -41,6 +48,7 @@ Runner SetupSyncs(CLI::App& app);
 Runner SetupSync(CLI::App& app);
 Runner SetupStop(CLI::App& app);
 Runner SetupExplain(CLI::App& app);
+Runner SetupPrune(CLI::App& app);
 
 // Shared option helpers.
 struct LogOptions {

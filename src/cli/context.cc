@@ -29,7 +29,7 @@ std::optional<config::Config> LoadCliConfig(const std::string& path) {
   // Inspection needs no route: take what the environment has.
   config::Config c;
   c.source = "environment";
-  if (auto v = env("RETL_RELAY_STORE_URL")) c.store.url = *v;
+  c.store.url = env("RETL_RELAY_STORE_URL").value_or(config::DefaultStoreUrl(env));
   auto rs = config::RudderstackFromEnvironment(env);
   if (!rs.ok()) {
     std::cerr << "error: " << rs.status().message() << "\n";
@@ -39,23 +39,25 @@ std::optional<config::Config> LoadCliConfig(const std::string& path) {
   return c;
 }
 
-std::unique_ptr<Context> Context::Open(const CommonOptions& options) {
+std::unique_ptr<Context> Context::Open(const CommonOptions& options, bool needs_store) {
   std::optional<config::Config> cfg = LoadCliConfig(options.config_path);
   if (!cfg) return nullptr;
   std::unique_ptr<Context> ctx(new Context());
   ctx->config_ = std::move(*cfg);
-  std::string url = options.store_url.empty() ? ctx->config_.store.url : options.store_url;
-  auto store = store::OpenStore(url, {.create_if_missing = false, .migrate = false});
-  if (!store.ok()) {
-    std::cerr << "error: cannot open the store " << url << ": " << store.status().message() << "\n";
-    return nullptr;
+  if (needs_store) {
+    std::string url = options.store_url.empty() ? ctx->config_.store.url : options.store_url;
+    auto store = store::OpenStore(url, {.create_if_missing = false, .migrate = false});
+    if (!store.ok()) {
+      std::cerr << "error: cannot open the store " << url << ": " << store.status().message() << "\n";
+      return nullptr;
+    }
+    ctx->store_ = std::move(store).value();
   }
-  ctx->store_ = std::move(store).value();
   if (!ctx->config_.rudderstack.token.empty()) {
     const auto& rs = ctx->config_.rudderstack;
     ctx->client_ = rudderstack::NewHttpClient({config::ApiBase(rs), rs.token, rs.connect_timeout, rs.request_timeout});
   }
-  ctx->ops_ = std::make_unique<admin::Operations>(*ctx->store_, ctx->client_.get(), ctx->config_, ctx->clock_);
+  ctx->ops_ = std::make_unique<admin::Operations>(ctx->store_.get(), ctx->client_.get(), ctx->config_, ctx->clock_);
   return ctx;
 }
 

@@ -23,9 +23,12 @@ void AddCommonOptions(CLI::App& app, CommonOptions& options);
 
 class Context {
  public:
-  // Loads the config and opens the store; prints the cause and returns nullptr on failure.
-  static std::unique_ptr<Context> Open(const CommonOptions& options);
+  // Loads the config and, when `needs_store`, opens the store (never creating or migrating
+  // it); prints the cause and returns nullptr on failure. Commands that only call RudderStack
+  // (syncs, sync, stop) need no store.
+  static std::unique_ptr<Context> Open(const CommonOptions& options, bool needs_store = true);
   admin::Operations& ops() { return *ops_; }
+  store::Store* store() { return store_.get(); }  // null when opened without a store
   const config::Config& config() const { return config_; }
 
  private:

@@ -12,6 +12,7 @@ namespace {
 
 struct FakeCmdOptions {
   std::string host = "127.0.0.1";
+  std::string listen;  // wins over host and port
   int port = 0;
   std::string token;
   std::string sync_duration = "500ms";
@@ -38,8 +39,9 @@ int RunFake(const FakeCmdOptions& opt) {
     std::cerr << "error: the fake needs a token: set RUDDERSTACK_API_TOKEN (or --token)\n";
     return kExitUsage;
   }
-  if (opt.host != "127.0.0.1" && opt.host != "::1" && opt.host != "localhost") {
-    log::Warn("fake-rudderstack listening beyond loopback", {{"host", opt.host}});
+  const std::string listen_host = opt.listen.empty() ? opt.host : opt.listen.substr(0, opt.listen.rfind(':'));
+  if (listen_host != "127.0.0.1" && listen_host != "::1" && listen_host != "[::1]" && listen_host != "localhost") {
+    log::Warn("fake-rudderstack listening beyond loopback", {{"host", listen_host}});
   }
   SystemClock clock;
   fake::FakeRudderstack fake({token, *duration, opt.outcome, opt.seed}, clock);
@@ -47,7 +49,9 @@ int RunFake(const FakeCmdOptions& opt) {
   SignalLoop signals(ioc);  // before the port file: a SIGTERM from then on exits cleanly
   http::Server server(ioc, {}, [&fake](http::Request&& r) { return fake.Handle(std::move(r)); });
   std::string host = opt.host == "localhost" ? "127.0.0.1" : opt.host;
-  std::string listen = (host.find(':') != std::string::npos ? "[" + host + "]" : host) + ":" + std::to_string(opt.port);
+  std::string listen = !opt.listen.empty() ? opt.listen
+                                           : (host.find(':') != std::string::npos ? "[" + host + "]" : host) + ":" +
+                                                 std::to_string(opt.port);
   StatusOr<uint16_t> port = server.Listen(listen);
   if (!port.ok()) {
     std::cerr << "error: " << port.status().message() << "\n";
@@ -67,8 +71,9 @@ int RunFake(const FakeCmdOptions& opt) {
 
 Runner SetupFake(CLI::App& app) {
   auto opt = std::make_shared<FakeCmdOptions>();
-  app.add_option("--host", opt->host, "address to listen on (loopback unless you insist)")->capture_default_str();
-  app.add_option("--port", opt->port, "port; 0 picks a free one")->capture_default_str();
+  app.add_option("--listen", opt->listen, "host:port to listen on (default 127.0.0.1:0; port 0 picks a free one)");
+  app.add_option("--host", opt->host, "the address alone (an alias kept for scripts)")->capture_default_str();
+  app.add_option("--port", opt->port, "the port alone (an alias kept for scripts)")->capture_default_str();
   app.add_option("--token", opt->token,
                  "Bearer token to accept (default: $RUDDERSTACK_API_TOKEN; a value given here shows in ps)");
   app.add_option("--sync-duration", opt->sync_duration, "how long each sync runs")->capture_default_str();

@@ -3,6 +3,7 @@
 #include <boost/json.hpp>
 #include <fstream>
 #include <iostream>
+#include <limits>
 #include <sstream>
 #include <thread>
 
@@ -19,9 +20,9 @@ const json::array& Arr(const json::value& v, const char* key) { return v.at(key)
 // Runs `op` on an opened context; the common shape of every operator command.
 Runner WithContext(std::shared_ptr<CommonOptions> common,
                    std::function<StatusOr<json::value>(Context&)> op,
-                   std::function<void(const json::value&)> human) {
-  return [common, op, human] {
-    auto ctx = Context::Open(*common);
+                   std::function<void(const json::value&)> human, bool needs_store = true) {
+  return [common, op, human, needs_store] {
+    auto ctx = Context::Open(*common, needs_store);
     if (!ctx) return kExitFailure;
     return Emit(op(*ctx), common->json, human);
   };
@@ -158,7 +159,7 @@ Runner SetupEvents(CLI::App& app) {
   auto since = std::make_shared<std::string>();
   AddCommonOptions(app, *common);
   app.add_option("--limit", *limit, "how many, newest first")->check(CLI::Range(1, 10000))->capture_default_str();
-  app.add_option("--job", *job, "only this dbt job id");
+  app.add_option("--job-id,--job", *job, "only this dbt job id (--job is an alias)");
   app.add_option("--since", *since, "only events received at or after this ISO-8601 UTC time");
   return [=] {
     store::EventFilter f;
@@ -265,7 +266,8 @@ Runner SetupSyncs(CLI::App& app) {
   app.add_option("CONNECTION", *connection, "RETL connection id")->required();
   app.add_option("--status", *status, "running | succeeded | failed")->check(CLI::IsMember({"running", "succeeded", "failed"}));
   app.add_option("--limit", *limit, "per_page")->check(CLI::Range(1, 100))->capture_default_str();
-  return WithContext(common, [=](Context& c) { return c.ops().Syncs(*connection, *status, *limit); }, PrintSyncs);
+  return WithContext(
+      common, [=](Context& c) { return c.ops().Syncs(*connection, *status, *limit); }, PrintSyncs, /*needs_store=*/false);
 }
 
 Runner SetupSync(CLI::App& app) {
@@ -279,7 +281,7 @@ Runner SetupSync(CLI::App& app) {
     for (const auto& [k, val] : v.as_object()) {
       std::cout << std::string(k) << ": " << (val.is_object() ? json::serialize(val) : Text(val)) << "\n";
     }
-  });
+  }, /*needs_store=*/false);
 }
 
 Runner SetupStop(CLI::App& app) {
@@ -289,7 +291,54 @@ Runner SetupStop(CLI::App& app) {
   app.add_option("CONNECTION", *connection, "RETL connection id")->required();
   return WithContext(common, [=](Context& c) { return c.ops().Stop(*connection); }, [](const json::value& v) {
     std::cout << "stop requested for " << Text(v.at("connection_id")) << " (RudderStack stops it asynchronously)\n";
-  });
+  }, /*needs_store=*/false);
+}
+
+Runner SetupPrune(CLI::App& app) {
+  auto common = std::make_shared<CommonOptions>();
+  auto older_than = std::make_shared<std::string>();
+  auto dry_run = std::make_shared<bool>(false);
+  AddCommonOptions(app, *common);
+  app.add_option("--older-than", *older_than, "remove what is older than this, e.g. 90d, 720h")->required();
+  app.add_flag("--dry-run", *dry_run, "count what would be removed; remove nothing");
+  return [=] {
+    StatusOr<Duration> age = config::ParseDuration(*older_than);
+    if (!age.ok() || age->count() <= 0) {
+      std::cerr << "error: --older-than must be a positive duration such as 90d or 720h\n";
+      return kExitUsage;
+    }
+    auto ctx = Context::Open(*common);
+    if (!ctx) return kExitFailure;
+    SystemClock clock;
+    const TimePoint cutoff = clock.Now() - *age;
+    store::PruneCounts total;
+    // In small batches, as the relay's own pruner does: a running relay's webhooks share the
+    // database and must not wait behind one long transaction.
+    for (;;) {
+      StatusOr<store::PruneCounts> batch =
+          ctx->store()->Prune(cutoff, *dry_run ? std::numeric_limits<int>::max() : 1000, *dry_run);
+      if (!batch.ok()) {
+        std::cerr << "error: " << TerminalSafe(batch.status().message()) << "\n";
+        return kExitFailure;
+      }
+      total.events += batch->events;
+      total.triggers += batch->triggers;
+      total.syncs += batch->syncs;
+      total.attempts += batch->attempts;
+      if (*dry_run || batch->total() == 0) break;
+    }
+    json::object out{{"dry_run", *dry_run},       {"older_than", *older_than},     {"cutoff", FormatIso8601(cutoff)},
+                     {"events", total.events},   {"triggers", total.triggers},   {"syncs", total.syncs},
+                     {"attempts", total.attempts}};
+    if (common->json) {
+      std::cout << json::serialize(out) << "\n";
+    } else {
+      std::cout << (*dry_run ? "would remove" : "removed") << " (older than " << FormatIso8601(cutoff) << "): "
+                << total.events << " events, " << total.triggers << " triggers, " << total.syncs << " syncs, "
+                << total.attempts << " attempts\n";
+    }
+    return kExitOk;
+  };
 }
 
 Runner SetupExplain(CLI::App& app) {

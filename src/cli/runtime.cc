@@ -43,9 +43,62 @@ constexpr int kAdminRudderstackCalls = 2;
 
 }  // namespace
 
+namespace {
+
+boost::asio::awaitable<http::Response> Answer(http::Response res) { co_return res; }
+
+}  // namespace
+
+boost::asio::awaitable<http::Response> RelayRuntime::Route(http::Request&& r, Listener listener) {
+  std::string_view target(r.target().data(), r.target().size());
+  const std::string_view path = target.substr(0, target.find('?'));
+  const bool split = admin_server_ != nullptr;
+  const bool probe = path == "/healthz" || path == "/readyz";
+  // With a private admin listener, the public one serves the webhook paths and the probes only,
+  // and the admin one everything but the webhooks (the usual Envoy/Prometheus split).
+  if (split && listener == Listener::kPublic && !probe && !http::WebhookHandler::IsWebhookTarget(target)) {
+    return Answer(http::JsonError(404, "no such endpoint on this port (the admin API and /metrics are on admin.listen)"));
+  }
+  if (split && listener == Listener::kAdmin && http::WebhookHandler::IsWebhookTarget(target)) {
+    return Answer(http::JsonError(404, "dbt webhooks go to server.listen, not the admin listener"));
+  }
+  if (admin::HealthHandler::Owns(target)) return health_->Handle(std::move(r));
+  if (admin::ApiHandler::Owns(target)) {
+    // A manual trigger or retry should not wait for the next poll.
+    if (r.method() == boost::beast::http::verb::post) dispatcher_->Notify();
+    return admin_->Handle(std::move(r));
+  }
+  return webhooks_->Handle(std::move(r));
+}
+
 StatusOr<std::unique_ptr<RelayRuntime>> RelayRuntime::Create(config::Config config, boost::asio::io_context& ioc) {
   std::unique_ptr<RelayRuntime> rt(new RelayRuntime(std::move(config)));
   const config::Config& cfg = rt->config_;
+  RelayRuntime* self = rt.get();
+  // Bind first: an address that is taken fails before the store is created or migrated. The
+  // servers only answer once Start() runs, when every handler exists.
+  http::ServerOptions server_options{cfg.server.max_body_bytes, cfg.server.header_timeout, cfg.server.body_timeout,
+                                     cfg.server.idle_timeout, ConnectionCap(cfg.server.max_connections), nullptr};
+  server_options.on_reject = [](unsigned status, std::string_view target) {
+    if (!http::WebhookHandler::IsWebhookTarget(target)) return;
+    http::WebhookHandler::CountWebhook(status == 413 ? "too_large" : "bad_request");
+  };
+  rt->server_ = std::make_unique<http::Server>(
+      ioc, server_options, [self](http::Request&& r) { return self->Route(std::move(r), Listener::kPublic); });
+  auto port = rt->server_->Listen(cfg.server.listen);
+  if (!port.ok()) return Status(port.status().code(), "server.listen: " + port.status().message());
+  rt->port_ = *port;
+  if (!cfg.admin.listen.empty()) {
+    http::ServerOptions admin_options = server_options;
+    admin_options.max_connections = 256;  // operators and Prometheus, not the internet
+    admin_options.on_reject = nullptr;
+    rt->admin_server_ = std::make_unique<http::Server>(
+        ioc, admin_options, [self](http::Request&& r) { return self->Route(std::move(r), Listener::kAdmin); });
+    auto admin_port = rt->admin_server_->Listen(cfg.admin.listen);
+    if (!admin_port.ok()) return Status(admin_port.status().code(), "admin.listen: " + admin_port.status().message());
+    rt->admin_port_ = *admin_port;
+  }
+
   auto store = store::OpenStore(cfg.store.url);
   if (!store.ok()) return Status(store.status().code(), "store: " + store.status().message());
   rt->store_ = std::move(store).value();
@@ -64,7 +117,7 @@ StatusOr<std::unique_ptr<RelayRuntime>> RelayRuntime::Create(config::Config conf
   rt->admin_pool_ = std::make_unique<boost::asio::thread_pool>(2);
   rt->upstream_pool_ = std::make_unique<boost::asio::thread_pool>(kAdminRudderstackCalls);
   rt->health_pool_ = std::make_unique<boost::asio::thread_pool>(1);
-  rt->ops_ = std::make_unique<admin::Operations>(*rt->store_, rt->client_.get(), cfg, rt->clock_);
+  rt->ops_ = std::make_unique<admin::Operations>(rt->store_.get(), rt->client_.get(), cfg, rt->clock_);
   rt->admin_ = std::make_unique<admin::ApiHandler>(*rt->ops_, cfg.admin.token, *rt->admin_pool_, *rt->upstream_pool_,
                                                    kAdminRudderstackCalls);
   // Progress is expected within a request (bounded by the timeouts) plus a few polls.
@@ -72,30 +125,9 @@ StatusOr<std::unique_ptr<RelayRuntime>> RelayRuntime::Create(config::Config conf
                              3 * cfg.dispatch.poll_interval + std::chrono::seconds(5);
   rt->health_ = std::make_unique<admin::HealthHandler>(
       *rt->store_, [d, tolerance] { return d->Alive(tolerance); }, rt->clock_, *rt->health_pool_);
-  http::WebhookHandler* webhooks = rt->webhooks_.get();
-  admin::ApiHandler* adm = rt->admin_.get();
-  admin::HealthHandler* health = rt->health_.get();
-  http::ServerOptions server_options{cfg.server.max_body_bytes, cfg.server.header_timeout, cfg.server.body_timeout,
-                                     cfg.server.idle_timeout, ConnectionCap(cfg.server.max_connections), nullptr};
-  server_options.on_reject = [](unsigned status, std::string_view target) {
-    if (!http::WebhookHandler::IsWebhookTarget(target)) return;
-    http::WebhookHandler::CountWebhook(status == 413 ? "too_large" : "bad_request");
-  };
-  rt->server_ = std::make_unique<http::Server>(
-      ioc, server_options,
-      [webhooks, adm, health, d](http::Request&& r) {
-        std::string_view target(r.target().data(), r.target().size());
-        if (admin::HealthHandler::Owns(target)) return health->Handle(std::move(r));
-        if (admin::ApiHandler::Owns(target)) {
-          // A manual trigger or retry should not wait for the next poll.
-          if (r.method() == boost::beast::http::verb::post) d->Notify();
-          return adm->Handle(std::move(r));
-        }
-        return webhooks->Handle(std::move(r));
-      });
-  auto port = rt->server_->Listen(cfg.server.listen);
-  if (!port.ok()) return Status(port.status().code(), "server.listen: " + port.status().message());
-  rt->port_ = *port;
+  store::PrunerOptions retention;
+  retention.retention = cfg.store.retention;
+  rt->pruner_ = std::make_unique<store::Pruner>(*rt->store_, rt->clock_, retention);
   return rt;
 }
 
@@ -103,12 +135,15 @@ RelayRuntime::~RelayRuntime() { Shutdown(); }
 
 void RelayRuntime::Start() {
   dispatcher_->Start();
+  pruner_->Start();
   server_->Start();
+  if (admin_server_) admin_server_->Start();
 }
 
 void RelayRuntime::Shutdown() {
   abort_calls_ = true;
   if (dispatcher_) dispatcher_->Stop();
+  if (pruner_) pruner_->Stop();
   for (auto* pool : {admin_pool_.get(), upstream_pool_.get(), health_pool_.get()}) {
     if (pool) pool->join();
   }

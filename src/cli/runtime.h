@@ -6,6 +6,7 @@
 #include <boost/asio/thread_pool.hpp>
 #include <atomic>
 #include <memory>
+#include <vector>
 
 #include "admin/api_handler.h"
 #include "admin/health_handler.h"
@@ -15,20 +16,29 @@
 #include "http/server.h"
 #include "http/webhook_handler.h"
 #include "rudderstack/client.h"
+#include "store/pruner.h"
 #include "store/store.h"
 
 namespace relay::cli {
 
 class RelayRuntime {
  public:
-  // Opens the store and binds the listener; nothing runs yet. Errors name the failing part.
+  // Binds the listener(s) — server.listen, and admin.listen when set — then opens the store;
+  // nothing runs yet. Errors name the failing part.
   static StatusOr<std::unique_ptr<RelayRuntime>> Create(config::Config config, boost::asio::io_context& ioc);
   ~RelayRuntime();
 
   uint16_t port() const { return port_; }
+  uint16_t admin_port() const { return admin_port_; }  // 0 without admin.listen
   const config::Config& config() const { return config_; }
   store::Store& store() { return *store_; }
   http::Server& server() { return *server_; }
+  // The servers to stop at shutdown: the public one and the admin one, if any.
+  std::vector<http::Server*> servers() {
+    std::vector<http::Server*> out{server_.get()};
+    if (admin_server_) out.push_back(admin_server_.get());
+    return out;
+  }
 
   // Starts the dispatcher and the listener.
   void Start();
@@ -38,7 +48,10 @@ class RelayRuntime {
   void Shutdown();
 
  private:
+  enum class Listener { kPublic, kAdmin };
   explicit RelayRuntime(config::Config config) : config_(std::move(config)) {}
+  // Which handler answers a request, given the listener it came in on.
+  boost::asio::awaitable<http::Response> Route(http::Request&& r, Listener listener);
 
   config::Config config_;
   SystemClock clock_;
@@ -53,8 +66,11 @@ class RelayRuntime {
   std::unique_ptr<admin::Operations> ops_;
   std::unique_ptr<admin::ApiHandler> admin_;
   std::unique_ptr<admin::HealthHandler> health_;
+  std::unique_ptr<store::Pruner> pruner_;  // store.retention
   std::unique_ptr<http::Server> server_;
+  std::unique_ptr<http::Server> admin_server_;  // with admin.listen only
   uint16_t port_ = 0;
+  uint16_t admin_port_ = 0;
 };
 
 }  // namespace relay::cli

@@ -23,6 +23,7 @@ namespace relay::cli {
 namespace {
 
 struct SandboxOptions {
+  std::string listen;  // wins over port
   int port = 8080;
   std::string port_file;
   std::string sync_duration = "3s";
@@ -106,7 +107,7 @@ int RunSandbox(const SandboxOptions& opt) {
 
   config::Config cfg;
   cfg.source = "sandbox";
-  cfg.server.listen = "127.0.0.1:" + std::to_string(opt.port);
+  cfg.server.listen = opt.listen.empty() ? "127.0.0.1:" + std::to_string(opt.port) : opt.listen;
   cfg.store.url = "sqlite://" + dir + "/relay.db";
   cfg.dbt.webhook_secrets = {secret};
   cfg.rudderstack.api_base = "http://127.0.0.1:" + std::to_string(*fake_port);
@@ -124,7 +125,9 @@ int RunSandbox(const SandboxOptions& opt) {
     std::cerr << "error: " << rt.status().message() << "\n";
     return kExitFailure;
   }
-  const std::string url = "http://127.0.0.1:" + std::to_string((*rt)->port());
+  const std::string host = cfg.server.listen.substr(0, cfg.server.listen.rfind(':'));
+  const std::string url =
+      "http://" + (host == "0.0.0.0" || host == "[::]" ? std::string("127.0.0.1") : host) + ":" + std::to_string((*rt)->port());
   if (!opt.port_file.empty() && !WritePortFile(opt.port_file, (*rt)->port())) {
     std::cerr << "error: cannot write --port-file\n";
     return kExitFailure;
@@ -159,7 +162,8 @@ int RunSandbox(const SandboxOptions& opt) {
 
 Runner SetupSandbox(CLI::App& app) {
   auto opt = std::make_shared<SandboxOptions>();
-  app.add_option("--port", opt->port, "relay port on 127.0.0.1 (0 = any free port)")->capture_default_str();
+  app.add_option("--listen", opt->listen, "host:port for the relay (default 127.0.0.1:8080; port 0 = any free port)");
+  app.add_option("--port", opt->port, "the port alone, on 127.0.0.1 (an alias kept for scripts)")->capture_default_str();
   app.add_option("--port-file", opt->port_file, "write the relay's port to this file once listening");
   app.add_option("--sync-duration", opt->sync_duration, "how long each fake sync runs")->capture_default_str();
   app.add_option("--outcome", opt->outcome, "how fake syncs end")

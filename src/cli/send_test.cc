@@ -3,6 +3,7 @@
 #include <random>
 
 #include "cli/commands.h"
+#include "config/config_loader.h"
 #include "dbt/payload_builder.h"
 #include "dbt/signature.h"
 #include "rudderstack/curl_api.h"
@@ -36,7 +37,14 @@ int SendTest(const SendTestOptions& opt, bool secret_on_command_line) {
   }
   dbt::PayloadSpec spec;
   spec.event_type = "job.run." + opt.event;
-  spec.run_status_code = opt.event == "started" ? 3 : opt.status == "success" ? 10 : opt.status == "errored" ? 20 : 30;
+  std::string canonical;
+  const std::optional<int> code = config::RunStatusCodeFor(opt.status, &canonical);
+  if (!code) {
+    std::cerr << "error: --status must be success, error or cancelled\n";
+    return kExitUsage;
+  }
+  if (canonical != opt.status) std::cerr << "note: --status " << opt.status << " read as " << canonical << "\n";
+  spec.run_status_code = opt.event == "started" ? 3 : *code;
   spec.job_id = opt.job_id;
   spec.account_id = opt.account_id;
   spec.run_id = opt.run_id;
@@ -94,8 +102,7 @@ Runner SetupSendTest(CLI::App& app) {
   app.add_option("--event", opt->event, "event type")
       ->check(CLI::IsMember({"completed", "errored", "started"}))
       ->capture_default_str();
-  app.add_option("--status", opt->status, "run outcome")
-      ->check(CLI::IsMember({"success", "errored", "cancelled"}))
+  app.add_option("--status", opt->status, "run outcome: success, error or cancelled (as in the config's `on`)")
       ->capture_default_str();
   app.add_option("--job-id", opt->job_id, "dbt job id")->capture_default_str();
   app.add_option("--account-id", opt->account_id, "dbt account id")->capture_default_str();

@@ -41,8 +41,12 @@ struct ServerConfig {
 
 struct StoreConfig {
   // "sqlite:///abs/path.db", "sqlite://relative.db", or "postgresql://…" (several instances).
-  std::string url = "sqlite://retl-relay.db";
+  // Left out, the loaders fill in config::DefaultStoreUrl: never the current directory.
+  std::string url;
   std::string sqlite_path;  // derived from url
+  // Events, their triggers, finished syncs and attempts older than this are pruned (never a
+  // trigger that is not final). Zero keeps everything.
+  Duration retention = std::chrono::hours(24 * 90);
 };
 
 struct DbtConfig {
@@ -91,6 +95,10 @@ struct DispatchConfig {
 struct AdminConfig {
   // Bearer token for the admin API under /api/v1/. Empty: the admin API is off (404). Secret.
   std::string token;
+  // "host:port" of a private admin listener (e.g. 127.0.0.1:9090). When set, /metrics and
+  // /api/v1/ are served only there, and server.listen serves only the webhook paths and
+  // /healthz, /readyz. Empty: one listener serves everything.
+  std::string listen;
 };
 
 struct Route {

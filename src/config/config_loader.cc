@@ -1,6 +1,9 @@
 #include "config/config_loader.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <sys/stat.h>
+#include <unistd.h>
 #include <toml++/toml.h>
 
 #include <cstdio>
@@ -22,6 +25,9 @@ class Problems {
  public:
   void Add(std::string key, std::string problem) { list_.push_back(key + ": " + problem); }
   void Add(std::string key_and_problem) { list_.push_back(std::move(key_and_problem)); }  // "key: problem"
+  // Not a problem, but worth saying (an accepted alias, say): becomes a Config warning.
+  void Note(std::string key, std::string note) { notes_.push_back(key + ": " + note); }
+  const std::vector<std::string>& notes() const { return notes_; }
   bool empty() const { return list_.empty(); }
   // Remembers a value taken from environment variable `name`, to redact it.
   void NoteEnvValue(const std::string& name, const std::string& value) {
@@ -45,6 +51,7 @@ class Problems {
   }
 
   std::vector<std::string> list_;
+  std::vector<std::string> notes_;
   std::vector<std::pair<std::string, std::string>> env_values_;
 };
 
@@ -220,9 +227,11 @@ void ReadServer(const toml::table& root, const EnvLookup& env, Problems& p, Serv
 
 void ReadStore(const toml::table& root, const EnvLookup& env, Problems& p, StoreConfig& s) {
   if (const toml::table* t = SubTable(root, "store", p)) {
-    TableReader r(*t, "store", env, p, {"url"});
+    TableReader r(*t, "store", env, p, {"url", "retention"});
     r.String("url", &s.url);
+    r.Dur("retention", &s.retention);  // "0s" keeps everything
   }
+  if (s.url.empty()) s.url = DefaultStoreUrl(env);
 }
 
 void ReadDbt(const toml::table& root, const EnvLookup& env, Problems& p, DbtConfig& d) {
@@ -284,12 +293,16 @@ void ReadDispatch(const toml::table& root, const EnvLookup& env, Problems& p, Di
 
 void ReadAdmin(const toml::table& root, const EnvLookup& env, Problems& p, AdminConfig& a) {
   if (const toml::table* t = SubTable(root, "admin", p)) {
-    TableReader r(*t, "admin", env, p, {"token"});
+    TableReader r(*t, "admin", env, p, {"token", "listen"});
     r.String("token", &a.token);
+    r.String("listen", &a.listen);
     if (r.Has("token") && a.token.empty()) p.Add("admin.token", "is empty (leave it out to turn the admin API off)");
   }
   if (a.token.empty()) {
     if (auto v = env("RETL_RELAY_ADMIN_TOKEN")) a.token = *v;
+  }
+  if (a.listen.empty()) {
+    if (auto v = env("RETL_RELAY_ADMIN_LISTEN")) a.listen = *v;
   }
 }
 
@@ -310,10 +323,13 @@ void ReadRoute(const toml::table& t, size_t index, const EnvLookup& env, Problem
   if (r.Has("on")) {
     route.on_status_codes.clear();
     for (const std::string& o : r.StringList("on", false)) {
-      if (o == "success") route.on_status_codes.push_back(10);
-      else if (o == "error") route.on_status_codes.push_back(20);
-      else if (o == "cancelled") route.on_status_codes.push_back(30);
-      else p.Add(prefix + ".on", "unknown outcome \"" + o + "\" (success, error, cancelled)");
+      std::string canonical;
+      if (std::optional<int> code = RunStatusCodeFor(o, &canonical)) {
+        route.on_status_codes.push_back(*code);
+        if (canonical != o) p.Note(prefix + ".on", "\"" + o + "\" read as \"" + canonical + "\" (dbt's name)");
+      } else {
+        p.Add(prefix + ".on", "unknown outcome \"" + o + "\" (success, error, cancelled)");
+      }
     }
     if (route.on_status_codes.empty()) p.Add(prefix + ".on", "is empty");
   }
@@ -384,7 +400,8 @@ StatusOr<Duration> ParseDuration(std::string_view text) {
   if (unit == "s" || unit.empty()) return Duration(n * 1000);
   if (unit == "m") return Duration(n * 60'000);
   if (unit == "h") return Duration(n * 3'600'000);
-  return InvalidArgumentError("\"" + std::string(text) + "\" has an unknown unit (ms, s, m, h)");
+  if (unit == "d") return Duration(n * 86'400'000);
+  return InvalidArgumentError("\"" + std::string(text) + "\" has an unknown unit (ms, s, m, h, d)");
 }
 
 std::string ApiBase(const RudderstackConfig& rs) {
@@ -425,7 +442,56 @@ std::vector<std::string> LiteralSecretKeys(std::string_view toml_text) {
   return keys;
 }
 
-StatusOr<Config> ParseConfig(std::string_view toml_text, const EnvLookup& env, std::string_view source_name) {
+namespace {
+
+// Applies serve's overrides and, for serve, its checks, to a config being loaded.
+void FinishLoad(const LoadOptions& options, Problems& p, Config& c) {
+  if (!options.listen.empty()) c.server.listen = options.listen;
+  if (!options.store_url.empty()) {
+    c.store.url = options.store_url;
+    ResolveStore(p, c.store);
+  }
+  if (!options.for_serve) return;
+  for (const std::string& problem : ServeProblems(c)) p.Add(problem);
+}
+
+}  // namespace
+
+std::string DefaultStoreUrl(const EnvLookup& env, bool root) {
+  std::string dir;
+  if (auto v = env("STATE_DIRECTORY"); v && !v->empty()) {
+    dir = v->substr(0, v->find(':'));  // systemd lists several directories separated by ':'
+  } else if (root) {
+    dir = "/var/lib/retl-relay";
+  } else if (auto x = env("XDG_STATE_HOME"); x && !x->empty()) {
+    dir = *x + "/retl-relay";
+  } else {
+    dir = env("HOME").value_or("/tmp") + "/.local/state/retl-relay";
+  }
+  return "sqlite://" + dir + "/relay.db";
+}
+
+std::string DefaultStoreUrl(const EnvLookup& env) { return DefaultStoreUrl(env, ::geteuid() == 0); }
+
+Status CheckListenAddress(std::string_view host_port) {
+  const size_t colon = host_port.rfind(':');
+  if (colon == std::string_view::npos) return InvalidArgumentError("must be IP:port, e.g. 0.0.0.0:8080");
+  std::string host(host_port.substr(0, colon));
+  const std::string_view port = host_port.substr(colon + 1);
+  if (port.empty() || port.size() > 5 || port.find_first_not_of("0123456789") != std::string_view::npos ||
+      std::stoi(std::string(port)) > 65535) {
+    return InvalidArgumentError("port must be a number from 0 to 65535 (0 = any free port)");
+  }
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  unsigned char addr[sizeof(in6_addr)];
+  if (inet_pton(AF_INET, host.c_str(), addr) != 1 && inet_pton(AF_INET6, host.c_str(), addr) != 1) {
+    return InvalidArgumentError("\"" + host + "\" is not an IP address (use 0.0.0.0, 127.0.0.1 or [::])");
+  }
+  return Status::Ok();
+}
+
+StatusOr<Config> ParseConfig(std::string_view toml_text, const EnvLookup& env, std::string_view source_name,
+                             const LoadOptions& options) {
   toml::table root;
   try {
     root = toml::parse(toml_text, source_name);
@@ -450,22 +516,43 @@ StatusOr<Config> ParseConfig(std::string_view toml_text, const EnvLookup& env, s
   ReadDispatch(root, env, p, c.dispatch);
   ReadAdmin(root, env, p, c.admin);
   ReadRoutes(root, env, p, c.routes);
+  FinishLoad(options, p, c);
   if (c.routes.empty() && !p.empty()) {
     // Already failing; no need to add a missing-route problem on top of a broken [[route]].
   } else if (c.routes.empty()) {
     p.Add("route", "no [[route]] configured: no webhook would ever start a sync");
   }
   if (!p.empty()) return p.ToStatus(source_name);
+  c.warnings = p.notes();
   return c;
 }
 
-StatusOr<Config> LoadConfigFile(const std::string& path, const EnvLookup& env) {
+std::optional<int> RunStatusCodeFor(std::string_view word, std::string* canonical) {
+  struct Name {
+    std::string_view word, canonical;
+    int code;
+  };
+  static constexpr Name kNames[] = {
+      {"success", "success", 10},     {"succeeded", "success", 10}, {"successful", "success", 10},
+      {"error", "error", 20},         {"errored", "error", 20},     {"failed", "error", 20},
+      {"cancelled", "cancelled", 30}, {"canceled", "cancelled", 30},
+  };
+  for (const Name& n : kNames) {
+    if (word == n.word) {
+      if (canonical != nullptr) *canonical = std::string(n.canonical);
+      return n.code;
+    }
+  }
+  return std::nullopt;
+}
+
+StatusOr<Config> LoadConfigFile(const std::string& path, const EnvLookup& env, const LoadOptions& options) {
   std::ifstream in(path, std::ios::binary);
   if (!in) return NotFoundError(path + ": cannot read config file");
   std::stringstream ss;
   ss << in.rdbuf();
   const std::string text = ss.str();
-  StatusOr<Config> c = ParseConfig(text, env, path);
+  StatusOr<Config> c = ParseConfig(text, env, path, options);
   if (!c.ok()) return c;
   struct stat st {};
   if (::stat(path.c_str(), &st) == 0 && (st.st_mode & S_IROTH) != 0) {
@@ -506,7 +593,7 @@ StatusOr<RudderstackConfig> RudderstackFromEnvironment(const EnvLookup& env) {
   return rs;
 }
 
-StatusOr<Config> ConfigFromEnvironment(const EnvLookup& env) {
+StatusOr<Config> ConfigFromEnvironment(const EnvLookup& env, const LoadOptions& options) {
   Problems p;
   Config c;
   c.source = "environment";
@@ -520,15 +607,19 @@ StatusOr<Config> ConfigFromEnvironment(const EnvLookup& env) {
   RudderstackFromEnvironment(env, p, &c.rudderstack);
   if (auto v = env("DBT_WEBHOOK_SECRET"); v && !v->empty()) c.dbt.webhook_secrets.push_back(*v);
   if (auto v = env("RETL_RELAY_ALLOW_UNSIGNED")) c.dbt.allow_unsigned = (*v == "true" || *v == "1");
-  if (auto v = env("RETL_RELAY_STORE_URL")) c.store.url = *v;
+  c.store.url = env("RETL_RELAY_STORE_URL").value_or(DefaultStoreUrl(env));
   if (auto v = env("RETL_RELAY_LISTEN")) c.server.listen = *v;
   if (auto v = env("RETL_RELAY_ADMIN_TOKEN")) c.admin.token = *v;
+  if (auto v = env("RETL_RELAY_ADMIN_LISTEN")) c.admin.listen = *v;
   ResolveStore(p, c.store);
+  if (connection && !connection->empty()) {
+    Route r;
+    r.name = "default";
+    r.connections = {*connection};
+    c.routes.push_back(std::move(r));
+  }
+  FinishLoad(options, p, c);
   if (!p.empty()) return p.ToStatus("environment");
-  Route r;
-  r.name = "default";
-  r.connections = {*connection};
-  c.routes.push_back(std::move(r));
   return c;
 }
 
@@ -539,6 +630,16 @@ std::vector<std::string> ServeProblems(const Config& config) {
         "dbt.webhook_secret: not set. The relay verifies dbt Cloud's signature and fails closed: "
         "set dbt.webhook_secret (or DBT_WEBHOOK_SECRET), or set dbt.allow_unsigned = true "
         "(RETL_RELAY_ALLOW_UNSIGNED=true) to accept unsigned webhooks knowingly");
+  }
+  if (Status s = CheckListenAddress(config.server.listen); !s.ok()) {
+    out.push_back("server.listen: \"" + config.server.listen + "\": " + s.message());
+  }
+  if (!config.admin.listen.empty()) {
+    if (Status s = CheckListenAddress(config.admin.listen); !s.ok()) {
+      out.push_back("admin.listen: \"" + config.admin.listen + "\": " + s.message());
+    } else if (config.admin.listen == config.server.listen && !config.server.listen.ends_with(":0")) {
+      out.push_back("admin.listen: is server.listen; the admin listener needs an address of its own");
+    }
   }
   return out;
 }

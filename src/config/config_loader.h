@@ -12,6 +12,16 @@
 
 namespace relay::config {
 
+// How a config is loaded. `serve` and `check-config` set for_serve: the checks of
+// ServeProblems then join the parse's own, so every problem is reported in one run (a missing
+// webhook secret in zero-config mode included), before anything is created. `listen` and
+// `store_url`, when set, replace the file's values first (serve's --listen and --store).
+struct LoadOptions {
+  bool for_serve = false;
+  std::string listen;
+  std::string store_url;
+};
+
 // Reads an environment variable; injected so tests do not touch the process environment.
 using EnvLookup = std::function<std::optional<std::string>(std::string_view name)>;
 EnvLookup ProcessEnv();
@@ -20,7 +30,7 @@ EnvLookup ProcessEnv();
 // error); DBT_WEBHOOK_SECRET and RUDDERSTACK_API_TOKEN fill secrets the file leaves out.
 // Returns InvalidArgument whose message lists every problem, one per line, "key: problem".
 StatusOr<Config> ParseConfig(std::string_view toml_text, const EnvLookup& env,
-                             std::string_view source_name = "config");
+                             std::string_view source_name = "config", const LoadOptions& options = {});
 
 // The secret keys whose value is written in the text itself rather than taken from ${VAR}
 // (for the world-readable warning). Unparsable text gives none.
@@ -28,24 +38,43 @@ std::vector<std::string> LiteralSecretKeys(std::string_view toml_text);
 
 // Reads and parses a file. NotFound if it cannot be read. A file readable by other users that
 // holds secrets literally adds a line to Config::warnings.
-StatusOr<Config> LoadConfigFile(const std::string& path, const EnvLookup& env);
+StatusOr<Config> LoadConfigFile(const std::string& path, const EnvLookup& env, const LoadOptions& options = {});
 
 // Zero-config mode, the seed handler's variables: RUDDERSTACK_API_TOKEN and RETL_CONNECTION_ID
 // give one route starting that connection incrementally on every successful run. Optional:
 // DBT_WEBHOOK_SECRET, RETL_RELAY_ALLOW_UNSIGNED=true, RETL_RELAY_STORE_URL, RETL_RELAY_LISTEN,
 // RUDDERSTACK_REGION, RUDDERSTACK_API_BASE. InvalidArgument names each missing variable.
-StatusOr<Config> ConfigFromEnvironment(const EnvLookup& env);
+StatusOr<Config> ConfigFromEnvironment(const EnvLookup& env, const LoadOptions& options = {});
 
 // The RudderStack settings of the environment alone (RUDDERSTACK_API_TOKEN, RUDDERSTACK_REGION,
 // RUDDERSTACK_API_BASE), normalised and validated as zero-config mode does: the CLI's
 // fallback when there is no config file and no route. InvalidArgument names each bad variable.
 StatusOr<RudderstackConfig> RudderstackFromEnvironment(const EnvLookup& env);
 
-// Problems that make `serve` refuse to start even though the config parsed, e.g. no webhook
-// secret without allow_unsigned. Empty when the config can serve.
+// Problems that make `serve` refuse to start even though the config parsed: no webhook secret
+// without allow_unsigned, a listen address that is not IP:port. Empty when the config can
+// serve. (LoadOptions::for_serve folds these into the load.)
 std::vector<std::string> ServeProblems(const Config& config);
 
-// Parses "500ms", "10s", "5m", "24h" (a bare number is seconds).
+// The run outcome names, one vocabulary for the config's `on` and `send-test --status`: dbt's
+// success, error, cancelled (run status 10, 20, 30). Also accepted, with `canonical` set to
+// the dbt name so the caller can say so: succeeded, successful, errored, failed, canceled.
+// nullopt for anything else.
+std::optional<int> RunStatusCodeFor(std::string_view word, std::string* canonical = nullptr);
+
+// OK for "IPv4:port", "[IPv6]:port" with a port from 0 to 65535 (0 = any free port);
+// InvalidArgument saying what is wrong otherwise ("localhost:8080": not an IP address).
+Status CheckListenAddress(std::string_view host_port);
+
+// Where the SQLite store lives when no URL is given, independent of the current directory:
+// $STATE_DIRECTORY (set by systemd's StateDirectory=; its first entry), else
+// /var/lib/retl-relay when `root`, else $XDG_STATE_HOME/retl-relay (~/.local/state/retl-relay).
+// The file is relay.db there.
+std::string DefaultStoreUrl(const EnvLookup& env, bool root);
+// The same for this process (root = effective uid 0).
+std::string DefaultStoreUrl(const EnvLookup& env);
+
+// Parses "500ms", "10s", "5m", "24h", "90d" (a bare number is seconds).
 StatusOr<Duration> ParseDuration(std::string_view text);
 
 // The API base URL for the config: api_base if set, else the region's host.

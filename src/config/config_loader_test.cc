@@ -148,6 +148,61 @@ TEST(ConfigLoaderTest, ZeroConfigNamesMissingVariables) {
   EXPECT_NE(c.status().message().find("RETL_CONNECTION_ID"), std::string::npos);
 }
 
+// check-config and serve report every problem in one run: the missing secret used to come
+// only on a second run, after the variables were fixed.
+TEST(ConfigLoaderTest, ForServeEveryProblemComesAtOnce) {
+  LoadOptions serve;
+  serve.for_serve = true;
+  auto c = ConfigFromEnvironment(Env({{"RETL_RELAY_LISTEN", "localhost:8080"}}), serve);
+  ASSERT_FALSE(c.ok());
+  for (const char* key : {"RUDDERSTACK_API_TOKEN", "RETL_CONNECTION_ID", "dbt.webhook_secret", "server.listen"}) {
+    EXPECT_NE(c.status().message().find(key), std::string::npos) << key << " in " << c.status().message();
+  }
+  // What serve used to refuse only after creating the database file.
+  for (std::string listen : {"0.0.0.0:80800", "localhost:8080", "8080", "0.0.0.0:", "1.2.3:80", "[::1:80"}) {
+    auto bad = ParseConfig("[server]\nlisten = \"" + listen + "\"\n[dbt]\nwebhook_secret = \"s\"\n[rudderstack]\ntoken = \"t\"\n"
+                           "[[route]]\nconnections = [\"c\"]\n", Env({}), "config", serve);
+    ASSERT_FALSE(bad.ok()) << listen;
+    EXPECT_NE(bad.status().message().find("server.listen"), std::string::npos) << bad.status().message();
+  }
+  for (std::string listen : {"0.0.0.0:8080", "127.0.0.1:0", "[::]:8080", "[::1]:9000"}) {
+    EXPECT_TRUE(CheckListenAddress(listen).ok()) << listen;
+  }
+  // Without for_serve (the inspection commands), the same config loads.
+  EXPECT_TRUE(ParseConfig("[server]\nlisten = \"localhost:8080\"\n[rudderstack]\ntoken = \"t\"\n[[route]]\nconnections = [\"c\"]\n",
+                          Env({})).ok());
+}
+
+TEST(ConfigLoaderTest, OutcomeNamesOneVocabularyWithAliasesNoted) {
+  auto c = ParseConfig("[dbt]\nwebhook_secret = \"s\"\n[rudderstack]\ntoken = \"t\"\n"
+                       "[[route]]\non = [\"success\", \"errored\", \"canceled\"]\nconnections = [\"c\"]\n", Env({}));
+  ASSERT_TRUE(c.ok()) << c.status().message();
+  EXPECT_EQ(c->routes[0].on_status_codes, (std::vector<int>{10, 20, 30}));
+  ASSERT_EQ(c->warnings.size(), 2u);
+  EXPECT_NE(c->warnings[0].find("\"errored\" read as \"error\""), std::string::npos) << c->warnings[0];
+  std::string canonical;
+  EXPECT_EQ(RunStatusCodeFor("succeeded", &canonical), 10);
+  EXPECT_EQ(canonical, "success");
+  EXPECT_EQ(RunStatusCodeFor("cancelled", &canonical), 30);
+  EXPECT_FALSE(RunStatusCodeFor("done").has_value());
+}
+
+TEST(ConfigLoaderTest, TheDefaultStoreDoesNotDependOnTheCurrentDirectory) {
+  EXPECT_EQ(DefaultStoreUrl(Env({{"STATE_DIRECTORY", "/var/lib/retl-relay:/var/lib/other"}}), false),
+            "sqlite:///var/lib/retl-relay/relay.db");
+  EXPECT_EQ(DefaultStoreUrl(Env({}), true), "sqlite:///var/lib/retl-relay/relay.db");
+  EXPECT_EQ(DefaultStoreUrl(Env({{"XDG_STATE_HOME", "/home/a/.state"}, {"HOME", "/home/a"}}), false),
+            "sqlite:///home/a/.state/retl-relay/relay.db");
+  EXPECT_EQ(DefaultStoreUrl(Env({{"HOME", "/home/a"}}), false), "sqlite:///home/a/.local/state/retl-relay/relay.db");
+  auto c = ParseConfig("[rudderstack]\ntoken = \"t\"\n[[route]]\nconnections = [\"c\"]\n", Env({{"STATE_DIRECTORY", "/srv/state"}}));
+  ASSERT_TRUE(c.ok());
+  EXPECT_EQ(c->store.url, "sqlite:///srv/state/relay.db");
+  EXPECT_EQ(c->store.retention, std::chrono::hours(24 * 90));
+  auto keep = ParseConfig("[store]\nretention = \"0s\"\n[rudderstack]\ntoken = \"t\"\n[[route]]\nconnections = [\"c\"]\n", Env({}));
+  ASSERT_TRUE(keep.ok()) << keep.status().message();
+  EXPECT_EQ(keep->store.retention.count(), 0);
+}
+
 TEST(ConfigLoaderTest, ServeRefusesWithoutSecretUnlessAllowUnsigned) {
   auto c = ConfigFromEnvironment(Env({{"RUDDERSTACK_API_TOKEN", "tok"}, {"RETL_CONNECTION_ID", "c"}}));
   ASSERT_TRUE(c.ok());

@@ -168,20 +168,26 @@ class ConnectionMachine::Run {
 
   // ---- idle → starting -----------------------------------------------------------------
 
-  void ExpirePending() {
+  // Triggers of `refs` older than max_age go dead with the connection's last error.
+  void Expire(TriggerRefs& refs) {
     TriggerRefs keep;
     std::vector<int64_t> expired;
-    for (const store::ClaimedTrigger* t : pending_) {
+    for (const store::ClaimedTrigger* t : refs) {
       if (now_ - t->created_at > m_.options_.max_age) expired.push_back(t->id);
       else keep.push_back(t);
     }
-    pending_ = std::move(keep);
+    refs = std::move(keep);
     std::string last = conn_.last_error.empty() ? "none" : conn_.last_error;
     Move(expired, store::kDead, "", "maximum age exceeded; last error: " + last);
   }
+  void ExpirePending() { Expire(pending_); }
 
   // Assigns every pending (and unresolved starting) trigger to a new start, durably, then sends it.
   Status StartNew() {
+    // Starting triggers get here only when no sync came of their earlier start (resolved:
+    // nothing started): past max_age they go dead like pending ones, instead of being sent
+    // again for as long as /start keeps failing.
+    Expire(starting_);
     TriggerRefs cover = starting_;
     cover.insert(cover.end(), pending_.begin(), pending_.end());
     if (cover.empty()) {
@@ -239,7 +245,11 @@ class ConnectionMachine::Run {
     auto recent = m_.client_.ListSyncs(conn_.id, "", kRecentSyncs, &meta);
     Record("list_syncs", meta, recent.status());
     if (!recent.ok()) return ApiError(recent.status(), IdsOf(starting_));
-    if (auto mine = FindNew(*recent, since)) return Adopt(*mine, "adopted");
+    StatusOr<std::optional<rudderstack::SyncInfo>> mine = FindNew(*recent, since);
+    // Without knowing which syncs the store has, the start cannot be resolved: sending it again
+    // could start a second sync. Try again later.
+    if (!mine.ok()) return RetryLater(mine.status());
+    if (mine->has_value()) return Adopt(**mine, "adopted");
 
     // Nothing of ours started. Someone else's sync may be running: that is a 409 in waiting.
     for (const rudderstack::SyncInfo& s : *recent) {
@@ -252,7 +262,9 @@ class ConnectionMachine::Run {
   // The sync the store does not know yet that started closest to our start attempt, among
   // those started at or after `since` (the attempt minus the allowed clock skew). Closest, not
   // newest: a sync someone else started after our attempt is not the one our attempt created.
-  std::optional<rudderstack::SyncInfo> FindNew(const std::vector<rudderstack::SyncInfo>& syncs, TimePoint since) {
+  // A store error is returned, never read as "not a candidate".
+  StatusOr<std::optional<rudderstack::SyncInfo>> FindNew(const std::vector<rudderstack::SyncInfo>& syncs,
+                                                         TimePoint since) {
     const TimePoint anchor = conn_.start_attempted_at.value_or(conn_.phase_since);
     std::optional<rudderstack::SyncInfo> best;
     Duration best_distance{};
@@ -260,7 +272,8 @@ class ConnectionMachine::Run {
       std::optional<TimePoint> started = ParseIso8601(s.started_at);
       if (!started || *started < since) continue;
       StatusOr<bool> known = m_.store_.KnownSync(conn_.id, s.id);
-      if (!known.ok() || *known) continue;
+      if (!known.ok()) return known.status();
+      if (*known) continue;
       const Duration distance =
           std::chrono::duration_cast<Duration>(*started > anchor ? *started - anchor : anchor - *started);
       if (!best || distance < best_distance) {

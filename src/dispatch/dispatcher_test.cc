@@ -16,10 +16,69 @@ using relay::testing::TempDir;
 using std::chrono::minutes;
 using std::chrono::seconds;
 
+// The store under test, with KnownSync failing on demand (a database error at the worst time).
+class FlakyKnownSyncStore : public store::Store {
+ public:
+  explicit FlakyKnownSyncStore(std::unique_ptr<store::Store> inner) : inner_(std::move(inner)) {}
+  bool fail_known_sync = false;
+
+  StatusOr<bool> KnownSync(const std::string& c, const std::string& s) override {
+    if (fail_known_sync) return Status(StatusCode::kUnavailable, "database is locked");
+    return inner_->KnownSync(c, s);
+  }
+  void AppendAsync(store::NewEvent e, std::vector<store::NewTrigger> t, AppendCallback done) override {
+    inner_->AppendAsync(std::move(e), std::move(t), std::move(done));
+  }
+  StatusOr<std::optional<store::Claim>> ClaimConnection(const std::string& o, TimePoint n, Duration l) override {
+    return inner_->ClaimConnection(o, n, l);
+  }
+  Status RenewLease(const std::string& c, const std::string& o, TimePoint u) override { return inner_->RenewLease(c, o, u); }
+  Status Commit(const store::Transition& t) override { return inner_->Commit(t); }
+  StatusOr<std::vector<store::Trigger>> ListTriggers(const std::string& f, int l) override {
+    return inner_->ListTriggers(f, l);
+  }
+  StatusOr<std::optional<store::StoredEvent>> GetEvent(const std::string& e) override { return inner_->GetEvent(e); }
+  StatusOr<int64_t> CountEvents() override { return inner_->CountEvents(); }
+  StatusOr<std::vector<store::Attempt>> ListAttempts(const std::string& c, int l) override {
+    return inner_->ListAttempts(c, l);
+  }
+  StatusOr<std::vector<store::Sync>> ListSyncs(const std::string& c, int l) override { return inner_->ListSyncs(c, l); }
+  StatusOr<std::optional<store::Sync>> GetSync(const std::string& c, const std::string& s) override {
+    return inner_->GetSync(c, s);
+  }
+  StatusOr<std::optional<store::Connection>> GetConnection(const std::string& c) override {
+    return inner_->GetConnection(c);
+  }
+  StatusOr<std::vector<store::StoredEvent>> ListEvents(const store::EventFilter& f) override {
+    return inner_->ListEvents(f);
+  }
+  StatusOr<std::vector<store::Trigger>> EventTriggers(const std::string& e) override { return inner_->EventTriggers(e); }
+  StatusOr<std::optional<store::Trigger>> GetTrigger(int64_t id) override { return inner_->GetTrigger(id); }
+  StatusOr<std::vector<store::Attempt>> TriggerAttempts(const store::Trigger& t) override {
+    return inner_->TriggerAttempts(t);
+  }
+  StatusOr<std::vector<store::ConnectionStatus>> ListConnections() override { return inner_->ListConnections(); }
+  StatusOr<std::vector<int64_t>> AddTriggers(const std::string& e, const std::vector<store::NewTrigger>& t,
+                                             TimePoint n) override {
+    return inner_->AddTriggers(e, t, n);
+  }
+  StatusOr<std::vector<int64_t>> RetryDead(const std::vector<int64_t>& ids, TimePoint n) override {
+    return inner_->RetryDead(ids, n);
+  }
+  StatusOr<store::PruneCounts> Prune(TimePoint c, int b, bool d) override { return inner_->Prune(c, b, d); }
+  Status Ping() override { return inner_->Ping(); }
+  StatusOr<store::Gauges> ReadGauges() override { return inner_->ReadGauges(); }
+
+ private:
+  std::unique_ptr<store::Store> inner_;
+};
+
 class DispatcherTest : public ::testing::Test {
  protected:
   DispatcherTest() : api_(clock_) {
-    store_ = std::move(store::OpenStore("sqlite://" + dir_.File("relay.db"))).value();
+    auto flaky = std::make_unique<FlakyKnownSyncStore>(std::move(store::OpenStore("sqlite://" + dir_.File("relay.db"))).value());
+    flaky_ = flaky.get();
+    store_ = std::move(flaky);
     options_.retry_initial = seconds(1);
     options_.retry_max = seconds(60);
     options_.max_age = std::chrono::hours(1);
@@ -87,6 +146,7 @@ class DispatcherTest : public ::testing::Test {
   FakeClock clock_;
   MemoryRudderstack api_;
   std::unique_ptr<store::Store> store_;
+  FlakyKnownSyncStore* flaky_ = nullptr;  // store_, seen as what it is
   config::DispatchConfig options_;
   std::unique_ptr<Dispatcher> dispatcher_;
   int64_t events_ = 0;
@@ -301,6 +361,42 @@ TEST_F(DispatcherTest, TriggersOlderThanMaxAgeGoDeadWithTheLastError) {
   EXPECT_EQ(Triggers()[0].state, "dead");
   EXPECT_NE(Triggers()[0].last_error.find("maximum age exceeded"), std::string::npos) << Triggers()[0].last_error;
   EXPECT_EQ(api_.performed_starts(), 0);
+}
+
+// max_age applied to pending triggers only: a connection whose /start kept failing with 5xx
+// sent it again, for these triggers, forever.
+TEST_F(DispatcherTest, StartingTriggersOlderThanMaxAgeGoDeadInsteadOfRetryingForever) {
+  for (int i = 0; i < 500; ++i) api_.Fail("start", Status(StatusCode::kUnavailable, "HTTP 503"));
+  AddTrigger("c1");
+  Drain();
+  ASSERT_EQ(Triggers()[0].state, "starting");
+  RunFor(std::chrono::minutes(61));
+  EXPECT_EQ(Triggers()[0].state, "dead");
+  EXPECT_NE(Triggers()[0].last_error.find("maximum age exceeded; last error: UNAVAILABLE: HTTP 503"), std::string::npos)
+      << Triggers()[0].last_error;
+  EXPECT_EQ(Conn("c1").phase, "idle");
+  const int starts = api_.count("start");
+  RunFor(std::chrono::minutes(10));
+  EXPECT_EQ(api_.count("start"), starts) << "nothing is sent for a dead trigger";
+}
+
+// A store error while resolving an ambiguous start was read as "this sync is not a candidate":
+// with the sync already finished and nothing else running, the start was sent a second time.
+TEST_F(DispatcherTest, StoreErrorWhileResolvingAStartNeverSendsItAgain) {
+  api_.sync_duration = seconds(1);
+  AddTrigger("c1");
+  ASSERT_NO_FATAL_FAILURE(StartByDyingOwner("c1"));  // sync_1 runs; the answer is lost
+  clock_.Advance(options_.lease);                    // sync_1 has finished; the lease is over
+  flaky_->fail_known_sync = true;
+  Drain();
+  EXPECT_EQ(api_.count("start"), 1) << "no second start while the store cannot answer";
+  EXPECT_EQ(Conn("c1").phase, "starting");
+  EXPECT_NE(Conn("c1").last_error.find("database is locked"), std::string::npos) << Conn("c1").last_error;
+  flaky_->fail_known_sync = false;
+  RunFor(seconds(70));
+  EXPECT_EQ(api_.count("start"), 1);
+  EXPECT_EQ(Triggers()[0].sync_id, "sync_1");
+  EXPECT_EQ(Triggers()[0].state, "succeeded");
 }
 
 TEST_F(DispatcherTest, RetryableErrorsBackOffAndHonourRetryAfter) {

@@ -53,12 +53,17 @@ net::awaitable<bool> Send(beast::tcp_stream& stream, Response&& res, unsigned ve
   co_return !ec && keep_alive;
 }
 
-// `target`: what the parser got of the request line; Beast parses that line on its own, so
-// it is empty when the limit was reached inside the line itself.
-Response HeaderError(const beast::error_code& ec, std::string_view target) {
+// `target`: what the parser got of the request line (Beast parses that line on its own);
+// `unparsed`: the bytes still buffered, the whole header when the line was never parsed.
+Response HeaderError(const beast::error_code& ec, std::string_view target, std::string_view unparsed) {
   if (ec == bhttp::error::body_limit) return JsonError(413, "request body exceeds the limit");
   if (ec == bhttp::error::header_limit) {
-    if (target.empty() || target.size() > kTargetLimitBytes) return JsonError(414, "request target too long");
+    if (target.empty()) {
+      const size_t eol = unparsed.find("\r\n");
+      if (eol == std::string_view::npos || eol > kTargetLimitBytes) return JsonError(414, "request target too long");
+    } else if (target.size() > kTargetLimitBytes) {
+      return JsonError(414, "request target too long");
+    }
     return JsonError(431, "request headers too large");
   }
   return JsonError(400, "malformed HTTP request");
@@ -75,12 +80,17 @@ std::optional<Response> RefuseHeader(const bhttp::request_parser<bhttp::string_b
     return JsonError(400, hosts == 0 ? "missing Host header" : "more than one Host header");
   }
   // RFC 9112 §6.3: a request whose Transfer-Encoding does not end in chunked has no knowable
-  // length; read as empty, its "body" would run as the next request (smuggling). Together with
-  // Content-Length it is ambiguous.
-  if (h.count(bhttp::field::transfer_encoding) != 0) {
-    if (!parser.chunked()) return JsonError(400, "Transfer-Encoding must end in chunked");
-    if (h.count(bhttp::field::content_length) != 0) {
-      return JsonError(400, "both Transfer-Encoding and Content-Length");
+  // length; read as empty, its "body" would run as the next request (smuggling). HTTP/1.0 has
+  // no transfer codings. Any coding but chunked is one the server does not implement (§6.1:
+  // 501): Beast would strip the chunking and hand on coded bytes. (Beast itself refuses
+  // Transfer-Encoding together with Content-Length.)
+  if (const size_t codings = h.count(bhttp::field::transfer_encoding); codings != 0) {
+    if (!parser.chunked() || h.version() < 11) return JsonError(400, "Transfer-Encoding must end in chunked");
+    std::string_view te(h[bhttp::field::transfer_encoding].data(), h[bhttp::field::transfer_encoding].size());
+    while (!te.empty() && (te.back() == ' ' || te.back() == '\t')) te.remove_suffix(1);
+    while (!te.empty() && (te.front() == ' ' || te.front() == '\t')) te.remove_prefix(1);
+    if (codings > 1 || !beast::iequals(te, "chunked")) {
+      return JsonError(501, "only the chunked transfer coding is implemented");
     }
   }
   // Nothing here decodes compressed bodies: say so instead of failing to parse them.
@@ -92,15 +102,17 @@ std::optional<Response> RefuseHeader(const bhttp::request_parser<bhttp::string_b
   return std::nullopt;
 }
 
-// An absolute-form target ("http://host/path?q", RFC 9112 §3.2.2) as its origin form ("/path?q").
-std::string_view OriginForm(std::string_view target) {
+// An absolute-form target ("http://host/path?q", RFC 9112 §3.2.2) as its origin form
+// ("/path?q"; an empty path is "/"); nullopt for any other form.
+std::optional<std::string> OriginForm(std::string_view target) {
   for (std::string_view scheme : {"http://", "https://"}) {
     if (target.size() < scheme.size() || !beast::iequals(target.substr(0, scheme.size()), scheme)) continue;
     const size_t path = target.find_first_of("/?", scheme.size());
     if (path == std::string_view::npos) return "/";
-    return target.substr(path);
+    std::string rest(target.substr(path));
+    return rest.front() == '?' ? "/" + rest : rest;
   }
-  return target;
+  return std::nullopt;
 }
 
 bool IsQuietClose(const beast::error_code& ec) {
@@ -125,11 +137,13 @@ Response JsonError(unsigned status, std::string_view message) {
   return JsonResponse(status, std::move(body));
 }
 
-// A keep-alive connection waiting for its next request. `stream` is set and cleared on the
-// session's strand (`executor`) and read only there: an eviction posts to that strand.
+// A keep-alive connection waiting for its next request. `stream` and `buffer` are set and
+// cleared on the session's strand (`executor`) and read only there: an eviction runs there.
 struct IdleConnection {
-  IdleConnection(beast::tcp_stream* s, net::any_io_executor ex) : stream(s), executor(std::move(ex)) {}
+  IdleConnection(beast::tcp_stream* s, beast::flat_buffer* b, net::any_io_executor ex)
+      : stream(s), buffer(b), executor(std::move(ex)) {}
   beast::tcp_stream* stream;
+  beast::flat_buffer* buffer;
   const net::any_io_executor executor;
   bool listed = false;  // on State::idle; guarded by State::idle_mu
 };
@@ -159,23 +173,61 @@ struct Server::State {
     if (c->listed) idle.erase(it);  // else an eviction took it off the list already
     c->listed = false;
   }
-  // Closes the keep-alive connection idle the longest, as nginx and Envoy do at their limit.
-  // Returns false when no connection is idle.
-  bool EvictOldestIdle() {
-    std::shared_ptr<IdleConnection> victim;
-    {
-      MutexLock lock(idle_mu);
-      if (idle.empty()) return false;
-      victim = std::move(idle.front());
-      idle.pop_front();
-      victim->listed = false;
-    }
-    net::post(victim->executor, [victim] {
-      if (victim->stream != nullptr) victim->stream->cancel();
-    });
-    return true;
+  // The keep-alive connection idle the longest, taken off the list; null when none is idle.
+  std::shared_ptr<IdleConnection> TakeOldestIdle() {
+    MutexLock lock(idle_mu);
+    if (idle.empty()) return nullptr;
+    std::shared_ptr<IdleConnection> victim = std::move(idle.front());
+    idle.pop_front();
+    victim->listed = false;
+    return victim;
   }
 };
+
+// Registers a session as idle for its scope (the wait for the next request), and clears the
+// registration on the session's strand when the wait ends, however it ends.
+class IdleScope {
+ public:
+  IdleScope(Server::State& st, beast::tcp_stream& stream, beast::flat_buffer& buffer)
+      : st_(st), c_(std::make_shared<IdleConnection>(&stream, &buffer, stream.get_executor())), at_(st.MarkIdle(c_)) {}
+  ~IdleScope() {
+    c_->stream = nullptr;
+    c_->buffer = nullptr;
+    st_.MarkBusy(at_, c_);
+  }
+  IdleScope(const IdleScope&) = delete;
+  IdleScope& operator=(const IdleScope&) = delete;
+
+ private:
+  Server::State& st_;
+  std::shared_ptr<IdleConnection> c_;
+  Server::State::IdleList::iterator at_;
+};
+
+// Closes `victim` on its strand if it is still idle there — nothing buffered, nothing arrived
+// on the socket — and completes with whether it did. A connection that has begun its next
+// request in the meantime is left alone, so no request is ever cut off by an eviction.
+net::awaitable<bool> EvictIfStillIdle(std::shared_ptr<IdleConnection> victim) {
+  auto initiation = [victim](auto handler) {
+    auto h = std::make_shared<decltype(handler)>(std::move(handler));
+    net::post(victim->executor, [victim, h] {
+      bool evicted = false;
+      if (victim->stream != nullptr && victim->buffer != nullptr && victim->buffer->size() == 0) {
+        beast::error_code ec;
+        const size_t waiting = victim->stream->socket().available(ec);
+        if (!ec && waiting == 0) {
+          victim->stream->cancel();
+          evicted = true;
+        }
+      }
+      auto ex = net::get_associated_executor(*h);
+      net::post(ex, [h, evicted] { std::move(*h)(evicted); });
+    });
+  };
+  // Named, then awaited: see the GCC 12 note in http/blocking.h.
+  auto done = net::async_initiate<decltype(net::use_awaitable), void(bool)>(std::move(initiation), net::use_awaitable);
+  co_return co_await std::move(done);
+}
 
 namespace {
 
@@ -208,21 +260,16 @@ net::awaitable<void> Session(std::shared_ptr<Server::State> st, tcp::socket sock
     stream.expires_after(first ? opt.header_timeout : opt.idle_timeout);
     // A keep-alive connection with nothing buffered is idle: at the connection cap, the one idle
     // the longest is closed to admit a new client.
-    std::shared_ptr<IdleConnection> idle;
-    Server::State::IdleList::iterator idle_at;
-    if (!first && buffer.size() == 0) {
-      idle = std::make_shared<IdleConnection>(&stream, stream.get_executor());
-      idle_at = st->MarkIdle(idle);
-    }
+    std::optional<IdleScope> idle;
+    if (!first && buffer.size() == 0) idle.emplace(*st, stream, buffer);
     auto [ec, n] = co_await bhttp::async_read_header(stream, buffer, parser, Tuple());
-    if (idle) {
-      idle->stream = nullptr;  // on this strand: an eviction posted from now on does nothing
-      st->MarkBusy(idle_at, idle);
-    }
+    idle.reset();  // on this strand: an eviction that runs from now on leaves it alone
     if (ec) {
       // GCC 12 mishandles non-trivial temporaries in co_await expressions: name the response.
       if (IsQuietClose(ec)) break;
-      Response error = HeaderError(ec, parser.get().target());
+      const auto unparsed = buffer.data();
+      Response error = HeaderError(ec, parser.get().target(),
+                                   std::string_view(static_cast<const char*>(unparsed.data()), unparsed.size()));
       // The request line may have been parsed even when the header as a whole failed.
       if (opt.on_reject) opt.on_reject(error.result_int(), parser.get().target());
       co_await Send(stream, std::move(error), 11, false, opt.body_timeout);
@@ -252,8 +299,8 @@ net::awaitable<void> Session(std::shared_ptr<Server::State> st, tcp::socket sock
       break;
     }
     Request req = parser.release();
-    if (std::string_view target(req.target().data(), req.target().size()); OriginForm(target).size() != target.size()) {
-      req.target(std::string(OriginForm(target)));
+    if (std::optional<std::string> origin = OriginForm(std::string_view(req.target().data(), req.target().size()))) {
+      req.target(*origin);
     }
     const bool keep_alive = req.keep_alive();
     const bool head = req.method() == bhttp::verb::head;
@@ -296,7 +343,15 @@ net::awaitable<void> AcceptLoop(std::shared_ptr<Server::State> st) {
       continue;
     }
     if (st->connections.load() >= st->options.max_connections) {
-      if (!st->EvictOldestIdle()) {
+      // Admit the new client only once an idle connection has really been closed for it.
+      bool evicted = false;
+      while (!evicted) {
+        std::shared_ptr<IdleConnection> victim = st->TakeOldestIdle();
+        if (!victim) break;
+        auto eviction = EvictIfStillIdle(std::move(victim));
+        evicted = co_await std::move(eviction);
+      }
+      if (!evicted) {
         beast::error_code ignored;
         socket.close(ignored);
         metrics::Default()
@@ -320,6 +375,8 @@ net::awaitable<void> AcceptLoop(std::shared_ptr<Server::State> st) {
           std::rethrow_exception(e);
         } catch (const std::exception& ex) {
           log::Error("http session failed", {{"error", ex.what()}});
+        } catch (...) {
+          log::Error("http session failed", {{"error", "unknown exception"}});
         }
       }
     });

@@ -227,7 +227,7 @@ TEST_F(ServerTest, MalformedRequestsAre400WithAJsonBody) {
   StartServer({});
   for (std::string bad : {"GARBAGE\r\n\r\n", "POST /x HTTP/1.1\r\nContent-Length: abc\r\n\r\n",
                           "POST /x HTTP/9.9\r\n\r\n", "POST /x HTTP/1.1\r\nNo-Colon-Header\r\n\r\n",
-                          "POST /x HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nZZ\r\nxx\r\n"}) {
+                          "POST /x HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\nZZ\r\nxx\r\n"}) {
     Client c(port_);
     ASSERT_TRUE(c.Send(bad));
     std::string res = c.ReadResponse();
@@ -347,6 +347,13 @@ TEST_F(ServerTest, TransferEncodingNotEndingInChunkedIs400AndCloses) {
     EXPECT_EQ(res.find("HTTP/1.1 200"), std::string::npos) << te << ": " << res;
     EXPECT_TRUE(c.closed()) << te;
   }
+  // Chunked last, but another coding before it: the server decodes none (RFC 9112 §6.1).
+  Client coded(port_);
+  ASSERT_TRUE(coded.Send("POST /x HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n"));
+  EXPECT_TRUE(coded.ReadResponse().starts_with("HTTP/1.1 501"));
+  Client old(port_);
+  ASSERT_TRUE(old.Send("POST /x HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n"));
+  EXPECT_NE(old.ReadResponse().find(" 400 "), std::string::npos) << "HTTP/1.0 has no transfer codings";
   Client both(port_);
   ASSERT_TRUE(both.Send("POST /x HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n"));
   EXPECT_TRUE(both.ReadResponse().starts_with("HTTP/1.1 400"));
@@ -392,6 +399,8 @@ TEST_F(ServerTest, AbsoluteFormTargetsAreServedAsTheirPath) {
   EXPECT_NE(res.find("X-Target: /healthz?x=1\r\n"), std::string::npos) << res;
   ASSERT_TRUE(c.Send("GET HTTPS://relay.example HTTP/1.1\r\nHost: relay.example\r\n\r\n"));
   EXPECT_NE(c.ReadResponse().find("X-Target: /\r\n"), std::string::npos);
+  ASSERT_TRUE(c.Send("GET http://relay.example?x=1 HTTP/1.1\r\nHost: relay.example\r\n\r\n"));
+  EXPECT_NE(c.ReadResponse().find("X-Target: /?x=1\r\n"), std::string::npos) << "an empty path is /";
 }
 
 TEST_F(ServerTest, TooLongTargetIs414) {
@@ -402,6 +411,13 @@ TEST_F(ServerTest, TooLongTargetIs414) {
     std::string res = c.ReadResponse();
     EXPECT_TRUE(res.starts_with("HTTP/1.1 414")) << n << ": " << res.substr(0, 200);
   }
+  // A short request line that arrives in two pieces, then headers over the limit: 431.
+  Client split(port_);
+  ASSERT_TRUE(split.Send("GET /x HT"));
+  std::this_thread::sleep_for(milliseconds(50));
+  ASSERT_TRUE(split.Send("TP/1.1\r\nHost: t\r\nX-Big: " + std::string(20000, 'a') + "\r\n\r\n"));
+  std::string split_res = split.ReadResponse();
+  EXPECT_TRUE(split_res.starts_with("HTTP/1.1 431")) << split_res.substr(0, 100);
   Client headers(port_);
   ASSERT_TRUE(headers.Send("GET /x HTTP/1.1\r\nHost: t\r\nX-Big: " + std::string(20000, 'a') + "\r\n\r\n"));
   std::string big = headers.ReadResponse();

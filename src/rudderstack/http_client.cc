@@ -142,8 +142,10 @@ class HttpClient : public Client {
     boost::system::error_code ec;
     json::value v = json::parse(ex.body, ec);
     const json::value* id = (!ec && v.is_object()) ? v.get_object().if_contains("syncId") : nullptr;
-    if (id == nullptr || !id->is_string() || id->get_string().empty()) {
-      return Status(StatusCode::kDeadlineExceeded, what + ": HTTP " + std::to_string(ex.status) + " without a syncId");
+    // An id the relay could not use in a URL later is no id: the start is ambiguous, and is
+    // resolved from the list of syncs like a lost answer.
+    if (id == nullptr || !id->is_string() || !IsRudderstackId(std::string_view(id->get_string()))) {
+      return Status(StatusCode::kDeadlineExceeded, what + ": HTTP " + std::to_string(ex.status) + " without a valid syncId");
     }
     return std::string(id->get_string().data(), id->get_string().size());
   }
@@ -168,7 +170,10 @@ class HttpClient : public Client {
     if (list == nullptr || !list->is_array()) return InvalidArgumentError("rudderstack list syncs: no \"syncs\" array");
     std::vector<SyncInfo> out;
     for (const json::value& e : list->get_array()) {
-      if (e.is_object()) out.push_back(SyncFromObject(e.get_object()));
+      if (!e.is_object()) continue;
+      SyncInfo s = SyncFromObject(e.get_object());
+      // Only syncs the relay can follow (common/ids.h): never adopt one it cannot poll.
+      if (IsRudderstackId(s.id)) out.push_back(std::move(s));
     }
     return out;
   }

@@ -110,6 +110,15 @@ constexpr const char* kConnectionColumns =
     "c.id, c.phase, COALESCE(c.sync_id,''), c.start_attempted_at, COALESCE(c.sync_type,''), c.attempts, "
     "c.next_check_at, c.phase_since, COALESCE(c.last_error,'')";
 
+constexpr const char* kSyncColumns =
+    "connection_id, sync_id, status, origin, COALESCE(started_at_text,''), COALESCE(finished_at_text,''), "
+    "COALESCE(error,''), metrics_succeeded, metrics_failed, metrics_changed, metrics_total, COALESCE(sync_type,'')";
+
+Sync ReadSync(const PgResult& r, int i) {
+  return Sync{r.Text(i, 0), r.Text(i, 1), r.Text(i, 2), r.Text(i, 3), r.Text(i, 4),  r.Text(i, 5),
+              r.Text(i, 6), r.Int(i, 7),  r.Int(i, 8),  r.Int(i, 9),  r.Int(i, 10), r.Text(i, 11)};
+}
+
 Trigger ReadTrigger(const PgResult& r, int i) {
   Trigger t;
   t.id = r.Int(i, 0);
@@ -150,6 +159,20 @@ StoredEvent ReadEvent(const PgResult& r, int i) {
 #define RELAY_PG_TRY(var, expr)          \
   auto var = (expr);                     \
   if (!var.ok()) return var.status()
+
+// The smallest id such that every row below it has `column` < `cut`, assuming the column grows
+// with the id. Binary search on the primary key: O(log² n), whatever the table's size.
+StatusOr<int64_t> BoundaryId(PgConn& db, const std::string& table, const std::string& column, int64_t cut) {
+  RELAY_PG_TRY(last, db.Exec("SELECT COALESCE(MAX(id), 0) FROM " + table));
+  int64_t lo = 0, hi = last->Int(0, 0) + 1;
+  while (lo < hi) {
+    const int64_t mid = lo + (hi - lo) / 2;
+    RELAY_PG_TRY(q, db.Exec("SELECT " + column + " FROM " + table + " WHERE id >= $1 ORDER BY id LIMIT 1", {P(mid)}));
+    if (q->rows() == 0 || q->Int(0, 0) >= cut) hi = mid;
+    else lo = mid + 1;
+  }
+  return lo;
+}
 
 class PostgresStore : public Store {
  public:
@@ -265,15 +288,23 @@ class PostgresStore : public Store {
     std::vector<Sync> out;
     Status s = exec_.RunSync([&](PgConn& db) -> Status {
       out.clear();
-      RELAY_PG_TRY(r, db.Exec(
-          "SELECT connection_id, sync_id, status, origin, COALESCE(started_at_text,''), COALESCE(finished_at_text,''), "
-          "COALESCE(error,''), metrics_succeeded, metrics_failed, metrics_changed, metrics_total, COALESCE(sync_type,'') "
-          "FROM syncs WHERE ($1 = '' OR connection_id = $1) ORDER BY id LIMIT $2",
-          {P(connection_id), P(int64_t{limit})}));
-      for (int i = 0; i < r->rows(); ++i) {
-        out.push_back(Sync{r->Text(i, 0), r->Text(i, 1), r->Text(i, 2), r->Text(i, 3), r->Text(i, 4), r->Text(i, 5),
-                           r->Text(i, 6), r->Int(i, 7), r->Int(i, 8), r->Int(i, 9), r->Int(i, 10), r->Text(i, 11)});
-      }
+      RELAY_PG_TRY(r, db.Exec(std::string("SELECT ") + kSyncColumns +
+                                  " FROM syncs WHERE ($1 = '' OR connection_id = $1) ORDER BY id LIMIT $2",
+                              {P(connection_id), P(int64_t{limit})}));
+      for (int i = 0; i < r->rows(); ++i) out.push_back(ReadSync(*r, i));
+      return Status::Ok();
+    });
+    if (!s.ok()) return s;
+    return out;
+  }
+
+  StatusOr<std::optional<Sync>> GetSync(const std::string& connection_id, const std::string& sync_id) override {
+    std::optional<Sync> out;
+    Status s = exec_.RunSync([&](PgConn& db) -> Status {
+      out.reset();
+      RELAY_PG_TRY(r, db.Exec(std::string("SELECT ") + kSyncColumns + " FROM syncs WHERE connection_id = $1 AND sync_id = $2",
+                              {P(connection_id), P(sync_id)}));
+      if (r->rows() > 0) out = ReadSync(*r, 0);
       return Status::Ok();
     });
     if (!s.ok()) return s;
@@ -392,6 +423,62 @@ class PostgresStore : public Store {
     if (!s.ok()) return s;
     std::sort(moved.begin(), moved.end());
     return moved;
+  }
+
+  StatusOr<PruneCounts> Prune(TimePoint cutoff, int batch, bool dry_run) override {
+    PruneCounts out;
+    Status s = exec_.RunSync([&](PgConn& db) -> Status {
+      out = PruneCounts{};
+      const int64_t cut = ToUnixMillis(cutoff);
+      const int64_t limit = batch;
+      // As on SQLite: rows older than the cutoff sit below a boundary id found by binary search.
+      StatusOr<int64_t> events_below = BoundaryId(db, "events", "received_at", cut);
+      if (!events_below.ok()) return events_below.status();
+      RELAY_PG_TRY(picked, db.Exec(
+          "SELECT e.id, e.event_id FROM events e WHERE e.id < $1 AND e.received_at < $2 AND NOT EXISTS (SELECT 1 FROM "
+          "triggers t WHERE t.event_id = e.event_id AND t.state IN ('pending','starting','running')) ORDER BY e.id LIMIT $3",
+          {P(*events_below), P(cut), P(limit)}));
+      std::vector<int64_t> ids;
+      for (int i = 0; i < picked->rows(); ++i) ids.push_back(picked->Int(i, 0));
+      out.events = static_cast<int64_t>(ids.size());
+      const std::string id_array = PgIdArray(ids);
+      auto count_or_delete = [&](const std::string& from_where, const std::vector<PgParam>& params, int64_t* n) -> Status {
+        RELAY_PG_TRY(r, db.Exec((dry_run ? "SELECT COUNT(*)" : "DELETE") + from_where, params));
+        *n += dry_run ? r->Int(0, 0) : r->affected();
+        return Status::Ok();
+      };
+      if (Status st = count_or_delete(
+              " FROM triggers WHERE event_id IN (SELECT event_id FROM events WHERE id = ANY($1::bigint[]))", {P(id_array)},
+              &out.triggers);
+          !st.ok()) return st;
+      if (!dry_run) {
+        int64_t deleted = 0;
+        if (Status st = count_or_delete(" FROM events WHERE id = ANY($1::bigint[])", {P(id_array)}, &deleted); !st.ok()) {
+          return st;
+        }
+        out.events = deleted;
+      }
+      if (out.events == 0) {  // manual triggers, once the old events are gone
+        StatusOr<int64_t> triggers_below = BoundaryId(db, "triggers", "created_at", cut);
+        if (!triggers_below.ok()) return triggers_below.status();
+        if (Status st = count_or_delete(
+                " FROM triggers WHERE id IN (SELECT id FROM triggers WHERE id < $1 AND event_id IS NULL AND created_at < $2 "
+                "AND state IN ('succeeded','failed','skipped','dead') ORDER BY id LIMIT $3)",
+                {P(*triggers_below), P(cut), P(limit)}, &out.triggers);
+            !st.ok()) return st;
+      }
+      if (Status st = count_or_delete(
+              " FROM syncs WHERE id IN (SELECT id FROM syncs WHERE status IN ('succeeded','failed','unknown') "
+              "AND updated_at < $1 ORDER BY id LIMIT $2)",
+              {P(cut), P(limit)}, &out.syncs);
+          !st.ok()) return st;
+      StatusOr<int64_t> attempts_below = BoundaryId(db, "attempts", "at", cut);
+      if (!attempts_below.ok()) return attempts_below.status();
+      return count_or_delete(" FROM attempts WHERE id IN (SELECT id FROM attempts WHERE id < $1 AND at < $2 ORDER BY id LIMIT $3)",
+                             {P(*attempts_below), P(cut), P(limit)}, &out.attempts);
+    });
+    if (!s.ok()) return s;
+    return out;
   }
 
   Status Ping() override {

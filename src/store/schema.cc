@@ -128,9 +128,13 @@ StatusOr<int> CurrentVersion(Db& db) {
 int LatestSchemaVersion() { return static_cast<int>(Migrations().size()); }
 
 Status CheckSchema(Db& db) {
+  {
+    Query table = db.Prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_version'");
+    const bool found = table.Step();
+    if (!table.status().ok()) return table.status();  // not a database, locked, …: the real cause
+    if (!found) return SchemaProblem(-1, LatestSchemaVersion());
+  }
   Query q = db.Prepare("SELECT COALESCE(MAX(version), 0) FROM schema_version");
-  // A missing table fails to prepare: the file holds no relay schema.
-  if (!q.status().ok()) return SchemaProblem(-1, LatestSchemaVersion());
   const int v = q.Step() ? static_cast<int>(q.Int(0)) : 0;
   if (!q.status().ok()) return q.status();
   return SchemaProblem(v, LatestSchemaVersion());

@@ -63,6 +63,39 @@ constexpr const char* kTriggerColumns =
 
 }  // namespace
 
+namespace {
+
+constexpr const char* kSyncColumns =
+    "connection_id, sync_id, status, origin, COALESCE(started_at_text,''), COALESCE(finished_at_text,''), "
+    "COALESCE(error,''), metrics_succeeded, metrics_failed, metrics_changed, metrics_total, COALESCE(sync_type,'')";
+
+// The smallest id such that every row below it has `column` < `cut`, assuming the column grows
+// with the id (received_at, created_at, at do: rows are inserted as time goes on). Binary
+// search on the primary key: O(log² n), whatever the table's size.
+StatusOr<int64_t> BoundaryId(Db& db, const std::string& table, const std::string& column, int64_t cut) {
+  Query last = db.Prepare("SELECT COALESCE(MAX(id), 0) FROM " + table);
+  const int64_t max = last.Step() ? last.Int(0) : 0;
+  if (!last.status().ok()) return last.status();
+  int64_t lo = 0, hi = max + 1;
+  while (lo < hi) {
+    const int64_t mid = lo + (hi - lo) / 2;
+    Query q = db.Prepare("SELECT " + column + " FROM " + table + " WHERE id >= ?1 ORDER BY id LIMIT 1");
+    q.Bind(1, mid);
+    const bool newer = !q.Step() || q.Int(0) >= cut;
+    if (!q.status().ok()) return q.status();
+    if (newer) hi = mid;
+    else lo = mid + 1;
+  }
+  return lo;
+}
+
+Sync ReadSync(const Query& q) {
+  return Sync{q.Text(0), q.Text(1), q.Text(2), q.Text(3), q.Text(4),  q.Text(5),
+              q.Text(6), q.Int(7),  q.Int(8),  q.Int(9),  q.Int(10), q.Text(11)};
+}
+
+}  // namespace
+
 const std::string kSqliteEventTriggersSql = std::string("SELECT ") + kTriggerColumns +
                                             " FROM triggers WHERE event_seq = (SELECT id FROM events WHERE event_id = ?1)"
                                             " ORDER BY id";
@@ -126,15 +159,22 @@ class SqliteStore : public Store {
   StatusOr<std::vector<Sync>> ListSyncs(const std::string& connection_id, int limit) override {
     std::vector<Sync> out;
     Status s = RunSync([&](Db& db) {
-      Query q = db.Prepare(
-          "SELECT connection_id, sync_id, status, origin, COALESCE(started_at_text,''), COALESCE(finished_at_text,''), "
-          "COALESCE(error,''), metrics_succeeded, metrics_failed, metrics_changed, metrics_total, COALESCE(sync_type,'') "
-          "FROM syncs WHERE (?1 = '' OR connection_id = ?1) ORDER BY rowid LIMIT ?2");
+      Query q = db.Prepare(std::string("SELECT ") + kSyncColumns +
+                           " FROM syncs WHERE (?1 = '' OR connection_id = ?1) ORDER BY rowid LIMIT ?2");
       q.Bind(1, connection_id).Bind(2, int64_t{limit});
-      while (q.Step()) {
-        out.push_back(Sync{q.Text(0), q.Text(1), q.Text(2), q.Text(3), q.Text(4), q.Text(5), q.Text(6), q.Int(7),
-                           q.Int(8), q.Int(9), q.Int(10), q.Text(11)});
-      }
+      while (q.Step()) out.push_back(ReadSync(q));
+      return q.status();
+    });
+    if (!s.ok()) return s;
+    return out;
+  }
+
+  StatusOr<std::optional<Sync>> GetSync(const std::string& connection_id, const std::string& sync_id) override {
+    std::optional<Sync> out;
+    Status s = RunSync([&](Db& db) {
+      Query q = db.Prepare(std::string("SELECT ") + kSyncColumns + " FROM syncs WHERE connection_id = ?1 AND sync_id = ?2");
+      q.Bind(1, connection_id).Bind(2, sync_id);
+      if (q.Step()) out = ReadSync(q);
       return q.status();
     });
     if (!s.ok()) return s;
@@ -345,6 +385,79 @@ class SqliteStore : public Store {
     if (!s.ok()) return s;
     std::sort(moved.begin(), moved.end());
     return moved;
+  }
+
+  StatusOr<PruneCounts> Prune(TimePoint cutoff, int batch, bool dry_run) override {
+    PruneCounts out;
+    Status s = RunSync([&](Db& db) {
+      out = PruneCounts{};
+      const int64_t cut = ToUnixMillis(cutoff);
+      const int64_t limit = batch;
+      // Rows older than the cutoff sit below a boundary id (ids grow with time), found by
+      // binary search on the primary key: a pass never scans the rows it keeps.
+      StatusOr<int64_t> events_below = BoundaryId(db, "events", "received_at", cut);
+      if (!events_below.ok()) return events_below.status();
+      std::string ids = "[";
+      {
+        Query pick = db.Prepare(
+            "SELECT e.id FROM events e WHERE e.id < ?1 AND e.received_at < ?2 AND NOT EXISTS (SELECT 1 FROM triggers t "
+            "WHERE t.event_seq = e.id AND t.state IN ('pending','starting','running')) ORDER BY e.id LIMIT ?3");
+        pick.Bind(1, *events_below).Bind(2, cut).Bind(3, limit);
+        while (pick.Step()) {
+          ids += (out.events ? "," : "") + std::to_string(pick.Int(0));
+          ++out.events;
+        }
+        if (!pick.status().ok()) return pick.status();
+      }
+      ids += "]";
+      auto run = [&](const char* sql, auto bind, int64_t* count) -> Status {
+        Query q = db.Prepare(sql);
+        bind(q);
+        if (q.Step()) *count += q.Int(0);  // dry: a COUNT(*); otherwise nothing comes back
+        if (!q.status().ok()) return q.status();
+        if (!dry_run) *count += db.Changes();
+        return Status::Ok();
+      };
+      auto by_events = [&](Query& q) { q.Bind(1, ids); };
+      if (dry_run) {
+        if (Status st = run("SELECT COUNT(*) FROM triggers WHERE event_seq IN (SELECT value FROM json_each(?1))", by_events,
+                            &out.triggers); !st.ok()) return st;
+      } else {
+        if (Status st = run("DELETE FROM triggers WHERE event_seq IN (SELECT value FROM json_each(?1))", by_events,
+                            &out.triggers); !st.ok()) return st;
+        int64_t events = 0;
+        if (Status st = run("DELETE FROM events WHERE id IN (SELECT value FROM json_each(?1))", by_events, &events);
+            !st.ok()) return st;
+        out.events = events;
+      }
+      // Manual triggers (no event) once the old events are gone: their id range is then nearly
+      // empty, so the scan below the boundary stays short.
+      if (out.events == 0) {
+        StatusOr<int64_t> triggers_below = BoundaryId(db, "triggers", "created_at", cut);
+        if (!triggers_below.ok()) return triggers_below.status();
+        auto bind = [&](Query& q) { q.Bind(1, *triggers_below).Bind(2, cut).Bind(3, limit); };
+        const char* where =
+            " FROM triggers WHERE id IN (SELECT id FROM triggers WHERE id < ?1 AND event_id IS NULL AND created_at < ?2 "
+            "AND state IN ('succeeded','failed','skipped','dead') ORDER BY id LIMIT ?3)";
+        if (Status st = run((std::string(dry_run ? "SELECT COUNT(*)" : "DELETE") + where).c_str(), bind, &out.triggers);
+            !st.ok()) return st;
+      }
+      {
+        auto bind = [&](Query& q) { q.Bind(1, cut).Bind(2, limit); };
+        const char* where =
+            " FROM syncs WHERE rowid IN (SELECT rowid FROM syncs WHERE status IN ('succeeded','failed','unknown') "
+            "AND updated_at < ?1 ORDER BY rowid LIMIT ?2)";
+        if (Status st = run((std::string(dry_run ? "SELECT COUNT(*)" : "DELETE") + where).c_str(), bind, &out.syncs);
+            !st.ok()) return st;
+      }
+      StatusOr<int64_t> attempts_below = BoundaryId(db, "attempts", "at", cut);
+      if (!attempts_below.ok()) return attempts_below.status();
+      auto bind = [&](Query& q) { q.Bind(1, *attempts_below).Bind(2, cut).Bind(3, limit); };
+      const char* where = " FROM attempts WHERE id IN (SELECT id FROM attempts WHERE id < ?1 AND at < ?2 ORDER BY id LIMIT ?3)";
+      return run((std::string(dry_run ? "SELECT COUNT(*)" : "DELETE") + where).c_str(), bind, &out.attempts);
+    });
+    if (!s.ok()) return s;
+    return out;
   }
 
   Status Ping() override {

@@ -197,6 +197,15 @@ struct Gauges {
   std::map<std::string, int64_t> connections_by_phase;
 };
 
+// What one Prune call removed (or, dry, would remove).
+struct PruneCounts {
+  int64_t events = 0;
+  int64_t triggers = 0;
+  int64_t syncs = 0;
+  int64_t attempts = 0;
+  int64_t total() const { return events + triggers + syncs + attempts; }
+};
+
 struct StoredEvent {
   std::string event_id;
   std::string event_type;
@@ -238,7 +247,10 @@ class Store {
   virtual StatusOr<std::optional<StoredEvent>> GetEvent(const std::string& event_id) = 0;
   virtual StatusOr<int64_t> CountEvents() = 0;
   virtual StatusOr<std::vector<Attempt>> ListAttempts(const std::string& connection_id, int limit) = 0;
+  // Oldest first; all connections when `connection_id` is empty.
   virtual StatusOr<std::vector<Sync>> ListSyncs(const std::string& connection_id, int limit) = 0;
+  // One sync by its key; nullopt when the store does not know it.
+  virtual StatusOr<std::optional<Sync>> GetSync(const std::string& connection_id, const std::string& sync_id) = 0;
   virtual StatusOr<std::optional<Connection>> GetConnection(const std::string& connection_id) = 0;
 
   // Operator reads and actions (CLI, admin API).
@@ -256,6 +268,13 @@ class Store {
   // Moves dead triggers back to pending (all dead ones when `ids` is empty); returns the ids
   // that moved. Triggers in other states are left alone.
   virtual StatusOr<std::vector<int64_t>> RetryDead(const std::vector<int64_t>& ids, TimePoint now) = 0;
+
+  // Retention. Removes, in one short transaction, at most `batch` of each: events received
+  // before `cutoff` whose triggers are all final, with those triggers; final manual triggers
+  // created before it; finished syncs last updated before it; attempts made before it. A
+  // trigger that is not final is never removed, nor its event. Call again until total() is 0.
+  // `dry_run` counts what the same call would remove and removes nothing.
+  virtual StatusOr<PruneCounts> Prune(TimePoint cutoff, int batch, bool dry_run) = 0;
 
   // Health and gauges.
   // OK when the store can take a write transaction now; Unavailable (with the cause) otherwise.

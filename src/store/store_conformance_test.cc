@@ -442,6 +442,76 @@ TEST_P(StoreTest, AnEventsTriggersAreFoundThroughAnIndex) {
   EXPECT_NE(steps.find("SEARCH triggers USING INDEX triggers_event_seq"), std::string::npos) << steps;
 }
 
+// Retention: old events go with their final triggers, never a trigger that is not final (nor
+// its event); recent rows stay; batches are bounded; a dry run removes nothing.
+TEST_P(StoreTest, PruneRemovesOnlyOldFinishedHistoryInBatches) {
+  auto store = Open();
+  const TimePoint old_time = FromUnixMillis(1'000'000);
+  const TimePoint cutoff = FromUnixMillis(5'000'000);
+  const TimePoint recent = FromUnixMillis(9'000'000);
+  auto event_at = [](const std::string& id, int64_t run, TimePoint at) {
+    NewEvent e = Event(id, run);
+    e.received_at = at;
+    return e;
+  };
+  // Five old events whose triggers end succeeded, one old event whose trigger is still pending,
+  // one recent event.
+  for (int i = 0; i < 5; ++i) {
+    ASSERT_TRUE(store->Append(event_at("old_" + std::to_string(i), i, old_time), {Trigger("c1", "k" + std::to_string(i))}).ok());
+  }
+  ASSERT_TRUE(store->Append(event_at("old_pending", 10, old_time), {Trigger("c2", "kp")}).ok());
+  ASSERT_TRUE(store->Append(event_at("new", 11, recent), {Trigger("c1", "kn")}).ok());
+  auto claim = store->ClaimConnection("w", recent, std::chrono::seconds(60));
+  ASSERT_TRUE(claim.ok() && claim->has_value());
+  ASSERT_EQ((*claim)->connection.id, "c1");
+  Transition t;
+  t.owner = "w";
+  t.now = old_time;
+  t.connection = (*claim)->connection;
+  t.triggers.push_back({{1, 2, 3, 4, 5}, "succeeded", "s_old", ""});
+  t.syncs.push_back({"c1", "s_old", "succeeded", "relay", "", "", "", 0, 0, 0, 0, "incremental"});
+  t.attempts.push_back({"c1", "start", old_time, 5, 200, "ok", "s_old", {1, 2, 3, 4, 5}});
+  t.attempts.push_back({"c1", "get_sync", recent, 5, 200, "ok", "s_old", {}});
+  t.release = true;
+  ASSERT_TRUE(store->Commit(t).ok());
+
+  auto dry = store->Prune(cutoff, 1000, /*dry_run=*/true);
+  ASSERT_TRUE(dry.ok()) << dry.status().ToString();
+  EXPECT_EQ(dry->events, 5);
+  EXPECT_EQ(dry->triggers, 5);
+  EXPECT_EQ(dry->syncs, 1);
+  EXPECT_EQ(dry->attempts, 1);
+  EXPECT_EQ(*store->CountEvents(), 7) << "a dry run removes nothing";
+
+  auto first = store->Prune(cutoff, 2, false);
+  ASSERT_TRUE(first.ok()) << first.status().ToString();
+  EXPECT_EQ(first->events, 2) << "a batch is bounded";
+  EXPECT_EQ(first->triggers, 2);
+  PruneCounts total = *first;
+  for (int i = 0; i < 10; ++i) {
+    auto more = store->Prune(cutoff, 2, false);
+    ASSERT_TRUE(more.ok());
+    if (more->total() == 0) break;
+    total.events += more->events;
+    total.triggers += more->triggers;
+    total.syncs += more->syncs;
+    total.attempts += more->attempts;
+  }
+  EXPECT_EQ(total.events, 5);
+  EXPECT_EQ(total.triggers, 5);
+  EXPECT_EQ(total.syncs, 1);
+  EXPECT_EQ(total.attempts, 1);
+  EXPECT_EQ(*store->CountEvents(), 2);
+  EXPECT_TRUE(store->GetEvent("old_pending")->has_value()) << "its trigger is not final";
+  EXPECT_TRUE(store->GetEvent("new")->has_value());
+  EXPECT_FALSE(store->GetEvent("old_0")->has_value());
+  auto left = store->ListTriggers("", 100);
+  ASSERT_EQ(left->size(), 2u);
+  EXPECT_EQ((*left)[0].state, "pending");
+  EXPECT_EQ(store->ListAttempts("c1", 10)->size(), 1u);
+  EXPECT_EQ(store->Prune(cutoff, 1000, false)->total(), 0);
+}
+
 TEST_P(StoreTest, UnreachableDatabaseIsUnavailable) {
   // Missing directories are created (see above); a regular file in the way is not replaced.
   std::ofstream(dir_.File("blocker")) << "not a directory";

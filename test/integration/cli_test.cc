@@ -24,7 +24,9 @@ std::string Mask(const std::string& text) {
   // Relative times change as the clock moves, and so do the column widths around them.
   static const std::regex kRelative(R"(\((in )?\d+[smhd]( ago)?\))");
   static const std::regex kPadding(" {2,}");
-  return std::regex_replace(std::regex_replace(text, kRelative, "(<REL>)"), kPadding, "  ");
+  static const std::regex kTempDir("/tmp/retl-relay-test-[A-Za-z0-9]+");
+  return std::regex_replace(std::regex_replace(std::regex_replace(text, kRelative, "(<REL>)"), kPadding, "  "), kTempDir,
+                            "<DIR>");
 }
 
 void ExpectGolden(const std::string& name, const std::string& actual) {
@@ -163,6 +165,28 @@ TEST_F(CliTest, StoredControlCharactersNeverReachTheTerminal) {
   EXPECT_EQ(one.err.find('\x1b'), std::string::npos) << one.err;
 }
 
+// A trigger's sync was looked up in the connection's first 1,000 syncs, oldest first: on a busy
+// connection new triggers showed no sync at all.
+TEST_F(CliTest, ATriggersSyncIsFoundAmongThousandsOfSyncs) {
+  {
+    auto store = Store();
+    ASSERT_TRUE(store->Append({"wev_late", "job.run.completed", 1, 123, 1005, 10, "{}", clock_.Now()},
+                              {{"main", "conn_a", "incremental", "queue", "k5"}})
+                    .ok());
+    std::vector<store::Sync> syncs;
+    for (int i = 0; i < 1000; ++i) {
+      syncs.push_back({"conn_a", "s_fill_" + std::to_string(i), "succeeded", "external", "", "", "", 0, 0, 0, 0, ""});
+    }
+    syncs.push_back({"conn_a", "s_late", "succeeded", "relay", "2026-01-01T00:05:00.000Z", "2026-01-01T00:06:00.000Z",
+                     "", 7, 0, 7, 7, "incremental"});
+    Step(*store, "conn_a", "idle", "", {{{3}, "succeeded", "s_late", ""}}, syncs, {});
+  }
+  auto trail = Json({"event", "wev_late"});
+  const auto& sync = trail.at("triggers").at(0).at("sync");
+  ASSERT_TRUE(sync.is_object()) << json::serialize(trail);
+  EXPECT_EQ(sync.at("sync_id").as_string(), "s_late");
+}
+
 TEST_F(CliTest, SinceAndConnectionIdsAreCheckedStrictly) {
   for (std::string since : {"9999-99-99T99:99:99Z", "2026-02-30T00:00:00Z", "2300-01-01T00:00:00Z"}) {
     auto r = Cli({"events", "--since", since});
@@ -263,6 +287,97 @@ TEST_F(CliTest, UsageErrorsExitTwo) {
                           "replay", "dead", "retry", "trigger", "syncs", "sync", "stop"}) {
     EXPECT_NE(help.out.find(std::string("  ") + cmd + " "), std::string::npos) << cmd;
   }
+}
+
+// A newcomer's typo gets a suggestion; `help COMMAND` works; every --help ends with real
+// examples; usage lines say retl-relay, not the binary's path.
+TEST_F(CliTest, UnknownCommandsSuggestTheClosestAndHelpHasExamples) {
+  auto typo = RunCommand({"serv"});
+  EXPECT_EQ(typo.exit_code, 2);
+  ExpectGolden("unknown_command.txt", typo.err);
+  EXPECT_NE(RunCommand({"evnts"}).err.find("did you mean 'events'?"), std::string::npos);
+  EXPECT_EQ(RunCommand({"frobnicate"}).err.find("did you mean"), std::string::npos) << "nothing close: no guess";
+  auto help = RunCommand({"help", "events"});
+  EXPECT_EQ(help.exit_code, 0) << help.err;
+  ExpectGolden("help_events.txt", help.out);
+  EXPECT_EQ(help.out, RunCommand({"events", "--help"}).out);
+  EXPECT_EQ(RunCommand({"help"}).exit_code, 0);
+  EXPECT_EQ(RunCommand({"help", "nope"}).exit_code, 2);
+  for (const char* cmd : {"serve", "sandbox", "check-config", "explain", "send-test", "status", "events", "event",
+                          "replay", "dead", "retry", "trigger", "syncs", "sync", "stop", "prune", "fake-rudderstack"}) {
+    auto h = RunCommand({cmd, "--help"});
+    EXPECT_EQ(h.exit_code, 0) << cmd;
+    const size_t examples = h.out.find("Examples:\n  ");
+    EXPECT_NE(examples, std::string::npos) << cmd;
+    EXPECT_NE(h.out.find("retl-relay " + std::string(cmd), examples), std::string::npos) << cmd;
+    EXPECT_NE(h.out.find("Usage: retl-relay " + std::string(cmd)), std::string::npos) << cmd << ": " << h.out.substr(0, 200);
+  }
+}
+
+// One vocabulary: the config's outcome names work for send-test, and the old spellings are
+// accepted everywhere with a note; --job-id everywhere.
+TEST_F(CliTest, OneVocabularyForOutcomesAndJobIds) {
+  auto printed = RunCommand({"send-test", "--print", "--status", "error"}, {{"DBT_WEBHOOK_SECRET", "s"}});
+  EXPECT_EQ(printed.exit_code, 0) << printed.err;
+  EXPECT_NE(printed.out.find("\"runStatusCode\":20"), std::string::npos) << printed.out;
+  auto old = RunCommand({"send-test", "--print", "--status", "errored"}, {{"DBT_WEBHOOK_SECRET", "s"}});
+  EXPECT_EQ(old.exit_code, 0);
+  EXPECT_NE(old.err.find("read as error"), std::string::npos) << old.err;
+  EXPECT_EQ(RunCommand({"send-test", "--print", "--status", "done"}, {{"DBT_WEBHOOK_SECRET", "s"}}).exit_code, 2);
+  EXPECT_EQ(Json({"events", "--job-id", "456"}).at("events").as_array().size(), 1u);
+  EXPECT_EQ(Json({"events", "--job", "456"}).at("events").as_array().size(), 1u) << "the old flag stays an alias";
+}
+
+// check-config says exactly what serve would refuse, at once, and creates nothing.
+TEST_F(CliTest, CheckConfigIsAsStrictAsServeAndSpeaksJson) {
+  std::ofstream(dir_.File("listen.toml")) << "[server]\nlisten = \"0.0.0.0:80800\"\n[store]\nurl = \"sqlite://"
+                                            << dir_.File("never.db") << "\"\n[rudderstack]\ntoken = \"t\"\n"
+                                            << "[[route]]\nconnections = [\"c\"]\non = [\"errored\"]\n";
+  auto bad = RunCommand({"check-config", "--config", dir_.File("listen.toml")});
+  EXPECT_EQ(bad.exit_code, 1);
+  ExpectGolden("check_config_problems.txt", bad.err);
+  auto as_json = RunCommand({"check-config", "--config", dir_.File("listen.toml"), "--json"});
+  EXPECT_EQ(as_json.exit_code, 1);
+  auto v = json::parse(as_json.out);
+  EXPECT_FALSE(v.at("ok").as_bool());
+  EXPECT_EQ(v.at("problems").as_array().size(), 2u) << as_json.out;
+  // serve refuses the same file before creating anything.
+  auto serve = RunCommand({"serve", "--config", dir_.File("listen.toml")});
+  EXPECT_EQ(serve.exit_code, 1);
+  EXPECT_NE(serve.err.find("server.listen"), std::string::npos) << serve.err;
+  struct stat st {};
+  EXPECT_NE(::stat(dir_.File("never.db").c_str(), &st), 0) << "serve created the store before refusing";
+  auto good = json::parse(RunCommand({"check-config", "--config", dir_.File("relay.toml"), "--json"}).out);
+  EXPECT_TRUE(good.at("ok").as_bool());
+  EXPECT_EQ(good.at("routes").as_array().size(), 2u);
+  EXPECT_TRUE(good.at("rudderstack").at("token_set").as_bool());
+  EXPECT_EQ(json::serialize(good).find("cli-test-token"), std::string::npos);
+}
+
+// syncs, sync and stop talk to RudderStack only: a missing store is no obstacle.
+TEST_F(CliTest, RudderStackCommandsNeedNoStore) {
+  for (std::vector<std::string> args : {std::vector<std::string>{"syncs", "conn_a"}, {"sync", "conn_a", "s_1"}, {"stop", "conn_a"}}) {
+    args.insert(args.end(), {"--store", "sqlite://" + dir_.File("missing/none.db")});
+    auto r = Cli(args);
+    EXPECT_EQ(r.exit_code, 1) << args[0];
+    EXPECT_EQ(r.err.find("store"), std::string::npos) << args[0] << ": " << r.err;
+    EXPECT_NE(r.err.find("rudderstack"), std::string::npos) << args[0] << ": " << r.err;
+  }
+}
+
+TEST_F(CliTest, PruneRemovesOldFinishedHistoryAndDryRunCountsIt) {
+  // The golden store is dated 2026-01-01; everything final in it is older than 1 day.
+  auto dry = Json({"prune", "--older-than", "1d", "--dry-run"});
+  EXPECT_TRUE(dry.at("dry_run").as_bool());
+  EXPECT_EQ(dry.at("events").as_int64(), 3);
+  EXPECT_EQ(Json({"events"}).at("events").as_array().size(), 3u) << "a dry run removes nothing";
+  auto r = Cli({"prune", "--older-than", "1d"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("removed"), std::string::npos);
+  EXPECT_NE(r.out.find("3 events, 2 triggers"), std::string::npos) << r.out;
+  EXPECT_TRUE(Json({"events"}).at("events").as_array().empty());
+  EXPECT_EQ(Cli({"prune", "--older-than", "soon"}).exit_code, 2);
+  EXPECT_EQ(Cli({"prune"}).exit_code, 2) << "--older-than is required";
 }
 
 TEST_F(CliTest, CheckConfigRedactsSecretsAndListsProblems) {

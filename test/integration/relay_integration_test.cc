@@ -385,9 +385,11 @@ TEST_F(RelayIntegrationTest, AdminApiRefusesBadInputWithoutEndingTheRelay) {
   EXPECT_EQ(del.status, 405);
   EXPECT_NE(del.headers.find("Allow: GET, HEAD"), std::string::npos) << del.headers;
   EXPECT_NE(Admin("GET", "events/x/replay").headers.find("Allow: POST"), std::string::npos);
-  auto head = Admin("HEAD", "status");
+  auto head = Admin("HEAD", "status");  // (that no body follows is server_test's raw-socket check)
   EXPECT_EQ(head.status, 200);
-  EXPECT_TRUE(head.body.empty());
+  EXPECT_NE(head.headers.find("Content-Length: "), std::string::npos) << head.headers;
+  // A POST to a GET-only RudderStack path is a 405, not a call that takes an upstream slot.
+  EXPECT_EQ(Admin("POST", "connections/conn_main/syncs").status, 405);
 
   // The trigger body is checked like the config: {"sync_type":"full"} started an incremental
   // sync and answered 200.
@@ -463,6 +465,50 @@ TEST_F(RelayIntegrationTest, ReadinessAndMetricsNeverWaitBehindRudderStackCalls)
   for (auto& t : slow) t.join();
   EXPECT_EQ(slow_ok.load(), 2);
   EXPECT_EQ(Admin("GET", "connections/conn_main/syncs").status, 200) << "the bound frees up";
+}
+
+// [admin] listen: /metrics and /api/v1/ only on the private listener; the public one serves
+// the webhook paths and the probes, nothing else.
+TEST_F(RelayIntegrationTest, APrivateAdminListenerTakesTheAdminSurfaceOffThePublicPort) {
+  relay_->Stop();
+  {
+    std::ifstream in(dir_.File("relay.toml"));
+    std::stringstream text;
+    text << in.rdbuf();
+    std::string config = text.str();
+    const std::string admin = "[admin]\ntoken = \"${ADMIN_TOKEN}\"\n";
+    ASSERT_NE(config.find(admin), std::string::npos);
+    config.replace(config.find(admin), admin.size(), admin + "listen = \"127.0.0.1:0\"\n");
+    std::ofstream(dir_.File("relay.toml")) << config;
+  }
+  std::remove(dir_.File("relay.port").c_str());
+  relay_ = std::make_unique<Process>(
+      std::vector<std::string>{RelayBinary(), "serve", "--config", dir_.File("relay.toml"), "--port-file",
+                               dir_.File("relay.port"), "--admin-port-file", dir_.File("admin.port")},
+      Env(), dir_.File("relay.log"));
+  relay_port_ = testing::WaitForPortFile(dir_.File("relay.port"));
+  ASSERT_GT(relay_port_, 0) << testing::ReadFileBytes(dir_.File("relay.log"));
+  const int admin_port = testing::WaitForPortFile(dir_.File("admin.port"));
+  ASSERT_GT(admin_port, 0);
+  ASSERT_NE(admin_port, relay_port_);
+  const std::string auth = std::string("Authorization: Bearer ") + kAdminToken;
+  auto admin_url = [&](const std::string& path) { return "http://127.0.0.1:" + std::to_string(admin_port) + path; };
+
+  // Public: webhooks and probes only.
+  EXPECT_EQ(PostSigned(Payload()).status, 200);
+  EXPECT_EQ(HttpCall("GET", RelayUrl("/healthz")).status, 200);
+  EXPECT_EQ(HttpCall("GET", RelayUrl("/readyz")).status, 200);
+  EXPECT_EQ(HttpCall("GET", RelayUrl("/metrics")).status, 404);
+  EXPECT_EQ(HttpCall("GET", RelayUrl("/api/v1/status"), "", {auth}).status, 404);
+  // Admin: the API, metrics and probes; no webhooks.
+  EXPECT_EQ(HttpCall("GET", admin_url("/api/v1/status"), "", {auth}).status, 200);
+  EXPECT_EQ(HttpCall("GET", admin_url("/api/v1/status")).status, 401) << "the token still applies";
+  auto metrics = HttpCall("GET", admin_url("/metrics"));
+  EXPECT_EQ(metrics.status, 200);
+  EXPECT_NE(metrics.body.find("retl_relay_webhooks_total{result=\"accepted\"} 1"), std::string::npos);
+  EXPECT_EQ(HttpCall("GET", admin_url("/readyz")).status, 200);
+  EXPECT_EQ(HttpCall("POST", admin_url("/webhooks/dbt"), Payload()).status, 404);
+  ASSERT_TRUE(Eventually([&] { return SuccessfulStarts() == 1; }));
 }
 
 TEST_F(RelayIntegrationTest, CliTalksToRudderStackAndFollowsAManualTrigger) {

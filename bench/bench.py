@@ -82,7 +82,7 @@ def write_bodies(path, n, offset):
 class Relay:
     """A fake RudderStack plus a relay on a fresh SQLite file."""
 
-    def __init__(self, args, work, routes=None, db=None):
+    def __init__(self, args, work, routes=None, db=None, store_extra='retention = "0s"\n'):
         self.args, self.work = args, work
         self.fake_port, self.port = free_port(), free_port()
         self.db = db or os.path.join(work, "relay-%d.db" % self.port)
@@ -92,7 +92,9 @@ class Relay:
         wait_port(self.fake_port)
         cfg = os.path.join(work, "relay-%d.toml" % self.port)
         with open(cfg, "w") as f:
-            f.write('[server]\nlisten = "127.0.0.1:%d"\n[store]\nurl = "sqlite://%s"\n' % (self.port, self.db))
+            # retention "0s" unless asked: the relay's own pruner stays out of the measurements
+            # (the prune case turns it on).
+            f.write('[server]\nlisten = "127.0.0.1:%d"\n[store]\nurl = "sqlite://%s"\n%s' % (self.port, self.db, store_extra))
             f.write('[rudderstack]\napi_base = "http://127.0.0.1:%d"\n' % self.fake_port)
             f.write('[dispatch]\npoll_interval = "200ms"\nsync_poll_interval = "200ms"\n')
             f.write(routes or '[[route]]\njob_ids = ["123"]\nconnections = ["c1"]\n')
@@ -255,12 +257,40 @@ def preload(db, n):
                    raw_body) WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < ?)
                    SELECT 'wev_history_' || i, 'job.run.completed', 1, 123, i, 10, 1700000000000 + i,
                    '{"eventId":"wev_history_' || i || '"}' FROM n""", (n,))
-    con.execute("""INSERT INTO triggers (event_id, route, connection_id, sync_type, if_running, dedupe_key, state,
-                   created_at, next_attempt_at, updated_at, sync_id)
-                   SELECT event_id, 'route-1', 'c1', 'incremental', 'queue', 'history|' || run_id, 'succeeded',
+    con.execute("""INSERT INTO triggers (event_id, event_seq, route, connection_id, sync_type, if_running, dedupe_key,
+                   state, created_at, next_attempt_at, updated_at, sync_id)
+                   SELECT event_id, id, 'route-1', 'c1', 'incremental', 'queue', 'history|' || run_id, 'succeeded',
                    received_at, received_at, received_at, 'sync_history' FROM events""")
     con.commit()
     con.close()
+
+
+def prune_under_load(args, work, n, bodies, offset):
+    """Webhooks at 64 connections while the relay's own pruner removes n old events (and their
+    triggers) in its batches; the same load on the same store with nothing to prune first, as
+    the baseline. Returns both wrk results and how long the pass took."""
+    db = os.path.join(work, "prune.db")
+    seed = Relay(args, work, db=db)
+    seed.stop()
+    preload(db, n)  # received in 2023: far older than any retention
+    write_bodies(bodies, 20_000 * args.duration, offset)
+    base = Relay(args, work, db=db)
+    baseline = wrk(base.url(), 64, args.duration, bodies)
+    base.stop()
+    write_bodies(bodies, 20_000 * args.duration, offset + 20_000 * args.duration)
+    relay = Relay(args, work, db=db, store_extra='retention = "30d"\nretention_interval = "1s"\n')
+    start = time.time()
+    during = wrk(relay.url(), 64, args.duration, bodies)
+    # The pass began a second after start; wait for it to finish (bounded) to time it.
+    con = sqlite3.connect(db)
+    deadline = time.time() + 300
+    while time.time() < deadline and con.execute("SELECT COUNT(*) FROM events WHERE event_id LIKE 'wev_history_%'").fetchone()[0]:
+        time.sleep(0.2)
+    left = con.execute("SELECT COUNT(*) FROM events WHERE event_id LIKE 'wev_history_%'").fetchone()[0]
+    con.close()
+    took = time.time() - start - 1.0
+    relay.stop()
+    return {"events": n, "left": left, "pass_seconds": took, "baseline": baseline, "during": during}
 
 
 def main():
@@ -316,6 +346,8 @@ def main():
         if results["limit_rps"]:
             results["ingest_vs_limit"] = results["ingest64_rps"] / results["limit_rps"]
         results["history_vs_empty"] = results["history_rps"] / results["ingest64_rps"]
+        results["prune"] = prune_under_load(args, work, args.history, os.path.join(work, "bodies.tsv"), offset)
+        offset += 40_000 * args.duration
         results["trigger_latency"] = trigger_latency(args, work, 20 if args.smoke else 200)
         results["cold_start"] = cold_start(args, work, 3 if args.smoke else 10)
         results["restart"] = cold_start(args, work, 3 if args.smoke else 10, fresh=False)

@@ -151,7 +151,8 @@ StatusOr<json::value> ApiHandler::Dispatch(std::string_view route, const http::R
   if (route == "events") {
     store::EventFilter f;
     auto limit = IntParam(query, "limit", 20);
-    auto job = IntParam(query, "job", -1);
+    // job_id, as the CLI's --job-id; job stays an alias.
+    auto job = IntParam(query, Param(query, "job_id").empty() ? "job" : "job_id", -1);
     if (!limit.ok()) return limit.status();
     if (!job.ok()) return job.status();
     f.limit = static_cast<int>(std::clamp<int64_t>(*limit, 1, 1000));

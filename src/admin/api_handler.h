@@ -4,7 +4,7 @@
 // compared in constant time, 401 when wrong or missing.
 //
 //   GET  /api/v1/status                          connections at a glance
-//   GET  /api/v1/events?limit=&job=&since=       recent events
+//   GET  /api/v1/events?limit=&job_id=&since=    recent events (job= is an alias)
 //   GET  /api/v1/events/{event_id}               audit trail
 //   POST /api/v1/events/{event_id}/replay        re-run routing → new triggers
 //   GET  /api/v1/triggers/{id}                   one trigger (and its sync)

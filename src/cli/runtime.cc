@@ -127,6 +127,8 @@ StatusOr<std::unique_ptr<RelayRuntime>> RelayRuntime::Create(config::Config conf
       *rt->store_, [d, tolerance] { return d->Alive(tolerance); }, rt->clock_, *rt->health_pool_);
   store::PrunerOptions retention;
   retention.retention = cfg.store.retention;
+  retention.interval = cfg.store.retention_interval;
+  retention.first_pass_after = std::min<Duration>(std::chrono::minutes(1), cfg.store.retention_interval);
   rt->pruner_ = std::make_unique<store::Pruner>(*rt->store_, rt->clock_, retention);
   return rt;
 }

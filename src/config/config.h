@@ -47,6 +47,8 @@ struct StoreConfig {
   // Events, their triggers, finished syncs and attempts older than this are pruned (never a
   // trigger that is not final). Zero keeps everything.
   Duration retention = std::chrono::hours(24 * 90);
+  // How often the relay prunes (the first pass comes after a minute, or this if shorter).
+  Duration retention_interval = std::chrono::hours(1);
 };
 
 struct DbtConfig {

@@ -227,9 +227,11 @@ void ReadServer(const toml::table& root, const EnvLookup& env, Problems& p, Serv
 
 void ReadStore(const toml::table& root, const EnvLookup& env, Problems& p, StoreConfig& s) {
   if (const toml::table* t = SubTable(root, "store", p)) {
-    TableReader r(*t, "store", env, p, {"url", "retention"});
+    TableReader r(*t, "store", env, p, {"url", "retention", "retention_interval"});
     r.String("url", &s.url);
     r.Dur("retention", &s.retention);  // "0s" keeps everything
+    r.Dur("retention_interval", &s.retention_interval);
+    if (s.retention_interval.count() <= 0) p.Add("store.retention_interval", "must be positive");
   }
   if (s.url.empty()) s.url = DefaultStoreUrl(env);
 }

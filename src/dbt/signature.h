@@ -1,7 +1,7 @@
 #pragma once
 // dbt Cloud webhook signatures: lowercase hex HMAC-SHA256 of the raw request body, keyed with
 // the webhook secret's UTF-8 bytes, sent bare in the Authorization header.
-// See ../shared/spec/dbt-cloud-webhooks.md §4 and docs/dbt_webhook.md. No I/O here.
+// See docs/dbt_webhook.md. No I/O here.
 
 #include <memory>
 #include <string>

@@ -1,5 +1,5 @@
 #pragma once
-// Parsing of dbt Cloud job webhook bodies (../shared/spec/dbt-cloud-webhooks.md §2–§3).
+// Parsing of dbt Cloud job webhook bodies (docs/dbt_webhook.md).
 // Lenient as the spec requires: ids as JSON strings or integers (never through double),
 // `webhookId` or `webhooksID`, unknown fields ignored. No I/O; safe to call from any thread.
 

@@ -1,6 +1,6 @@
 #pragma once
 // A fake RudderStack Reverse ETL API for tests, the Quick start and the sandbox. It implements
-// the four endpoints of ../shared/spec/rudderstack-retl-api.md with their documented codes:
+// the four endpoints of docs/rudderstack_api.md with their documented codes:
 //
 //   POST /v2/retl-connections/{id}/start   200 {"syncId"} · 409 while a sync runs · 401 bad token
 //   POST /v2/retl-connections/{id}/stop    204 (the running sync ends as failed, "stopped")

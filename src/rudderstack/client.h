@@ -1,6 +1,6 @@
 #pragma once
 // Client: the RudderStack Reverse ETL Connections API the relay uses
-// (../shared/spec/rudderstack-retl-api.md §3–§7). An interface so the dispatcher can be tested
+// (docs/rudderstack_api.md). An interface so the dispatcher can be tested
 // against an in-memory fake. Implementations are safe for concurrent use.
 //
 // Every method maps the outcome onto a Status, and nothing more: deciding what is retryable

@@ -11,6 +11,7 @@
 #include "../../test/support/temp_dir.h"
 #include "store/schema.h"
 #include "store/sqlite_db.h"
+#include "store/pruner.h"
 #include "store/sqlite_store.h"
 #include "store/store.h"
 
@@ -510,6 +511,35 @@ TEST_P(StoreTest, PruneRemovesOnlyOldFinishedHistoryInBatches) {
   EXPECT_EQ((*left)[0].state, "pending");
   EXPECT_EQ(store->ListAttempts("c1", 10)->size(), 1u);
   EXPECT_EQ(store->Prune(cutoff, 1000, false)->total(), 0);
+}
+
+// The background pruner: one pass removes everything older than the retention, batch by
+// batch, and nothing newer.
+TEST_P(StoreTest, PrunerPassRemovesEverythingOlderThanTheRetention) {
+  auto store = Open();
+  FakeClock clock(FromUnixMillis(1'000'000));
+  for (int i = 0; i < 7; ++i) {
+    NewEvent e = Event("old_" + std::to_string(i), i);
+    e.received_at = clock.Now();
+    ASSERT_TRUE(store->Append(e, {}).ok());
+  }
+  clock.Advance(std::chrono::hours(48));
+  NewEvent fresh = Event("fresh", 100);
+  fresh.received_at = clock.Now();
+  ASSERT_TRUE(store->Append(fresh, {}).ok());
+  PrunerOptions options;
+  options.retention = std::chrono::hours(24);
+  options.batch = 3;
+  options.pause = std::chrono::milliseconds(1);
+  Pruner pruner(*store, clock, options);
+  auto pass = pruner.RunPass();
+  ASSERT_TRUE(pass.ok()) << pass.status().ToString();
+  EXPECT_EQ(pass->events, 7);
+  EXPECT_EQ(*store->CountEvents(), 1);
+  EXPECT_TRUE(store->GetEvent("fresh")->has_value());
+  // The thread starts and stops cleanly (its first pass is a minute away).
+  pruner.Start();
+  pruner.Stop();
 }
 
 TEST_P(StoreTest, UnreachableDatabaseIsUnavailable) {

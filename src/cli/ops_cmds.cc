@@ -10,6 +10,7 @@
 #include "cli/commands.h"
 #include "cli/context.h"
 #include "config/config_loader.h"
+#include "store/pruner.h"
 
 namespace relay::cli {
 namespace json = boost::json;
@@ -303,39 +304,36 @@ Runner SetupPrune(CLI::App& app) {
   app.add_flag("--dry-run", *dry_run, "count what would be removed; remove nothing");
   return [=] {
     StatusOr<Duration> age = config::ParseDuration(*older_than);
-    if (!age.ok() || age->count() <= 0) {
-      std::cerr << "error: --older-than must be a positive duration such as 90d or 720h\n";
+    if (!age.ok() || *age < config::kMinRetention) {
+      std::cerr << "error: --older-than must be a duration of at least 1d, such as 90d or 720h (newer history "
+                   "still deduplicates dbt's retries and resolves starts)\n";
       return kExitUsage;
     }
     auto ctx = Context::Open(*common);
     if (!ctx) return kExitFailure;
     SystemClock clock;
     const TimePoint cutoff = clock.Now() - *age;
-    store::PruneCounts total;
-    // In small batches, as the relay's own pruner does: a running relay's webhooks share the
-    // database and must not wait behind one long transaction.
-    for (;;) {
-      StatusOr<store::PruneCounts> batch =
-          ctx->store()->Prune(cutoff, *dry_run ? std::numeric_limits<int>::max() : 1000, *dry_run);
-      if (!batch.ok()) {
-        std::cerr << "error: " << TerminalSafe(batch.status().message()) << "\n";
-        return kExitFailure;
-      }
-      total.events += batch->events;
-      total.triggers += batch->triggers;
-      total.syncs += batch->syncs;
-      total.attempts += batch->attempts;
-      if (*dry_run || batch->total() == 0) break;
+    // As the relay's own pruner does, in small batches with a pause between them: a running
+    // relay's webhooks share the database and must not wait behind one long transaction. A
+    // dry run counts in one transaction (about a second per million events).
+    store::PrunerOptions options;
+    options.retention = *age;
+    store::Pruner pruner(*ctx->store(), clock, options);
+    StatusOr<store::PruneCounts> total =
+        *dry_run ? ctx->store()->Prune(cutoff, std::numeric_limits<int>::max(), /*dry_run=*/true) : pruner.RunPass();
+    if (!total.ok()) {
+      std::cerr << "error: " << TerminalSafe(total.status().message()) << "\n";
+      return kExitFailure;
     }
-    json::object out{{"dry_run", *dry_run},       {"older_than", *older_than},     {"cutoff", FormatIso8601(cutoff)},
-                     {"events", total.events},   {"triggers", total.triggers},   {"syncs", total.syncs},
-                     {"attempts", total.attempts}};
+    json::object out{{"dry_run", *dry_run},        {"older_than", *older_than},      {"cutoff", FormatIso8601(cutoff)},
+                     {"events", total->events},   {"triggers", total->triggers},   {"syncs", total->syncs},
+                     {"attempts", total->attempts}};
     if (common->json) {
       std::cout << json::serialize(out) << "\n";
     } else {
       std::cout << (*dry_run ? "would remove" : "removed") << " (older than " << FormatIso8601(cutoff) << "): "
-                << total.events << " events, " << total.triggers << " triggers, " << total.syncs << " syncs, "
-                << total.attempts << " attempts\n";
+                << total->events << " events, " << total->triggers << " triggers, " << total->syncs << " syncs, "
+                << total->attempts << " attempts\n";
     }
     return kExitOk;
   };

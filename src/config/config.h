@@ -44,8 +44,9 @@ struct StoreConfig {
   // Left out, the loaders fill in config::DefaultStoreUrl: never the current directory.
   std::string url;
   std::string sqlite_path;  // derived from url
+  bool url_defaulted = false;  // url is DefaultStoreUrl's, not the operator's
   // Events, their triggers, finished syncs and attempts older than this are pruned (never a
-  // trigger that is not final). Zero keeps everything.
+  // trigger that is not final). Zero keeps everything; otherwise at least kMinRetention (1d).
   Duration retention = std::chrono::hours(24 * 90);
   // How often the relay prunes (the first pass comes after a minute, or this if shorter).
   Duration retention_interval = std::chrono::hours(1);

@@ -29,6 +29,7 @@ class Problems {
   void Note(std::string key, std::string note) { notes_.push_back(key + ": " + note); }
   const std::vector<std::string>& notes() const { return notes_; }
   bool empty() const { return list_.empty(); }
+  size_t size() const { return list_.size(); }
   // Remembers a value taken from environment variable `name`, to redact it.
   void NoteEnvValue(const std::string& name, const std::string& value) {
     if (!value.empty()) env_values_.emplace_back(name, value);
@@ -232,8 +233,15 @@ void ReadStore(const toml::table& root, const EnvLookup& env, Problems& p, Store
     r.Dur("retention", &s.retention);  // "0s" keeps everything
     r.Dur("retention_interval", &s.retention_interval);
     if (s.retention_interval.count() <= 0) p.Add("store.retention_interval", "must be positive");
+    if (s.retention.count() != 0 && s.retention < kMinRetention) {
+      p.Add("store.retention", "must be \"0s\" (keep everything) or at least 1d: newer history still deduplicates "
+                               "dbt's retries and resolves starts");
+    }
   }
-  if (s.url.empty()) s.url = DefaultStoreUrl(env);
+  if (s.url.empty()) {
+    s.url = DefaultStoreUrl(env);
+    s.url_defaulted = true;
+  }
 }
 
 void ReadDbt(const toml::table& root, const EnvLookup& env, Problems& p, DbtConfig& d) {
@@ -451,9 +459,20 @@ void FinishLoad(const LoadOptions& options, Problems& p, Config& c) {
   if (!options.listen.empty()) c.server.listen = options.listen;
   if (!options.store_url.empty()) {
     c.store.url = options.store_url;
+    c.store.url_defaulted = false;
     ResolveStore(p, c.store);
   }
   if (!options.for_serve) return;
+  // Before this release the default was ./retl-relay.db. Starting on a new, empty store beside
+  // it would leave its pending triggers and its dedupe history behind without a word.
+  struct stat old {};
+  if (c.store.url_defaulted && ::stat("retl-relay.db", &old) == 0) {
+    char cwd[4096] = {0};
+    const std::string here = ::getcwd(cwd, sizeof(cwd) - 1) != nullptr ? cwd : ".";
+    p.Add("store.url", "not set, and " + here + "/retl-relay.db (the default before this release) exists: set "
+                       "store.url = \"sqlite://" + here + "/retl-relay.db\" to keep using it, or move it to " +
+                       c.store.url.substr(9));
+  }
   for (const std::string& problem : ServeProblems(c)) p.Add(problem);
 }
 
@@ -517,13 +536,13 @@ StatusOr<Config> ParseConfig(std::string_view toml_text, const EnvLookup& env, s
   ReadRudderstack(root, env, p, c.rudderstack);
   ReadDispatch(root, env, p, c.dispatch);
   ReadAdmin(root, env, p, c.admin);
+  const size_t before_routes = p.size();
   ReadRoutes(root, env, p, c.routes);
-  FinishLoad(options, p, c);
-  if (c.routes.empty() && !p.empty()) {
-    // Already failing; no need to add a missing-route problem on top of a broken [[route]].
-  } else if (c.routes.empty()) {
+  if (c.routes.empty() && p.size() == before_routes) {
+    // (A broken [[route]] has said what is wrong with it already.)
     p.Add("route", "no [[route]] configured: no webhook would ever start a sync");
   }
+  FinishLoad(options, p, c);
   if (!p.empty()) return p.ToStatus(source_name);
   c.warnings = p.notes();
   return c;
@@ -609,7 +628,12 @@ StatusOr<Config> ConfigFromEnvironment(const EnvLookup& env, const LoadOptions& 
   RudderstackFromEnvironment(env, p, &c.rudderstack);
   if (auto v = env("DBT_WEBHOOK_SECRET"); v && !v->empty()) c.dbt.webhook_secrets.push_back(*v);
   if (auto v = env("RETL_RELAY_ALLOW_UNSIGNED")) c.dbt.allow_unsigned = (*v == "true" || *v == "1");
-  c.store.url = env("RETL_RELAY_STORE_URL").value_or(DefaultStoreUrl(env));
+  if (auto v = env("RETL_RELAY_STORE_URL")) {
+    c.store.url = *v;
+  } else {
+    c.store.url = DefaultStoreUrl(env);
+    c.store.url_defaulted = true;
+  }
   if (auto v = env("RETL_RELAY_LISTEN")) c.server.listen = *v;
   if (auto v = env("RETL_RELAY_ADMIN_TOKEN")) c.admin.token = *v;
   if (auto v = env("RETL_RELAY_ADMIN_LISTEN")) c.admin.listen = *v;

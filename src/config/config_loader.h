@@ -74,6 +74,10 @@ std::string DefaultStoreUrl(const EnvLookup& env, bool root);
 // The same for this process (root = effective uid 0).
 std::string DefaultStoreUrl(const EnvLookup& env);
 
+// The shortest retention (store.retention, `prune --older-than`): newer history still
+// deduplicates dbt Cloud's retries of an eventId and tells the dispatcher which syncs it knows.
+inline constexpr Duration kMinRetention = std::chrono::hours(24);
+
 // Parses "500ms", "10s", "5m", "24h", "90d" (a bare number is seconds).
 StatusOr<Duration> ParseDuration(std::string_view text);
 

@@ -201,6 +201,9 @@ TEST(ConfigLoaderTest, TheDefaultStoreDoesNotDependOnTheCurrentDirectory) {
   auto keep = ParseConfig("[store]\nretention = \"0s\"\n[rudderstack]\ntoken = \"t\"\n[[route]]\nconnections = [\"c\"]\n", Env({}));
   ASSERT_TRUE(keep.ok()) << keep.status().message();
   EXPECT_EQ(keep->store.retention.count(), 0);
+  auto too_short = ParseConfig("[store]\nretention = \"1h\"\n[rudderstack]\ntoken = \"t\"\n[[route]]\nconnections = [\"c\"]\n", Env({}));
+  ASSERT_FALSE(too_short.ok());
+  EXPECT_NE(too_short.status().message().find("store.retention"), std::string::npos);
 }
 
 TEST(ConfigLoaderTest, ServeRefusesWithoutSecretUnlessAllowUnsigned) {

@@ -205,8 +205,9 @@ class IdleScope {
 };
 
 // Closes `victim` on its strand if it is still idle there — nothing buffered, nothing arrived
-// on the socket — and completes with whether it did. A connection that has begun its next
-// request in the meantime is left alone, so no request is ever cut off by an eviction.
+// on the socket — and completes with whether it did. A connection whose next request has begun
+// to arrive is left alone: no request already received is cut off (one still on the wire at
+// that instant meets a closed connection, as with any idle timeout).
 net::awaitable<bool> EvictIfStillIdle(std::shared_ptr<IdleConnection> victim) {
   auto initiation = [victim](auto handler) {
     auto h = std::make_shared<decltype(handler)>(std::move(handler));

@@ -11,6 +11,7 @@ namespace {
 constexpr int kWriters = 4;
 constexpr size_t kMaxBatch = 128;
 constexpr int64_t kMigrationLock = 0x7265746c;  // "retl"
+constexpr int64_t kPruneLock = 0x72657470;      // "retp"
 
 // Migrations are append-only: never edit a released entry, add a new one.
 const std::vector<std::string>& Migrations() {
@@ -394,6 +395,11 @@ class PostgresStore : public Store {
     Status s = exec_.RunSync([&](PgConn& db) -> Status {
       ids.clear();
       const int64_t now_ms = ToUnixMillis(now);
+      if (!event_id.empty()) {
+        // In this transaction: retention may have removed the event since the caller read it.
+        RELAY_PG_TRY(e, db.Exec("SELECT 1 FROM events WHERE event_id = $1 FOR SHARE", {P(event_id)}));
+        if (e->rows() == 0) return NotFoundError("no event " + event_id);
+      }
       for (const NewTrigger& t : triggers) {
         RELAY_PG_TRY(r, db.Exec(
             "INSERT INTO triggers (event_id, route, connection_id, sync_type, if_running, dedupe_key, state, "
@@ -431,6 +437,9 @@ class PostgresStore : public Store {
       out = PruneCounts{};
       const int64_t cut = ToUnixMillis(cutoff);
       const int64_t limit = batch;
+      // One instance prunes at a time; the others find the lock taken and leave it to it.
+      RELAY_PG_TRY(lock, db.Exec("SELECT pg_try_advisory_xact_lock($1)", {P(kPruneLock)}));
+      if (lock->Text(0, 0) != "t") return Status::Ok();
       // As on SQLite: rows older than the cutoff sit below a boundary id found by binary search.
       StatusOr<int64_t> events_below = BoundaryId(db, "events", "received_at", cut);
       if (!events_below.ok()) return events_below.status();
@@ -447,18 +456,24 @@ class PostgresStore : public Store {
         *n += dry_run ? r->Int(0, 0) : r->affected();
         return Status::Ok();
       };
+      // Each statement sees what committed before it (other instances write too): only final
+      // triggers go, and only events with no trigger left.
       if (Status st = count_or_delete(
-              " FROM triggers WHERE event_id IN (SELECT event_id FROM events WHERE id = ANY($1::bigint[]))", {P(id_array)},
-              &out.triggers);
+              " FROM triggers WHERE event_id IN (SELECT event_id FROM events WHERE id = ANY($1::bigint[])) "
+              "AND state IN ('succeeded','failed','skipped','dead')",
+              {P(id_array)}, &out.triggers);
           !st.ok()) return st;
       if (!dry_run) {
         int64_t deleted = 0;
-        if (Status st = count_or_delete(" FROM events WHERE id = ANY($1::bigint[])", {P(id_array)}, &deleted); !st.ok()) {
+        if (Status st = count_or_delete(" FROM events e WHERE e.id = ANY($1::bigint[]) AND NOT EXISTS "
+                                        "(SELECT 1 FROM triggers t WHERE t.event_id = e.event_id)",
+                                        {P(id_array)}, &deleted);
+            !st.ok()) {
           return st;
         }
         out.events = deleted;
       }
-      if (out.events == 0) {  // manual triggers, once the old events are gone
+      if (out.events == 0 || dry_run) {  // manual triggers, once the old events are gone
         StatusOr<int64_t> triggers_below = BoundaryId(db, "triggers", "created_at", cut);
         if (!triggers_below.ok()) return triggers_below.status();
         if (Status st = count_or_delete(

@@ -351,7 +351,17 @@ class SqliteStore : public Store {
                                              TimePoint now) override {
     std::vector<int64_t> ids;
     Status s = RunSync([&](Db& db) {
+      ids.clear();
       const int64_t now_ms = ToUnixMillis(now);
+      if (!event_id.empty()) {
+        // In this transaction: retention may have removed the event since the caller read it
+        // (foreign keys are not enforced, so nothing else would notice).
+        Query e = db.Prepare("SELECT 1 FROM events WHERE event_id = ?1");
+        e.Bind(1, event_id);
+        const bool found = e.Step();
+        if (!e.status().ok()) return e.status();
+        if (!found) return NotFoundError("no event " + event_id);
+      }
       for (const NewTrigger& t : triggers) {
         Query q = db.Prepare(
             "INSERT INTO triggers (event_id, event_seq, route, connection_id, sync_type, if_running, dedupe_key, "
@@ -423,16 +433,19 @@ class SqliteStore : public Store {
         if (Status st = run("SELECT COUNT(*) FROM triggers WHERE event_seq IN (SELECT value FROM json_each(?1))", by_events,
                             &out.triggers); !st.ok()) return st;
       } else {
-        if (Status st = run("DELETE FROM triggers WHERE event_seq IN (SELECT value FROM json_each(?1))", by_events,
-                            &out.triggers); !st.ok()) return st;
+        if (Status st = run("DELETE FROM triggers WHERE event_seq IN (SELECT value FROM json_each(?1)) "
+                            "AND state IN ('succeeded','failed','skipped','dead')",
+                            by_events, &out.triggers); !st.ok()) return st;
         int64_t events = 0;
-        if (Status st = run("DELETE FROM events WHERE id IN (SELECT value FROM json_each(?1))", by_events, &events);
+        if (Status st = run("DELETE FROM events WHERE id IN (SELECT value FROM json_each(?1)) AND NOT EXISTS "
+                            "(SELECT 1 FROM triggers t WHERE t.event_seq = events.id)",
+                            by_events, &events);
             !st.ok()) return st;
         out.events = events;
       }
       // Manual triggers (no event) once the old events are gone: their id range is then nearly
       // empty, so the scan below the boundary stays short.
-      if (out.events == 0) {
+      if (out.events == 0 || dry_run) {
         StatusOr<int64_t> triggers_below = BoundaryId(db, "triggers", "created_at", cut);
         if (!triggers_below.ok()) return triggers_below.status();
         auto bind = [&](Query& q) { q.Bind(1, *triggers_below).Bind(2, cut).Bind(3, limit); };

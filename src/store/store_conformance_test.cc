@@ -511,6 +511,10 @@ TEST_P(StoreTest, PruneRemovesOnlyOldFinishedHistoryInBatches) {
   EXPECT_EQ((*left)[0].state, "pending");
   EXPECT_EQ(store->ListAttempts("c1", 10)->size(), 1u);
   EXPECT_EQ(store->Prune(cutoff, 1000, false)->total(), 0);
+  // A replay of an event retention removed meanwhile is refused, not stored as an orphan.
+  auto orphan = store->AddTriggers("old_0", {Trigger("c1", "")}, recent);
+  ASSERT_FALSE(orphan.ok());
+  EXPECT_EQ(orphan.status().code(), StatusCode::kNotFound);
 }
 
 // The background pruner: one pass removes everything older than the retention, batch by

@@ -377,6 +377,7 @@ TEST_F(CliTest, PruneRemovesOldFinishedHistoryAndDryRunCountsIt) {
   EXPECT_NE(r.out.find("3 events, 2 triggers"), std::string::npos) << r.out;
   EXPECT_TRUE(Json({"events"}).at("events").as_array().empty());
   EXPECT_EQ(Cli({"prune", "--older-than", "soon"}).exit_code, 2);
+  EXPECT_EQ(Cli({"prune", "--older-than", "1h"}).exit_code, 2) << "under a day: dedupe history would go";
   EXPECT_EQ(Cli({"prune"}).exit_code, 2) << "--older-than is required";
 }
 

@@ -273,7 +273,9 @@ class Store {
   // before `cutoff` whose triggers are all final, with those triggers; final manual triggers
   // created before it; finished syncs last updated before it; attempts made before it. A
   // trigger that is not final is never removed, nor its event. Call again until total() is 0.
-  // `dry_run` counts what the same call would remove and removes nothing.
+  // `dry_run` counts what the same call would remove and removes nothing. Rows are taken in id
+  // order up to the first one that is not old enough (ids grow with time): an old row stored
+  // after a newer one (a wall clock set back) waits until that one ages out too.
   virtual StatusOr<PruneCounts> Prune(TimePoint cutoff, int batch, bool dry_run) = 0;
 
   // Health and gauges.

@@ -511,6 +511,37 @@ TEST_F(RelayIntegrationTest, APrivateAdminListenerTakesTheAdminSurfaceOffThePubl
   ASSERT_TRUE(Eventually([&] { return SuccessfulStarts() == 1; }));
 }
 
+// store.retention: the running relay removes old, finished history by itself, and keeps what
+// is recent.
+TEST_F(RelayIntegrationTest, TheRelayPrunesHistoryOlderThanTheRetention) {
+  relay_->Stop();
+  {
+    auto store = OpenStore();
+    store::NewEvent old{"wev_from_2020", "job.run.completed", 1, 123, 42, 10, "{}", *ParseIso8601("2020-01-01T00:00:00Z")};
+    ASSERT_TRUE(store->Append(old, {}).ok());
+  }
+  {
+    std::ifstream in(dir_.File("relay.toml"));
+    std::stringstream text;
+    text << in.rdbuf();
+    std::string config = text.str();
+    const std::string store_section = "[store]\n";
+    config.replace(config.find(store_section), store_section.size(),
+                   store_section + "retention = \"30d\"\nretention_interval = \"1s\"\n");
+    std::ofstream(dir_.File("relay.toml")) << config;
+  }
+  StartRelay();
+  ASSERT_EQ(PostSigned(Payload("job.run.completed", 10, "wev_recent_000000000000000000")).status, 200);
+  ASSERT_TRUE(Eventually([&] { return !OpenStore()->GetEvent("wev_from_2020")->has_value(); },
+                         std::chrono::seconds(10)))
+      << testing::ReadFileBytes(dir_.File("relay.log"));
+  EXPECT_TRUE(OpenStore()->GetEvent("wev_recent_000000000000000000")->has_value());
+  ASSERT_TRUE(Eventually([&] { return !Triggers().empty() && Triggers()[0].state == "succeeded"; }));
+  EXPECT_TRUE(Eventually([&] {  // counted once the pass has ended
+    return HttpCall("GET", RelayUrl("/metrics")).body.find("retl_relay_pruned_total{kind=\"events\"} 1") != std::string::npos;
+  }));
+}
+
 TEST_F(RelayIntegrationTest, CliTalksToRudderStackAndFollowsAManualTrigger) {
   auto waited = Cli({"trigger", "conn_main", "--wait", "--timeout", "20s"});
   EXPECT_EQ(waited.exit_code, 0) << waited.err;

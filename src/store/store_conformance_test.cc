@@ -546,6 +546,104 @@ TEST_P(StoreTest, PrunerPassRemovesEverythingOlderThanTheRetention) {
   pruner.Stop();
 }
 
+// The operator reads (CLI, admin API), on both backends: order, limits, filters and joins.
+// Before, ListEvents, ListSyncs, GetSync, TriggerAttempts, ListConnections, RetryDead and Ping
+// had no conformance test, and no PostgreSQL operator read had one.
+TEST_P(StoreTest, OperatorReadsKeepTheirOrderLimitsAndFilters) {
+  auto store = Open();
+  ASSERT_TRUE(store->Ping().ok());
+  auto at = [](int64_t ms) { return FromUnixMillis(ms); };
+  for (int i = 0; i < 5; ++i) {
+    NewEvent e = Event("e" + std::to_string(i), i);
+    e.job_id = i % 2 == 0 ? 100 : 200;
+    e.received_at = at(1'000'000 + i * 1000);
+    ASSERT_TRUE(store->Append(e, {Trigger(i < 3 ? "c1" : "c2", "k" + std::to_string(i))}).ok());
+  }
+  // ListEvents: newest first, limit, job filter, since (inclusive).
+  auto all = store->ListEvents({10, std::nullopt, std::nullopt});
+  ASSERT_TRUE(all.ok()) << all.status().ToString();
+  ASSERT_EQ(all->size(), 5u);
+  EXPECT_EQ((*all)[0].event_id, "e4");
+  EXPECT_EQ((*all)[4].event_id, "e0");
+  EXPECT_EQ(store->ListEvents({2, std::nullopt, std::nullopt})->size(), 2u);
+  auto job = *store->ListEvents({10, 200, std::nullopt});
+  ASSERT_EQ(job.size(), 2u);
+  EXPECT_EQ(job[0].event_id, "e3");
+  EXPECT_EQ(store->ListEvents({10, std::nullopt, at(1'003'000)})->size(), 2u);
+
+  // A step on c1: triggers 1-3 run under s1, recorded with its attempts.
+  auto claim = store->ClaimConnection("w", at(2'000'000), std::chrono::seconds(60));
+  ASSERT_TRUE(claim.ok() && claim->has_value());
+  ASSERT_EQ((*claim)->connection.id, "c1");
+  Transition t;
+  t.owner = "w";
+  t.now = at(2'000'000);
+  t.connection = (*claim)->connection;
+  t.connection.phase = "running";
+  t.connection.sync_id = "s1";
+  t.connection.next_check_at = at(10'000'000);  // not due again in this test
+  t.triggers.push_back({{1, 2, 3}, "running", "s1", ""});
+  t.syncs.push_back({"c1", "s0", "succeeded", "external", "", "", "", 0, 0, 0, 0, ""});
+  t.syncs.push_back({"c1", "s1", "running", "relay", "2026-01-01T00:00:00.000Z", "", "", 0, 0, 0, 0, "incremental"});
+  t.attempts.push_back({"c1", "start", at(2'000'000), 12, 200, "ok", "s1", {1, 2, 3}});
+  t.attempts.push_back({"c1", "get_sync", at(2'001'000), 7, 200, "ok", "s1", {}});
+  t.attempts.push_back({"c2", "start", at(2'001'000), 7, 404, "NOT_FOUND", "", {4}});
+  t.release = true;
+  ASSERT_TRUE(store->Commit(t).ok());
+
+  // ListSyncs: oldest first, per connection or all, with a limit; GetSync by key.
+  auto syncs = *store->ListSyncs("c1", 10);
+  ASSERT_EQ(syncs.size(), 2u);
+  EXPECT_EQ(syncs[0].sync_id, "s0");
+  EXPECT_EQ(syncs[1].origin, "relay");
+  EXPECT_EQ(store->ListSyncs("c1", 1)->size(), 1u);
+  EXPECT_EQ(store->ListSyncs("", 10)->size(), 2u);
+  EXPECT_TRUE(store->ListSyncs("c2", 10)->empty());
+  auto one = store->GetSync("c1", "s1");
+  ASSERT_TRUE(one.ok() && one->has_value());
+  EXPECT_EQ((*one)->status, "running");
+  EXPECT_EQ((*one)->sync_type, "incremental");
+  EXPECT_FALSE(store->GetSync("c2", "s1")->has_value()) << "the key is (connection, sync)";
+
+  // TriggerAttempts: the start that named the trigger and the polls of its sync, in order.
+  auto trigger = store->GetTrigger(2);
+  ASSERT_TRUE(trigger.ok() && trigger->has_value());
+  auto calls = store->TriggerAttempts(**trigger);
+  ASSERT_TRUE(calls.ok());
+  ASSERT_EQ(calls->size(), 2u);
+  EXPECT_EQ((*calls)[0].kind, "start");
+  EXPECT_EQ((*calls)[1].kind, "get_sync");
+
+  // ListConnections: by id, with pending and dead counts and the last sync of ours.
+  auto conns = store->ListConnections();
+  ASSERT_TRUE(conns.ok());
+  ASSERT_EQ(conns->size(), 2u);
+  EXPECT_EQ((*conns)[0].connection.id, "c1");
+  EXPECT_EQ((*conns)[0].connection.phase, "running");
+  EXPECT_EQ((*conns)[0].pending, 0);
+  EXPECT_EQ((*conns)[0].last_sync_id, "s1") << "external syncs are not ours";
+  EXPECT_EQ((*conns)[1].pending, 2);
+
+  // RetryDead: only dead triggers move; by id or all of them.
+  auto c2 = store->ClaimConnection("w", at(2'002'000), std::chrono::seconds(60));
+  ASSERT_TRUE(c2.ok() && c2->has_value());
+  ASSERT_EQ((*c2)->connection.id, "c2");
+  Transition kill;
+  kill.owner = "w";
+  kill.now = at(2'002'000);
+  kill.connection = (*c2)->connection;
+  kill.triggers.push_back({{4, 5}, "dead", "", "NOT_FOUND"});
+  kill.release = true;
+  ASSERT_TRUE(store->Commit(kill).ok());
+  EXPECT_EQ(store->ListConnections()->at(1).dead, 2);
+  EXPECT_TRUE(store->RetryDead({1}, at(3'000'000))->empty()) << "a running trigger is not dead";
+  EXPECT_EQ(*store->RetryDead({4}, at(3'000'000)), std::vector<int64_t>{4});
+  EXPECT_EQ(*store->RetryDead({}, at(3'000'000)), std::vector<int64_t>{5});
+  auto retried = store->GetTrigger(4);
+  EXPECT_EQ((*retried)->state, "pending");
+  EXPECT_EQ(ToUnixMillis((*retried)->created_at), 3'000'000) << "max_age counts from the retry";
+}
+
 TEST_P(StoreTest, UnreachableDatabaseIsUnavailable) {
   // Missing directories are created (see above); a regular file in the way is not replaced.
   std::ofstream(dir_.File("blocker")) << "not a directory";

@@ -82,13 +82,14 @@ def write_bodies(path, n, offset):
 class Relay:
     """A fake RudderStack plus a relay on a fresh SQLite file."""
 
-    def __init__(self, args, work, routes=None, db=None, store_extra='retention = "0s"\n'):
+    def __init__(self, args, work, routes=None, db=None, store_extra='retention = "0s"\n', sync_duration="50ms",
+                 dispatch='poll_interval = "200ms"\nsync_poll_interval = "200ms"\n'):
         self.args, self.work = args, work
         self.fake_port, self.port = free_port(), free_port()
         self.db = db or os.path.join(work, "relay-%d.db" % self.port)
         env = dict(os.environ, RUDDERSTACK_API_TOKEN=TOKEN, DBT_WEBHOOK_SECRET=SECRET)
         self.fake = subprocess.Popen([args.bin, "fake-rudderstack", "--port", str(self.fake_port), "--sync-duration",
-                                      "50ms", "--log-level", "error"], env=env)
+                                      sync_duration, "--log-level", "error"], env=env)
         wait_port(self.fake_port)
         cfg = os.path.join(work, "relay-%d.toml" % self.port)
         with open(cfg, "w") as f:
@@ -96,7 +97,7 @@ class Relay:
             # (the prune case turns it on).
             f.write('[server]\nlisten = "127.0.0.1:%d"\n[store]\nurl = "sqlite://%s"\n%s' % (self.port, self.db, store_extra))
             f.write('[rudderstack]\napi_base = "http://127.0.0.1:%d"\n' % self.fake_port)
-            f.write('[dispatch]\npoll_interval = "200ms"\nsync_poll_interval = "200ms"\n')
+            f.write('[dispatch]\n' + dispatch)
             f.write(routes or '[[route]]\njob_ids = ["123"]\nconnections = ["c1"]\n')
         self.cfg, self.env = cfg, env
         self.proc = subprocess.Popen([args.bin, "serve", "--config", cfg, "--log-level", "error"], env=env)
@@ -265,6 +266,27 @@ def preload(db, n):
     con.close()
 
 
+def realistic(args, work, bodies, offset):
+    """The case users live in: syncs that take 30 s, the relay's default sync_poll_interval
+    (10 s), 64 connections sending distinct signed webhooks to one route for `realistic_seconds`,
+    nginx's static 200 measured in the same run. Every webhook that arrives while a sync runs
+    waits for the follow-up, so the backlog grows for the whole run (issue #13)."""
+    seconds = args.realistic_seconds
+    write_bodies(bodies, 20_000 * seconds, offset)
+    relay = Relay(args, work, sync_duration="30s", dispatch="")
+    result = wrk(relay.url(), 64, seconds, bodies)
+    rss = relay.peak_rss_kb()
+    con = sqlite3.connect(relay.db)
+    waiting = con.execute("SELECT COUNT(*) FROM triggers WHERE state = 'pending'").fetchone()[0]
+    con.close()
+    relay.stop()
+    limit = nginx_limit(work, 64, seconds)
+    out = {"seconds": seconds, "ingest": result, "limit": limit, "peak_rss_mb": rss / 1024, "triggers_waiting": waiting}
+    if limit and result:
+        out["ingest_vs_limit"] = result["rps"] / limit["rps"]
+    return out
+
+
 def prune_under_load(args, work, n, bodies, offset):
     """Webhooks at 64 connections while the relay's own pruner removes n old events (and their
     triggers) in its batches; the same load on the same store with nothing to prune first, as
@@ -299,10 +321,11 @@ def main():
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--duration", type=int, default=10)
     ap.add_argument("--history", type=int, default=1_000_000)
+    ap.add_argument("--realistic-seconds", type=int, default=30)
     ap.add_argument("--bin", default=os.path.join(ROOT, "build", "release", "bin", "retl-relay"))
     args = ap.parse_args()
     if args.smoke:
-        args.runs, args.duration, args.history = 1, 1, 2000
+        args.runs, args.duration, args.history, args.realistic_seconds = 1, 1, 2000, 1
     work = tempfile.mkdtemp(prefix="retl-relay-bench-")
     results = {}
     try:
@@ -346,6 +369,8 @@ def main():
         if results["limit_rps"]:
             results["ingest_vs_limit"] = results["ingest64_rps"] / results["limit_rps"]
         results["history_vs_empty"] = results["history_rps"] / results["ingest64_rps"]
+        results["realistic"] = realistic(args, work, os.path.join(work, "bodies.tsv"), offset)
+        offset += 20_000 * args.realistic_seconds
         results["prune"] = prune_under_load(args, work, args.history, os.path.join(work, "bodies.tsv"), offset)
         offset += 40_000 * args.duration
         results["trigger_latency"] = trigger_latency(args, work, 20 if args.smoke else 200)

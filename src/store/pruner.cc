@@ -36,10 +36,7 @@ StatusOr<PruneCounts> Pruner::RunPass() {
   for (;;) {
     StatusOr<PruneCounts> batch = store_.Prune(cutoff, options_.batch, /*dry_run=*/false);
     if (!batch.ok()) return batch.status();
-    total.events += batch->events;
-    total.triggers += batch->triggers;
-    total.syncs += batch->syncs;
-    total.attempts += batch->attempts;
+    total += *batch;
     if (batch->total() == 0) return total;
     if (!Sleep(options_.pause)) return total;
   }

@@ -204,6 +204,13 @@ struct PruneCounts {
   int64_t syncs = 0;
   int64_t attempts = 0;
   int64_t total() const { return events + triggers + syncs + attempts; }
+  PruneCounts& operator+=(const PruneCounts& o) {
+    events += o.events;
+    triggers += o.triggers;
+    syncs += o.syncs;
+    attempts += o.attempts;
+    return *this;
+  }
 };
 
 struct StoredEvent {

@@ -493,10 +493,7 @@ TEST_P(StoreTest, PruneRemovesOnlyOldFinishedHistoryInBatches) {
     auto more = store->Prune(cutoff, 2, false);
     ASSERT_TRUE(more.ok());
     if (more->total() == 0) break;
-    total.events += more->events;
-    total.triggers += more->triggers;
-    total.syncs += more->syncs;
-    total.attempts += more->attempts;
+    total += *more;
   }
   EXPECT_EQ(total.events, 5);
   EXPECT_EQ(total.triggers, 5);

@@ -277,7 +277,7 @@ def realistic(args, work, bodies, offset):
     result = wrk(relay.url(), 64, seconds, bodies)
     rss = relay.peak_rss_kb()
     con = sqlite3.connect(relay.db)
-    waiting = con.execute("SELECT COUNT(*) FROM triggers WHERE state = 'pending'").fetchone()[0]
+    waiting = con.execute("SELECT COUNT(*) FROM trigger_view WHERE state = 'pending'").fetchone()[0]
     con.close()
     relay.stop()
     limit = nginx_limit(work, 64, seconds)

@@ -11,19 +11,7 @@ namespace {
 
 constexpr int kRecentSyncs = 20;  // how far back an ambiguous start looks for its sync
 
-std::string JoinIds(const std::vector<int64_t>& ids) {
-  constexpr size_t kMaxListed = 10;
-  std::string out;
-  for (size_t i = 0; i < ids.size() && i < kMaxListed; ++i) out += (i ? "," : "") + std::to_string(ids[i]);
-  if (ids.size() > kMaxListed) out += ",… (" + std::to_string(ids.size()) + " in all)";
-  return out;
-}
-
 bool IsTerminal(const std::string& status) { return status == "succeeded" || status == "failed"; }
-
-bool IsFinal(std::string_view state) {
-  return state == store::kSucceeded || state == store::kFailed || state == store::kSkipped || state == store::kDead;
-}
 
 std::string StatusClass(const rudderstack::CallMeta& meta) {
   if (meta.http_status == 0) return "error";
@@ -43,38 +31,56 @@ std::optional<double> SecondsBetween(const std::string& from, const std::string&
   return std::chrono::duration<double>(*b - *a).count();
 }
 
-// Triggers of the claim being stepped (which outlives the step), by state: pointers, so that a
-// burst of thousands of pending triggers is not copied at every change of phase.
-using TriggerRefs = std::vector<const store::ClaimedTrigger*>;
-
-std::vector<int64_t> IdsOf(const TriggerRefs& triggers) {
-  std::vector<int64_t> ids;
-  ids.reserve(triggers.size());
-  for (const store::ClaimedTrigger* t : triggers) ids.push_back(t->id);
-  return ids;
+void CountTriggers(std::string_view state, int64_t n) {
+  if (n <= 0) return;
+  metrics::Default()
+      .GetCounter("retl_relay_triggers_total", "triggers that reached a final state, by state", {{"state", std::string(state)}})
+      .Inc(static_cast<uint64_t>(n));
 }
+
+enum class Phase { kIdle, kStarting, kWaiting, kStopping, kRunning };
+
+Phase ParsePhase(std::string_view p) {
+  if (p == store::kPhaseStarting) return Phase::kStarting;
+  if (p == store::kWaiting) return Phase::kWaiting;
+  if (p == store::kStopping) return Phase::kStopping;
+  if (p == store::kPhaseRunning) return Phase::kRunning;
+  return Phase::kIdle;  // "idle", and nothing else is ever written
+}
+
+std::string SeqRange(const store::Start& s) { return std::to_string(s.seq_lo + 1) + ".." + std::to_string(s.seq_hi); }
 
 }  // namespace
 
 // The state of one Step on one connection. Every method that ends the step commits with
-// release = true; `carry_` holds trigger updates to fold into the next commit.
+// release = true; `done_` holds starts that reached a final state, to write in the next commit.
+// Nothing here is per trigger: a start covers a seq range, and the backlog is counters.
 class ConnectionMachine::Run {
  public:
   Run(ConnectionMachine& m, const std::string& owner, const store::Claim& claim)
-      : m_(m), owner_(owner), conn_(claim.connection), now_(m.clock_.Now()), leased_at_(now_) {
-    using State = store::ClaimedTrigger::State;
-    for (const store::ClaimedTrigger& t : claim.triggers) {
-      (t.state == State::kPending ? pending_ : t.state == State::kStarting ? starting_ : running_).push_back(&t);
-    }
-  }
+      : m_(m),
+        owner_(owner),
+        conn_(claim.connection),
+        backlog_(claim.backlog),
+        cur_(claim.current),
+        now_(m.clock_.Now()),
+        leased_at_(now_) {}
 
   Status Go() {
-    ExpirePending();
-    if (conn_.phase == store::kPhaseStarting) return Resolve();
-    if (conn_.phase == store::kWaiting || conn_.phase == store::kStopping) return CheckOther();
-    if (conn_.phase == store::kPhaseRunning) return Poll();
-    if (pending_.empty()) return Finish("nothing to do");
-    return StartNew();
+    switch (ParsePhase(conn_.phase)) {
+      case Phase::kStarting:  // no expiry while the outcome of a start is unknown
+        return Resolve();
+      case Phase::kWaiting:
+      case Phase::kStopping:
+        if (Status s = ExpireOld(/*reopen=*/true); !s.ok()) return s;
+        return CheckOther();
+      case Phase::kRunning:
+        if (Status s = ExpireOld(/*reopen=*/false); !s.ok()) return s;
+        return Poll();
+      case Phase::kIdle:
+        return StartNew();
+    }
+    return InternalError("unreachable phase");
   }
 
  private:
@@ -86,22 +92,30 @@ class ConnectionMachine::Run {
     t.now = m_.clock_.Now();
     t.connection = conn_;
     t.release = release;
-    t.triggers = std::move(carry_);
-    carry_.clear();
+    t.starts = std::move(done_);
+    done_.clear();
+    if (cur_ && cur_dirty_) t.starts.push_back(*cur_);
     t.attempts = std::move(attempts_);
     attempts_.clear();
     return t;
   }
 
   Status Commit(store::Transition t) {
+    const bool wrote_current = cur_ && cur_dirty_;
     Status s = m_.store_.Commit(t);
-    if (!s.ok()) log::Warn("connection step not committed", {{"connection_id", conn_.id}, {"error", s.ToString()}});
+    if (!s.ok()) {
+      log::Warn("connection step not committed", {{"connection_id", conn_.id}, {"error", s.ToString()}});
+      return s;
+    }
+    if (wrote_current) {
+      cur_->id = t.starts.back().id;
+      cur_dirty_ = false;
+    }
     return s;
   }
 
   // Ends the step in the current phase, to be looked at again at `next`.
-  Status Finish(std::string_view why, std::optional<TimePoint> next = std::nullopt) {
-    (void)why;
+  Status Finish(std::optional<TimePoint> next = std::nullopt) {
     if (next) conn_.next_check_at = *next;
     return Commit(Begin(true));
   }
@@ -119,27 +133,54 @@ class ConnectionMachine::Run {
     if (phase != store::kPhaseStarting) conn_.start_attempted_at.reset();
   }
 
-  void Move(const std::vector<int64_t>& ids, std::string_view state, std::string sync_id = "", std::string error = "") {
-    if (ids.empty()) return;
-    if (IsFinal(state)) {
-      metrics::Default()
-          .GetCounter("retl_relay_triggers_total", "triggers that reached a final state, by state",
-                      {{"state", std::string(state)}})
-          .Inc(ids.size());
-    }
-    carry_.push_back({ids, std::string(state), std::move(sync_id), std::move(error)});
-    log::Info("triggers " + std::string(state), {{"connection_id", conn_.id}, {"trigger_ids", JoinIds(ids)},
-                                                  {"sync_id", carry_.back().sync_id}, {"reason", carry_.back().error}});
+  // ---- starts ------------------------------------------------------------------------
+
+  int64_t Pending() const { return backlog_.seq - conn_.covered; }
+
+  // if_running policies among the pending triggers above `lo` (exact when the range ends at
+  // backlog_.seq, which every range taken from a claim does).
+  int PoliciesAbove(int64_t lo) const {
+    return (backlog_.last_skip > lo ? store::kPolicySkip : 0) | (backlog_.last_queue > lo ? store::kPolicyQueue : 0) |
+           (backlog_.last_restart > lo ? store::kPolicyRestart : 0);
   }
 
-  void Record(std::string kind, const rudderstack::CallMeta& meta, const Status& s, std::string sync_id = "",
-              std::vector<int64_t> ids = {}) {
+  // A new start over pending triggers (lo, hi].
+  store::Start NewStart(int64_t lo, int64_t hi) const {
+    store::Start s;
+    s.connection_id = conn_.id;
+    s.seq_lo = lo;
+    s.seq_hi = hi;
+    s.triggers = hi - lo;
+    s.sync_type = backlog_.last_full > lo ? "full" : "incremental";
+    s.policies = PoliciesAbove(lo);
+    s.oldest = backlog_.oldest.value_or(now_);
+    return s;
+  }
+
+  // A start not carried out yet, which the next start may take over and extend.
+  bool Reopenable() const { return cur_ && (cur_->state == store::kQueued || cur_->state == store::kStarting); }
+
+  // The current start reaches a final state: it (and so every trigger it covers) is done.
+  void Finalize(std::string_view state, std::string sync_id, std::string error) {
+    cur_->state = std::string(state);
+    if (!sync_id.empty()) cur_->sync_id = std::move(sync_id);
+    cur_->error = std::move(error);
+    CountTriggers(state, cur_->triggers);
+    log::Info("start " + std::string(state), {{"connection_id", conn_.id}, {"start_id", std::to_string(cur_->id)},
+                                              {"triggers", std::to_string(cur_->triggers)}, {"seq", SeqRange(*cur_)},
+                                              {"sync_id", cur_->sync_id}, {"reason", cur_->error}});
+    done_.push_back(*cur_);
+    cur_.reset();
+    cur_dirty_ = false;
+  }
+
+  void Record(std::string kind, const rudderstack::CallMeta& meta, const Status& s, std::string sync_id = "") {
     metrics::Default()
         .GetCounter("retl_relay_rudderstack_requests_total", "calls to the RudderStack API, by endpoint and status class",
                     {{"endpoint", kind}, {"status_class", StatusClass(meta)}})
         .Inc();
     attempts_.push_back({conn_.id, std::move(kind), now_, meta.latency_ms, meta.http_status,
-                         s.ok() ? "ok" : s.ToString(), std::move(sync_id), std::move(ids)});
+                         s.ok() ? "ok" : s.ToString(), std::move(sync_id), cur_ ? cur_->id : 0});
   }
 
   // Keeps the lease across slow calls; false (and nothing sent) when another owner has it. A
@@ -163,56 +204,105 @@ class ConnectionMachine::Run {
     log::Warn("rudderstack call failed, will retry", {{"connection_id", conn_.id}, {"phase", conn_.phase},
                                                       {"error", conn_.last_error},
                                                       {"retry_in_ms", std::to_string(delay.count())}});
-    return Finish("retry", now_ + delay);
+    return Finish(now_ + delay);
+  }
+
+  // ---- expiry ----------------------------------------------------------------------------
+
+  // Triggers older than max_age go dead with the connection's last error: the pending ones
+  // and, when `reopen`, those of a start not carried out (queued, or starting whose resolution
+  // found nothing). Triggers are taken oldest first, so the expired ones are a prefix of the
+  // range, found by a binary search and written as one dead start.
+  Status ExpireOld(bool reopen) {
+    const bool extend = reopen && Reopenable();
+    const int64_t lo = extend ? cur_->seq_lo : conn_.covered;
+    const std::optional<TimePoint> oldest = extend ? std::optional<TimePoint>(cur_->oldest) : backlog_.oldest;
+    if (backlog_.seq <= lo || !oldest || now_ - *oldest <= m_.options_.max_age) return Status::Ok();
+    StatusOr<store::LifecycleStore::Aged> aged = m_.store_.FindAged(conn_.id, lo, backlog_.seq, now_ - m_.options_.max_age);
+    if (!aged.ok()) return aged.status();
+    const int64_t k = aged->seq;
+    if (k <= lo) return Status::Ok();
+    const std::string reason =
+        "maximum age exceeded; last error: " + (conn_.last_error.empty() ? std::string("none") : conn_.last_error);
+    if (extend && k < cur_->seq_hi) {  // part of the current start: split it
+      store::Start dead = *cur_;
+      dead.id = 0;
+      dead.seq_hi = k;
+      dead.triggers = k - dead.seq_lo;
+      dead.state = std::string(store::kDead);
+      dead.error = reason;
+      CountTriggers(store::kDead, dead.triggers);
+      done_.push_back(dead);
+      cur_->seq_lo = k;
+      cur_->triggers = cur_->seq_hi - k;
+      cur_->oldest = aged->next_oldest.value_or(now_);
+      cur_dirty_ = true;
+      log::Warn("triggers dead", {{"connection_id", conn_.id}, {"triggers", std::to_string(dead.triggers)},
+                                  {"reason", reason}});
+      return Status::Ok();
+    }
+    if (extend) {  // all of the current start, and the pending triggers up to k
+      cur_->seq_hi = k;
+      cur_->triggers = k - cur_->seq_lo;
+      cur_->policies |= PoliciesAbove(conn_.covered);
+      cur_dirty_ = true;
+      Finalize(store::kDead, "", reason);
+    } else {
+      store::Start dead = NewStart(conn_.covered, k);
+      dead.state = std::string(store::kDead);
+      dead.error = reason;
+      CountTriggers(store::kDead, dead.triggers);
+      log::Warn("triggers dead", {{"connection_id", conn_.id}, {"triggers", std::to_string(dead.triggers)},
+                                  {"reason", reason}});
+      done_.push_back(dead);
+    }
+    conn_.covered = std::max(conn_.covered, k);
+    backlog_.oldest = aged->next_oldest;
+    return Status::Ok();
   }
 
   // ---- idle → starting -----------------------------------------------------------------
 
-  // Triggers of `refs` older than max_age go dead with the connection's last error.
-  void Expire(TriggerRefs& refs) {
-    TriggerRefs keep;
-    std::vector<int64_t> expired;
-    for (const store::ClaimedTrigger* t : refs) {
-      if (now_ - t->created_at > m_.options_.max_age) expired.push_back(t->id);
-      else keep.push_back(t);
-    }
-    refs = std::move(keep);
-    std::string last = conn_.last_error.empty() ? "none" : conn_.last_error;
-    Move(expired, store::kDead, "", "maximum age exceeded; last error: " + last);
-  }
-  void ExpirePending() { Expire(pending_); }
-
-  // Assigns every pending (and unresolved starting) trigger to a new start, durably, then sends it.
+  // Covers every pending trigger (and those of a start not carried out) with one start,
+  // durably, then sends it.
   Status StartNew() {
-    // Starting triggers get here only when no sync came of their earlier start (resolved:
-    // nothing started): past max_age they go dead like pending ones, instead of being sent
-    // again for as long as /start keeps failing.
-    Expire(starting_);
-    TriggerRefs cover = starting_;
-    cover.insert(cover.end(), pending_.begin(), pending_.end());
-    if (cover.empty()) {
+    if (Status s = ExpireOld(/*reopen=*/true); !s.ok()) return s;
+    const bool reuse = Reopenable();
+    if (!reuse && Pending() <= 0) {
       EnterPhase(store::kIdle);
-      return Finish("nothing to start", now_);
+      return Finish(now_);
     }
-    bool full = std::any_of(cover.begin(), cover.end(), [](const store::ClaimedTrigger* t) { return t->sync_type == config::SyncType::kFull; });
-    const std::string sync_type = full ? "full" : "incremental";
+    store::Start s = reuse ? *cur_ : NewStart(conn_.covered, conn_.covered);
+    if (Pending() > 0) {
+      if (!reuse) s.oldest = backlog_.oldest.value_or(now_);
+      if (backlog_.last_full > conn_.covered) s.sync_type = "full";
+      s.policies |= PoliciesAbove(conn_.covered);
+      s.seq_hi = backlog_.seq;
+    }
+    s.triggers = s.seq_hi - s.seq_lo;
+    s.state = std::string(store::kStarting);
+    s.sync_id.clear();
+    s.error.clear();
+    s.attempted_at = now_;
+    cur_ = s;
+    cur_dirty_ = true;
+    conn_.covered = std::max(conn_.covered, backlog_.seq);
+    backlog_.oldest.reset();
+
     const int attempts = conn_.attempts;
     EnterPhase(store::kPhaseStarting);
     conn_.attempts = attempts;  // consecutive start failures keep counting across re-sends
     conn_.start_attempted_at = now_;
-    conn_.sync_type = sync_type;
+    conn_.sync_type = s.sync_type;
     // If we die after this commit, whoever claims c next resolves the start instead of resending.
     conn_.next_check_at = now_ + m_.options_.lease;
-    Move(IdsOf(pending_), store::kStarting);
-    starting_ = cover;
-    pending_.clear();
-    if (Status s = Commit(Begin(false)); !s.ok()) return s;
+    if (Status st = Commit(Begin(false)); !st.ok()) return st;
     if (!Renew()) return Status(StatusCode::kFailedPrecondition, "lease lost before start");
 
     rudderstack::CallMeta meta;
-    StatusOr<std::string> started = m_.client_.StartSync(conn_.id, sync_type, &meta);
+    StatusOr<std::string> started = m_.client_.StartSync(conn_.id, conn_.sync_type, &meta);
     now_ = m_.clock_.Now();
-    Record("start", meta, started.status(), started.ok() ? *started : "", IdsOf(starting_));
+    Record("start", meta, started.status(), started.ok() ? *started : "");
     if (started.ok()) {
       rudderstack::SyncInfo info;
       info.id = *started;
@@ -222,16 +312,28 @@ class ConnectionMachine::Run {
     const Status& err = started.status();
     if (err.code() == StatusCode::kFailedPrecondition) return OnConflict("");
     if (IsRetryable(err)) return RetryLater(err);  // ambiguous: resolved before any resend
-    return Kill(IdsOf(starting_), err.ToString());
+    return Kill(err.ToString(), /*with_pending=*/false);
   }
 
-  // Permanent failure: the triggers go dead, the connection idles.
-  Status Kill(const std::vector<int64_t>& ids, const std::string& reason) {
-    log::Error("triggers dead", {{"connection_id", conn_.id}, {"trigger_ids", JoinIds(ids)}, {"reason", reason}});
-    Move(ids, store::kDead, "", reason);
+  // Permanent failure: the current start (with, if asked, every pending trigger) goes dead,
+  // the connection idles.
+  Status Kill(const std::string& reason, bool with_pending) {
+    if (with_pending && Pending() > 0) {
+      if (Reopenable()) {
+        cur_->seq_hi = backlog_.seq;
+        cur_->triggers = cur_->seq_hi - cur_->seq_lo;
+        cur_dirty_ = true;
+      } else if (!cur_) {
+        cur_ = NewStart(conn_.covered, backlog_.seq);
+        cur_dirty_ = true;
+      }
+      conn_.covered = backlog_.seq;
+    }
+    log::Error("triggers dead", {{"connection_id", conn_.id}, {"reason", reason}});
+    if (cur_) Finalize(store::kDead, "", reason);
     EnterPhase(store::kIdle);
     conn_.last_error = reason;
-    return Finish("dead", now_);
+    return Finish(now_);
   }
 
   // ---- starting: resolve an ambiguous start --------------------------------------------
@@ -244,7 +346,7 @@ class ConnectionMachine::Run {
     // external sync may have started since; the candidate closest to our attempt is ours.
     auto recent = m_.client_.ListSyncs(conn_.id, "", kRecentSyncs, &meta);
     Record("list_syncs", meta, recent.status());
-    if (!recent.ok()) return ApiError(recent.status(), IdsOf(starting_));
+    if (!recent.ok()) return ApiError(recent.status());
     StatusOr<std::optional<rudderstack::SyncInfo>> mine = FindNew(*recent, since);
     // Without knowing which syncs the store has, the start cannot be resolved: sending it again
     // could start a second sync. Try again later.
@@ -284,91 +386,99 @@ class ConnectionMachine::Run {
     return best;
   }
 
-  Status ApiError(const Status& err, const std::vector<int64_t>& ids) {
+  Status ApiError(const Status& err, bool with_pending = false) {
     if (IsRetryable(err)) return RetryLater(err);
-    return Kill(ids, err.ToString());
+    return Kill(err.ToString(), with_pending);
   }
 
-  // The start (or its resolution) produced sync `info`: the starting triggers are covered by it.
+  // The start (or its resolution) produced sync `info`: the current start is covered by it.
   Status Adopt(const rudderstack::SyncInfo& info, std::string origin) {
-    log::Info(origin == "relay" ? "sync started" : "sync adopted",
-              {{"connection_id", conn_.id}, {"sync_id", info.id}, {"sync_type", conn_.sync_type},
-               {"trigger_ids", JoinIds(IdsOf(starting_))}});
-    store::Sync sync{conn_.id, info.id, info.status, std::move(origin), info.started_at, info.finished_at,
+    store::Sync sync{conn_.id, info.id, info.status, origin, info.started_at, info.finished_at,
                      info.error, info.succeeded, info.failed, info.changed, info.total, conn_.sync_type};
-    auto& latency = metrics::Default().GetHistogram(
-        "retl_relay_trigger_start_seconds", "time from a trigger's creation to the start of the sync covering it",
-        metrics::DurationBuckets());
-    for (const store::ClaimedTrigger* t : starting_) latency.Observe(std::chrono::duration<double>(now_ - t->created_at).count());
-    Move(IdsOf(starting_), store::kRunning, info.id);
-    running_ = starting_;
-    starting_.clear();
+    if (cur_) {
+      log::Info(origin == "relay" ? "sync started" : "sync adopted",
+                {{"connection_id", conn_.id}, {"sync_id", info.id}, {"sync_type", conn_.sync_type},
+                 {"start_id", std::to_string(cur_->id)}, {"triggers", std::to_string(cur_->triggers)},
+                 {"seq", SeqRange(*cur_)}});
+      metrics::Default()
+          .GetHistogram("retl_relay_trigger_start_seconds",
+                        "time from the creation of the oldest trigger a start covers to the start of its sync",
+                        metrics::DurationBuckets())
+          .Observe(std::chrono::duration<double>(now_ - cur_->oldest).count());
+      cur_->state = std::string(store::kRunning);
+      cur_->sync_id = info.id;
+      cur_->error.clear();
+      cur_dirty_ = true;
+    }
     EnterPhase(store::kPhaseRunning, info.id);
-    store::Transition t = Begin(false);
-    t.syncs.push_back(sync);
     if (IsTerminal(info.status)) {  // it already finished (a fast sync found after a crash)
+      store::Transition t = Begin(false);
+      t.syncs.push_back(sync);
       if (Status s = Commit(std::move(t)); !s.ok()) return s;
       return Complete(info);
     }
     conn_.next_check_at = now_ + m_.options_.sync_poll_interval;
-    t.connection = conn_;
-    t.release = true;
+    store::Transition t = Begin(true);
+    t.syncs.push_back(sync);
     return Commit(std::move(t));
   }
 
   // ---- 409: another sync is running -----------------------------------------------------
 
+  // The start met another sync. Its triggers' if_running policies decide, the most demanding
+  // one for all: any "restart" stops the other sync; else any "queue" waits for it (the "skip"
+  // ones then ride on the follow-up sync, which costs nothing more); else all are skipped.
   Status OnConflict(std::string other) {
     rudderstack::CallMeta meta;
     if (other.empty()) {
       auto running = m_.client_.ListSyncs(conn_.id, "running", 1, &meta);
       Record("list_syncs", meta, running.status());
-      if (!running.ok()) return ApiError(running.status(), IdsOf(starting_));
+      if (!running.ok()) return ApiError(running.status());
       if (running->empty()) {
         // It ended between the 409 and the look-up. A 409 means our start was not carried out,
-        // so nothing is ambiguous: back to pending, and start again after a short backoff.
+        // so nothing is ambiguous: queued, and start again after a short backoff.
         const int attempts = conn_.attempts;
-        Move(IdsOf(starting_), store::kPending);
-        starting_.clear();
+        if (cur_) {
+          cur_->state = std::string(store::kQueued);
+          cur_dirty_ = true;
+        }
         EnterPhase(store::kIdle);
         conn_.attempts = attempts;
         return RetryLater(Status(StatusCode::kFailedPrecondition, "409 but no running sync found"));
       }
       other = running->front().id;
     }
-    std::vector<int64_t> skip, restart, queue;
-    using Policy = config::IfRunning;
-    for (const store::ClaimedTrigger* t : starting_) {
-      (t->if_running == Policy::kSkip ? skip : t->if_running == Policy::kRestart ? restart : queue).push_back(t->id);
-    }
-    Move(skip, store::kSkipped, other, "a sync was already running");
-    std::vector<int64_t> back = restart;
-    back.insert(back.end(), queue.begin(), queue.end());
-    Move(back, store::kPending);  // they start after the other sync, with whatever arrives meanwhile
-    starting_.clear();
+    const int policies = cur_ ? cur_->policies : store::kPolicyQueue;
     store::Sync external{conn_.id, other, "running", "external", "", "", "", 0, 0, 0, 0, ""};
-    if (!restart.empty()) {
-      // Commit before acting, as for a start: "stopping `other`, which is not ours" is durable
-      // before the stop is sent. Found by the fault harness: a relay killed between the stop
-      // and its commit left the sync unknown, and the next owner adopted the sync it had just
-      // stopped as its own start (its triggers then "failed"). Until the stop is confirmed,
-      // last_error makes CheckOther send it again.
-      EnterPhase(store::kStopping, other);
-      conn_.last_error = "stop of " + other + " not confirmed";
-      conn_.next_check_at = now_ + m_.options_.sync_poll_interval;
-      store::Transition intent = Begin(false);
-      intent.syncs.push_back(external);
-      if (Status s = Commit(std::move(intent)); !s.ok()) return s;
-      if (!Renew()) return Status(StatusCode::kFailedPrecondition, "lease lost");
-      Status stopped = m_.client_.StopSync(conn_.id, &meta);
-      now_ = m_.clock_.Now();
-      Record("stop", meta, stopped, other);
-      conn_.last_error = stopped.ok() ? "" : stopped.ToString();
-      return Finish("stopping", now_ + m_.options_.sync_poll_interval);
-    } else if (!queue.empty()) {
-      EnterPhase(store::kWaiting, other);
-    } else {
+    if (policies == store::kPolicySkip) {
+      if (cur_) Finalize(store::kSkipped, other, "a sync was already running");
       EnterPhase(store::kIdle);
+    } else {
+      if (cur_) {  // they start after the other sync, with whatever arrives meanwhile
+        cur_->state = std::string(store::kQueued);
+        cur_->error.clear();
+        cur_dirty_ = true;
+      }
+      if (policies & store::kPolicyRestart) {
+        // Commit before acting, as for a start: "stopping `other`, which is not ours" is durable
+        // before the stop is sent. Found by the fault harness: a relay killed between the stop
+        // and its commit left the sync unknown, and the next owner adopted the sync it had just
+        // stopped as its own start (its triggers then "failed"). Until the stop is confirmed,
+        // last_error makes CheckOther send it again.
+        EnterPhase(store::kStopping, other);
+        conn_.last_error = "stop of " + other + " not confirmed";
+        conn_.next_check_at = now_ + m_.options_.sync_poll_interval;
+        store::Transition intent = Begin(false);
+        intent.syncs.push_back(external);
+        if (Status s = Commit(std::move(intent)); !s.ok()) return s;
+        if (!Renew()) return Status(StatusCode::kFailedPrecondition, "lease lost");
+        Status stopped = m_.client_.StopSync(conn_.id, &meta);
+        now_ = m_.clock_.Now();
+        Record("stop", meta, stopped, other);
+        conn_.last_error = stopped.ok() ? "" : stopped.ToString();
+        return Finish(now_ + m_.options_.sync_poll_interval);
+      }
+      EnterPhase(store::kWaiting, other);
     }
     conn_.next_check_at = now_ + m_.options_.sync_poll_interval;
     store::Transition t = Begin(true);
@@ -383,7 +493,7 @@ class ConnectionMachine::Run {
     auto running = m_.client_.ListSyncs(conn_.id, "running", 1, &meta);
     if (!running.ok()) {
       Record("list_syncs", meta, running.status());
-      return IsRetryable(running.status()) ? RetryLater(running.status()) : Kill(IdsOf(pending_), running.status().ToString());
+      return ApiError(running.status(), /*with_pending=*/true);
     }
     if (!running->empty()) {
       if (conn_.phase == store::kStopping && !conn_.last_error.empty()) {  // the stop itself failed: ask again
@@ -391,11 +501,11 @@ class ConnectionMachine::Run {
         Record("stop", meta, stopped, conn_.sync_id);
         conn_.last_error = stopped.ok() ? "" : stopped.ToString();
       }
-      return Finish("still running", now_ + m_.options_.sync_poll_interval);
+      return Finish(now_ + m_.options_.sync_poll_interval);
     }
     Record("list_syncs", meta, Status::Ok());
     EnterPhase(store::kIdle);
-    return Finish("other sync ended", now_);  // the follow-up starts on the next claim
+    return Finish(now_);  // the follow-up starts on the next claim
   }
 
   // ---- running: follow our sync to its outcome -------------------------------------------
@@ -406,7 +516,7 @@ class ConnectionMachine::Run {
     StatusOr<rudderstack::SyncInfo> info = m_.client_.GetSync(conn_.id, conn_.sync_id, &meta);
     if (!info.ok()) {
       Record("get_sync", meta, info.status(), conn_.sync_id);
-      return ApiError(info.status(), IdsOf(running_));
+      return ApiError(info.status());
     }
     if (IsTerminal(info->status)) {
       Record("get_sync", meta, Status::Ok(), conn_.sync_id);
@@ -418,13 +528,13 @@ class ConnectionMachine::Run {
                            info->status + ")";
       store::Sync unknown{conn_.id, conn_.sync_id, "unknown", "relay", info->started_at, "", reason, 0, 0, 0, 0, ""};
       CountSync("unknown");
-      Move(IdsOf(running_), store::kDead, conn_.sync_id, reason);
+      if (cur_) Finalize(store::kDead, conn_.sync_id, reason);
       EnterPhase(store::kIdle);
       store::Transition t = Begin(true);
       t.syncs.push_back(unknown);
       return Commit(std::move(t));
     }
-    return Finish("running", now_ + m_.options_.sync_poll_interval);
+    return Finish(now_ + m_.options_.sync_poll_interval);
   }
 
   // The sync reached succeeded or failed: record it and free the connection for a follow-up.
@@ -442,8 +552,7 @@ class ConnectionMachine::Run {
     log::Info(ok ? "sync succeeded" : "sync failed",
               {{"connection_id", conn_.id}, {"sync_id", info.id}, {"error", info.error},
                {"succeeded", std::to_string(info.succeeded)}, {"failed", std::to_string(info.failed)}});
-    Move(IdsOf(running_), ok ? store::kSucceeded : store::kFailed, info.id, ok ? "" : info.error);
-    running_.clear();
+    if (cur_) Finalize(ok ? store::kSucceeded : store::kFailed, info.id, ok ? "" : info.error);
     EnterPhase(store::kIdle);
     conn_.next_check_at = now_;  // triggers that arrived meanwhile start the follow-up at once
     store::Transition t = Begin(true);
@@ -455,14 +564,16 @@ class ConnectionMachine::Run {
   ConnectionMachine& m_;
   const std::string& owner_;
   store::Connection conn_;
+  store::Backlog backlog_;
+  std::optional<store::Start> cur_;  // the connection's unfinished start
+  bool cur_dirty_ = false;           // cur_ changed since the last commit
   TimePoint now_;
   TimePoint leased_at_;  // the claim (or the last renewal) set the lease to this + lease
-  TriggerRefs pending_, starting_, running_;
-  std::vector<store::TriggerUpdate> carry_;
+  std::vector<store::Start> done_;
   std::vector<store::Attempt> attempts_;
 };
 
-ConnectionMachine::ConnectionMachine(store::Store& store, rudderstack::Client& client, Clock& clock,
+ConnectionMachine::ConnectionMachine(store::LifecycleStore& store, rudderstack::Client& client, Clock& clock,
                                      config::DispatchConfig options, std::function<double()> unit_random)
     : store_(store), client_(client), clock_(clock), options_(options), unit_random_(std::move(unit_random)) {}
 

@@ -33,7 +33,11 @@ class FlakyKnownSyncStore : public store::Store {
     return inner_->ClaimConnection(o, n, l);
   }
   Status RenewLease(const std::string& c, const std::string& o, TimePoint u) override { return inner_->RenewLease(c, o, u); }
-  Status Commit(const store::Transition& t) override { return inner_->Commit(t); }
+  Status Commit(store::Transition& t) override { return inner_->Commit(t); }
+  StatusOr<Aged> FindAged(const std::string& c, int64_t lo, int64_t hi, TimePoint cut) override {
+    return inner_->FindAged(c, lo, hi, cut);
+  }
+  StatusOr<std::vector<store::Start>> ListStarts(const std::string& c, int l) override { return inner_->ListStarts(c, l); }
   StatusOr<std::vector<store::Trigger>> ListTriggers(const std::string& f, int l) override {
     return inner_->ListTriggers(f, l);
   }
@@ -137,7 +141,14 @@ class DispatcherTest : public ::testing::Test {
     t.connection.start_attempted_at = clock_.Now();
     t.connection.sync_type = "incremental";
     t.connection.next_check_at = clock_.Now() + options_.lease;
-    t.triggers.push_back({{claim->triggers[0].id}, "starting", "", ""});
+    store::Start start;  // its first trigger only
+    start.seq_lo = claim->connection.covered;
+    start.seq_hi = t.connection.covered = start.seq_lo + 1;
+    start.triggers = 1;
+    start.policies = store::kPolicyQueue;
+    start.oldest = *claim->backlog.oldest;
+    start.attempted_at = clock_.Now();
+    t.starts.push_back(start);
     ASSERT_TRUE(store_->Commit(t).ok());
     ASSERT_TRUE(api_.StartSync(connection, "incremental", nullptr).ok());
   }

@@ -4,6 +4,8 @@
 
 #include "store/batch_executor.h"
 #include "store/pg_db.h"
+#include "store/schema.h"
+#include "store/sql_shared.h"
 
 namespace relay::store {
 namespace {
@@ -92,24 +94,18 @@ const std::vector<std::string>& Migrations() {
       );
       CREATE INDEX attempts_connection ON attempts (connection_id, id);
       )sql",
+      // 2: starts (SQLite's migration 5; docs/schema.md).
+      SchemaStartsMigration(true),
   };
   return kMigrations;
 }
 
-std::string IdList(const std::vector<int64_t>& ids) {
-  std::string out;
-  for (size_t i = 0; i < ids.size(); ++i) out += (i ? "," : "") + std::to_string(ids[i]);
-  return out;
-}
-
-constexpr const char* kTriggerColumns =
-    "id, COALESCE(event_id,''), route, connection_id, sync_type, if_running, state, attempts, "
-    "created_at, next_attempt_at, COALESCE(last_error,''), COALESCE(sync_id,'')";
-// What a claim reads of each unfinished trigger (ClaimedTrigger), in this order.
-constexpr const char* kClaimTriggerColumns = "id, created_at, state, sync_type, if_running";
+using sql::kStartColumns;
+using sql::kTriggerColumns;
+using sql::PgSql;
 constexpr const char* kConnectionColumns =
     "c.id, c.phase, COALESCE(c.sync_id,''), c.start_attempted_at, COALESCE(c.sync_type,''), c.attempts, "
-    "c.next_check_at, c.phase_since, COALESCE(c.last_error,'')";
+    "c.next_check_at, c.phase_since, COALESCE(c.last_error,''), c.covered";
 
 constexpr const char* kSyncColumns =
     "connection_id, sync_id, status, origin, COALESCE(started_at_text,''), COALESCE(finished_at_text,''), "
@@ -134,7 +130,25 @@ Trigger ReadTrigger(const PgResult& r, int i) {
   t.next_attempt_at = FromUnixMillis(r.Int(i, 9));
   t.last_error = r.Text(i, 10);
   t.sync_id = r.Text(i, 11);
+  t.start_id = r.Int(i, 12);
   return t;
+}
+
+Start ReadStart(const PgResult& r, int i) {
+  Start s;
+  s.id = r.Int(i, 0);
+  s.connection_id = r.Text(i, 1);
+  s.seq_lo = r.Int(i, 2);
+  s.seq_hi = r.Int(i, 3);
+  s.triggers = r.Int(i, 4);
+  s.sync_type = r.Text(i, 5);
+  s.policies = static_cast<int>(r.Int(i, 6));
+  s.state = r.Text(i, 7);
+  s.sync_id = r.Text(i, 8);
+  s.error = r.Text(i, 9);
+  s.oldest = FromUnixMillis(r.Int(i, 10));
+  if (!r.IsNull(i, 11)) s.attempted_at = FromUnixMillis(r.Int(i, 11));
+  return s;
 }
 
 Connection ReadConnection(const PgResult& r, int i) {
@@ -148,6 +162,7 @@ Connection ReadConnection(const PgResult& r, int i) {
   c.next_check_at = FromUnixMillis(r.Int(i, 6));
   c.phase_since = FromUnixMillis(r.Int(i, 7));
   c.last_error = r.Text(i, 8);
+  c.covered = r.Int(i, 9);
   return c;
 }
 
@@ -199,8 +214,9 @@ class PostgresStore : public Store {
       RELAY_PG_TRY(pick, db.Exec(
           "SELECT c.id FROM connections c WHERE c.next_check_at <= $1 "
           "AND (c.lease_owner IS NULL OR c.lease_until <= $1 OR c.lease_owner = $2) "
-          "AND (c.phase <> 'idle' OR EXISTS (SELECT 1 FROM triggers t WHERE t.connection_id = c.id AND t.state = 'pending')) "
-          "ORDER BY c.next_check_at LIMIT 1 FOR UPDATE SKIP LOCKED",
+          "AND (c.phase <> 'idle' OR c.seq > c.covered OR EXISTS (SELECT 1 FROM starts s WHERE s.connection_id = c.id "
+          "AND s.state IN ('starting','queued','running'))) "
+          "ORDER BY c.next_check_at, c.id LIMIT 1 FOR UPDATE SKIP LOCKED",
           {P(now_ms), P(owner)}));
       if (pick->rows() == 0) return Status::Ok();
       const std::string id = pick->Text(0, 0);
@@ -210,16 +226,12 @@ class PostgresStore : public Store {
       if (c->rows() == 0) return InternalError("claimed connection vanished");
       Claim out;
       out.connection = ReadConnection(*c, 0);
-      RELAY_PG_TRY(t, db.Exec(std::string("SELECT ") + kClaimTriggerColumns +
-                                  " FROM triggers WHERE connection_id = $1 AND state IN ('pending','starting','running') ORDER BY id",
-                              {P(id)}));
-      out.triggers.reserve(static_cast<size_t>(t->rows()));
-      for (int i = 0; i < t->rows(); ++i) {
-        StatusOr<ClaimedTrigger> ct = MakeClaimedTrigger(t->Int(i, 0), FromUnixMillis(t->Int(i, 1)), t->Text(i, 2),
-                                                         t->Text(i, 3), t->Text(i, 4));
-        if (!ct.ok()) return ct.status();
-        out.triggers.push_back(*ct);
-      }
+      RELAY_PG_TRY(b, db.Exec(PgSql(sql::kBacklogSql), {P(id)}));
+      if (b->rows() == 0) return InternalError("claimed connection vanished");
+      out.backlog = Backlog{b->Int(0, 0), b->Int(0, 1), b->Int(0, 2), b->Int(0, 3), b->Int(0, 4), std::nullopt};
+      if (!b->IsNull(0, 5)) out.backlog.oldest = FromUnixMillis(b->Int(0, 5));
+      RELAY_PG_TRY(st, db.Exec(PgSql(sql::kCurrentStartSql), {P(id)}));
+      if (st->rows() > 0) out.current = ReadStart(*st, 0);
       claim = std::move(out);
       return Status::Ok();
     });
@@ -236,8 +248,38 @@ class PostgresStore : public Store {
     });
   }
 
-  Status Commit(const Transition& t) override {
-    return exec_.RunSync([&](PgConn& db) { return DoCommit(db, t); });
+  Status Commit(Transition& t) override {
+    std::vector<int64_t> ids;
+    Status s = exec_.RunSync([&](PgConn& db) { return DoCommit(db, t, ids); });
+    if (!s.ok()) return s;
+    for (size_t i = 0; i < ids.size(); ++i) {
+      t.starts[i].id = ids[i];
+      t.starts[i].connection_id = t.connection.id;
+    }
+    return s;
+  }
+
+  StatusOr<Aged> FindAged(const std::string& connection_id, int64_t lo, int64_t hi, TimePoint cutoff) override {
+    Aged out;
+    Status s = exec_.RunSync([&](PgConn& db) -> Status {
+      out = Aged{lo, std::nullopt};
+      const int64_t cut = ToUnixMillis(cutoff);
+      const std::string probe = PgSql(sql::kFirstFromSeqSql);
+      // As on SQLite: the first seq in (lo, hi] whose trigger is not old enough.
+      int64_t first = lo + 1, last = hi + 1;
+      while (first < last) {
+        const int64_t mid = first + (last - first) / 2;
+        RELAY_PG_TRY(q, db.Exec(probe, {P(connection_id), P(mid), P(hi)}));
+        if (q->rows() == 0 || q->Int(0, 1) >= cut) last = mid;
+        else first = mid + 1;
+      }
+      out.seq = first - 1;
+      RELAY_PG_TRY(next, db.Exec(probe, {P(connection_id), P(first), P(hi)}));
+      if (next->rows() > 0) out.next_oldest = FromUnixMillis(next->Int(0, 1));
+      return Status::Ok();
+    });
+    if (!s.ok()) return s;
+    return out;
   }
 
   StatusOr<bool> KnownSync(const std::string& connection_id, const std::string& sync_id) override {
@@ -252,8 +294,27 @@ class PostgresStore : public Store {
   }
 
   StatusOr<std::vector<Trigger>> ListTriggers(const std::string& state_filter, int limit) override {
-    return Triggers(std::string("SELECT ") + kTriggerColumns + " FROM triggers WHERE ($1 = '' OR state = $1) ORDER BY id LIMIT $2",
+    if (state_filter.empty()) {
+      return Triggers(std::string("SELECT ") + kTriggerColumns + " FROM trigger_view ORDER BY id LIMIT $1",
+                      {P(int64_t{limit})});
+    }
+    return Triggers(PgSql(std::string("SELECT ") + kTriggerColumns + " FROM trigger_view WHERE id IN (" +
+                          sql::kTriggerIdsInStateSql + ") ORDER BY id LIMIT ?2"),
                     {P(state_filter), P(int64_t{limit})});
+  }
+
+  StatusOr<std::vector<Start>> ListStarts(const std::string& connection_id, int limit) override {
+    std::vector<Start> out;
+    Status s = exec_.RunSync([&](PgConn& db) -> Status {
+      out.clear();
+      RELAY_PG_TRY(r, db.Exec(std::string("SELECT ") + kStartColumns +
+                                  " FROM starts WHERE connection_id = $1 ORDER BY id DESC LIMIT $2",
+                              {P(connection_id), P(int64_t{limit})}));
+      for (int i = 0; i < r->rows(); ++i) out.push_back(ReadStart(*r, i));
+      return Status::Ok();
+    });
+    if (!s.ok()) return s;
+    return out;
   }
 
   StatusOr<std::optional<StoredEvent>> GetEvent(const std::string& event_id) override {
@@ -342,12 +403,12 @@ class PostgresStore : public Store {
   }
 
   StatusOr<std::vector<Trigger>> EventTriggers(const std::string& event_id) override {
-    return Triggers(std::string("SELECT ") + kTriggerColumns + " FROM triggers WHERE event_id = $1 ORDER BY id",
+    return Triggers(std::string("SELECT ") + kTriggerColumns + " FROM trigger_view WHERE event_id = $1 ORDER BY id",
                     {P(event_id)});
   }
 
   StatusOr<std::optional<Trigger>> GetTrigger(int64_t id) override {
-    auto list = Triggers(std::string("SELECT ") + kTriggerColumns + " FROM triggers WHERE id = $1", {P(id)});
+    auto list = Triggers(std::string("SELECT ") + kTriggerColumns + " FROM trigger_view WHERE id = $1", {P(id)});
     if (!list.ok()) return list.status();
     if (list->empty()) return std::optional<Trigger>();
     return std::optional<Trigger>(list->front());
@@ -356,9 +417,9 @@ class PostgresStore : public Store {
   StatusOr<std::vector<Attempt>> TriggerAttempts(const Trigger& t) override {
     return Attempts(
         "SELECT connection_id, kind, at, latency_ms, http_status, outcome, COALESCE(sync_id,'') FROM attempts "
-        "WHERE connection_id = $1 AND at >= $2 AND "
-        "((',' || trigger_ids || ',') LIKE ('%,' || $3 || ',%') OR ($4 <> '' AND sync_id = $4)) ORDER BY id LIMIT 200",
-        {P(t.connection_id), P(ToUnixMillis(t.created_at)), P(std::to_string(t.id)), P(t.sync_id)});
+        "WHERE connection_id = $1 AND at >= $2 AND (($5::bigint <> 0 AND start_id = $5::bigint) OR "
+        "(',' || trigger_ids || ',') LIKE ('%,' || $3 || ',%') OR ($4 <> '' AND sync_id = $4)) ORDER BY id LIMIT 200",
+        {P(t.connection_id), P(ToUnixMillis(t.created_at)), P(std::to_string(t.id)), P(t.sync_id), P(t.start_id)});
   }
 
   StatusOr<std::vector<ConnectionStatus>> ListConnections() override {
@@ -367,8 +428,7 @@ class PostgresStore : public Store {
       out.clear();
       RELAY_PG_TRY(r, db.Exec(
           std::string("SELECT ") + kConnectionColumns +
-          ", (SELECT COUNT(*) FROM triggers t WHERE t.connection_id = c.id AND t.state = 'pending'),"
-          " (SELECT COUNT(*) FROM triggers t WHERE t.connection_id = c.id AND t.state = 'dead'),"
+          ", " + sql::kPendingOfConnection + ", " + sql::kDeadOfConnection + ","
           " COALESCE(s.sync_id,''), COALESCE(s.status,''), COALESCE(s.finished_at_text,'') "
           "FROM connections c LEFT JOIN LATERAL (SELECT sync_id, status, finished_at_text FROM syncs x "
           "WHERE x.connection_id = c.id AND x.origin <> 'external' ORDER BY x.updated_at DESC, x.id DESC LIMIT 1) s ON true "
@@ -376,11 +436,11 @@ class PostgresStore : public Store {
       for (int i = 0; i < r->rows(); ++i) {
         ConnectionStatus cs;
         cs.connection = ReadConnection(*r, i);
-        cs.pending = static_cast<int>(r->Int(i, 9));
-        cs.dead = static_cast<int>(r->Int(i, 10));
-        cs.last_sync_id = r->Text(i, 11);
-        cs.last_outcome = r->Text(i, 12);
-        cs.last_finished_at = r->Text(i, 13);
+        cs.pending = r->Int(i, 10);
+        cs.dead = r->Int(i, 11);
+        cs.last_sync_id = r->Text(i, 12);
+        cs.last_outcome = r->Text(i, 13);
+        cs.last_finished_at = r->Text(i, 14);
         out.push_back(std::move(cs));
       }
       return Status::Ok();
@@ -407,7 +467,7 @@ class PostgresStore : public Store {
             "RETURNING id",
             {P(event_id), P(t.route), P(t.connection_id), P(t.sync_type), P(t.if_running), P(now_ms)}));
         ids.push_back(r->Int(0, 0));
-        if (Status c = EnsureConnection(db, t.connection_id, now_ms); !c.ok()) return c;
+        if (Status c = Sequence(db, r->Int(0, 0), t, now_ms); !c.ok()) return c;
       }
       return Status::Ok();
     });
@@ -419,15 +479,29 @@ class PostgresStore : public Store {
     std::vector<int64_t> moved;
     Status s = exec_.RunSync([&](PgConn& db) -> Status {
       moved.clear();
-      RELAY_PG_TRY(r, db.Exec(
-          "UPDATE triggers SET state = 'pending', created_at = $1, updated_at = $1, sync_id = NULL "
-          "WHERE state = 'dead' AND ($2 = '{}' OR id = ANY($2::bigint[])) RETURNING id",
-          {P(ToUnixMillis(now)), P(PgIdArray(ids))}));
-      for (int i = 0; i < r->rows(); ++i) moved.push_back(r->Int(i, 0));
+      RELAY_PG_TRY(dead, db.Exec(
+          PgSql(std::string("SELECT id, COALESCE(start_id, 0), connection_id, sync_type, if_running FROM trigger_view "
+                            "WHERE id IN (") + sql::kTriggerIdsInStateSql +
+                ") AND (?2 = '{}' OR id = ANY(?2::bigint[])) ORDER BY id"),
+          {P(std::string(kDead)), P(PgIdArray(ids))}));
+      // As on SQLite: each goes back to the end of its connection's queue with a new seq.
+      const int64_t now_ms = ToUnixMillis(now);
+      for (int i = 0; i < dead->rows(); ++i) {
+        NewTrigger t{"", dead->Text(i, 2), dead->Text(i, 3), dead->Text(i, 4), ""};
+        if (Status st = db.Run("UPDATE triggers SET state = 'pending', created_at = $2, updated_at = $2, sync_id = NULL, "
+                               "last_error = NULL WHERE id = $1",
+                               {P(dead->Int(i, 0)), P(now_ms)});
+            !st.ok()) return st;
+        if (Status st = Sequence(db, dead->Int(i, 0), t, now_ms); !st.ok()) return st;
+        if (dead->Int(i, 1) != 0) {
+          if (Status st = db.Run("UPDATE starts SET triggers = triggers - 1 WHERE id = $1", {P(dead->Int(i, 1))});
+              !st.ok()) return st;
+        }
+        moved.push_back(dead->Int(i, 0));
+      }
       return Status::Ok();
     });
     if (!s.ok()) return s;
-    std::sort(moved.begin(), moved.end());
     return moved;
   }
 
@@ -445,7 +519,8 @@ class PostgresStore : public Store {
       if (!events_below.ok()) return events_below.status();
       RELAY_PG_TRY(picked, db.Exec(
           "SELECT e.id, e.event_id FROM events e WHERE e.id < $1 AND e.received_at < $2 AND NOT EXISTS (SELECT 1 FROM "
-          "triggers t WHERE t.event_id = e.event_id AND t.state IN ('pending','starting','running')) ORDER BY e.id LIMIT $3",
+          "trigger_view t WHERE t.event_id = e.event_id AND t.state IN ('pending','starting','running')) ORDER BY e.id "
+          "LIMIT $3",
           {P(*events_below), P(cut), P(limit)}));
       std::vector<int64_t> ids;
       for (int i = 0; i < picked->rows(); ++i) ids.push_back(picked->Int(i, 0));
@@ -459,8 +534,8 @@ class PostgresStore : public Store {
       // Each statement sees what committed before it (other instances write too): only final
       // triggers go, and only events with no trigger left.
       if (Status st = count_or_delete(
-              " FROM triggers WHERE event_id IN (SELECT event_id FROM events WHERE id = ANY($1::bigint[])) "
-              "AND state IN ('succeeded','failed','skipped','dead')",
+              " FROM triggers WHERE id IN (SELECT id FROM trigger_view WHERE event_id IN (SELECT event_id FROM events "
+              "WHERE id = ANY($1::bigint[])) AND state IN ('succeeded','failed','skipped','dead'))",
               {P(id_array)}, &out.triggers);
           !st.ok()) return st;
       if (!dry_run) {
@@ -477,7 +552,7 @@ class PostgresStore : public Store {
         StatusOr<int64_t> triggers_below = BoundaryId(db, "triggers", "created_at", cut);
         if (!triggers_below.ok()) return triggers_below.status();
         if (Status st = count_or_delete(
-                " FROM triggers WHERE id IN (SELECT id FROM triggers WHERE id < $1 AND event_id IS NULL AND created_at < $2 "
+                " FROM triggers WHERE id IN (SELECT id FROM trigger_view WHERE id < $1 AND event_id IS NULL AND created_at < $2 "
                 "AND state IN ('succeeded','failed','skipped','dead') ORDER BY id LIMIT $3)",
                 {P(*triggers_below), P(cut), P(limit)}, &out.triggers);
             !st.ok()) return st;
@@ -486,6 +561,10 @@ class PostgresStore : public Store {
               " FROM syncs WHERE id IN (SELECT id FROM syncs WHERE status IN ('succeeded','failed','unknown') "
               "AND updated_at < $1 ORDER BY id LIMIT $2)",
               {P(cut), P(limit)}, &out.syncs);
+          !st.ok()) return st;
+      // After the triggers: a start goes once no trigger refers to it.
+      if (Status st = count_or_delete(PgSql(std::string(" FROM starts WHERE id IN (") + sql::kPrunableStartsSql + ")"),
+                                      {P(cut), P(limit)}, &out.starts);
           !st.ok()) return st;
       StatusOr<int64_t> attempts_below = BoundaryId(db, "attempts", "at", cut);
       if (!attempts_below.ok()) return attempts_below.status();
@@ -504,9 +583,9 @@ class PostgresStore : public Store {
     Gauges g;
     Status s = exec_.RunSync([&](PgConn& db) -> Status {
       g = Gauges{};
-      RELAY_PG_TRY(t, db.Exec(
-          "SELECT COUNT(*) FILTER (WHERE state = 'pending'), COUNT(*) FILTER (WHERE state = 'dead'), "
-          "MIN(created_at) FILTER (WHERE state = 'pending') FROM triggers WHERE state IN ('pending', 'dead')"));
+      RELAY_PG_TRY(t, db.Exec(std::string("SELECT COALESCE(SUM(p), 0), COALESCE(SUM(d), 0), MIN(o) FROM (SELECT ") +
+                              sql::kPendingOfConnection + " AS p, " + sql::kDeadOfConnection + " AS d, " +
+                              sql::kOldestPendingOfConnection + " AS o FROM connections c) g"));
       g.pending = t->Int(0, 0);
       g.dead = t->Int(0, 1);
       if (!t->IsNull(0, 2)) g.oldest_pending = FromUnixMillis(t->Int(0, 2));
@@ -528,18 +607,19 @@ class PostgresStore : public Store {
     });
   }
 
-  Status Migrate() {
-    return exec_.RunSync([](PgConn& db) -> Status {
+  Status Migrate(int up_to) {
+    return exec_.RunSync([up_to](PgConn& db) -> Status {
       // Inside the writer's transaction: the transaction-scoped advisory lock serialises
       // instances starting together; the second one finds the work done.
       if (Status s = db.Run("SELECT pg_advisory_xact_lock($1)", {P(kMigrationLock)}); !s.ok()) return s;
       if (Status s = db.Run("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)"); !s.ok()) return s;
       RELAY_PG_TRY(v, db.Exec("SELECT COALESCE(MAX(version), 0) FROM schema_version"));
       const int current = static_cast<int>(v->Int(0, 0));
-      const int latest = static_cast<int>(Migrations().size());
-      if (current > latest) {
+      const int all = static_cast<int>(Migrations().size());
+      const int latest = up_to > 0 ? std::min(up_to, all) : all;
+      if (current > all) {
         return Status(StatusCode::kFailedPrecondition, "database schema version " + std::to_string(current) +
-                                                           " is newer than this build's " + std::to_string(latest));
+                                                           " is newer than this build's " + std::to_string(all));
       }
       for (int i = current; i < latest; ++i) {
         if (Status s = db.Run(Migrations()[static_cast<size_t>(i)]); !s.ok()) return s;
@@ -588,7 +668,7 @@ class PostgresStore : public Store {
       RELAY_PG_TRY(r, db.Exec(sql, params));
       for (int i = 0; i < r->rows(); ++i) {
         out.push_back(Attempt{r->Text(i, 0), r->Text(i, 1), FromUnixMillis(r->Int(i, 2)), r->Int(i, 3),
-                              static_cast<int>(r->Int(i, 4)), r->Text(i, 5), r->Text(i, 6), {}});
+                              static_cast<int>(r->Int(i, 4)), r->Text(i, 5), r->Text(i, 6), 0});
       }
       return Status::Ok();
     });
@@ -603,6 +683,17 @@ class PostgresStore : public Store {
     return db.Run("INSERT INTO connections (id, updated_at) SELECT $1, $2 "
                   "WHERE NOT EXISTS (SELECT 1 FROM connections WHERE id = $1) ON CONFLICT (id) DO NOTHING",
                   {P(id), P(now_ms)});
+  }
+
+  // Gives trigger `id` (just written, conn_seq unset) its connection's next seq. The seq is
+  // taken under the connection row's lock, held to commit: seqs of a connection become visible
+  // in order, so a claim that reads seq N has every trigger up to N. A duplicate trigger never
+  // gets here, so seqs have no gaps.
+  static Status Sequence(PgConn& db, int64_t id, const NewTrigger& t, int64_t now_ms) {
+    if (Status c = EnsureConnection(db, t.connection_id, now_ms); !c.ok()) return c;
+    RELAY_PG_TRY(seq, db.Exec(PgSql(sql::kTakeSeqSql), {P(t.connection_id), P(t.sync_type), P(t.if_running)}));
+    if (seq->rows() == 0) return InternalError("no connection row for " + t.connection_id);
+    return db.Run("UPDATE triggers SET conn_seq = $2 WHERE id = $1", {P(id), P(seq->Int(0, 0))});
   }
 
   static Status DoAppend(PgConn& db, const NewEvent& ev, const std::vector<NewTrigger>& triggers, AppendResult& out) {
@@ -626,36 +717,45 @@ class PostgresStore : public Store {
       const int64_t id = r->rows() == 0 ? 0 : r->Int(0, 0);
       out.trigger_ids.push_back(id);
       if (id != 0) {
-        if (Status c = EnsureConnection(db, t.connection_id, now); !c.ok()) return c;
+        if (Status c = Sequence(db, id, t, now); !c.ok()) return c;
       }
     }
     return Status::Ok();
   }
 
-  static Status DoCommit(PgConn& db, const Transition& t) {
+  // `ids`: the ids of t.starts once written (reset on entry: a job may run again).
+  static Status DoCommit(PgConn& db, const Transition& t, std::vector<int64_t>& ids) {
+    ids.clear();
     const Connection& c = t.connection;
     const int64_t now_ms = ToUnixMillis(t.now);
     RELAY_PG_TRY(upd, db.Exec(
         "UPDATE connections SET phase = $3, sync_id = $4, start_attempted_at = $5, sync_type = $6, attempts = $7, "
         "next_check_at = $8, phase_since = $9, last_error = $10, updated_at = $11, "
         "lease_owner = CASE WHEN $12 THEN NULL ELSE lease_owner END, "
-        "lease_until = CASE WHEN $12 THEN NULL ELSE lease_until END "
+        "lease_until = CASE WHEN $12 THEN NULL ELSE lease_until END, covered = $13 "
         "WHERE id = $1 AND lease_owner = $2",
         {P(c.id), P(t.owner), P(c.phase), P(c.sync_id),
          c.start_attempted_at ? P(ToUnixMillis(*c.start_attempted_at)) : std::nullopt, P(c.sync_type),
          P(int64_t{c.attempts}), P(ToUnixMillis(c.next_check_at)), P(ToUnixMillis(c.phase_since)), P(c.last_error),
-         P(now_ms), P(t.release ? "true" : "false")}));
+         P(now_ms), P(t.release ? "true" : "false"), P(c.covered)}));
     // Fencing: a worker whose lease expired and was taken over must not write anything.
     if (upd->affected() == 0) return Status(StatusCode::kFailedPrecondition, "lease lost on " + c.id);
-    for (const TriggerUpdate& u : t.triggers) {
-      if (u.ids.empty()) continue;
-      if (Status s = db.Run("UPDATE triggers SET state = $1, sync_id = CASE WHEN $2 = '' THEN sync_id ELSE $2 END, "
-                            "last_error = CASE WHEN $3 = '' THEN last_error ELSE $3 END, updated_at = $4 "
-                            "WHERE id = ANY($5::bigint[])",
-                            {P(u.state), P(u.sync_id), P(u.error), P(now_ms), P(PgIdArray(u.ids))});
-          !s.ok()) {
-        return s;
-      }
+    for (const Start& st : t.starts) {
+      const std::vector<PgParam> params = {
+          P(st.id), P(c.id), P(st.seq_lo), P(st.seq_hi), P(st.triggers), P(st.sync_type), P(int64_t{st.policies}),
+          P(st.state), P(st.sync_id), P(st.error), P(ToUnixMillis(st.oldest)),
+          st.attempted_at ? P(ToUnixMillis(*st.attempted_at)) : std::nullopt, P(now_ms)};
+      RELAY_PG_TRY(r, db.Exec(
+          st.id == 0
+              ? "INSERT INTO starts (connection_id, seq_lo, seq_hi, triggers, sync_type, policies, state, sync_id, error, "
+                "oldest_at, attempted_at, created_at, updated_at) SELECT $2, $3, $4, $5, $6, $7, $8, NULLIF($9, ''), "
+                "NULLIF($10, ''), $11, $12::bigint, $13, $13 WHERE $1::bigint = 0 RETURNING id"
+              : "UPDATE starts SET seq_lo = $3, seq_hi = $4, triggers = $5, sync_type = $6, policies = $7, state = $8, "
+                "sync_id = NULLIF($9, ''), error = NULLIF($10, ''), oldest_at = $11, attempted_at = $12::bigint, "
+                "updated_at = $13 WHERE id = $1::bigint AND connection_id = $2 RETURNING id",
+          params));
+      if (r->rows() == 0) return InternalError("start " + std::to_string(st.id) + " of " + c.id + " not found");
+      ids.push_back(r->Int(0, 0));
     }
     for (const Sync& s : t.syncs) {
       if (Status st = db.Run(
@@ -676,9 +776,9 @@ class PostgresStore : public Store {
     }
     for (const Attempt& a : t.attempts) {
       if (Status s = db.Run("INSERT INTO attempts (connection_id, kind, at, latency_ms, http_status, outcome, sync_id, "
-                            "trigger_ids) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                            "start_id) VALUES ($1, $2, $3, $4, $5, $6, $7, NULLIF($8::bigint, 0))",
                             {P(a.connection_id), P(a.kind), P(ToUnixMillis(a.at)), P(a.latency_ms),
-                             P(int64_t{a.http_status}), P(a.outcome), P(a.sync_id), P(IdList(a.trigger_ids))});
+                             P(int64_t{a.http_status}), P(a.outcome), P(a.sync_id), P(a.start_id)});
           !s.ok()) {
         return s;
       }
@@ -693,7 +793,7 @@ class PostgresStore : public Store {
 
 StatusOr<std::unique_ptr<Store>> OpenPostgresStore(const std::string& url, OpenOptions options) {
   auto store = std::make_unique<PostgresStore>(url);
-  if (Status s = options.migrate ? store->Migrate() : store->CheckSchema(); !s.ok()) return s;
+  if (Status s = options.migrate ? store->Migrate(options.schema_version) : store->CheckSchema(); !s.ok()) return s;
   return std::unique_ptr<Store>(std::move(store));
 }
 

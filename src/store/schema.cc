@@ -1,9 +1,96 @@
 #include "store/schema.h"
 
+#include <algorithm>
 #include <string>
 #include <vector>
 
 namespace relay::store {
+
+namespace {
+// Written for both SQLite (>= 3.33: UPDATE … FROM) and PostgreSQL; SchemaStartsMigration
+// adapts the two places where they differ.
+const char* const kStartsMigration = R"sql(
+      ALTER TABLE triggers ADD COLUMN conn_seq BIGINT;
+      ALTER TABLE connections ADD COLUMN seq BIGINT NOT NULL DEFAULT 0;
+      ALTER TABLE connections ADD COLUMN covered BIGINT NOT NULL DEFAULT 0;
+      ALTER TABLE connections ADD COLUMN last_full_seq BIGINT NOT NULL DEFAULT 0;
+      ALTER TABLE connections ADD COLUMN last_skip_seq BIGINT NOT NULL DEFAULT 0;
+      ALTER TABLE connections ADD COLUMN last_queue_seq BIGINT NOT NULL DEFAULT 0;
+      ALTER TABLE connections ADD COLUMN last_restart_seq BIGINT NOT NULL DEFAULT 0;
+      ALTER TABLE attempts ADD COLUMN start_id BIGINT;
+      CREATE TABLE starts (
+        id INTEGER PRIMARY KEY,
+        connection_id TEXT NOT NULL,
+        seq_lo BIGINT NOT NULL,
+        seq_hi BIGINT NOT NULL,
+        triggers BIGINT NOT NULL,
+        sync_type TEXT NOT NULL,
+        policies INTEGER NOT NULL,
+        state TEXT NOT NULL,
+        sync_id TEXT,
+        error TEXT,
+        oldest_at BIGINT NOT NULL,
+        attempted_at BIGINT,
+        created_at BIGINT NOT NULL,
+        updated_at BIGINT NOT NULL
+      );
+      CREATE INDEX starts_range ON starts (connection_id, seq_hi);
+      CREATE INDEX starts_open ON starts (connection_id) WHERE state IN ('starting', 'queued', 'running');
+      CREATE INDEX triggers_seq ON triggers (connection_id, conn_seq) WHERE conn_seq IS NOT NULL;
+      CREATE INDEX attempts_start ON attempts (start_id) WHERE start_id IS NOT NULL;
+      UPDATE triggers SET conn_seq = r.n FROM (
+        SELECT id, ROW_NUMBER() OVER (PARTITION BY connection_id
+                                      ORDER BY CASE WHEN state = 'pending' THEN 1 ELSE 0 END, id) AS n
+        FROM triggers WHERE state IN ('pending', 'starting', 'running')) r
+        WHERE triggers.id = r.id;
+      INSERT INTO starts (connection_id, seq_lo, seq_hi, triggers, sync_type, policies, state, sync_id, error,
+                          oldest_at, attempted_at, created_at, updated_at)
+        SELECT t.connection_id, 0, COUNT(*), COUNT(*),
+               CASE WHEN MAX(CASE WHEN t.sync_type = 'full' THEN 1 ELSE 0 END) = 1 THEN 'full' ELSE 'incremental' END,
+               MAX(CASE WHEN t.if_running = 'skip' THEN 1 ELSE 0 END) + MAX(CASE WHEN t.if_running = 'queue' THEN 2 ELSE 0 END)
+                 + MAX(CASE WHEN t.if_running = 'restart' THEN 4 ELSE 0 END),
+               CASE WHEN MAX(CASE WHEN t.state = 'running' THEN 1 ELSE 0 END) = 1 THEN 'running' ELSE 'starting' END,
+               MAX(t.sync_id), NULL, MIN(t.created_at), MAX(c.start_attempted_at), MIN(t.created_at), MAX(t.updated_at)
+        FROM triggers t JOIN connections c ON c.id = t.connection_id
+        WHERE t.state IN ('starting', 'running') GROUP BY t.connection_id;
+      UPDATE connections SET
+        seq = COALESCE((SELECT MAX(t.conn_seq) FROM triggers t WHERE t.connection_id = connections.id), 0),
+        covered = COALESCE((SELECT s.seq_hi FROM starts s WHERE s.connection_id = connections.id), 0),
+        last_full_seq = COALESCE((SELECT MAX(t.conn_seq) FROM triggers t
+                                  WHERE t.connection_id = connections.id AND t.sync_type = 'full'), 0),
+        last_skip_seq = COALESCE((SELECT MAX(t.conn_seq) FROM triggers t
+                                  WHERE t.connection_id = connections.id AND t.if_running = 'skip'), 0),
+        last_queue_seq = COALESCE((SELECT MAX(t.conn_seq) FROM triggers t
+                                   WHERE t.connection_id = connections.id AND t.if_running = 'queue'), 0),
+        last_restart_seq = COALESCE((SELECT MAX(t.conn_seq) FROM triggers t
+                                     WHERE t.connection_id = connections.id AND t.if_running = 'restart'), 0);
+      CREATE VIEW trigger_view AS
+        SELECT t.id, t.event_id, t.event_seq, t.route, t.connection_id, t.sync_type, t.if_running, t.attempts,
+               t.created_at, t.next_attempt_at, t.conn_seq, s.id AS start_id,
+               CASE WHEN t.conn_seq IS NULL THEN t.state
+                    WHEN s.id IS NULL OR s.state = 'queued' THEN 'pending' ELSE s.state END AS state,
+               CASE WHEN t.conn_seq IS NULL THEN t.sync_id WHEN s.state = 'queued' THEN NULL ELSE s.sync_id END AS sync_id,
+               CASE WHEN t.conn_seq IS NULL THEN t.last_error WHEN s.state = 'queued' THEN NULL ELSE s.error END
+                 AS last_error
+        FROM triggers t LEFT JOIN starts s ON s.id = (
+          SELECT x.id FROM starts x WHERE x.connection_id = t.connection_id AND x.seq_hi >= t.conn_seq
+          ORDER BY x.seq_hi LIMIT 1);
+)sql";
+
+void ReplaceOnce(std::string& s, const std::string& from, const std::string& to) {
+  s.replace(s.find(from), from.size(), to);
+}
+}  // namespace
+
+std::string SchemaStartsMigration(bool postgres) {
+  std::string sql = kStartsMigration;
+  if (postgres) {
+    ReplaceOnce(sql, "id INTEGER PRIMARY KEY", "id BIGSERIAL PRIMARY KEY");
+    ReplaceOnce(sql, "t.event_id, t.event_seq,", "t.event_id,");  // PostgreSQL finds an event's triggers by event_id
+  }
+  return sql;
+}
+
 namespace {
 
 // Migrations are append-only: never edit a released entry, add a new one.
@@ -111,6 +198,14 @@ const std::vector<std::string>& Migrations() {
         WHERE event_id IS NOT NULL;
       CREATE INDEX triggers_event_seq ON triggers (event_seq) WHERE event_seq IS NOT NULL;
       )sql",
+      // 5: starts. Every transition used to update each trigger it covered (and every claim
+      // read them all): O(backlog) writer time and memory. Now each trigger takes the next
+      // per-connection seq at ingest, a start covers a seq range (seq_lo, seq_hi], and a
+      // trigger's state, sync and error are its start's; connections keep the counters a
+      // claim decides from. Unfinished triggers are numbered (those in flight first), and the
+      // in-flight ones of each connection become one start; finished rows keep their own state
+      // (conn_seq NULL). PostgreSQL's migration 2 is the same.
+      SchemaStartsMigration(false),
   };
   return kMigrations;
 }
@@ -140,13 +235,14 @@ Status CheckSchema(Db& db) {
   return SchemaProblem(v, LatestSchemaVersion());
 }
 
-Status ApplyMigrations(Db& db) {
+Status ApplyMigrations(Db& db, int up_to) {
+  const int target = up_to > 0 ? std::min(up_to, LatestSchemaVersion()) : LatestSchemaVersion();
   {
     // Fast path: an up-to-date database needs no write transaction (and its two fsyncs) on
     // every open; that matters for start-up and for every CLI command. A missing table fails
     // to prepare and falls through to the locked path.
     Query q = db.Prepare("SELECT MAX(version) FROM schema_version");
-    if (q.Step() && q.status().ok() && q.Int(0) == LatestSchemaVersion()) return Status::Ok();
+    if (q.Step() && q.status().ok() && q.Int(0) == target) return Status::Ok();
   }
   if (Status s = db.Exec("BEGIN IMMEDIATE"); !s.ok()) return s;
   StatusOr<int> current = CurrentVersion(db);
@@ -156,7 +252,7 @@ Status ApplyMigrations(Db& db) {
                     "database schema version " + std::to_string(*current) + " is newer than this build's " +
                         std::to_string(LatestSchemaVersion()));
   }
-  for (int v = result.ok() ? *current : LatestSchemaVersion(); result.ok() && v < LatestSchemaVersion(); ++v) {
+  for (int v = result.ok() ? *current : target; result.ok() && v < target; ++v) {
     result = db.Exec(Migrations()[static_cast<size_t>(v)]);
     if (result.ok()) result = db.Exec("INSERT INTO schema_version (version) VALUES (" + std::to_string(v + 1) + ")");
   }

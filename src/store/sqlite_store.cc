@@ -8,6 +8,7 @@
 
 #include "store/batch_executor.h"
 #include "store/schema.h"
+#include "store/sql_shared.h"
 #include "store/sqlite_db.h"
 
 namespace relay::store {
@@ -36,12 +37,13 @@ Trigger ReadTrigger(const Query& q) {
   t.next_attempt_at = FromUnixMillis(q.Int(9));
   t.last_error = q.Text(10);
   t.sync_id = q.Text(11);
+  t.start_id = q.Int(12);
   return t;
 }
 
 constexpr const char* kConnectionColumns =
     "id, phase, COALESCE(sync_id,''), start_attempted_at, COALESCE(sync_type,''), attempts, next_check_at, "
-    "phase_since, COALESCE(last_error,'')";
+    "phase_since, COALESCE(last_error,''), covered";
 
 Connection ReadConnection(const Query& q) {
   Connection c;
@@ -54,12 +56,29 @@ Connection ReadConnection(const Query& q) {
   c.next_check_at = FromUnixMillis(q.Int(6));
   c.phase_since = FromUnixMillis(q.Int(7));
   c.last_error = q.Text(8);
+  c.covered = q.Int(9);
   return c;
 }
 
-constexpr const char* kTriggerColumns =
-    "id, COALESCE(event_id,''), route, connection_id, sync_type, if_running, state, attempts, "
-    "created_at, next_attempt_at, COALESCE(last_error,''), COALESCE(sync_id,'')";
+Start ReadStart(const Query& q) {
+  Start s;
+  s.id = q.Int(0);
+  s.connection_id = q.Text(1);
+  s.seq_lo = q.Int(2);
+  s.seq_hi = q.Int(3);
+  s.triggers = q.Int(4);
+  s.sync_type = q.Text(5);
+  s.policies = static_cast<int>(q.Int(6));
+  s.state = q.Text(7);
+  s.sync_id = q.Text(8);
+  s.error = q.Text(9);
+  s.oldest = FromUnixMillis(q.Int(10));
+  if (!q.IsNull(11)) s.attempted_at = FromUnixMillis(q.Int(11));
+  return s;
+}
+
+using sql::kStartColumns;
+using sql::kTriggerColumns;
 
 }  // namespace
 
@@ -97,12 +116,10 @@ Sync ReadSync(const Query& q) {
 }  // namespace
 
 const std::string kSqliteEventTriggersSql = std::string("SELECT ") + kTriggerColumns +
-                                            " FROM triggers WHERE event_seq = (SELECT id FROM events WHERE event_id = ?1)"
+                                            " FROM trigger_view WHERE event_seq = (SELECT id FROM events WHERE event_id = ?1)"
                                             " ORDER BY id";
 
 namespace {
-// What a claim reads of each unfinished trigger (ClaimedTrigger), in this order.
-constexpr const char* kClaimTriggerColumns = "id, created_at, state, sync_type, if_running";
 
 class SqliteStore : public Store {
  public:
@@ -140,8 +157,15 @@ class SqliteStore : public Store {
     });
   }
 
-  Status Commit(const Transition& t) override {
+  Status Commit(Transition& t) override {
     return RunSync([&](Db& db) { return DoCommit(db, t); });
+  }
+
+  StatusOr<Aged> FindAged(const std::string& connection_id, int64_t lo, int64_t hi, TimePoint cutoff) override {
+    Aged out;
+    Status s = RunSync([&](Db& db) { return DoFindAged(db, connection_id, lo, hi, cutoff, out); });
+    if (!s.ok()) return s;
+    return out;
   }
 
   StatusOr<bool> KnownSync(const std::string& connection_id, const std::string& sync_id) override {
@@ -196,10 +220,25 @@ class SqliteStore : public Store {
   StatusOr<std::vector<Trigger>> ListTriggers(const std::string& state_filter, int limit) override {
     std::vector<Trigger> out;
     Status s = RunSync([&](Db& db) {
-      Query q = db.Prepare(std::string("SELECT ") + kTriggerColumns +
-                           " FROM triggers WHERE (?1 = '' OR state = ?1) ORDER BY id LIMIT ?2");
+      Query q = db.Prepare(state_filter.empty()
+                               ? std::string("SELECT ") + kTriggerColumns + " FROM trigger_view ORDER BY id LIMIT ?2"
+                               : std::string("SELECT ") + kTriggerColumns + " FROM trigger_view WHERE id IN (" +
+                                     sql::kTriggerIdsInStateSql + ") ORDER BY id LIMIT ?2");
       q.Bind(1, state_filter).Bind(2, int64_t{limit});
       while (q.Step()) out.push_back(ReadTrigger(q));
+      return q.status();
+    });
+    if (!s.ok()) return s;
+    return out;
+  }
+
+  StatusOr<std::vector<Start>> ListStarts(const std::string& connection_id, int limit) override {
+    std::vector<Start> out;
+    Status s = RunSync([&](Db& db) {
+      Query q = db.Prepare(std::string("SELECT ") + kStartColumns +
+                           " FROM starts WHERE connection_id = ?1 ORDER BY id DESC LIMIT ?2");
+      q.Bind(1, connection_id).Bind(2, int64_t{limit});
+      while (q.Step()) out.push_back(ReadStart(q));
       return q.status();
     });
     if (!s.ok()) return s;
@@ -292,7 +331,7 @@ class SqliteStore : public Store {
   StatusOr<std::optional<Trigger>> GetTrigger(int64_t id) override {
     std::optional<Trigger> out;
     Status s = RunSync([&](Db& db) {
-      Query q = db.Prepare(std::string("SELECT ") + kTriggerColumns + " FROM triggers WHERE id = ?1");
+      Query q = db.Prepare(std::string("SELECT ") + kTriggerColumns + " FROM trigger_view WHERE id = ?1");
       q.Bind(1, id);
       if (q.Step()) out = ReadTrigger(q);
       return q.status();
@@ -306,12 +345,13 @@ class SqliteStore : public Store {
     Status s = RunSync([&](Db& db) {
       Query q = db.Prepare(
           "SELECT connection_id, kind, at, latency_ms, http_status, outcome, COALESCE(sync_id,''), COALESCE(trigger_ids,'') "
-          "FROM attempts WHERE connection_id = ?1 AND at >= ?2 AND "
-          "((',' || trigger_ids || ',') LIKE ('%,' || ?3 || ',%') OR (?4 != '' AND sync_id = ?4)) ORDER BY id LIMIT 200");
+          "FROM attempts WHERE connection_id = ?1 AND at >= ?2 AND ((?5 != 0 AND start_id = ?5) OR "
+          "(',' || trigger_ids || ',') LIKE ('%,' || ?3 || ',%') OR (?4 != '' AND sync_id = ?4)) ORDER BY id LIMIT 200");
       q.Bind(1, t.connection_id).Bind(2, ToUnixMillis(t.created_at)).Bind(3, std::to_string(t.id)).Bind(4, t.sync_id);
+      q.Bind(5, t.start_id);
       while (q.Step()) {
         Attempt a{q.Text(0), q.Text(1), FromUnixMillis(q.Int(2)), q.Int(3), static_cast<int>(q.Int(4)), q.Text(5),
-                  q.Text(6), {}};
+                  q.Text(6), 0};
         out.push_back(std::move(a));
       }
       return q.status();
@@ -325,20 +365,19 @@ class SqliteStore : public Store {
     Status s = RunSync([&](Db& db) {
       Query q = db.Prepare(std::string("SELECT c.id, c.phase, COALESCE(c.sync_id,''), c.start_attempted_at, "
                            "COALESCE(c.sync_type,''), c.attempts, c.next_check_at, c.phase_since, COALESCE(c.last_error,'')"
-                           ", (SELECT COUNT(*) FROM triggers t WHERE t.connection_id = c.id AND t.state = 'pending'),"
-                           " (SELECT COUNT(*) FROM triggers t WHERE t.connection_id = c.id AND t.state = 'dead'),"
-                           " COALESCE(s.sync_id,''), COALESCE(s.status,''), COALESCE(s.finished_at_text,'') "
+                           ", c.covered, ") + sql::kPendingOfConnection + ", " + sql::kDeadOfConnection + ", "
+                           "COALESCE(s.sync_id,''), COALESCE(s.status,''), COALESCE(s.finished_at_text,'') "
                            "FROM connections c LEFT JOIN syncs s ON s.rowid = (SELECT rowid FROM syncs x "
                            "WHERE x.connection_id = c.id AND x.origin != 'external' ORDER BY x.updated_at DESC, x.rowid DESC LIMIT 1) "
-                           "ORDER BY c.id"));
+                           "ORDER BY c.id");
       while (q.Step()) {
         ConnectionStatus cs;
         cs.connection = ReadConnection(q);
-        cs.pending = static_cast<int>(q.Int(9));
-        cs.dead = static_cast<int>(q.Int(10));
-        cs.last_sync_id = q.Text(11);
-        cs.last_outcome = q.Text(12);
-        cs.last_finished_at = q.Text(13);
+        cs.pending = q.Int(10);
+        cs.dead = q.Int(11);
+        cs.last_sync_id = q.Text(12);
+        cs.last_outcome = q.Text(13);
+        cs.last_finished_at = q.Text(14);
         out.push_back(std::move(cs));
       }
       return q.status();
@@ -363,17 +402,17 @@ class SqliteStore : public Store {
         if (!found) return NotFoundError("no event " + event_id);
       }
       for (const NewTrigger& t : triggers) {
+        if (Status c = EnsureConnection(db, t.connection_id, now_ms); !c.ok()) return c;
+        StatusOr<int64_t> seq = TakeSeq(db, t.connection_id, t.sync_type, t.if_running);
+        if (!seq.ok()) return seq.status();
         Query q = db.Prepare(
             "INSERT INTO triggers (event_id, event_seq, route, connection_id, sync_type, if_running, dedupe_key, "
-            "state, created_at, next_attempt_at, updated_at) VALUES (NULLIF(?1, ''), "
-            "(SELECT id FROM events WHERE event_id = ?1), ?2, ?3, ?4, ?5, NULL, 'pending', ?6, ?6, ?6)");
+            "state, created_at, next_attempt_at, updated_at, conn_seq) VALUES (NULLIF(?1, ''), "
+            "(SELECT id FROM events WHERE event_id = ?1), ?2, ?3, ?4, ?5, NULL, 'pending', ?6, ?6, ?6, ?7)");
         q.Bind(1, event_id).Bind(2, t.route).Bind(3, t.connection_id).Bind(4, t.sync_type).Bind(5, t.if_running);
-        q.Bind(6, now_ms).Step();
+        q.Bind(6, now_ms).Bind(7, *seq).Step();
         if (!q.status().ok()) return q.status();
         ids.push_back(db.LastInsertId());
-        Query c = db.Prepare("INSERT INTO connections (id, updated_at) VALUES (?1, ?2) ON CONFLICT (id) DO NOTHING");
-        c.Bind(1, t.connection_id).Bind(2, now_ms).Step();
-        if (!c.status().ok()) return c.status();
       }
       return Status::Ok();
     });
@@ -384,16 +423,41 @@ class SqliteStore : public Store {
   StatusOr<std::vector<int64_t>> RetryDead(const std::vector<int64_t>& ids, TimePoint now) override {
     std::vector<int64_t> moved;
     Status s = RunSync([&](Db& db) {
-      // created_at restarts so the maximum age counts from the retry, not from the webhook.
-      Query q = db.Prepare(
-          "UPDATE triggers SET state = 'pending', created_at = ?1, updated_at = ?1, sync_id = NULL "
-          "WHERE state = 'dead' AND (?2 = '[]' OR id IN (SELECT value FROM json_each(?2))) RETURNING id");
-      q.Bind(1, ToUnixMillis(now)).Bind(2, "[" + IdList(ids) + "]");
-      while (q.Step()) moved.push_back(q.Int(0));
-      return q.status();
+      moved.clear();
+      struct Dead {
+        int64_t id, start_id;
+        std::string connection_id, sync_type, if_running;
+      };
+      std::vector<Dead> dead;
+      {
+        Query q = db.Prepare(std::string("SELECT id, start_id, connection_id, sync_type, if_running FROM trigger_view "
+                                         "WHERE id IN (") + sql::kTriggerIdsInStateSql +
+                             ") AND (?2 = '[]' OR id IN (SELECT value FROM json_each(?2))) ORDER BY id");
+        q.Bind(1, std::string(kDead)).Bind(2, "[" + IdList(ids) + "]");
+        while (q.Step()) dead.push_back({q.Int(0), q.IsNull(1) ? 0 : q.Int(1), q.Text(2), q.Text(3), q.Text(4)});
+        if (!q.status().ok()) return q.status();
+      }
+      // Each goes back to the end of its connection's queue, as if it had just arrived: a new
+      // seq, and created_at restarts so the maximum age counts from the retry.
+      const int64_t now_ms = ToUnixMillis(now);
+      for (const Dead& d : dead) {
+        StatusOr<int64_t> seq = TakeSeq(db, d.connection_id, d.sync_type, d.if_running);
+        if (!seq.ok()) return seq.status();
+        Query u = db.Prepare(
+            "UPDATE triggers SET conn_seq = ?2, state = 'pending', created_at = ?3, updated_at = ?3, sync_id = NULL, "
+            "last_error = NULL WHERE id = ?1");
+        u.Bind(1, d.id).Bind(2, *seq).Bind(3, now_ms).Step();
+        if (!u.status().ok()) return u.status();
+        if (d.start_id != 0) {
+          Query st = db.Prepare("UPDATE starts SET triggers = triggers - 1 WHERE id = ?1");
+          st.Bind(1, d.start_id).Step();
+          if (!st.status().ok()) return st.status();
+        }
+        moved.push_back(d.id);
+      }
+      return Status::Ok();
     });
     if (!s.ok()) return s;
-    std::sort(moved.begin(), moved.end());
     return moved;
   }
 
@@ -410,7 +474,7 @@ class SqliteStore : public Store {
       std::string ids = "[";
       {
         Query pick = db.Prepare(
-            "SELECT e.id FROM events e WHERE e.id < ?1 AND e.received_at < ?2 AND NOT EXISTS (SELECT 1 FROM triggers t "
+            "SELECT e.id FROM events e WHERE e.id < ?1 AND e.received_at < ?2 AND NOT EXISTS (SELECT 1 FROM trigger_view t "
             "WHERE t.event_seq = e.id AND t.state IN ('pending','starting','running')) ORDER BY e.id LIMIT ?3");
         pick.Bind(1, *events_below).Bind(2, cut).Bind(3, limit);
         while (pick.Step()) {
@@ -433,8 +497,8 @@ class SqliteStore : public Store {
         if (Status st = run("SELECT COUNT(*) FROM triggers WHERE event_seq IN (SELECT value FROM json_each(?1))", by_events,
                             &out.triggers); !st.ok()) return st;
       } else {
-        if (Status st = run("DELETE FROM triggers WHERE event_seq IN (SELECT value FROM json_each(?1)) "
-                            "AND state IN ('succeeded','failed','skipped','dead')",
+        if (Status st = run("DELETE FROM triggers WHERE id IN (SELECT id FROM trigger_view WHERE event_seq IN "
+                            "(SELECT value FROM json_each(?1)) AND state IN ('succeeded','failed','skipped','dead'))",
                             by_events, &out.triggers); !st.ok()) return st;
         int64_t events = 0;
         if (Status st = run("DELETE FROM events WHERE id IN (SELECT value FROM json_each(?1)) AND NOT EXISTS "
@@ -450,7 +514,7 @@ class SqliteStore : public Store {
         if (!triggers_below.ok()) return triggers_below.status();
         auto bind = [&](Query& q) { q.Bind(1, *triggers_below).Bind(2, cut).Bind(3, limit); };
         const char* where =
-            " FROM triggers WHERE id IN (SELECT id FROM triggers WHERE id < ?1 AND event_id IS NULL AND created_at < ?2 "
+            " FROM triggers WHERE id IN (SELECT id FROM trigger_view WHERE id < ?1 AND event_id IS NULL AND created_at < ?2 "
             "AND state IN ('succeeded','failed','skipped','dead') ORDER BY id LIMIT ?3)";
         if (Status st = run((std::string(dry_run ? "SELECT COUNT(*)" : "DELETE") + where).c_str(), bind, &out.triggers);
             !st.ok()) return st;
@@ -461,6 +525,13 @@ class SqliteStore : public Store {
             " FROM syncs WHERE rowid IN (SELECT rowid FROM syncs WHERE status IN ('succeeded','failed','unknown') "
             "AND updated_at < ?1 ORDER BY rowid LIMIT ?2)";
         if (Status st = run((std::string(dry_run ? "SELECT COUNT(*)" : "DELETE") + where).c_str(), bind, &out.syncs);
+            !st.ok()) return st;
+      }
+      {
+        // After the triggers: a start goes once no trigger refers to it.
+        auto bind = [&](Query& q) { q.Bind(1, cut).Bind(2, limit); };
+        const std::string where = std::string(" FROM starts WHERE id IN (") + sql::kPrunableStartsSql + ")";
+        if (Status st = run((std::string(dry_run ? "SELECT COUNT(*)" : "DELETE") + where).c_str(), bind, &out.starts);
             !st.ok()) return st;
       }
       StatusOr<int64_t> attempts_below = BoundaryId(db, "attempts", "at", cut);
@@ -481,14 +552,10 @@ class SqliteStore : public Store {
   StatusOr<Gauges> ReadGauges() override {
     Gauges g;
     Status s = RunSync([&](Db& db) {
-      // Per connection, so that the (connection_id, state) index answers: there is no index on
-      // state alone (migration 3), and a store holds millions of finished triggers.
-      Query t = db.Prepare(
-          "SELECT COALESCE(SUM(p), 0), COALESCE(SUM(d), 0), MIN(o) FROM (SELECT "
-          "(SELECT COUNT(*) FROM triggers t WHERE t.connection_id = c.id AND t.state = 'pending') AS p, "
-          "(SELECT COUNT(*) FROM triggers t WHERE t.connection_id = c.id AND t.state = 'dead') AS d, "
-          "(SELECT MIN(created_at) FROM triggers t WHERE t.connection_id = c.id AND t.state = 'pending') AS o "
-          "FROM connections c)");
+      // Per connection, from its counters and its starts: index lookups, whatever the backlog.
+      Query t = db.Prepare(std::string("SELECT COALESCE(SUM(p), 0), COALESCE(SUM(d), 0), MIN(o) FROM (SELECT ") +
+                           sql::kPendingOfConnection + " AS p, " + sql::kDeadOfConnection + " AS d, " +
+                           sql::kOldestPendingOfConnection + " AS o FROM connections c)");
       if (t.Step()) {
         g.pending = t.Int(0);
         g.dead = t.Int(1);
@@ -537,6 +604,23 @@ class SqliteStore : public Store {
   }
   Status RunSync(std::function<Status(Db&)> run) { return exec_.RunSync(std::move(run)); }
 
+  static Status EnsureConnection(Db& db, const std::string& id, int64_t now_ms) {
+    Query c = db.Prepare("INSERT INTO connections (id, updated_at) VALUES (?1, ?2) ON CONFLICT (id) DO NOTHING");
+    c.Bind(1, id).Bind(2, now_ms).Step();
+    return c.status();
+  }
+
+  // The connection's next seq, its counters updated (sql::kTakeSeqSql).
+  static StatusOr<int64_t> TakeSeq(Db& db, const std::string& connection_id, const std::string& sync_type,
+                                   const std::string& if_running) {
+    Query q = db.Prepare(sql::kTakeSeqSql);
+    q.Bind(1, connection_id).Bind(2, sync_type).Bind(3, if_running);
+    const bool found = q.Step();
+    if (!q.status().ok()) return q.status();
+    if (!found) return InternalError("no connection row for " + connection_id);
+    return q.Int(0);
+  }
+
   static Status DoAppend(Db& db, const NewEvent& ev, const std::vector<NewTrigger>& triggers, AppendResult& out) {
     out = AppendResult{};
     Query ins = db.Prepare(
@@ -556,19 +640,20 @@ class SqliteStore : public Store {
     const int64_t now = ToUnixMillis(ev.received_at);
     const int64_t event_seq = db.LastInsertId();
     for (const NewTrigger& t : triggers) {
+      if (Status c = EnsureConnection(db, t.connection_id, now); !c.ok()) return c;
+      // The trigger takes the connection's next seq only if it is not a duplicate: one writer,
+      // so nothing can take that seq between this insert and the counter update below.
       Query q = db.Prepare(
           "INSERT INTO triggers (event_id, route, connection_id, sync_type, if_running, dedupe_key, state, "
-          "created_at, next_attempt_at, updated_at, event_seq) VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'pending', ?7, ?7, ?7, ?8) "
-          "ON CONFLICT (dedupe_key) DO NOTHING");
+          "created_at, next_attempt_at, updated_at, event_seq, conn_seq) VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'pending', "
+          "?7, ?7, ?7, ?8, (SELECT seq + 1 FROM connections WHERE id = ?3)) ON CONFLICT (dedupe_key) DO NOTHING");
       q.Bind(1, ev.event_id).Bind(2, t.route).Bind(3, t.connection_id).Bind(4, t.sync_type).Bind(5, t.if_running);
       q.Bind(6, t.dedupe_key).Bind(7, now).Bind(8, event_seq).Step();
       if (!q.status().ok()) return q.status();
       const int64_t id = db.Changes() == 0 ? 0 : db.LastInsertId();
       out.trigger_ids.push_back(id);
       if (id == 0) continue;
-      Query c = db.Prepare("INSERT INTO connections (id, updated_at) VALUES (?1, ?2) ON CONFLICT (id) DO NOTHING");
-      c.Bind(1, t.connection_id).Bind(2, now).Step();
-      if (!c.status().ok()) return c.status();
+      if (StatusOr<int64_t> seq = TakeSeq(db, t.connection_id, t.sync_type, t.if_running); !seq.ok()) return seq.status();
     }
     return Status::Ok();
   }
@@ -579,8 +664,9 @@ class SqliteStore : public Store {
     Query pick = db.Prepare(
         "SELECT c.id FROM connections c "
         "WHERE c.next_check_at <= ?1 AND (c.lease_owner IS NULL OR c.lease_until <= ?1 OR c.lease_owner = ?2) "
-        "AND (c.phase != 'idle' OR EXISTS (SELECT 1 FROM triggers t WHERE t.connection_id = c.id AND t.state = 'pending')) "
-        "ORDER BY c.next_check_at LIMIT 1");
+        "AND (c.phase != 'idle' OR c.seq > c.covered OR EXISTS (SELECT 1 FROM starts s WHERE s.connection_id = c.id "
+        "AND s.state IN ('starting','queued','running'))) "
+        "ORDER BY c.next_check_at, c.id LIMIT 1");
     pick.Bind(1, now_ms).Bind(2, owner);
     if (!pick.Step()) return pick.status();
     const std::string id = pick.Text(0);
@@ -594,47 +680,58 @@ class SqliteStore : public Store {
     c.Bind(1, id);
     if (!c.Step()) return c.status().ok() ? InternalError("claimed connection vanished") : c.status();
     claim.connection = ReadConnection(c);
-    Query q = db.Prepare(std::string("SELECT ") + kClaimTriggerColumns +
-                         " FROM triggers WHERE connection_id = ?1 AND state IN ('pending','starting','running') ORDER BY id");
-    q.Bind(1, id);
-    while (q.Step()) {
-      StatusOr<ClaimedTrigger> t = MakeClaimedTrigger(q.Int(0), FromUnixMillis(q.Int(1)), q.TextView(2),
-                                                      q.TextView(3), q.TextView(4));
-      if (!t.ok()) return t.status();
-      claim.triggers.push_back(*t);
-    }
-    if (!q.status().ok()) return q.status();
+    Query b = db.Prepare(sql::kBacklogSql);
+    b.Bind(1, id);
+    if (!b.Step()) return b.status().ok() ? InternalError("claimed connection vanished") : b.status();
+    claim.backlog = Backlog{b.Int(0), b.Int(1), b.Int(2), b.Int(3), b.Int(4), std::nullopt};
+    if (!b.IsNull(5)) claim.backlog.oldest = FromUnixMillis(b.Int(5));
+    Query st = db.Prepare(sql::kCurrentStartSql);
+    st.Bind(1, id);
+    if (st.Step()) claim.current = ReadStart(st);
+    if (!st.status().ok()) return st.status();
     out = std::move(claim);
     return Status::Ok();
   }
 
-  static Status DoCommit(Db& db, const Transition& t) {
+  static Status DoCommit(Db& db, Transition& t) {
     const Connection& c = t.connection;
     const int64_t now_ms = ToUnixMillis(t.now);
     Query upd = db.Prepare(
         "UPDATE connections SET phase = ?3, sync_id = ?4, start_attempted_at = ?5, sync_type = ?6, attempts = ?7, "
         "next_check_at = ?8, phase_since = ?9, last_error = ?10, updated_at = ?11, "
         "lease_owner = CASE WHEN ?12 THEN NULL ELSE lease_owner END, "
-        "lease_until = CASE WHEN ?12 THEN NULL ELSE lease_until END "
+        "lease_until = CASE WHEN ?12 THEN NULL ELSE lease_until END, covered = ?13 "
         "WHERE id = ?1 AND lease_owner = ?2");
     upd.Bind(1, c.id).Bind(2, t.owner).Bind(3, c.phase).Bind(4, c.sync_id);
     if (c.start_attempted_at) upd.Bind(5, ToUnixMillis(*c.start_attempted_at));
     else upd.BindNull(5);
     upd.Bind(6, c.sync_type).Bind(7, int64_t{c.attempts}).Bind(8, ToUnixMillis(c.next_check_at));
     upd.Bind(9, ToUnixMillis(c.phase_since)).Bind(10, c.last_error).Bind(11, now_ms).Bind(12, int64_t{t.release});
+    upd.Bind(13, c.covered);
     upd.Step();
     if (!upd.status().ok()) return upd.status();
     // Fencing: a worker whose lease expired and was taken over must not write anything.
     if (db.Changes() == 0) return Status(StatusCode::kFailedPrecondition, "lease lost on " + c.id);
 
-    for (const TriggerUpdate& u : t.triggers) {
-      if (u.ids.empty()) continue;
+    for (Start& st : t.starts) {
       Query q = db.Prepare(
-          "UPDATE triggers SET state = ?1, sync_id = CASE WHEN ?2 = '' THEN sync_id ELSE ?2 END, "
-          "last_error = CASE WHEN ?3 = '' THEN last_error ELSE ?3 END, updated_at = ?4 "
-          "WHERE id IN (SELECT value FROM json_each(?5))");
-      q.Bind(1, u.state).Bind(2, u.sync_id).Bind(3, u.error).Bind(4, now_ms).Bind(5, "[" + IdList(u.ids) + "]").Step();
+          st.id == 0
+              ? "INSERT INTO starts (connection_id, seq_lo, seq_hi, triggers, sync_type, policies, state, sync_id, error, "
+                "oldest_at, attempted_at, created_at, updated_at) VALUES (?2, ?3, ?4, ?5, ?6, ?7, ?8, NULLIF(?9, ''), "
+                "NULLIF(?10, ''), ?11, ?12, ?13, ?13)"
+              : "UPDATE starts SET seq_lo = ?3, seq_hi = ?4, triggers = ?5, sync_type = ?6, policies = ?7, state = ?8, "
+                "sync_id = NULLIF(?9, ''), error = NULLIF(?10, ''), oldest_at = ?11, attempted_at = ?12, updated_at = ?13 "
+                "WHERE id = ?1 AND connection_id = ?2");
+      q.Bind(1, st.id).Bind(2, c.id).Bind(3, st.seq_lo).Bind(4, st.seq_hi).Bind(5, st.triggers).Bind(6, st.sync_type);
+      q.Bind(7, int64_t{st.policies}).Bind(8, st.state).Bind(9, st.sync_id).Bind(10, st.error);
+      q.Bind(11, ToUnixMillis(st.oldest));
+      if (st.attempted_at) q.Bind(12, ToUnixMillis(*st.attempted_at));
+      else q.BindNull(12);
+      q.Bind(13, now_ms).Step();
       if (!q.status().ok()) return q.status();
+      if (st.id == 0) st.id = db.LastInsertId();
+      else if (db.Changes() == 0) return InternalError("start " + std::to_string(st.id) + " of " + c.id + " not found");
+      st.connection_id = c.id;
     }
     for (const Sync& s : t.syncs) {
       Query q = db.Prepare(
@@ -649,15 +746,38 @@ class SqliteStore : public Store {
       q.Bind(11, s.changed).Bind(12, s.total).Bind(13, now_ms).Step();
       if (!q.status().ok()) return q.status();
     }
-    for (const Attempt& a : t.attempts) {
+    for (Attempt& a : t.attempts) {
       Query q = db.Prepare(
-          "INSERT INTO attempts (connection_id, kind, at, latency_ms, http_status, outcome, sync_id, trigger_ids) "
-          "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)");
+          "INSERT INTO attempts (connection_id, kind, at, latency_ms, http_status, outcome, sync_id, start_id) "
+          "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, NULLIF(?8, 0))");
       q.Bind(1, a.connection_id).Bind(2, a.kind).Bind(3, ToUnixMillis(a.at)).Bind(4, a.latency_ms);
-      q.Bind(5, int64_t{a.http_status}).Bind(6, a.outcome).Bind(7, a.sync_id).Bind(8, IdList(a.trigger_ids)).Step();
+      q.Bind(5, int64_t{a.http_status}).Bind(6, a.outcome).Bind(7, a.sync_id).Bind(8, a.start_id).Step();
       if (!q.status().ok()) return q.status();
     }
     return Status::Ok();
+  }
+
+  static Status DoFindAged(Db& db, const std::string& connection_id, int64_t lo, int64_t hi, TimePoint cutoff,
+                           Aged& out) {
+    out = Aged{lo, std::nullopt};
+    const int64_t cut = ToUnixMillis(cutoff);
+    // The first seq in (lo, hi] whose trigger is not old enough; seqs may have gaps (pruned or
+    // retried triggers), so each probe reads the first trigger at or after it.
+    int64_t first = lo + 1, last = hi + 1;
+    while (first < last) {
+      const int64_t mid = first + (last - first) / 2;
+      Query q = db.Prepare(sql::kFirstFromSeqSql);
+      q.Bind(1, connection_id).Bind(2, mid).Bind(3, hi);
+      const bool young = !q.Step() || q.Int(1) >= cut;
+      if (!q.status().ok()) return q.status();
+      if (young) last = mid;
+      else first = mid + 1;
+    }
+    out.seq = first - 1;
+    Query next = db.Prepare(sql::kFirstFromSeqSql);
+    next.Bind(1, connection_id).Bind(2, first).Bind(3, hi);
+    if (next.Step()) out.next_oldest = FromUnixMillis(next.Int(1));
+    return next.status();
   }
 
   // One connection, one writer thread: SQLite has one writer at a time anyway, and routing every
@@ -670,7 +790,7 @@ class SqliteStore : public Store {
 StatusOr<std::unique_ptr<Store>> OpenSqliteStore(const std::string& path, OpenOptions options) {
   StatusOr<std::unique_ptr<Db>> db = Db::Open(path, options.create_if_missing);
   if (!db.ok()) return db.status();
-  if (Status s = options.migrate ? ApplyMigrations(**db) : CheckSchema(**db); !s.ok()) return s;
+  if (Status s = options.migrate ? ApplyMigrations(**db, options.schema_version) : CheckSchema(**db); !s.ok()) return s;
   const int wal_fd = (*db)->WalSyncFd();  // the WAL is open once the migrations have looked
   return std::unique_ptr<Store>(new SqliteStore(std::move(db).value(), wal_fd));
 }

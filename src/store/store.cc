@@ -7,34 +7,11 @@
 
 namespace relay::store {
 
-StatusOr<AppendResult> Store::Append(NewEvent event, std::vector<NewTrigger> triggers) {
+StatusOr<AppendResult> IngestStore::Append(NewEvent event, std::vector<NewTrigger> triggers) {
   std::promise<StatusOr<AppendResult>> p;
   auto f = p.get_future();
   AppendAsync(std::move(event), std::move(triggers), [&p](StatusOr<AppendResult> r) { p.set_value(std::move(r)); });
   return f.get();
-}
-
-static_assert(sizeof(ClaimedTrigger) == 24, "store.h promises 24 bytes: a burst claims thousands");
-
-StatusOr<ClaimedTrigger> MakeClaimedTrigger(int64_t id, TimePoint created_at, std::string_view state,
-                                            std::string_view sync_type, std::string_view if_running) {
-  ClaimedTrigger t;
-  t.id = id;
-  t.created_at = created_at;
-  if (state == kPending) t.state = ClaimedTrigger::State::kPending;
-  else if (state == kStarting) t.state = ClaimedTrigger::State::kStarting;
-  else if (state == kRunning) t.state = ClaimedTrigger::State::kRunning;
-  else return InternalError("trigger " + std::to_string(id) + ": unexpected state in a claim: " + std::string(state));
-  if (sync_type == config::SyncTypeName(config::SyncType::kFull)) t.sync_type = config::SyncType::kFull;
-  else if (sync_type != config::SyncTypeName(config::SyncType::kIncremental))
-    return InternalError("trigger " + std::to_string(id) + ": unknown sync type: " + std::string(sync_type));
-  for (config::IfRunning p : {config::IfRunning::kQueue, config::IfRunning::kSkip, config::IfRunning::kRestart}) {
-    if (if_running == config::IfRunningName(p)) {
-      t.if_running = p;
-      return t;
-    }
-  }
-  return InternalError("trigger " + std::to_string(id) + ": unknown if_running policy: " + std::string(if_running));
 }
 
 Status SchemaProblem(int found, int latest) {

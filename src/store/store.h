@@ -1,6 +1,7 @@
 #pragma once
 // Store: the durable state shared by the receiver, the dispatcher and the CLI — events,
-// triggers, per-connection leases, syncs and the attempt audit trail. See docs/schema.md.
+// triggers, starts (what covers which triggers), per-connection leases and counters, syncs and
+// the attempt audit trail. See docs/schema.md.
 //
 // Implementations are safe for concurrent use from many threads. Every method may block on
 // disk or network I/O, so none is called on an HTTP thread except AppendAsync, which only
@@ -56,11 +57,14 @@ struct AppendResult {
   }
 };
 
-// Trigger states (docs/schema.md):
+// Trigger states as reads report them (docs/schema.md):
 //   pending → starting → running → succeeded | failed
 //   pending → skipped (a sync already running covers it, if_running = "skip")
 //   pending | starting | running → dead (permanent error, outcome unknown)
 //   pending → dead (still pending after dispatch.max_age)
+// A trigger row does not carry its state: the connection's `covered` watermark and the start
+// whose range holds the trigger's `seq` do (Start below). Rows written before schema 5 keep
+// theirs.
 inline constexpr std::string_view kPending = "pending";      // not yet covered by a sync
 inline constexpr std::string_view kStarting = "starting";    // assigned to a start attempt
 inline constexpr std::string_view kRunning = "running";      // covered by sync_id, in progress
@@ -68,6 +72,9 @@ inline constexpr std::string_view kSucceeded = "succeeded";  // covering sync su
 inline constexpr std::string_view kFailed = "failed";        // covering sync failed
 inline constexpr std::string_view kSkipped = "skipped";      // covered by a sync already running
 inline constexpr std::string_view kDead = "dead";            // given up; last_error says why
+// A start whose /start met another sync and waits for it to end (if_running "queue" or
+// "restart"). Its triggers read as pending; the next start extends it.
+inline constexpr std::string_view kQueued = "queued";
 
 struct Trigger {
   int64_t id = 0;
@@ -82,6 +89,7 @@ struct Trigger {
   TimePoint next_attempt_at;
   std::string last_error;
   std::string sync_id;
+  int64_t start_id = 0;  // the start covering it; 0 while pending or for a row from before schema 5
 };
 
 // Connection phases (dispatch/connection_machine.h explains the transitions).
@@ -91,7 +99,8 @@ inline constexpr std::string_view kWaiting = "waiting";         // another sync 
 inline constexpr std::string_view kStopping = "stopping";       // stop requested; wait until not running
 inline constexpr std::string_view kPhaseRunning = "running";    // our sync `sync_id` runs; poll it
 
-// The dispatch state of one RETL connection, one row per connection.
+// The dispatch state of one RETL connection, one row per connection. Written by the connection
+// machine through Commit (ingest writes the row's other columns: its trigger counters).
 struct Connection {
   std::string id;
   std::string phase = std::string(kIdle);
@@ -102,30 +111,47 @@ struct Connection {
   TimePoint next_check_at;                      // not worked on before this
   TimePoint phase_since;                        // when the phase was entered
   std::string last_error;
+  // Every trigger of the connection with seq <= covered belongs to a start; those above are
+  // pending. Starts tile (0, covered] without gaps or overlaps.
+  int64_t covered = 0;
 };
 
-// An unfinished trigger as a claim carries it: only what the connection machine decides from
-// (GetTrigger/ListTriggers give whole rows). Kept to 24 bytes, because a burst leaves thousands
-// of triggers unfinished on one connection and every claim of it reads them all: with whole
-// rows, the claims of one burst were most of the relay's heap under load.
-struct ClaimedTrigger {
-  enum class State : uint8_t { kPending, kStarting, kRunning };
-  int64_t id = 0;
-  TimePoint created_at;
-  State state = State::kPending;
-  config::SyncType sync_type = config::SyncType::kIncremental;
-  config::IfRunning if_running = config::IfRunning::kQueue;
+// The pending triggers of a connection, as aggregates kept by ingest in the connection's row:
+// those with seq in (Connection::covered, seq]. What a claim knows of them, whatever their number.
+struct Backlog {
+  int64_t seq = 0;  // the last seq given to a trigger of the connection
+  // The last seq given to a trigger with sync_type "full", and with each if_running policy:
+  // "is there one in (lo, seq]" is "last > lo", for any lo, with no counter to reset.
+  int64_t last_full = 0, last_skip = 0, last_queue = 0, last_restart = 0;
+  std::optional<TimePoint> oldest;  // created_at of the first pending trigger (none pending: nullopt)
+  int64_t Count(int64_t covered) const { return seq - covered; }
 };
 
-// The row values behind a ClaimedTrigger (state, and sync_type and if_running as written by
-// config::SyncTypeName/IfRunningName); InternalError for a value no version of the relay writes.
-StatusOr<ClaimedTrigger> MakeClaimedTrigger(int64_t id, TimePoint created_at, std::string_view state,
-                                            std::string_view sync_type, std::string_view if_running);
+// if_running policies present among a start's triggers, as bits.
+inline constexpr int kPolicySkip = 1, kPolicyQueue = 2, kPolicyRestart = 4;
 
-// A connection leased to one worker, with its triggers that are not final yet.
+// A start: one request for a sync, covering the connection's triggers with seq in
+// (seq_lo, seq_hi] — every trigger it covers at once, however many. Its state is theirs.
+//   starting → running → succeeded | failed     (queued while another sync runs; skipped; dead)
+struct Start {
+  int64_t id = 0;  // 0 until stored (Commit fills it in)
+  std::string connection_id;
+  int64_t seq_lo = 0, seq_hi = 0;
+  int64_t triggers = 0;  // how many it covers (less those retried out of it since)
+  std::string sync_type = "incremental";
+  int policies = 0;  // kPolicy* bits of its triggers
+  std::string state = std::string(kStarting);
+  std::string sync_id;  // the covering sync (running and after), or the other one (skipped, queued)
+  std::string error;
+  TimePoint oldest;  // created_at of its oldest trigger
+  std::optional<TimePoint> attempted_at;
+};
+
+// A connection leased to one worker, with what it decides from.
 struct Claim {
   Connection connection;
-  std::vector<ClaimedTrigger> triggers;  // pending, starting and running, oldest first
+  Backlog backlog;
+  std::optional<Start> current;  // the connection's unfinished start (starting, queued or running)
 };
 
 // One HTTP call to RudderStack, for the audit trail.
@@ -137,7 +163,7 @@ struct Attempt {
   int http_status = 0;  // 0 when no answer arrived
   std::string outcome;  // "ok" or the error text
   std::string sync_id;
-  std::vector<int64_t> trigger_ids;
+  int64_t start_id = 0;  // the start the call was made for
 };
 
 // A RudderStack sync as the relay knows it.
@@ -154,21 +180,14 @@ struct Sync {
   std::string sync_type;
 };
 
-// Moves trigger `ids` to `state`, setting sync_id and last_error when non-empty.
-struct TriggerUpdate {
-  std::vector<int64_t> ids;
-  std::string state;
-  std::string sync_id;
-  std::string error;
-};
-
 // One atomic step of a connection's state machine, committed only while `owner` holds the lease.
+// Its cost does not depend on how many triggers the starts cover.
 struct Transition {
   std::string owner;
   TimePoint now;
-  Connection connection;  // the full new row
-  std::vector<TriggerUpdate> triggers;
-  std::vector<Sync> syncs;  // upserted by (connection_id, sync_id)
+  Connection connection;     // the full new row (the machine's columns)
+  std::vector<Start> starts;  // upserted by id; id 0 inserts, and Commit writes the new id back
+  std::vector<Sync> syncs;   // upserted by (connection_id, sync_id)
   std::vector<Attempt> attempts;
   bool release = false;  // give up the lease afterwards
 };
@@ -182,8 +201,8 @@ struct EventFilter {
 // A connection with what an operator wants to see at a glance.
 struct ConnectionStatus {
   Connection connection;
-  int pending = 0;            // triggers not yet covered by a sync
-  int dead = 0;
+  int64_t pending = 0;        // triggers not yet covered by a sync (queued ones included)
+  int64_t dead = 0;
   std::string last_sync_id;   // the most recently updated sync of ours
   std::string last_outcome;   // its status
   std::string last_finished_at;
@@ -203,12 +222,14 @@ struct PruneCounts {
   int64_t triggers = 0;
   int64_t syncs = 0;
   int64_t attempts = 0;
-  int64_t total() const { return events + triggers + syncs + attempts; }
+  int64_t starts = 0;
+  int64_t total() const { return events + triggers + syncs + attempts + starts; }
   PruneCounts& operator+=(const PruneCounts& o) {
     events += o.events;
     triggers += o.triggers;
     syncs += o.syncs;
     attempts += o.attempts;
+    starts += o.starts;
     return *this;
   }
 };
@@ -223,33 +244,56 @@ struct StoredEvent {
   std::string raw_body;
 };
 
-class Store {
- public:
-  virtual ~Store() = default;
+// The store by role. Each consumer takes the narrowest one: the webhook handler ingests, the
+// connection machine runs lifecycles, the CLI and admin API read and act, health checks ping.
 
+// Ingest: the receiver's one write.
+class IngestStore {
+ public:
+  virtual ~IngestStore() = default;
   // Commits the event and its triggers in one transaction and makes them durable before
   // `done` runs (on a store thread; keep it short). Concurrent calls share one commit.
   // `done` receives the result, AlreadyExists never (a duplicate is result.duplicate), or
-  // Unavailable when the database cannot commit.
+  // Unavailable when the database cannot commit. Each new trigger takes the next seq of its
+  // connection and updates the connection's Backlog counters: O(1) whatever is waiting.
   using AppendCallback = std::function<void(StatusOr<AppendResult>)>;
   virtual void AppendAsync(NewEvent event, std::vector<NewTrigger> triggers, AppendCallback done) = 0;
   // Blocking form of AppendAsync.
   StatusOr<AppendResult> Append(NewEvent event, std::vector<NewTrigger> triggers);
+};
 
-  // Leases one connection that needs work at `now` — pending triggers, or a phase other than
-  // idle — and that no other owner holds a live lease on. Returns it with its unfinished
-  // triggers, or nullopt when nothing is due.
+// Connection lifecycle and leases: the dispatcher's side. No method reads or writes per trigger.
+class LifecycleStore {
+ public:
+  virtual ~LifecycleStore() = default;
+  // Leases one connection that needs work at `now` — pending triggers, an unfinished start, or
+  // a phase other than idle — and that no other owner holds a live lease on. Returns it with
+  // its backlog and unfinished start, or nullopt when nothing is due.
   virtual StatusOr<std::optional<Claim>> ClaimConnection(const std::string& owner, TimePoint now,
                                                          Duration lease) = 0;
   // Extends `owner`'s lease; FailedPrecondition if it is no longer the owner.
   virtual Status RenewLease(const std::string& connection_id, const std::string& owner, TimePoint until) = 0;
-  // Applies a transition in one transaction. FailedPrecondition ("lease lost") and no change
-  // when `t.owner` no longer holds the connection's lease.
-  virtual Status Commit(const Transition& t) = 0;
+  // Applies a transition in one transaction, and sets the id of every start it inserted.
+  // FailedPrecondition ("lease lost") and no change when `t.owner` no longer holds the
+  // connection's lease.
+  virtual Status Commit(Transition& t) = 0;
   // True when the sync is recorded for the connection (so it is not adopted twice).
   virtual StatusOr<bool> KnownSync(const std::string& connection_id, const std::string& sync_id) = 0;
+  // For expiry by age: the connection's triggers with seq in (lo, hi] that were created before
+  // `cutoff`, as the prefix (lo, Aged.seq] (created_at grows with seq), and the created_at of
+  // the first one after it (nullopt when none is left). A binary search: O(log² n) reads.
+  struct Aged {
+    int64_t seq = 0;
+    std::optional<TimePoint> next_oldest;
+  };
+  virtual StatusOr<Aged> FindAged(const std::string& connection_id, int64_t lo, int64_t hi, TimePoint cutoff) = 0;
+};
 
-  // Reads, for the CLI, the admin API and tests.
+// Operator reads and actions: the CLI, the admin API and tests.
+class OperatorStore {
+ public:
+  virtual ~OperatorStore() = default;
+  // By id; `state_filter` (empty: all) matches the state reads report (Trigger::state).
   virtual StatusOr<std::vector<Trigger>> ListTriggers(const std::string& state_filter, int limit) = 0;
   virtual StatusOr<std::optional<StoredEvent>> GetEvent(const std::string& event_id) = 0;
   virtual StatusOr<int64_t> CountEvents() = 0;
@@ -259,8 +303,8 @@ class Store {
   // One sync by its key; nullopt when the store does not know it.
   virtual StatusOr<std::optional<Sync>> GetSync(const std::string& connection_id, const std::string& sync_id) = 0;
   virtual StatusOr<std::optional<Connection>> GetConnection(const std::string& connection_id) = 0;
-
-  // Operator reads and actions (CLI, admin API).
+  // The connection's starts, newest first.
+  virtual StatusOr<std::vector<Start>> ListStarts(const std::string& connection_id, int limit) = 0;
   // Newest first; raw bodies included.
   virtual StatusOr<std::vector<StoredEvent>> ListEvents(const EventFilter& filter) = 0;
   virtual StatusOr<std::vector<Trigger>> EventTriggers(const std::string& event_id) = 0;
@@ -272,24 +316,33 @@ class Store {
   // carry no dedupe key. Returns their ids.
   virtual StatusOr<std::vector<int64_t>> AddTriggers(const std::string& event_id, const std::vector<NewTrigger>& triggers,
                                                      TimePoint now) = 0;
-  // Moves dead triggers back to pending (all dead ones when `ids` is empty); returns the ids
-  // that moved. Triggers in other states are left alone.
+  // Moves dead triggers back to pending (all dead ones when `ids` is empty): each takes a new
+  // seq of its connection, as if it had just arrived. Returns the ids that moved. Triggers in
+  // other states are left alone. Costs one write per trigger moved.
   virtual StatusOr<std::vector<int64_t>> RetryDead(const std::vector<int64_t>& ids, TimePoint now) = 0;
 
   // Retention. Removes, in one short transaction, at most `batch` of each: events received
   // before `cutoff` whose triggers are all final, with those triggers; final manual triggers
-  // created before it; finished syncs last updated before it; attempts made before it. A
-  // trigger that is not final is never removed, nor its event. Call again until total() is 0.
-  // `dry_run` counts what the same call would remove and removes nothing. Rows are taken in id
-  // order up to the first one that is not old enough (ids grow with time): an old row stored
-  // after a newer one (a wall clock set back) waits until that one ages out too.
+  // created before it; finished syncs last updated before it; attempts made before it; final
+  // starts last updated before it that no trigger refers to any more. A trigger that is not
+  // final is never removed, nor its event. Call again until total() is 0. `dry_run` counts
+  // what the same call would remove and removes nothing. Rows are taken in id order up to the
+  // first one that is not old enough (ids grow with time): an old row stored after a newer one
+  // (a wall clock set back) waits until that one ages out too.
   virtual StatusOr<PruneCounts> Prune(TimePoint cutoff, int batch, bool dry_run) = 0;
+};
 
-  // Health and gauges.
+// Health and gauges.
+class HealthStore {
+ public:
+  virtual ~HealthStore() = default;
   // OK when the store can take a write transaction now; Unavailable (with the cause) otherwise.
   virtual Status Ping() = 0;
   virtual StatusOr<Gauges> ReadGauges() = 0;
 };
+
+// All of it: what a backend implements. Implementations are safe for concurrent use.
+class Store : public IngestStore, public LifecycleStore, public OperatorStore, public HealthStore {};
 
 // Opens the database named by a store URL ("sqlite://path", "postgresql://…"). By default it
 // creates a missing SQLite file and applies pending schema migrations (what `serve` does).
@@ -303,6 +356,9 @@ struct OpenOptions {
   // FailedPrecondition saying what to do. A relay of the old version may still be running on
   // it, and migrating under it would break it.
   bool migrate = true;
+  // Tests only: migrate up to this schema version instead of the latest (0), to write a
+  // database as a previous build left it.
+  int schema_version = 0;
 };
 StatusOr<std::unique_ptr<Store>> OpenStore(const std::string& url, OpenOptions options = {});
 

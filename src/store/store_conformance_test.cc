@@ -3,6 +3,7 @@
 #include <fstream>
 #include <sys/stat.h>
 
+#include <map>
 #include <mutex>
 #include <set>
 #include <thread>
@@ -151,7 +152,7 @@ TEST_P(StoreTest, ClaimLeasesOneConnectionToOneOwner) {
   ASSERT_TRUE(a.ok() && a->has_value());
   EXPECT_EQ((*a)->connection.id, "c1");
   EXPECT_EQ((*a)->connection.phase, "idle");
-  EXPECT_EQ((*a)->triggers.size(), 2u);
+  EXPECT_EQ((*a)->backlog.Count((*a)->connection.covered), 2);
   auto b = store->ClaimConnection("B", now, std::chrono::seconds(60));
   ASSERT_TRUE(b.ok());
   EXPECT_FALSE(b->has_value()) << "c1 is leased to A";
@@ -161,42 +162,107 @@ TEST_P(StoreTest, ClaimLeasesOneConnectionToOneOwner) {
   EXPECT_EQ((*later)->connection.id, "c1");
 }
 
+// A start covering every trigger the claim saw pending, in `state`, and the connection's
+// watermark moved over them.
+Start CoverPending(Transition& t, const Claim& claim, std::string state, std::string sync_id = "",
+                   std::string error = "") {
+  Start st;
+  st.seq_lo = claim.connection.covered;
+  st.seq_hi = claim.backlog.seq;
+  st.triggers = st.seq_hi - st.seq_lo;
+  st.state = std::move(state);
+  st.sync_id = std::move(sync_id);
+  st.error = std::move(error);
+  st.oldest = claim.backlog.oldest.value_or(t.now);
+  t.connection.covered = claim.backlog.seq;
+  t.starts.push_back(st);
+  return st;
+}
+
 TEST_P(StoreTest, ClaimCarriesWhatTheConnectionMachineDecidesFrom) {
   auto store = Open();
-  ASSERT_TRUE(store->Append(Event("wev_1"), {NewTrigger{"r", "c1", "full", "skip", "k1"},
-                                             NewTrigger{"r", "c1", "incremental", "restart", "k2"},
-                                             NewTrigger{"r", "c1", "incremental", "queue", "k3"}})
+  NewEvent first = Event("wev_1");
+  first.received_at = FromUnixMillis(1'000'000);
+  ASSERT_TRUE(store->Append(first, {NewTrigger{"r", "c1", "full", "skip", "k1"},
+                                    NewTrigger{"r", "c1", "incremental", "restart", "k2"}})
                   .ok());
+  NewEvent second = Event("wev_2", 2);
+  second.received_at = FromUnixMillis(1'500'000);
+  ASSERT_TRUE(store->Append(second, {NewTrigger{"r", "c1", "incremental", "queue", "k3"}}).ok());
   const TimePoint now = FromUnixMillis(2'000'000);
   auto claim = **store->ClaimConnection("A", now, std::chrono::seconds(60));
-  ASSERT_EQ(claim.triggers.size(), 3u);
-  using State = ClaimedTrigger::State;
-  using Policy = config::IfRunning;
-  const ClaimedTrigger& full = claim.triggers[0];
-  EXPECT_EQ(full.sync_type, config::SyncType::kFull);
-  EXPECT_EQ(full.if_running, Policy::kSkip);
-  EXPECT_EQ(full.state, State::kPending);
-  EXPECT_EQ(claim.triggers[1].sync_type, config::SyncType::kIncremental);
-  EXPECT_EQ(claim.triggers[1].if_running, Policy::kRestart);
-  EXPECT_EQ(claim.triggers[2].if_running, Policy::kQueue);
-  EXPECT_LT(claim.triggers[0].id, claim.triggers[1].id) << "oldest first";
-  const auto stored = **store->GetTrigger(full.id);
-  EXPECT_EQ(full.created_at, stored.created_at);
-  // Moved on, they come back in their new states.
+  // The backlog as counters: the last seq taken, and the last seq of each kind of trigger.
+  EXPECT_EQ(claim.connection.covered, 0);
+  EXPECT_EQ(claim.backlog.seq, 3);
+  EXPECT_EQ(claim.backlog.last_full, 1);
+  EXPECT_EQ(claim.backlog.last_skip, 1);
+  EXPECT_EQ(claim.backlog.last_restart, 2);
+  EXPECT_EQ(claim.backlog.last_queue, 3);
+  ASSERT_TRUE(claim.backlog.oldest.has_value());
+  EXPECT_EQ(*claim.backlog.oldest, FromUnixMillis(1'000'000));
+  EXPECT_FALSE(claim.current.has_value());
+  // The first two are covered by a start; the claim then sees it, and one pending trigger.
   Transition t;
   t.owner = "A";
   t.now = now;
   t.connection = claim.connection;
-  t.connection.phase = "running";  // due again without pending triggers
   t.release = true;
-  t.triggers.push_back({{claim.triggers[0].id}, "starting", "", ""});
-  t.triggers.push_back({{claim.triggers[1].id}, "running", "s1", ""});
-  t.triggers.push_back({{claim.triggers[2].id}, "succeeded", "s1", ""});
+  Start st;
+  st.seq_lo = 0;
+  st.seq_hi = 2;
+  st.triggers = 2;
+  st.sync_type = "full";
+  st.policies = kPolicySkip | kPolicyRestart;
+  st.state = "running";
+  st.sync_id = "s1";
+  st.oldest = FromUnixMillis(1'000'000);
+  st.attempted_at = now;
+  t.starts.push_back(st);
+  t.connection.covered = 2;
+  t.connection.phase = "running";
   ASSERT_TRUE(store->Commit(t).ok());
+  ASSERT_NE(t.starts[0].id, 0) << "Commit gives the new start its id";
   auto again = **store->ClaimConnection("A", now, std::chrono::seconds(60));
-  ASSERT_EQ(again.triggers.size(), 2u) << "final triggers are not claimed";
-  EXPECT_EQ(again.triggers[0].state, State::kStarting);
-  EXPECT_EQ(again.triggers[1].state, State::kRunning);
+  EXPECT_EQ(again.connection.covered, 2);
+  EXPECT_EQ(again.backlog.Count(again.connection.covered), 1);
+  EXPECT_EQ(*again.backlog.oldest, FromUnixMillis(1'500'000)) << "the first trigger above the watermark";
+  ASSERT_TRUE(again.current.has_value());
+  EXPECT_EQ(again.current->id, t.starts[0].id);
+  EXPECT_EQ(again.current->seq_hi, 2);
+  EXPECT_EQ(again.current->sync_type, "full");
+  EXPECT_EQ(again.current->policies, kPolicySkip | kPolicyRestart);
+  EXPECT_EQ(again.current->state, "running");
+  EXPECT_EQ(again.current->sync_id, "s1");
+  EXPECT_EQ(again.current->oldest, FromUnixMillis(1'000'000));
+  EXPECT_EQ(*again.current->attempted_at, now);
+  // Each trigger reads its start's state.
+  auto all = *store->ListTriggers("", 10);
+  ASSERT_EQ(all.size(), 3u);
+  EXPECT_EQ(all[0].state, "running");
+  EXPECT_EQ(all[0].sync_id, "s1");
+  EXPECT_EQ(all[0].start_id, t.starts[0].id);
+  EXPECT_EQ(all[1].state, "running");
+  EXPECT_EQ(all[2].state, "pending");
+  EXPECT_EQ(all[2].start_id, 0);
+}
+
+TEST_P(StoreTest, FindAgedFindsTheExpiredPrefixByBinarySearch) {
+  auto store = Open();
+  for (int i = 1; i <= 9; ++i) {
+    NewEvent e = Event("wev_" + std::to_string(i), i);
+    e.received_at = FromUnixMillis(1'000'000 + i * 1000);
+    ASSERT_TRUE(store->Append(e, {Trigger("c1", "k" + std::to_string(i))}).ok());
+  }
+  // Created at 1'001'000 … 1'009'000 with seqs 1 … 9: before 1'005'500 are seqs 1 … 5.
+  auto aged = store->FindAged("c1", 0, 9, FromUnixMillis(1'005'500));
+  ASSERT_TRUE(aged.ok()) << aged.status().ToString();
+  EXPECT_EQ(aged->seq, 5);
+  EXPECT_EQ(*aged->next_oldest, FromUnixMillis(1'006'000));
+  EXPECT_EQ(store->FindAged("c1", 2, 9, FromUnixMillis(1'000'000))->seq, 2) << "none: the prefix is empty";
+  auto all = store->FindAged("c1", 3, 7, FromUnixMillis(2'000'000));
+  EXPECT_EQ(all->seq, 7) << "bounded by hi";
+  EXPECT_FALSE(all->next_oldest.has_value()) << "none left in (lo, hi]";
+  EXPECT_FALSE(store->FindAged("c1", 0, 9, FromUnixMillis(2'000'000))->next_oldest.has_value());
 }
 
 TEST_P(StoreTest, GaugesCountPendingAndDeadAcrossConnections) {
@@ -216,8 +282,12 @@ TEST_P(StoreTest, GaugesCountPendingAndDeadAcrossConnections) {
     t.now = now;
     t.connection = claim.connection;
     t.release = true;
-    if (claim.connection.id == "c3") t.triggers.push_back({{claim.triggers[0].id}, "dead", "", "HTTP 404"});
-    if (claim.connection.id == "c1") t.triggers.push_back({{claim.triggers[0].id}, "running", "s1", ""});
+    if (claim.connection.id == "c3") CoverPending(t, claim, "dead", "", "HTTP 404");
+    if (claim.connection.id == "c1") {
+      Start st = CoverPending(t, claim, "running", "s1");
+      t.starts.back().seq_hi = t.connection.covered = st.seq_lo + 1;  // the first trigger only
+      t.starts.back().triggers = 1;
+    }
     t.connection.next_check_at = now + std::chrono::hours(1);  // not claimed again in this loop
     ASSERT_TRUE(store->Commit(t).ok());
   }
@@ -249,9 +319,9 @@ TEST_P(StoreTest, CommitAppliesEverythingAtomicallyAndReleases) {
   auto claim = **store->ClaimConnection("A", now, std::chrono::seconds(60));
   Transition t = Step(claim, "A", "running", now, now + std::chrono::seconds(10));
   t.connection.sync_id = "s1";
-  t.triggers.push_back({{claim.triggers[0].id}, "running", "s1", ""});
+  CoverPending(t, claim, "running", "s1");
   t.syncs.push_back({"c1", "s1", "running", "relay", "2026-01-01T00:00:00.000Z", "", "", 0, 0, 0, 0, "incremental"});
-  t.attempts.push_back({"c1", "start", now, 12, 200, "ok", "s1", {claim.triggers[0].id}});
+  t.attempts.push_back({"c1", "start", now, 12, 200, "ok", "s1", 0});
   ASSERT_TRUE(store->Commit(t).ok());
   EXPECT_EQ(store->ListTriggers("", 10)->at(0).state, "running");
   EXPECT_EQ(store->ListTriggers("", 10)->at(0).sync_id, "s1");
@@ -274,7 +344,7 @@ TEST_P(StoreTest, ALostLeaseFencesOffTheOldOwner) {
   auto b = store->ClaimConnection("B", now + std::chrono::seconds(61), std::chrono::seconds(60));
   ASSERT_TRUE(b->has_value());
   Transition stale = Step(a, "A", "starting", now, now);
-  stale.triggers.push_back({{a.triggers[0].id}, "starting", "", ""});
+  CoverPending(stale, a, "starting");
   Status s = store->Commit(stale);
   EXPECT_EQ(s.code(), StatusCode::kFailedPrecondition);
   EXPECT_EQ(store->ListTriggers("", 10)->at(0).state, "pending") << "nothing of the stale commit applied";
@@ -288,7 +358,7 @@ TEST_P(StoreTest, IdleConnectionWithoutPendingTriggersIsNotClaimed) {
   const TimePoint now = FromUnixMillis(2'000'000);
   auto claim = **store->ClaimConnection("A", now, std::chrono::seconds(60));
   Transition t = Step(claim, "A", "idle", now, now);
-  t.triggers.push_back({{claim.triggers[0].id}, "dead", "", "HTTP 404"});
+  CoverPending(t, claim, "dead", "", "HTTP 404");
   ASSERT_TRUE(store->Commit(t).ok());
   EXPECT_FALSE(store->ClaimConnection("A", now, std::chrono::seconds(60))->has_value());
   EXPECT_EQ(store->ListTriggers("dead", 10)->at(0).last_error, "HTTP 404");
@@ -350,34 +420,127 @@ TEST_P(StoreTest, DatabaseFromANewerBuildIsRefused) {
   EXPECT_NE(s.status().message().find("newer"), std::string::npos) << s.status().message();
 }
 
-TEST_P(StoreTest, DatabaseFromTheLastReleaseIsMigratedWithItsData) {
-  if (!IsSqlite()) GTEST_SKIP() << "checked through the SQLite file";
+// A database as the previous schema left it (SQLite 4, PostgreSQL 1: one row per trigger state)
+// migrates to starts with every trigger's state, sync and error, every connection's backlog and
+// unfinished start, and the audit trail as they were — and the relay carries on from there.
+TEST_P(StoreTest, ADatabaseOfThePreviousSchemaIsMigratedWithItsHistory) {
+  const int previous = IsSqlite() ? 4 : 1;
   {
-    auto first = Open();
-    ASSERT_TRUE(first->Append(Event("wev_1"), {Trigger("c1", "k1")}).ok());
+    OpenOptions old;
+    old.schema_version = previous;
+    auto s = OpenStore(Url(), old);
+    ASSERT_TRUE(s.ok()) << s.status().ToString();
   }
-  {
-    // Back to schema 2, as the previous build left it: with the index migration 3 drops.
+  auto exec = [&](const std::string& sql) {
+    if (!IsSqlite()) {
+      pg_->Query(sql);
+      return;
+    }
     auto db = std::move(Db::Open(dir_.File("relay.db"), false)).value();
-    ASSERT_TRUE(db->Exec("CREATE INDEX triggers_due ON triggers (state, next_attempt_at);"
-                         "CREATE INDEX triggers_sync ON triggers (sync_id);"
-                         "DROP INDEX triggers_event_seq; ALTER TABLE triggers DROP COLUMN event_seq;"
-                         "DELETE FROM schema_version WHERE version > 2;")
-                    .ok());
+    ASSERT_TRUE(db->Exec(sql).ok()) << sql;
+  };
+  // c1 runs s1 for triggers 1 and 2 (of two webhooks); 3 is pending; 4 succeeded under s0.
+  // c2: 5 died on a 404; 6 is in an ambiguous start attempted at 2'000'000.
+  for (int e = 1; e <= 6; ++e) {
+    exec("INSERT INTO events (event_id, event_type, account_id, job_id, run_id, run_status_code, received_at, raw_body) "
+         "VALUES ('wev_" + std::to_string(e) + "', 'job.run.completed', 1, 123, " + std::to_string(e) + ", 10, " +
+         std::to_string(1'000'000 + e * 1000) + ", '{}')");
   }
-  auto store = Open();
-  EXPECT_EQ(store->ListTriggers("pending", 10)->size(), 1u);
-  EXPECT_TRUE(store->Append(Event("wev_1"), {})->duplicate);
-  auto db = std::move(Db::Open(dir_.File("relay.db"), false)).value();
-  Query index = db->Prepare(
-      "SELECT group_concat(name) FROM (SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'triggers' "
-      "AND sql IS NOT NULL ORDER BY name)");
-  ASSERT_TRUE(index.Step());
-  EXPECT_EQ(index.Text(0), "triggers_connection,triggers_event_seq");
-  EXPECT_EQ(store->EventTriggers("wev_1")->size(), 1u);
-  Query version = db->Prepare("SELECT MAX(version) FROM schema_version");
-  ASSERT_TRUE(version.Step());
-  EXPECT_EQ(version.Int(0), LatestSchemaVersion());
+  const std::string seq_column = IsSqlite() ? ", event_seq" : "";
+  auto trigger = [&](int id, const std::string& conn, const std::string& state, const std::string& sync,
+                     const std::string& error) {
+    exec("INSERT INTO triggers (id, event_id, route, connection_id, sync_type, if_running, dedupe_key, state, "
+         "created_at, next_attempt_at, updated_at, last_error, sync_id" + seq_column + ") VALUES (" +
+         std::to_string(id) + ", 'wev_" + std::to_string(id) + "', 'r', '" + conn + "', '" +
+         (id == 2 ? "full" : "incremental") + "', 'queue', 'k" + std::to_string(id) + "', '" + state + "', " +
+         std::to_string(1'000'000 + id * 1000) + ", 0, 0, " + (error.empty() ? "NULL" : "'" + error + "'") + ", " +
+         (sync.empty() ? "NULL" : "'" + sync + "'") + (IsSqlite() ? ", " + std::to_string(id) : "") + ")");
+  };
+  trigger(4, "c1", "succeeded", "s0", "");
+  trigger(1, "c1", "running", "s1", "");
+  trigger(2, "c1", "running", "s1", "");
+  trigger(3, "c1", "pending", "", "");
+  trigger(5, "c2", "dead", "", "HTTP 404");
+  trigger(6, "c2", "starting", "", "");
+  exec("INSERT INTO connections (id, updated_at, phase, sync_id, sync_type) VALUES ('c1', 0, 'running', 's1', 'full')");
+  exec("INSERT INTO connections (id, updated_at, phase, start_attempted_at, sync_type) "
+       "VALUES ('c2', 0, 'starting', 2000000, 'incremental')");
+  exec("INSERT INTO syncs (connection_id, sync_id, status, origin) VALUES ('c1', 's1', 'running', 'relay')");
+  exec("INSERT INTO attempts (connection_id, kind, at, latency_ms, http_status, outcome, sync_id, trigger_ids) "
+       "VALUES ('c1', 'start', 1500000, 10, 200, 'ok', 's1', '1,2')");
+  if (!IsSqlite()) exec("SELECT setval('triggers_id_seq', 6)");
+
+  auto store = Open();  // migrates
+  ASSERT_TRUE(store);
+  auto triggers = *store->ListTriggers("", 10);
+  ASSERT_EQ(triggers.size(), 6u);
+  std::map<int64_t, ::relay::store::Trigger> by_id;
+  for (const auto& t : triggers) by_id[t.id] = t;
+  EXPECT_EQ(by_id[1].state, "running");
+  EXPECT_EQ(by_id[1].sync_id, "s1");
+  EXPECT_EQ(by_id[2].state, "running");
+  EXPECT_EQ(by_id[3].state, "pending");
+  EXPECT_EQ(by_id[4].state, "succeeded");
+  EXPECT_EQ(by_id[4].sync_id, "s0");
+  EXPECT_EQ(by_id[5].state, "dead");
+  EXPECT_EQ(by_id[5].last_error, "HTTP 404");
+  EXPECT_EQ(by_id[6].state, "starting");
+  EXPECT_EQ(by_id[1].start_id, by_id[2].start_id);
+  EXPECT_NE(by_id[1].start_id, 0);
+  EXPECT_EQ(store->EventTriggers("wev_3")->at(0).state, "pending");
+  auto calls = *store->TriggerAttempts(by_id[2]);
+  ASSERT_EQ(calls.size(), 1u) << "the audit trail written before the migration";
+  EXPECT_EQ(calls[0].kind, "start");
+  auto conns = *store->ListConnections();
+  ASSERT_EQ(conns.size(), 2u);
+  EXPECT_EQ(conns[0].pending, 1);
+  EXPECT_EQ(conns[0].dead, 0);
+  EXPECT_EQ(conns[1].pending, 0);
+  EXPECT_EQ(conns[1].dead, 1);
+
+  // Claims see the backlog and the unfinished start as the connection machine needs them.
+  const TimePoint now = FromUnixMillis(3'000'000);
+  auto c1 = **store->ClaimConnection("w1", now, std::chrono::seconds(60));
+  auto c2 = **store->ClaimConnection("w2", now, std::chrono::seconds(60));
+  ASSERT_EQ(c1.connection.id, "c1");
+  ASSERT_EQ(c2.connection.id, "c2");
+  ASSERT_TRUE(c1.current.has_value());
+  EXPECT_EQ(c1.current->state, "running");
+  EXPECT_EQ(c1.current->sync_id, "s1");
+  EXPECT_EQ(c1.current->triggers, 2);
+  EXPECT_EQ(c1.current->sync_type, "full");
+  EXPECT_EQ(c1.backlog.Count(c1.connection.covered), 1);
+  EXPECT_EQ(*c1.backlog.oldest, FromUnixMillis(1'003'000));
+  ASSERT_TRUE(c2.current.has_value());
+  EXPECT_EQ(c2.current->state, "starting");
+  EXPECT_EQ(*c2.current->attempted_at, FromUnixMillis(2'000'000));
+  EXPECT_EQ(c2.backlog.Count(c2.connection.covered), 0);
+
+  // It carries on: s1 succeeds; a new webhook for c1 queues behind trigger 3; the dead one retries.
+  Transition done;
+  done.owner = "w1";
+  done.now = now;
+  done.connection = c1.connection;
+  done.connection.phase = "idle";
+  done.release = true;
+  Start finished = *c1.current;
+  finished.state = "succeeded";
+  done.starts.push_back(finished);
+  ASSERT_TRUE(store->Commit(done).ok());
+  EXPECT_EQ((*store->GetTrigger(2))->state, "succeeded");
+  ASSERT_TRUE(store->Append(Event("wev_7", 7), {Trigger("c1", "k7")}).ok());
+  EXPECT_EQ(*store->RetryDead({5}, now), std::vector<int64_t>{5});
+  auto pending = *store->ListTriggers("pending", 10);
+  ASSERT_EQ(pending.size(), 3u);
+  EXPECT_EQ(pending[0].id, 3);
+  EXPECT_EQ(pending[1].id, 5);
+  EXPECT_EQ(store->ListConnections()->at(0).pending, 2);
+  if (IsSqlite()) {
+    auto db = std::move(Db::Open(dir_.File("relay.db"), false)).value();
+    Query version = db->Prepare("SELECT MAX(version) FROM schema_version");
+    ASSERT_TRUE(version.Step());
+    EXPECT_EQ(version.Int(0), LatestSchemaVersion());
+  }
 }
 
 // The CLI opens with {create_if_missing = false, migrate = false}: on PostgreSQL, `status` and
@@ -393,7 +556,7 @@ TEST_P(StoreTest, InspectionOpensNeverChangeTheSchema) {
   };
   const std::string tables = IsSqlite() ? "SELECT count(*) FROM sqlite_master WHERE type = 'table'"
                                         : "SELECT count(*) FROM pg_tables WHERE schemaname = current_schema()";
-  const OpenOptions inspect{.create_if_missing = false, .migrate = false};
+  const OpenOptions inspect{.create_if_missing = false, .migrate = false, .schema_version = 0};
   if (IsSqlite()) {
     ASSERT_TRUE(Db::Open(dir_.File("relay.db"), true).ok());  // an empty database file
   }
@@ -440,7 +603,7 @@ TEST_P(StoreTest, AnEventsTriggersAreFoundThroughAnIndex) {
   std::string steps;
   while (plan.Step()) steps += plan.Text(3) + "; ";
   EXPECT_EQ(steps.find("SCAN triggers"), std::string::npos) << steps;
-  EXPECT_NE(steps.find("SEARCH triggers USING INDEX triggers_event_seq"), std::string::npos) << steps;
+  EXPECT_NE(steps.find("USING INDEX triggers_event_seq (event_seq=?)"), std::string::npos) << steps;
 }
 
 // Retention: old events go with their final triggers, never a trigger that is not final (nor
@@ -469,10 +632,12 @@ TEST_P(StoreTest, PruneRemovesOnlyOldFinishedHistoryInBatches) {
   t.owner = "w";
   t.now = old_time;
   t.connection = (*claim)->connection;
-  t.triggers.push_back({{1, 2, 3, 4, 5}, "succeeded", "s_old", ""});
+  CoverPending(t, **claim, "succeeded", "s_old");
+  t.starts.back().seq_hi = t.connection.covered = 5;  // the five old triggers, not the new one
+  t.starts.back().triggers = 5;
   t.syncs.push_back({"c1", "s_old", "succeeded", "relay", "", "", "", 0, 0, 0, 0, "incremental"});
-  t.attempts.push_back({"c1", "start", old_time, 5, 200, "ok", "s_old", {1, 2, 3, 4, 5}});
-  t.attempts.push_back({"c1", "get_sync", recent, 5, 200, "ok", "s_old", {}});
+  t.attempts.push_back({"c1", "start", old_time, 5, 200, "ok", "s_old", 0});
+  t.attempts.push_back({"c1", "get_sync", recent, 5, 200, "ok", "s_old", 0});
   t.release = true;
   ASSERT_TRUE(store->Commit(t).ok());
 
@@ -482,6 +647,7 @@ TEST_P(StoreTest, PruneRemovesOnlyOldFinishedHistoryInBatches) {
   EXPECT_EQ(dry->triggers, 5);
   EXPECT_EQ(dry->syncs, 1);
   EXPECT_EQ(dry->attempts, 1);
+  EXPECT_EQ(dry->starts, 0) << "its triggers are still there";
   EXPECT_EQ(*store->CountEvents(), 7) << "a dry run removes nothing";
 
   auto first = store->Prune(cutoff, 2, false);
@@ -499,6 +665,8 @@ TEST_P(StoreTest, PruneRemovesOnlyOldFinishedHistoryInBatches) {
   EXPECT_EQ(total.triggers, 5);
   EXPECT_EQ(total.syncs, 1);
   EXPECT_EQ(total.attempts, 1);
+  EXPECT_EQ(total.starts, 1) << "once no trigger refers to it";
+  EXPECT_TRUE(store->ListStarts("c1", 10)->empty());
   EXPECT_EQ(*store->CountEvents(), 2);
   EXPECT_TRUE(store->GetEvent("old_pending")->has_value()) << "its trigger is not final";
   EXPECT_TRUE(store->GetEvent("new")->has_value());
@@ -579,14 +747,25 @@ TEST_P(StoreTest, OperatorReadsKeepTheirOrderLimitsAndFilters) {
   t.connection.phase = "running";
   t.connection.sync_id = "s1";
   t.connection.next_check_at = at(10'000'000);  // not due again in this test
-  t.triggers.push_back({{1, 2, 3}, "running", "s1", ""});
+  CoverPending(t, **claim, "running", "s1");
   t.syncs.push_back({"c1", "s0", "succeeded", "external", "", "", "", 0, 0, 0, 0, ""});
   t.syncs.push_back({"c1", "s1", "running", "relay", "2026-01-01T00:00:00.000Z", "", "", 0, 0, 0, 0, "incremental"});
-  t.attempts.push_back({"c1", "start", at(2'000'000), 12, 200, "ok", "s1", {1, 2, 3}});
-  t.attempts.push_back({"c1", "get_sync", at(2'001'000), 7, 200, "ok", "s1", {}});
-  t.attempts.push_back({"c2", "start", at(2'001'000), 7, 404, "NOT_FOUND", "", {4}});
-  t.release = true;
-  ASSERT_TRUE(store->Commit(t).ok());
+  ASSERT_TRUE(store->Commit(t).ok());  // the lease is kept: the calls are recorded next
+  const int64_t start = t.starts[0].id;
+  Transition calls_made;
+  calls_made.owner = "w";
+  calls_made.now = at(2'001'000);
+  calls_made.connection = t.connection;
+  calls_made.attempts.push_back({"c1", "start", at(2'000'000), 12, 200, "ok", "s1", start});
+  calls_made.attempts.push_back({"c1", "get_sync", at(2'001'000), 7, 200, "ok", "s1", start});
+  calls_made.attempts.push_back({"c2", "start", at(2'001'000), 7, 404, "NOT_FOUND", "", 0});
+  calls_made.release = true;
+  ASSERT_TRUE(store->Commit(calls_made).ok());
+  auto starts = *store->ListStarts("c1", 10);
+  ASSERT_EQ(starts.size(), 1u);
+  EXPECT_EQ(starts[0].id, start);
+  EXPECT_EQ(starts[0].triggers, 3);
+  EXPECT_EQ(starts[0].sync_id, "s1");
 
   // ListSyncs: oldest first, per connection or all, with a limit; GetSync by key.
   auto syncs = *store->ListSyncs("c1", 10);
@@ -629,7 +808,7 @@ TEST_P(StoreTest, OperatorReadsKeepTheirOrderLimitsAndFilters) {
   kill.owner = "w";
   kill.now = at(2'002'000);
   kill.connection = (*c2)->connection;
-  kill.triggers.push_back({{4, 5}, "dead", "", "NOT_FOUND"});
+  CoverPending(kill, **c2, "dead", "", "NOT_FOUND");
   kill.release = true;
   ASSERT_TRUE(store->Commit(kill).ok());
   EXPECT_EQ(store->ListConnections()->at(1).dead, 2);
@@ -639,6 +818,16 @@ TEST_P(StoreTest, OperatorReadsKeepTheirOrderLimitsAndFilters) {
   auto retried = store->GetTrigger(4);
   EXPECT_EQ((*retried)->state, "pending");
   EXPECT_EQ(ToUnixMillis((*retried)->created_at), 3'000'000) << "max_age counts from the retry";
+  EXPECT_EQ((*retried)->start_id, 0);
+  // Retried triggers join the end of their connection's queue, and leave their dead start.
+  EXPECT_EQ(store->ListConnections()->at(1).dead, 0);
+  EXPECT_EQ(store->ListConnections()->at(1).pending, 2);
+  EXPECT_EQ(store->ListStarts("c2", 10)->at(0).triggers, 0);
+  auto pending = *store->ListTriggers("pending", 10);
+  ASSERT_EQ(pending.size(), 2u);
+  EXPECT_EQ(pending[0].id, 4);
+  EXPECT_TRUE(store->ListTriggers("dead", 10)->empty());
+  EXPECT_EQ(store->ListTriggers("running", 10)->size(), 3u);
 }
 
 TEST_P(StoreTest, UnreachableDatabaseIsUnavailable) {

@@ -62,26 +62,33 @@ class CliTest : public ::testing::Test {
     };
     ASSERT_TRUE(store->Append(event("wev_golden_1", 123, 1001, 10, "job.run.completed"),
                               {{"main", "conn_a", "incremental", "queue", "k1"}}).ok());
-    Step(*store, "conn_a", "running", "s_1", {{{1}, "running", "s_1", ""}},
+    Step(*store, "conn_a", "running", "s_1", Cover{"running", "s_1", ""},
          {{"conn_a", "s_1", "running", "relay", "2026-01-01T00:00:01.000Z", "", "", 0, 0, 0, 0, "incremental"}},
-         {{"conn_a", "start", clock_.Now(), 12, 200, "ok", "s_1", {1}}});
+         {{"conn_a", "start", clock_.Now(), 12, 200, "ok", "s_1", kThisStart}});
     clock_.Advance(std::chrono::minutes(2));
-    Step(*store, "conn_a", "idle", "", {{{1}, "succeeded", "s_1", ""}},
+    Step(*store, "conn_a", "idle", "", Cover{"succeeded", "s_1", ""},
          {{"conn_a", "s_1", "succeeded", "relay", "2026-01-01T00:00:01.000Z", "2026-01-01T00:02:00.000Z", "", 40, 2, 42,
            42, "incremental"}},
-         {{"conn_a", "get_sync", clock_.Now(), 8, 200, "ok", "s_1", {}}});
+         {{"conn_a", "get_sync", clock_.Now(), 8, 200, "ok", "s_1", kThisStart}});
     clock_.Advance(std::chrono::minutes(1));
     ASSERT_TRUE(store->Append(event("wev_golden_2", 456, 1002, 20, "job.run.errored"), {}).ok());
     clock_.Advance(std::chrono::minutes(1));
     ASSERT_TRUE(store->Append(event("wev_golden_3", 123, 1003, 10, "job.run.completed"),
                               {{"main", "conn_b", "incremental", "queue", "k3"}}).ok());
-    Step(*store, "conn_b", "idle", "", {{{2}, "dead", "", "NOT_FOUND: rudderstack POST /v2/retl-connections/conn_b/start: HTTP 404"}},
-         {}, {{"conn_b", "start", clock_.Now(), 5, 404, "NOT_FOUND: HTTP 404", "", {2}}});
+    Step(*store, "conn_b", "idle", "", Cover{"dead", "", "NOT_FOUND: rudderstack POST /v2/retl-connections/conn_b/start: HTTP 404"},
+         {}, {{"conn_b", "start", clock_.Now(), 5, 404, "NOT_FOUND: HTTP 404", "", kThisStart}});
   }
 
+  // What a step does to the connection's start: the unfinished one if there is one, else a new
+  // one covering every pending trigger.
+  struct Cover {
+    std::string state, sync_id, error;
+  };
+  // An attempt made for the step's start (its id is known once the start is written).
+  static constexpr int64_t kThisStart = -1;
+
   void Step(store::Store& store, const std::string& conn, std::string phase, std::string sync_id,
-            std::vector<store::TriggerUpdate> triggers, std::vector<store::Sync> syncs,
-            std::vector<store::Attempt> attempts) {
+            std::optional<Cover> cover, std::vector<store::Sync> syncs, std::vector<store::Attempt> attempts) {
     auto claim = store.ClaimConnection("golden", clock_.Now(), std::chrono::seconds(60));
     ASSERT_TRUE(claim.ok() && claim->has_value());
     ASSERT_EQ((*claim)->connection.id, conn);
@@ -93,11 +100,34 @@ class CliTest : public ::testing::Test {
     t.connection.sync_id = std::move(sync_id);
     t.connection.phase_since = clock_.Now();
     t.connection.next_check_at = clock_.Now();
-    t.triggers = std::move(triggers);
-    t.syncs = std::move(syncs);
-    t.attempts = std::move(attempts);
-    t.release = true;
-    ASSERT_TRUE(store.Commit(t).ok());
+    if (cover) {
+      store::Start st;
+      if ((*claim)->current) {
+        st = *(*claim)->current;
+      } else {
+        st.seq_lo = (*claim)->connection.covered;
+        st.seq_hi = t.connection.covered = (*claim)->backlog.seq;
+        st.triggers = st.seq_hi - st.seq_lo;
+        st.oldest = *(*claim)->backlog.oldest;
+        st.attempted_at = clock_.Now();
+      }
+      st.state = cover->state;
+      st.sync_id = cover->sync_id;
+      st.error = cover->error;
+      t.starts.push_back(st);
+    }
+    ASSERT_TRUE(store.Commit(t).ok());  // the lease is kept for the calls' record
+    store::Transition calls;
+    calls.owner = "golden";
+    calls.now = clock_.Now();
+    calls.connection = t.connection;
+    calls.syncs = std::move(syncs);
+    calls.attempts = std::move(attempts);
+    for (store::Attempt& a : calls.attempts) {
+      if (a.start_id == kThisStart) a.start_id = t.starts.at(0).id;
+    }
+    calls.release = true;
+    ASSERT_TRUE(store.Commit(calls).ok());
   }
 
   testing::CommandResult Cli(std::vector<std::string> args, const std::string& stdin_data = "") {
@@ -179,7 +209,7 @@ TEST_F(CliTest, ATriggersSyncIsFoundAmongThousandsOfSyncs) {
     }
     syncs.push_back({"conn_a", "s_late", "succeeded", "relay", "2026-01-01T00:05:00.000Z", "2026-01-01T00:06:00.000Z",
                      "", 7, 0, 7, 7, "incremental"});
-    Step(*store, "conn_a", "idle", "", {{{3}, "succeeded", "s_late", ""}}, syncs, {});
+    Step(*store, "conn_a", "idle", "", Cover{"succeeded", "s_late", ""}, syncs, {});
   }
   auto trail = Json({"event", "wev_late"});
   const auto& sync = trail.at("triggers").at(0).at("sync");

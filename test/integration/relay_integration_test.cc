@@ -648,10 +648,13 @@ TEST_F(RelayIntegrationTest, LogsAreJsonWithIdsAndNoSecrets) {
     if (msg == "sync started" || msg == "sync succeeded") {
       for (const char* key : {"connection_id", "sync_id"}) EXPECT_TRUE(v.as_object().contains(key)) << line;
     }
+    if (msg == "sync started" || msg == "start succeeded") {
+      for (const char* key : {"start_id", "triggers", "seq"}) EXPECT_TRUE(v.as_object().contains(key)) << line;
+    }
   }
   EXPECT_GT(lines, 5);
   for (const char* m : {"webhook accepted", "webhook rejected: bad signature", "sync started", "sync succeeded",
-                        "triggers succeeded", "connection phase", "shutting down"}) {
+                        "start succeeded", "connection phase", "shutting down"}) {
     EXPECT_TRUE(messages.count(m)) << "missing log line: " << m;
   }
   for (const char* secret : {kSecret, kToken, kAdminToken}) EXPECT_EQ(logs.find(secret), std::string::npos) << secret;

@@ -252,7 +252,7 @@ def settle(db_path: str, timeout: float) -> bool:
         db = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True, timeout=5)
         try:
             open_triggers = db.execute(
-                "SELECT COUNT(*) FROM triggers WHERE state IN ('pending','starting','running')").fetchone()[0]
+                "SELECT COUNT(*) FROM trigger_view WHERE state IN ('pending','starting','running')").fetchone()[0]
         finally:
             db.close()
         if open_triggers == 0:
@@ -272,7 +272,7 @@ def check(db_path: str, fake_port: int, sender: Sender, sent_bodies: dict) -> di
     if unknown:
         failures.append(f"{len(unknown)} stored events were never sent")
 
-    triggers = db.execute("SELECT id, event_id, connection_id, state, sync_id, last_error FROM triggers").fetchall()
+    triggers = db.execute("SELECT id, event_id, connection_id, state, sync_id, last_error FROM trigger_view").fetchall()
     by_event = {}
     for t in triggers:
         by_event.setdefault(t[1], []).append(t[2])

@@ -1,0 +1,88 @@
+#pragma once
+// SQL that both backends run as it is, written with SQLite's ?N parameters; PgSql() turns them
+// into PostgreSQL's $N. Private to the store module. docs/schema.md explains the model: a
+// trigger's state is its start's (trigger_view), a connection's pending triggers are those with
+// seq above its `covered` watermark, and ingest keeps the connection's counters.
+
+#include <cctype>
+#include <string>
+
+namespace relay::store::sql {
+
+// ?N → $N.
+inline std::string PgSql(std::string s) {
+  for (size_t i = 0; i + 1 < s.size(); ++i) {
+    if (s[i] == '?' && std::isdigit(static_cast<unsigned char>(s[i + 1]))) s[i] = '$';
+  }
+  return s;
+}
+
+// Columns of a store::Trigger, read from trigger_view.
+inline constexpr const char* kTriggerColumns =
+    "id, COALESCE(event_id,''), route, connection_id, sync_type, if_running, state, attempts, "
+    "created_at, next_attempt_at, COALESCE(last_error,''), COALESCE(sync_id,''), COALESCE(start_id,0)";
+
+// Columns of a store::Start.
+inline constexpr const char* kStartColumns =
+    "id, connection_id, seq_lo, seq_hi, triggers, sync_type, policies, state, COALESCE(sync_id,''), "
+    "COALESCE(error,''), oldest_at, attempted_at";
+
+// Ids of the triggers whose state reads as ?1, found through indexes rather than by computing
+// every trigger's state: rows from before schema 5 by their own state, the others by the
+// starts in that state (a queued start's triggers read as pending) and, for pending, by the
+// connections' watermarks.
+inline constexpr const char* kTriggerIdsInStateSql =
+    "SELECT t.id FROM connections c JOIN triggers t ON t.connection_id = c.id AND t.state = ?1 "
+    "  AND t.conn_seq IS NULL "
+    "UNION ALL SELECT t.id FROM starts s JOIN triggers t ON t.connection_id = s.connection_id "
+    "  AND t.conn_seq > s.seq_lo AND t.conn_seq <= s.seq_hi "
+    "  WHERE s.state = CASE WHEN ?1 = 'pending' THEN 'queued' ELSE ?1 END "
+    "UNION ALL SELECT t.id FROM connections c JOIN triggers t ON t.connection_id = c.id AND t.conn_seq > c.covered "
+    "  WHERE ?1 = 'pending'";
+
+// A new trigger takes its connection's next seq (?1 connection, ?2 sync_type, ?3 if_running);
+// RETURNING the seq it took.
+inline constexpr const char* kTakeSeqSql =
+    "UPDATE connections SET seq = seq + 1, "
+    "last_full_seq = CASE WHEN ?2 = 'full' THEN seq + 1 ELSE last_full_seq END, "
+    "last_skip_seq = CASE WHEN ?3 = 'skip' THEN seq + 1 ELSE last_skip_seq END, "
+    "last_queue_seq = CASE WHEN ?3 = 'queue' THEN seq + 1 ELSE last_queue_seq END, "
+    "last_restart_seq = CASE WHEN ?3 = 'restart' THEN seq + 1 ELSE last_restart_seq END "
+    "WHERE id = ?1 RETURNING seq";
+
+// The backlog columns of a connection (?1), after its Connection columns.
+inline constexpr const char* kBacklogSql =
+    "SELECT seq, last_full_seq, last_skip_seq, last_queue_seq, last_restart_seq, "
+    "(SELECT t.created_at FROM triggers t WHERE t.connection_id = c.id AND t.conn_seq > c.covered "
+    " ORDER BY t.conn_seq LIMIT 1) FROM connections c WHERE c.id = ?1";
+
+// The unfinished start of a connection (?1): there is at most one.
+inline const std::string kCurrentStartSql = std::string("SELECT ") + kStartColumns +
+                                            " FROM starts WHERE connection_id = ?1 AND state IN "
+                                            "('starting','queued','running') ORDER BY id DESC LIMIT 1";
+
+// The first trigger of connection ?1 with seq in [?2, ?3]: for FindAged's binary search.
+inline constexpr const char* kFirstFromSeqSql =
+    "SELECT conn_seq, created_at FROM triggers WHERE connection_id = ?1 AND conn_seq >= ?2 AND conn_seq <= ?3 "
+    "ORDER BY conn_seq LIMIT 1";
+
+// Per connection c: pending triggers (above the watermark, and those of a queued start), and dead
+// ones (rows from before schema 5, and those of dead starts). Index lookups only.
+inline constexpr const char* kPendingOfConnection =
+    "(c.seq - c.covered + COALESCE((SELECT SUM(s.triggers) FROM starts s WHERE s.connection_id = c.id "
+    "AND s.state = 'queued'), 0))";
+inline constexpr const char* kDeadOfConnection =
+    "((SELECT COUNT(*) FROM triggers t WHERE t.connection_id = c.id AND t.state = 'dead' AND t.conn_seq IS NULL) "
+    "+ COALESCE((SELECT SUM(s.triggers) FROM starts s WHERE s.connection_id = c.id AND s.state = 'dead'), 0))";
+inline constexpr const char* kOldestPendingOfConnection =
+    "(SELECT MIN(o) FROM (SELECT (SELECT t.created_at FROM triggers t WHERE t.connection_id = c.id "
+    "AND t.conn_seq > c.covered ORDER BY t.conn_seq LIMIT 1) AS o UNION ALL SELECT s.oldest_at FROM starts s "
+    "WHERE s.connection_id = c.id AND s.state = 'queued') AS x)";
+
+// Final starts that no trigger refers to any more, last updated before ?1 (at most ?2).
+inline constexpr const char* kPrunableStartsSql =
+    "SELECT s.id FROM starts s WHERE s.state IN ('succeeded','failed','skipped','dead') AND s.updated_at < ?1 "
+    "AND NOT EXISTS (SELECT 1 FROM triggers t WHERE t.connection_id = s.connection_id AND t.conn_seq > s.seq_lo "
+    "AND t.conn_seq <= s.seq_hi) ORDER BY s.id LIMIT ?2";
+
+}  // namespace relay::store::sql

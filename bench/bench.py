@@ -17,6 +17,7 @@ Usage: bench/bench.py [--smoke] [--runs N] [--duration S] [--bin PATH]
 Prints one JSON object per measurement and a summary table.
 """
 import argparse
+import datetime
 import hashlib
 import hmac
 import json
@@ -276,15 +277,93 @@ def realistic(args, work, bodies, offset):
     relay = Relay(args, work, sync_duration="30s", dispatch="")
     result = wrk(relay.url(), 64, seconds, bodies)
     rss = relay.peak_rss_kb()
+    longest = longest_transaction(relay)
     con = sqlite3.connect(relay.db)
     waiting = con.execute("SELECT COUNT(*) FROM trigger_view WHERE state = 'pending'").fetchone()[0]
     con.close()
     relay.stop()
     limit = nginx_limit(work, 64, seconds)
-    out = {"seconds": seconds, "ingest": result, "limit": limit, "peak_rss_mb": rss / 1024, "triggers_waiting": waiting}
+    out = {"seconds": seconds, "ingest": result, "limit": limit, "peak_rss_mb": rss / 1024, "triggers_waiting": waiting,
+           "longest_transaction_ms": longest}
     if limit and result:
         out["ingest_vs_limit"] = result["rps"] / limit["rps"]
     return out
+
+
+def longest_transaction(relay):
+    """The longest store transaction the relay held, as the upper bound of the highest non-empty
+    bucket of retl_relay_store_transaction_seconds (ms)."""
+    text = urllib.request.urlopen(relay.url("/metrics"), timeout=10).read().decode()
+    prev, longest = 0, None
+    for m in re.finditer(r'retl_relay_store_transaction_seconds_bucket\{le="([^"]+)"\} (\d+)', text):
+        le, n = m.group(1), int(m.group(2))
+        if n > prev:
+            longest = float("inf") if le == "+Inf" else float(le) * 1000
+        prev = n
+    return longest
+
+
+def backlog(args, work, n, bodies, offset):
+    """1,000,000 triggers waiting behind a running sync (issue #13): how long from the relay
+    learning that the sync ended to the follow-up /start that covers them all, and the slowest
+    webhook answer while that happens (64 connections sending throughout)."""
+    db = os.path.join(work, "backlog.db")
+    relay = Relay(args, work, db=db, sync_duration="40s", dispatch="")
+    post(relay.url(), body(0, run_base=9_000_000))  # starts sync_1, which runs for 40 s
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        _, calls = fake_calls(relay)
+        if any(c["endpoint"] == "start" for c in calls):
+            break
+        time.sleep(0.1)
+    relay.stop()
+    # The backlog, stored as ingest would have: events, triggers with their connection's seqs,
+    # and the connection's counters.
+    now_ms = int(time.time() * 1000)
+    con = sqlite3.connect(db)
+    con.execute("PRAGMA journal_mode=WAL")
+    base = con.execute("SELECT seq FROM connections WHERE id = 'c1'").fetchone()[0]
+    first = con.execute("SELECT COALESCE(MAX(id), 0) + 1 FROM events").fetchone()[0]
+    con.execute("""INSERT INTO events (event_id, event_type, account_id, job_id, run_id, run_status_code, received_at,
+                   raw_body) WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < ?)
+                   SELECT 'wev_backlog_' || i, 'job.run.completed', 1, 123, 8000000 + i, 10, ?,
+                   '{"eventId":"wev_backlog_' || i || '"}' FROM n""", (n, now_ms))
+    con.execute("""INSERT INTO triggers (event_id, event_seq, route, connection_id, sync_type, if_running, dedupe_key,
+                   state, created_at, next_attempt_at, updated_at, conn_seq)
+                   SELECT event_id, id, 'route-1', 'c1', 'incremental', 'queue', 'backlog|' || run_id, 'pending',
+                   received_at, received_at, received_at, ? + id - ? + 1 FROM events WHERE id >= ?""", (base, first, first))
+    con.execute("UPDATE connections SET seq = seq + ?, last_queue_seq = seq + ? WHERE id = 'c1'", (n, n))
+    con.commit()
+    con.close()
+    relay = Relay(args, work, db=db, sync_duration="40s", dispatch="")
+    write_bodies(bodies, 20_000 * 40, offset)
+    result = wrk(relay.url(), 64, 40, bodies)  # covers the end of sync_1 and the follow-up
+    rss = relay.peak_rss_kb()
+    _, calls = fake_calls(relay)
+    longest = longest_transaction(relay)
+    con = sqlite3.connect(db)
+    covered = con.execute("SELECT MAX(triggers) FROM starts WHERE connection_id = 'c1'").fetchone()[0]
+    con.close()
+    relay.stop()
+    polls = [c for c in calls if c["method"] == "GET" and c["path"].endswith("/syncs/sync_1")]
+    starts = [c for c in calls if c["endpoint"] == "start"]
+    out = {"backlog": n, "ingest": result, "peak_rss_mb": rss / 1024, "longest_transaction_ms": longest,
+           "covered_by_follow_up": covered}
+    if polls and starts:
+        learned = iso_seconds(polls[-1]["at"])
+        follow = [iso_seconds(c["at"]) for c in starts if iso_seconds(c["at"]) >= learned]
+        if follow:
+            out["end_to_follow_up_s"] = follow[0] - learned
+    return out
+
+
+def fake_calls(relay):
+    with urllib.request.urlopen("http://127.0.0.1:%d/_fake/calls" % relay.fake_port, timeout=30) as r:
+        return r.status, json.loads(r.read())["calls"]
+
+
+def iso_seconds(text):
+    return datetime.datetime.strptime(text.replace("Z", "+0000"), "%Y-%m-%dT%H:%M:%S.%f%z").timestamp()
 
 
 def prune_under_load(args, work, n, bodies, offset):
@@ -322,12 +401,23 @@ def main():
     ap.add_argument("--duration", type=int, default=10)
     ap.add_argument("--history", type=int, default=1_000_000)
     ap.add_argument("--realistic-seconds", type=int, default=30)
+    ap.add_argument("--backlog", type=int, default=1_000_000, help="triggers waiting in the backlog case")
+    ap.add_argument("--case", default="all", choices=["all", "realistic", "backlog"],
+                    help="run one case alone (the headline ones) instead of everything")
     ap.add_argument("--bin", default=os.path.join(ROOT, "build", "release", "bin", "retl-relay"))
     args = ap.parse_args()
     if args.smoke:
-        args.runs, args.duration, args.history, args.realistic_seconds = 1, 1, 2000, 1
+        args.runs, args.duration, args.history, args.realistic_seconds, args.backlog = 1, 1, 2000, 1, 2000
     work = tempfile.mkdtemp(prefix="retl-relay-bench-")
     results = {}
+    if args.case != "all":
+        try:
+            bodies = os.path.join(work, "bodies.tsv")
+            run = realistic if args.case == "realistic" else lambda *a: backlog(a[0], a[1], args.backlog, a[2], a[3])
+            print(json.dumps({args.case: run(args, work, bodies, 0)}, indent=1))
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+        return 0
     try:
         per_run = 20_000 * args.duration  # more distinct bodies than a run can send (~12k/s measured)
         offset = 0
@@ -371,6 +461,8 @@ def main():
         results["history_vs_empty"] = results["history_rps"] / results["ingest64_rps"]
         results["realistic"] = realistic(args, work, os.path.join(work, "bodies.tsv"), offset)
         offset += 20_000 * args.realistic_seconds
+        results["backlog"] = backlog(args, work, args.backlog, os.path.join(work, "bodies.tsv"), offset)
+        offset += 20_000 * 40
         results["prune"] = prune_under_load(args, work, args.history, os.path.join(work, "bodies.tsv"), offset)
         offset += 40_000 * args.duration
         results["trigger_latency"] = trigger_latency(args, work, 20 if args.smoke else 200)

@@ -173,5 +173,110 @@ TEST(BatchExecutorTest, AJobThatThrowsFailsAloneAndTheWriterGoesOn) {
   EXPECT_TRUE(exec.RunSync(Write).ok());
 }
 
+// A connection with a transaction and savepoints, to see what a batch leaves committed.
+struct TxConn {
+  std::vector<int> committed, pending;
+  size_t mark = 0;
+  int savepoints = 0;
+};
+
+BatchExecutor<TxConn>::Dialect TxDialect() {
+  return {[](TxConn& c) {
+            c.pending.clear();
+            return Status::Ok();
+          },
+          [](TxConn& c) {
+            c.committed.insert(c.committed.end(), c.pending.begin(), c.pending.end());
+            c.pending.clear();
+            return Status::Ok();
+          },
+          [](TxConn& c) { c.pending.clear(); },
+          [](TxConn& c) {
+            ++c.savepoints;
+            c.mark = c.pending.size();
+            return Status::Ok();
+          },
+          [](TxConn& c) { c.pending.resize(c.mark); },
+          [](TxConn&) {},
+          [](TxConn&) { return false; }};
+}
+
+// Webhooks are rerunnable jobs: a batch of them runs with no savepoint (SQLite copied every
+// page a job touched into its statement journal, which cost more than the jobs). One failing
+// job still fails alone: the batch runs again, savepoint by savepoint.
+TEST(BatchExecutorTest, RerunnableJobsNeedNoSavepointsAndAFailureStillFailsAlone) {
+  auto conns = std::vector<std::unique_ptr<TxConn>>();
+  conns.push_back(std::make_unique<TxConn>());
+  TxConn* conn = conns[0].get();
+  BatchExecutor<TxConn> exec(std::move(conns), TxDialect(), 16);
+  auto push = [](int v) {
+    return [v](TxConn& c) {
+      c.pending.push_back(v);
+      return Status::Ok();
+    };
+  };
+  // All succeed: one transaction, no savepoint.
+  std::promise<void> go;
+  std::shared_future<void> gate = go.get_future().share();
+  std::promise<Status> first_done;
+  std::promise<void> holding;
+  exec.Submit([gate, &holding](TxConn&) {  // holds the writer so that the next jobs form one batch
+    holding.set_value();
+    gate.wait();
+    return Status::Ok();
+  }, [&](const Status& s) { first_done.set_value(s); });
+  holding.get_future().wait();
+  std::promise<Status> a, b, c;
+  std::atomic<int> runs_of_a{0};
+  exec.Submit([&runs_of_a](TxConn& conn) {
+    ++runs_of_a;
+    conn.pending.push_back(1);
+    return Status::Ok();
+  }, [&](const Status& s) { a.set_value(s); }, true);
+  exec.Submit([](TxConn& conn) {
+    conn.pending.push_back(2);
+    return InvalidArgumentError("bad job");
+  }, [&](const Status& s) { b.set_value(s); }, true);
+  exec.Submit(push(3), [&](const Status& s) { c.set_value(s); }, true);
+  go.set_value();
+  EXPECT_TRUE(first_done.get_future().get().ok());
+  EXPECT_TRUE(a.get_future().get().ok());
+  EXPECT_EQ(b.get_future().get().code(), StatusCode::kInvalidArgument);
+  EXPECT_TRUE(c.get_future().get().ok());
+  EXPECT_EQ(runs_of_a.load(), 2) << "run once optimistically, once more under its savepoint";
+  std::vector<int> committed;
+  int savepoints = 0;
+  ASSERT_TRUE(exec.RunSync([&](TxConn&) {
+    committed = conn->committed;
+    savepoints = conn->savepoints;
+    return Status::Ok();
+  }).ok());
+  EXPECT_EQ(committed, (std::vector<int>{1, 3})) << "the failed job's write was undone, and only it";
+  // A batch of rerunnable jobs that all succeed takes no savepoint.
+  const int before = savepoints;
+  std::promise<void> go2;
+  std::shared_future<void> gate2 = go2.get_future().share();
+  std::promise<void> holding2;
+  exec.Submit([gate2, &holding2](TxConn&) {
+    holding2.set_value();
+    gate2.wait();
+    return Status::Ok();
+  }, [](const Status&) {});
+  holding2.get_future().wait();
+  std::promise<Status> d, e;
+  exec.Submit(push(4), [&](const Status& s) { d.set_value(s); }, true);
+  exec.Submit(push(5), [&](const Status& s) { e.set_value(s); }, true);
+  go2.set_value();
+  EXPECT_TRUE(d.get_future().get().ok());
+  EXPECT_TRUE(e.get_future().get().ok());
+  ASSERT_TRUE(exec.RunSync([&](TxConn&) {
+    committed = conn->committed;
+    savepoints = conn->savepoints;
+    return Status::Ok();
+  }).ok());
+  EXPECT_EQ(committed, (std::vector<int>{1, 3, 4, 5}));
+  EXPECT_EQ(savepoints, before + 2) << "only the holding job and the RunSync that read the result took one";
+}
+
 }  // namespace
 }  // namespace relay::store

@@ -203,7 +203,8 @@ class PostgresStore : public Store {
                  [result, done = std::move(done)](const Status& s) {
                    if (s.ok()) done(std::move(*result));
                    else done(s);
-                 });
+                 },
+                 /*rerunnable=*/true);
   }
 
   StatusOr<std::optional<Claim>> ClaimConnection(const std::string& owner, TimePoint now, Duration lease) override {
@@ -676,22 +677,15 @@ class PostgresStore : public Store {
     return out;
   }
 
-  // Creates the connection's row on first sight. The NOT EXISTS check reads the snapshot and
-  // never waits; a bare INSERT … ON CONFLICT would wait for a lifecycle step updating the same
-  // row, and two writers doing that in opposite orders deadlock.
-  static Status EnsureConnection(PgConn& db, const std::string& id, int64_t now_ms) {
-    return db.Run("INSERT INTO connections (id, updated_at) SELECT $1, $2 "
-                  "WHERE NOT EXISTS (SELECT 1 FROM connections WHERE id = $1) ON CONFLICT (id) DO NOTHING",
-                  {P(id), P(now_ms)});
-  }
-
-  // Gives trigger `id` (just written, conn_seq unset) its connection's next seq. The seq is
-  // taken under the connection row's lock, held to commit: seqs of a connection become visible
-  // in order, so a claim that reads seq N has every trigger up to N. A duplicate trigger never
-  // gets here, so seqs have no gaps.
+  // Gives trigger `id` (just written, conn_seq unset) its connection's next seq, creating the
+  // connection's row on first sight. The seq is taken under that row's lock, held to commit:
+  // seqs of a connection become visible in order, so a claim that reads seq N has every trigger
+  // up to N. A duplicate trigger never gets here, so seqs have no gaps. Two transactions taking
+  // two connections' locks in opposite orders deadlock; PostgreSQL aborts one, and the batch
+  // executor runs its job again (a transient error).
   static Status Sequence(PgConn& db, int64_t id, const NewTrigger& t, int64_t now_ms) {
-    if (Status c = EnsureConnection(db, t.connection_id, now_ms); !c.ok()) return c;
-    RELAY_PG_TRY(seq, db.Exec(PgSql(sql::kTakeSeqSql), {P(t.connection_id), P(t.sync_type), P(t.if_running)}));
+    RELAY_PG_TRY(seq, db.Exec(PgSql(std::string(sql::kTakeSeqSql) + " RETURNING seq"),
+                              {P(t.connection_id), P(t.sync_type), P(t.if_running), P(now_ms)}));
     if (seq->rows() == 0) return InternalError("no connection row for " + t.connection_id);
     return db.Run("UPDATE triggers SET conn_seq = $2 WHERE id = $1", {P(id), P(seq->Int(0, 0))});
   }

@@ -40,15 +40,18 @@ inline constexpr const char* kTriggerIdsInStateSql =
     "UNION ALL SELECT t.id FROM connections c JOIN triggers t ON t.connection_id = c.id AND t.conn_seq > c.covered "
     "  WHERE ?1 = 'pending'";
 
-// A new trigger takes its connection's next seq (?1 connection, ?2 sync_type, ?3 if_running);
-// RETURNING the seq it took.
+// A new trigger takes its connection's next seq (?1 connection, ?2 sync_type, ?3 if_running,
+// ?4 now), the connection's row created on first sight; the counters follow. Append
+// " RETURNING seq" for the seq taken.
 inline constexpr const char* kTakeSeqSql =
-    "UPDATE connections SET seq = seq + 1, "
-    "last_full_seq = CASE WHEN ?2 = 'full' THEN seq + 1 ELSE last_full_seq END, "
-    "last_skip_seq = CASE WHEN ?3 = 'skip' THEN seq + 1 ELSE last_skip_seq END, "
-    "last_queue_seq = CASE WHEN ?3 = 'queue' THEN seq + 1 ELSE last_queue_seq END, "
-    "last_restart_seq = CASE WHEN ?3 = 'restart' THEN seq + 1 ELSE last_restart_seq END "
-    "WHERE id = ?1 RETURNING seq";
+    "INSERT INTO connections (id, updated_at, seq, last_full_seq, last_skip_seq, last_queue_seq, last_restart_seq) "
+    "VALUES (?1, ?4, 1, CASE WHEN ?2 = 'full' THEN 1 ELSE 0 END, CASE WHEN ?3 = 'skip' THEN 1 ELSE 0 END, "
+    "CASE WHEN ?3 = 'queue' THEN 1 ELSE 0 END, CASE WHEN ?3 = 'restart' THEN 1 ELSE 0 END) "
+    "ON CONFLICT (id) DO UPDATE SET seq = connections.seq + 1, "
+    "last_full_seq = CASE WHEN ?2 = 'full' THEN connections.seq + 1 ELSE connections.last_full_seq END, "
+    "last_skip_seq = CASE WHEN ?3 = 'skip' THEN connections.seq + 1 ELSE connections.last_skip_seq END, "
+    "last_queue_seq = CASE WHEN ?3 = 'queue' THEN connections.seq + 1 ELSE connections.last_queue_seq END, "
+    "last_restart_seq = CASE WHEN ?3 = 'restart' THEN connections.seq + 1 ELSE connections.last_restart_seq END";
 
 // The backlog columns of a connection (?1), after its Connection columns.
 inline constexpr const char* kBacklogSql =

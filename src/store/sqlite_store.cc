@@ -132,11 +132,12 @@ class SqliteStore : public Store {
     auto result = std::make_shared<AppendResult>();
     auto ev = std::make_shared<NewEvent>(std::move(event));
     auto trs = std::make_shared<std::vector<NewTrigger>>(std::move(triggers));
-    Submit([ev, trs, result](Db& db) { return DoAppend(db, *ev, *trs, *result); },
-           [result, done = std::move(done)](const Status& s) {
-             if (s.ok()) done(std::move(*result));
-             else done(s);
-           });
+    exec_.Submit([ev, trs, result](Db& db) { return DoAppend(db, *ev, *trs, *result); },
+                 [result, done = std::move(done)](const Status& s) {
+                   if (s.ok()) done(std::move(*result));
+                   else done(s);
+                 },
+                 /*rerunnable=*/true);
   }
 
   StatusOr<std::optional<Claim>> ClaimConnection(const std::string& owner, TimePoint now,
@@ -402,8 +403,7 @@ class SqliteStore : public Store {
         if (!found) return NotFoundError("no event " + event_id);
       }
       for (const NewTrigger& t : triggers) {
-        if (Status c = EnsureConnection(db, t.connection_id, now_ms); !c.ok()) return c;
-        StatusOr<int64_t> seq = TakeSeq(db, t.connection_id, t.sync_type, t.if_running);
+        StatusOr<int64_t> seq = TakeSeq(db, t.connection_id, t.sync_type, t.if_running, now_ms);
         if (!seq.ok()) return seq.status();
         Query q = db.Prepare(
             "INSERT INTO triggers (event_id, event_seq, route, connection_id, sync_type, if_running, dedupe_key, "
@@ -441,7 +441,7 @@ class SqliteStore : public Store {
       // seq, and created_at restarts so the maximum age counts from the retry.
       const int64_t now_ms = ToUnixMillis(now);
       for (const Dead& d : dead) {
-        StatusOr<int64_t> seq = TakeSeq(db, d.connection_id, d.sync_type, d.if_running);
+        StatusOr<int64_t> seq = TakeSeq(db, d.connection_id, d.sync_type, d.if_running, now_ms);
         if (!seq.ok()) return seq.status();
         Query u = db.Prepare(
             "UPDATE triggers SET conn_seq = ?2, state = 'pending', created_at = ?3, updated_at = ?3, sync_id = NULL, "
@@ -599,26 +599,21 @@ class SqliteStore : public Store {
     return d;
   }
 
-  void Submit(std::function<Status(Db&)> run, std::function<void(const Status&)> done) {
-    exec_.Submit(std::move(run), std::move(done));
-  }
   Status RunSync(std::function<Status(Db&)> run) { return exec_.RunSync(std::move(run)); }
-
-  static Status EnsureConnection(Db& db, const std::string& id, int64_t now_ms) {
-    Query c = db.Prepare("INSERT INTO connections (id, updated_at) VALUES (?1, ?2) ON CONFLICT (id) DO NOTHING");
-    c.Bind(1, id).Bind(2, now_ms).Step();
-    return c.status();
-  }
 
   // The connection's next seq, its counters updated (sql::kTakeSeqSql).
   static StatusOr<int64_t> TakeSeq(Db& db, const std::string& connection_id, const std::string& sync_type,
-                                   const std::string& if_running) {
-    Query q = db.Prepare(sql::kTakeSeqSql);
-    q.Bind(1, connection_id).Bind(2, sync_type).Bind(3, if_running);
+                                   const std::string& if_running, int64_t now_ms) {
+    Query q = db.Prepare(std::string(sql::kTakeSeqSql) + " RETURNING seq");
+    q.Bind(1, connection_id).Bind(2, sync_type).Bind(3, if_running).Bind(4, now_ms);
     const bool found = q.Step();
     if (!q.status().ok()) return q.status();
-    if (!found) return InternalError("no connection row for " + connection_id);
-    return q.Int(0);
+    if (!found) return InternalError("no seq taken for " + connection_id);
+    const int64_t seq = q.Int(0);
+    while (q.Step()) {
+    }
+    if (!q.status().ok()) return q.status();
+    return seq;
   }
 
   static Status DoAppend(Db& db, const NewEvent& ev, const std::vector<NewTrigger>& triggers, AppendResult& out) {
@@ -640,20 +635,22 @@ class SqliteStore : public Store {
     const int64_t now = ToUnixMillis(ev.received_at);
     const int64_t event_seq = db.LastInsertId();
     for (const NewTrigger& t : triggers) {
-      if (Status c = EnsureConnection(db, t.connection_id, now); !c.ok()) return c;
       // The trigger takes the connection's next seq only if it is not a duplicate: one writer,
       // so nothing can take that seq between this insert and the counter update below.
       Query q = db.Prepare(
           "INSERT INTO triggers (event_id, route, connection_id, sync_type, if_running, dedupe_key, state, "
           "created_at, next_attempt_at, updated_at, event_seq, conn_seq) VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'pending', "
-          "?7, ?7, ?7, ?8, (SELECT seq + 1 FROM connections WHERE id = ?3)) ON CONFLICT (dedupe_key) DO NOTHING");
+          "?7, ?7, ?7, ?8, COALESCE((SELECT seq + 1 FROM connections WHERE id = ?3), 1)) "
+          "ON CONFLICT (dedupe_key) DO NOTHING");
       q.Bind(1, ev.event_id).Bind(2, t.route).Bind(3, t.connection_id).Bind(4, t.sync_type).Bind(5, t.if_running);
       q.Bind(6, t.dedupe_key).Bind(7, now).Bind(8, event_seq).Step();
       if (!q.status().ok()) return q.status();
       const int64_t id = db.Changes() == 0 ? 0 : db.LastInsertId();
       out.trigger_ids.push_back(id);
       if (id == 0) continue;
-      if (StatusOr<int64_t> seq = TakeSeq(db, t.connection_id, t.sync_type, t.if_running); !seq.ok()) return seq.status();
+      Query seq = db.Prepare(sql::kTakeSeqSql);
+      seq.Bind(1, t.connection_id).Bind(2, t.sync_type).Bind(3, t.if_running).Bind(4, now).Step();
+      if (!seq.status().ok()) return seq.status();
     }
     return Status::Ok();
   }

@@ -472,5 +472,146 @@ TEST_F(DispatcherTest, WorkerThreadsDeliverWhenNotified) {
   EXPECT_EQ(Triggers()[0].state, "running");
 }
 
+// The connection machine as a table: every phase that calls RudderStack, against every kind of
+// answer, and where the connection and its trigger end up after one step.
+struct Row {
+  const char* phase;    // idle (POST …/start), starting (resolve: GET …/syncs), waiting (GET
+                        // …/syncs?status=running), running (GET …/syncs/S)
+  const char* outcome;  // 2xx, 409, 404, 401, 429, 5xx, timeout, refused
+  const char* then_phase;
+  const char* then_trigger;
+};
+
+Status Outcome(const std::string& outcome) {
+  if (outcome == "404") return Status(StatusCode::kNotFound, "HTTP 404");
+  if (outcome == "401") return Status(StatusCode::kUnauthenticated, "HTTP 401");
+  if (outcome == "409") return Status(StatusCode::kFailedPrecondition, "HTTP 409");
+  if (outcome == "429") return Status(StatusCode::kResourceExhausted, "HTTP 429");
+  if (outcome == "5xx") return Status(StatusCode::kUnavailable, "HTTP 503");
+  if (outcome == "timeout") return Status(StatusCode::kDeadlineExceeded, "timed out (the server may have acted)");
+  if (outcome == "refused") return Status(StatusCode::kUnavailable, "connection refused (request not sent)");
+  return Status::Ok();
+}
+
+class MachineTableTest : public DispatcherTest, public ::testing::WithParamInterface<Row> {};
+
+TEST_P(MachineTableTest, OneStepFromEachPhaseOnEachAnswer) {
+  const Row row = GetParam();
+  const std::string phase = row.phase, outcome = row.outcome;
+  const Status answer = Outcome(outcome);
+  if (phase == "idle") {
+    if (outcome == "409") api_.StartExternal("c1", std::chrono::hours(1));  // a real 409
+    else if (!answer.ok()) api_.Fail("start", answer);
+    AddTrigger("c1");
+    Drain();
+  } else {
+    if (phase == "waiting") api_.StartExternal("c1", std::chrono::hours(1));
+    if (phase == "starting") api_.Fail("start", Status(StatusCode::kDeadlineExceeded, "timed out"), /*perform=*/true);
+    AddTrigger("c1");
+    Drain();
+    ASSERT_EQ(Conn("c1").phase, phase);
+    const char* endpoint = phase == "running" ? "get" : "list";
+    if (!answer.ok()) api_.Fail(endpoint, answer);
+    clock_.Advance(seconds(10));  // past the poll interval and the first backoff
+    Drain();
+  }
+  EXPECT_EQ(Conn("c1").phase, row.then_phase);
+  EXPECT_EQ(Triggers()[0].state, row.then_trigger);
+  if (std::string(row.then_trigger) == "dead") {
+    EXPECT_FALSE(Triggers()[0].last_error.empty());
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    PhaseByAnswer, MachineTableTest,
+    ::testing::Values(
+        // idle: the start. Ambiguous answers leave it to be resolved, never sent blindly again.
+        Row{"idle", "2xx", "running", "running"}, Row{"idle", "409", "waiting", "pending"},
+        Row{"idle", "404", "idle", "dead"}, Row{"idle", "401", "idle", "dead"},
+        Row{"idle", "429", "starting", "starting"}, Row{"idle", "5xx", "starting", "starting"},
+        Row{"idle", "timeout", "starting", "starting"}, Row{"idle", "refused", "starting", "starting"},
+        // starting: resolving a start whose answer was lost (RudderStack did start it).
+        Row{"starting", "2xx", "running", "running"}, Row{"starting", "404", "idle", "dead"},
+        Row{"starting", "401", "idle", "dead"}, Row{"starting", "429", "starting", "starting"},
+        Row{"starting", "5xx", "starting", "starting"}, Row{"starting", "timeout", "starting", "starting"},
+        Row{"starting", "refused", "starting", "starting"},
+        // waiting behind another sync.
+        Row{"waiting", "2xx", "waiting", "pending"}, Row{"waiting", "404", "idle", "dead"},
+        Row{"waiting", "401", "idle", "dead"}, Row{"waiting", "429", "waiting", "pending"},
+        Row{"waiting", "5xx", "waiting", "pending"}, Row{"waiting", "timeout", "waiting", "pending"},
+        Row{"waiting", "refused", "waiting", "pending"},
+        // running: following our sync.
+        Row{"running", "2xx", "running", "running"}, Row{"running", "404", "idle", "dead"},
+        Row{"running", "401", "idle", "dead"}, Row{"running", "429", "running", "running"},
+        Row{"running", "5xx", "running", "running"}, Row{"running", "timeout", "running", "running"},
+        Row{"running", "refused", "running", "running"}),
+    [](const ::testing::TestParamInfo<Row>& info) {
+      std::string name = std::string(info.param.phase) + "_" + info.param.outcome;
+      return name;
+    });
+
+// A 409 for a start whose triggers mix policies: the most demanding one decides for all. Queue
+// beats skip: the skip trigger rides on the follow-up (one sync either way) instead of being
+// marked skipped.
+TEST_F(DispatcherTest, MixedPoliciesOnA409FollowTheMostDemandingOne) {
+  api_.StartExternal("c1", minutes(2));
+  AddTrigger("c1", "incremental", "skip");
+  AddTrigger("c1", "incremental", "queue");
+  Drain();
+  EXPECT_EQ(Conn("c1").phase, "waiting");
+  EXPECT_EQ(States(), (std::map<std::string, int>{{"pending", 2}}));
+  RunFor(minutes(3));
+  EXPECT_EQ(api_.performed_starts(), 1) << "one follow-up for both";
+  RunFor(minutes(6));
+  EXPECT_EQ(States(), (std::map<std::string, int>{{"succeeded", 2}}));
+  // Skip alone: skipped.
+  api_.StartExternal("c2", minutes(2));
+  AddTrigger("c2", "incremental", "skip");
+  Drain();
+  EXPECT_EQ(Conn("c2").phase, "idle");
+  auto c2 = *store_->ListTriggers("skipped", 10);
+  ASSERT_EQ(c2.size(), 1u);
+  EXPECT_EQ(c2[0].connection_id, "c2");
+  EXPECT_FALSE(c2[0].sync_id.empty()) << "covered by the sync that was running";
+}
+
+// The backlog is counters and a range: 3,000 triggers waiting behind a running sync become ONE
+// start, and the store holds one row per start, not per trigger.
+TEST_F(DispatcherTest, ABacklogBehindARunningSyncIsOneStart) {
+  AddTrigger("c1");
+  Drain();
+  ASSERT_EQ(Conn("c1").phase, "running");
+  for (int i = 0; i < 3000; ++i) AddTrigger("c1", i == 1234 ? "full" : "incremental");
+  RunFor(minutes(5));
+  ASSERT_EQ(api_.performed_starts(), 2);
+  EXPECT_EQ(api_.calls().back().endpoint == "start" ? api_.calls().back().detail : "full", "full");
+  auto starts = *store_->ListStarts("c1", 10);
+  ASSERT_EQ(starts.size(), 2u);
+  EXPECT_EQ(starts[0].triggers, 3000);
+  EXPECT_EQ(starts[0].sync_type, "full") << "one full trigger makes the follow-up full";
+  EXPECT_EQ(starts[0].state, "running");
+  EXPECT_EQ(store_->ListTriggers("running", 10000)->size(), 3000u);
+  EXPECT_EQ(store_->ListTriggers("succeeded", 10000)->size(), 1u);
+  EXPECT_TRUE(store_->ListTriggers("pending", 10000)->empty());
+}
+
+// Expiry takes the aged prefix of the backlog as one dead start; younger triggers still start.
+TEST_F(DispatcherTest, ExpiryTakesTheAgedPrefixOnly) {
+  api_.StartExternal("c1", minutes(80));
+  AddTrigger("c1");
+  AddTrigger("c1");
+  Drain();
+  ASSERT_EQ(Conn("c1").phase, "waiting");
+  clock_.Advance(minutes(40));
+  AddTrigger("c1");  // 40 minutes younger
+  RunFor(minutes(25));  // the first two are now older than max_age (1 h); the third is not
+  EXPECT_EQ(States(), (std::map<std::string, int>{{"dead", 2}, {"pending", 1}}));
+  const auto dead = *store_->ListTriggers("dead", 10);
+  EXPECT_NE(dead[0].last_error.find("maximum age exceeded"), std::string::npos);
+  RunFor(minutes(20));  // the external sync ends at 80 min; the young one (40 min old) starts
+  EXPECT_EQ(api_.performed_starts(), 1);
+  EXPECT_EQ(States().count("pending"), 0u);
+}
+
 }  // namespace
 }  // namespace relay::dispatch

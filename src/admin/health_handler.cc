@@ -18,7 +18,7 @@ std::string_view PathOf(const http::Request& req) {
 
 }  // namespace
 
-HealthHandler::HealthHandler(store::Store& store, std::function<bool()> dispatcher_alive, Clock& clock,
+HealthHandler::HealthHandler(store::HealthStore& store, std::function<bool()> dispatcher_alive, Clock& clock,
                              boost::asio::thread_pool& pool)
     : store_(store), dispatcher_alive_(std::move(dispatcher_alive)), clock_(clock), pool_(pool) {}
 

@@ -18,7 +18,7 @@ namespace relay::admin {
 
 class HealthHandler {
  public:
-  HealthHandler(store::Store& store, std::function<bool()> dispatcher_alive, Clock& clock,
+  HealthHandler(store::HealthStore& store, std::function<bool()> dispatcher_alive, Clock& clock,
                 boost::asio::thread_pool& pool);
   static bool Owns(std::string_view target);
   boost::asio::awaitable<http::Response> Handle(http::Request&& req);
@@ -28,7 +28,7 @@ class HealthHandler {
   http::Response Metrics();
 
  private:
-  store::Store& store_;
+  store::HealthStore& store_;
   std::function<bool()> dispatcher_alive_;
   Clock& clock_;
   boost::asio::thread_pool& pool_;

@@ -71,7 +71,7 @@ json::object TriggerJson(const store::Trigger& t) {
           {"last_error", OrNull(t.last_error)}};
 }
 
-Operations::Operations(store::Store* store, rudderstack::Client* client, const config::Config& config, Clock& clock)
+Operations::Operations(store::OperatorStore* store, rudderstack::Client* client, const config::Config& config, Clock& clock)
     : store_(store), client_(client), config_(config), clock_(clock) {}
 
 bool Operations::IsFinalTriggerState(std::string_view state) {

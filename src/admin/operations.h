@@ -25,7 +25,7 @@ class Operations {
   // `client` may be null when no RudderStack token is configured (direct API calls then fail
   // with FailedPrecondition); `store` may be null for the commands that only call RudderStack
   // (the store reads and actions then fail likewise). `config` supplies the routes for replay.
-  Operations(store::Store* store, rudderstack::Client* client, const config::Config& config, Clock& clock);
+  Operations(store::OperatorStore* store, rudderstack::Client* client, const config::Config& config, Clock& clock);
 
   // Per connection: phase, running sync, pending and dead triggers, last outcome, next check.
   StatusOr<boost::json::value> StatusReport();
@@ -52,7 +52,7 @@ class Operations {
   static bool IsFinalTriggerState(std::string_view state);
 
  private:
-  store::Store* store_;
+  store::OperatorStore* store_;
   rudderstack::Client* client_;
   const config::Config& config_;
   Clock& clock_;

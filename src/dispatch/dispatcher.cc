@@ -5,7 +5,7 @@
 
 namespace relay::dispatch {
 
-Dispatcher::Dispatcher(store::Store& store, rudderstack::Client& client, Clock& clock,
+Dispatcher::Dispatcher(store::LifecycleStore& store, rudderstack::Client& client, Clock& clock,
                        config::DispatchConfig options, std::string instance_id,
                        std::function<double()> unit_random)
     : store_(store),

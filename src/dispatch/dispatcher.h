@@ -24,7 +24,7 @@ class Dispatcher {
  public:
   // `unit_random` returns values in [0, 1) for backoff jitter. `instance_id` must be unique per
   // process (it names lease owners).
-  Dispatcher(store::Store& store, rudderstack::Client& client, Clock& clock, config::DispatchConfig options,
+  Dispatcher(store::LifecycleStore& store, rudderstack::Client& client, Clock& clock, config::DispatchConfig options,
              std::string instance_id, std::function<double()> unit_random);
   ~Dispatcher();  // stops the workers
 
@@ -47,7 +47,7 @@ class Dispatcher {
   StatusOr<bool> RunOnceGuarded(const std::string& owner);  // RunOnce; an exception is an error
   double Random();
 
-  store::Store& store_;
+  store::LifecycleStore& store_;
   rudderstack::Client& client_;
   Clock& clock_;
   const config::DispatchConfig options_;

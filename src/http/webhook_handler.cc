@@ -17,7 +17,7 @@ namespace {
 // Completes with (status, result) on the awaiting coroutine's executor once the store has
 // committed: the HTTP thread never blocks on the database.
 template <typename Token>
-auto AsyncAppend(store::Store& s, store::NewEvent ev, std::vector<store::NewTrigger> triggers, Token&& token) {
+auto AsyncAppend(store::IngestStore& s, store::NewEvent ev, std::vector<store::NewTrigger> triggers, Token&& token) {
   return net::async_initiate<Token, void(Status, store::AppendResult)>(
       [&s](auto handler, store::NewEvent e, std::vector<store::NewTrigger> t) {
         auto h = std::make_shared<decltype(handler)>(std::move(handler));
@@ -64,7 +64,7 @@ void WebhookHandler::CountWebhook(std::string_view result) {
       .Inc();
 }
 
-WebhookHandler::WebhookHandler(const config::Config& config, store::Store& store, Clock& clock,
+WebhookHandler::WebhookHandler(const config::Config& config, store::IngestStore& store, Clock& clock,
                                std::function<void()> on_triggers)
     : config_(config),
       store_(store),

@@ -27,7 +27,7 @@ class WebhookHandler {
  public:
   // `on_triggers` runs (on the HTTP executor, once the append is durable) after an append
   // created triggers; it wakes the dispatcher. All references must outlive the handler.
-  WebhookHandler(const config::Config& config, store::Store& store, Clock& clock, std::function<void()> on_triggers);
+  WebhookHandler(const config::Config& config, store::IngestStore& store, Clock& clock, std::function<void()> on_triggers);
 
   boost::asio::awaitable<Response> Handle(Request&& req);
 
@@ -48,7 +48,7 @@ class WebhookHandler {
 
  private:
   const config::Config& config_;
-  store::Store& store_;
+  store::IngestStore& store_;
   Clock& clock_;
   std::function<void()> on_triggers_;
   dbt::SignatureVerifier verifier_;

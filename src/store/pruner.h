@@ -23,7 +23,7 @@ struct PrunerOptions {
 
 class Pruner {
  public:
-  Pruner(Store& store, Clock& clock, PrunerOptions options);
+  Pruner(OperatorStore& store, Clock& clock, PrunerOptions options);
   ~Pruner();  // stops the thread
   Pruner(const Pruner&) = delete;
   Pruner& operator=(const Pruner&) = delete;
@@ -40,7 +40,7 @@ class Pruner {
   // Waits `d` of real time; false when Stop was called meanwhile.
   bool Sleep(Duration d);
 
-  Store& store_;
+  OperatorStore& store_;
   Clock& clock_;
   const PrunerOptions options_;
   Mutex mu_;

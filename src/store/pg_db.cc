@@ -1,6 +1,7 @@
 #include "store/pg_db.h"
 
 #include <algorithm>
+#include <charconv>
 
 namespace relay::store {
 
@@ -74,6 +75,35 @@ std::string PgIdArray(const std::vector<int64_t>& ids) {
   std::string out = "{";
   for (size_t i = 0; i < ids.size(); ++i) out += (i ? "," : "") + std::to_string(ids[i]);
   return out + "}";
+}
+
+std::string PgTextArray(const std::vector<std::string>& values) {
+  std::string out = "{";
+  for (size_t i = 0; i < values.size(); ++i) {
+    out += i ? ",\"" : "\"";
+    for (char c : values[i]) {
+      if (c == '"' || c == '\\') out += '\\';
+      out += c;
+    }
+    out += '"';
+  }
+  return out + "}";
+}
+
+std::optional<std::vector<int64_t>> ParsePgIdArray(const std::string& text) {
+  if (text.size() < 2 || text.front() != '{' || text.back() != '}') return std::nullopt;
+  std::vector<int64_t> out;
+  size_t i = 1;
+  while (i < text.size() - 1) {
+    size_t end = text.find(',', i);
+    if (end == std::string::npos || end > text.size() - 1) end = text.size() - 1;
+    int64_t v = 0;
+    auto [ptr, ec] = std::from_chars(text.data() + i, text.data() + end, v);
+    if (ec != std::errc() || ptr != text.data() + end) return std::nullopt;
+    out.push_back(v);
+    i = end + 1;
+  }
+  return out;
 }
 
 }  // namespace relay::store

@@ -66,5 +66,9 @@ class PgConn {
 
 // "{1,2,3}": a PostgreSQL array literal for `= ANY($n::bigint[])`.
 std::string PgIdArray(const std::vector<int64_t>& ids);
+// {"a","b\"c"}: a PostgreSQL text[] literal, every element quoted and escaped.
+std::string PgTextArray(const std::vector<std::string>& values);
+// The elements of a bigint[] as PostgreSQL prints it ("{1,0,3}"); nullopt if it is not one.
+std::optional<std::vector<int64_t>> ParsePgIdArray(const std::string& text);
 
 }  // namespace relay::store

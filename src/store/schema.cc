@@ -37,6 +37,7 @@ const char* const kStartsMigration = R"sql(
       CREATE INDEX starts_range ON starts (connection_id, seq_hi);
       CREATE INDEX starts_open ON starts (connection_id) WHERE state IN ('starting', 'queued', 'running');
       CREATE INDEX triggers_seq ON triggers (connection_id, conn_seq) WHERE conn_seq IS NOT NULL;
+      CREATE INDEX triggers_unsequenced ON triggers (connection_id) WHERE conn_seq = 0;
       CREATE INDEX attempts_start ON attempts (start_id) WHERE start_id IS NOT NULL;
       UPDATE triggers SET conn_seq = r.n FROM (
         SELECT id, ROW_NUMBER() OVER (PARTITION BY connection_id
@@ -68,13 +69,13 @@ const char* const kStartsMigration = R"sql(
         SELECT t.id, t.event_id, t.event_seq, t.route, t.connection_id, t.sync_type, t.if_running, t.attempts,
                t.created_at, t.next_attempt_at, t.conn_seq, s.id AS start_id,
                CASE WHEN t.conn_seq IS NULL THEN t.state
-                    WHEN s.id IS NULL OR s.state = 'queued' THEN 'pending' ELSE s.state END AS state,
+                    WHEN t.conn_seq = 0 OR s.id IS NULL OR s.state = 'queued' THEN 'pending' ELSE s.state END AS state,
                CASE WHEN t.conn_seq IS NULL THEN t.sync_id WHEN s.state = 'queued' THEN NULL ELSE s.sync_id END AS sync_id,
                CASE WHEN t.conn_seq IS NULL THEN t.last_error WHEN s.state = 'queued' THEN NULL ELSE s.error END
                  AS last_error
         FROM triggers t LEFT JOIN starts s ON s.id = (
           SELECT x.id FROM starts x WHERE x.connection_id = t.connection_id AND x.seq_hi >= t.conn_seq
-          ORDER BY x.seq_hi LIMIT 1);
+          AND t.conn_seq > 0 ORDER BY x.seq_hi LIMIT 1);
 )sql";
 
 void ReplaceOnce(std::string& s, const std::string& from, const std::string& to) {

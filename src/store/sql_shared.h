@@ -2,7 +2,9 @@
 // SQL that both backends run as it is, written with SQLite's ?N parameters; PgSql() turns them
 // into PostgreSQL's $N. Private to the store module. docs/schema.md explains the model: a
 // trigger's state is its start's (trigger_view), a connection's pending triggers are those with
-// seq above its `covered` watermark, and ingest keeps the connection's counters.
+// seq above its `covered` watermark, and the connection's row keeps the counters. On SQLite a
+// trigger takes its seq at ingest; on PostgreSQL it is stored unsequenced (conn_seq 0, pending)
+// and the next claim of its connection sequences it (PostgresStore explains why).
 
 #include <cctype>
 #include <string>
@@ -38,6 +40,8 @@ inline constexpr const char* kTriggerIdsInStateSql =
     "  AND t.conn_seq > s.seq_lo AND t.conn_seq <= s.seq_hi "
     "  WHERE s.state = CASE WHEN ?1 = 'pending' THEN 'queued' ELSE ?1 END "
     "UNION ALL SELECT t.id FROM connections c JOIN triggers t ON t.connection_id = c.id AND t.conn_seq > c.covered "
+    "  WHERE ?1 = 'pending' "
+    "UNION ALL SELECT t.id FROM connections c JOIN triggers t ON t.connection_id = c.id AND t.conn_seq = 0 "
     "  WHERE ?1 = 'pending'";
 
 // A new trigger takes its connection's next seq (?1 connection, ?2 sync_type, ?3 if_running,
@@ -73,14 +77,15 @@ inline constexpr const char* kFirstFromSeqSql =
 // ones (rows from before schema 5, and those of dead starts). Index lookups only.
 inline constexpr const char* kPendingOfConnection =
     "(c.seq - c.covered + COALESCE((SELECT SUM(s.triggers) FROM starts s WHERE s.connection_id = c.id "
-    "AND s.state = 'queued'), 0))";
+    "AND s.state = 'queued'), 0) + (SELECT COUNT(*) FROM triggers t WHERE t.connection_id = c.id AND t.conn_seq = 0))";
 inline constexpr const char* kDeadOfConnection =
     "((SELECT COUNT(*) FROM triggers t WHERE t.connection_id = c.id AND t.state = 'dead' AND t.conn_seq IS NULL) "
     "+ COALESCE((SELECT SUM(s.triggers) FROM starts s WHERE s.connection_id = c.id AND s.state = 'dead'), 0))";
 inline constexpr const char* kOldestPendingOfConnection =
     "(SELECT MIN(o) FROM (SELECT (SELECT t.created_at FROM triggers t WHERE t.connection_id = c.id "
     "AND t.conn_seq > c.covered ORDER BY t.conn_seq LIMIT 1) AS o UNION ALL SELECT s.oldest_at FROM starts s "
-    "WHERE s.connection_id = c.id AND s.state = 'queued') AS x)";
+    "WHERE s.connection_id = c.id AND s.state = 'queued' UNION ALL SELECT MIN(t.created_at) FROM triggers t "
+    "WHERE t.connection_id = c.id AND t.conn_seq = 0) AS x)";
 
 // Final starts that no trigger refers to any more, last updated before ?1 (at most ?2).
 inline constexpr const char* kPrunableStartsSql =

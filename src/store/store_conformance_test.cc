@@ -246,6 +246,25 @@ TEST_P(StoreTest, ClaimCarriesWhatTheConnectionMachineDecidesFrom) {
   EXPECT_EQ(all[2].start_id, 0);
 }
 
+// Names travel as they are, quotes and backslashes included (PostgreSQL gets them as text[]).
+TEST_P(StoreTest, AppendKeepsNamesWithQuotesAndBackslashes) {
+  auto store = Open();
+  const std::string route = "nightly \"full\" {a,b} \\ route";
+  auto r = store->Append(Event("wev_q"), {NewTrigger{route, "c1", "full", "restart", "k,1"},
+                                          NewTrigger{"r2", "c1", "incremental", "queue", "k\"2"}});
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  ASSERT_EQ(r->trigger_ids.size(), 2u);
+  auto triggers = *store->EventTriggers("wev_q");
+  ASSERT_EQ(triggers.size(), 2u);
+  EXPECT_EQ(triggers[0].route, route);
+  EXPECT_EQ(triggers[0].if_running, "restart");
+  EXPECT_EQ(triggers[1].route, "r2");
+  auto again = store->Append(Event("wev_q2", 2), {NewTrigger{"r2", "c1", "incremental", "queue", "k\"2"}});
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(again->trigger_ids, std::vector<int64_t>{0}) << "the same dedupe key";
+  EXPECT_TRUE(store->Append(Event("wev_q"), {})->duplicate);
+}
+
 TEST_P(StoreTest, FindAgedFindsTheExpiredPrefixByBinarySearch) {
   auto store = Open();
   for (int i = 1; i <= 9; ++i) {
@@ -253,6 +272,8 @@ TEST_P(StoreTest, FindAgedFindsTheExpiredPrefixByBinarySearch) {
     e.received_at = FromUnixMillis(1'000'000 + i * 1000);
     ASSERT_TRUE(store->Append(e, {Trigger("c1", "k" + std::to_string(i))}).ok());
   }
+  // Seqs are taken at ingest (SQLite) or by the connection's next claim (PostgreSQL).
+  ASSERT_TRUE(store->ClaimConnection("w", FromUnixMillis(2'000'000), std::chrono::seconds(60))->has_value());
   // Created at 1'001'000 … 1'009'000 with seqs 1 … 9: before 1'005'500 are seqs 1 … 5.
   auto aged = store->FindAged("c1", 0, 9, FromUnixMillis(1'005'500));
   ASSERT_TRUE(aged.ok()) << aged.status().ToString();

@@ -68,7 +68,8 @@ json::object TriggerJson(const store::Trigger& t) {
           {"state", t.state},
           {"created_at", Iso(t.created_at)},
           {"sync_id", OrNull(t.sync_id)},
-          {"last_error", OrNull(t.last_error)}};
+          {"last_error", OrNull(t.last_error)},
+          {"start_id", t.start_id == 0 ? json::value(nullptr) : json::value(t.start_id)}};
 }
 
 Operations::Operations(store::OperatorStore* store, rudderstack::Client* client, const config::Config& config, Clock& clock)

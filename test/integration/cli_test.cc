@@ -238,7 +238,8 @@ TEST_F(CliTest, EventShowsTheWholeAuditTrail) {
   auto v = Json({"event", "wev_golden_1"});
   const auto& t = v.at("triggers").as_array().at(0);
   EXPECT_EQ(t.at("state").as_string(), "succeeded");
-  EXPECT_EQ(t.at("attempts").as_array().size(), 2u);
+  EXPECT_EQ(t.at("attempts").as_array().size(), 2u) << "the start call and the poll, found by the trigger's start";
+  EXPECT_EQ(t.at("start_id").as_int64(), 1);
   EXPECT_EQ(t.at("sync").at("metrics").at("succeeded").as_int64(), 40);
   EXPECT_NE(v.at("raw_body").as_string().find("wev_golden_1"), std::string::npos);
   auto missing = Cli({"event", "wev_nope"});

@@ -19,6 +19,7 @@ Prints one JSON object per measurement and a summary table.
 import argparse
 import datetime
 import hashlib
+import http.client
 import hmac
 import json
 import os
@@ -31,6 +32,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.request
 
@@ -291,24 +293,25 @@ def realistic(args, work, bodies, offset):
     result = wrk(relay.url(), 64, seconds, bodies)
     rss = relay.peak_rss_kb()
     longest = longest_transaction(relay)
+    longest_sync = longest_transaction(relay, "retl_relay_store_sync_seconds")
     con = sqlite3.connect(relay.db)
     waiting = con.execute("SELECT COUNT(*) FROM trigger_view WHERE state = 'pending'").fetchone()[0]
     con.close()
     relay.stop()
     limit = nginx_limit(work, 64, seconds)
     out = {"seconds": seconds, "ingest": result, "limit": limit, "peak_rss_mb": rss / 1024, "triggers_waiting": waiting,
-           "longest_transaction_ms": longest}
+           "longest_transaction_ms": longest, "longest_sync_ms": longest_sync}
     if limit and result:
         out["ingest_vs_limit"] = result["rps"] / limit["rps"]
     return out
 
 
-def longest_transaction(relay):
-    """The longest store transaction the relay held, as the upper bound of the highest non-empty
-    bucket of retl_relay_store_transaction_seconds (ms)."""
+def longest_transaction(relay, metric="retl_relay_store_transaction_seconds"):
+    """The longest store transaction the relay held (or, with the sync metric, the longest
+    fdatasync), as the upper bound of the highest non-empty bucket of the histogram (ms)."""
     text = urllib.request.urlopen(relay.url("/metrics"), timeout=10).read().decode()
     prev, longest = 0, None
-    for m in re.finditer(r'retl_relay_store_transaction_seconds_bucket\{le="([^"]+)"\} (\d+)', text):
+    for m in re.finditer(metric + r'_bucket\{le="([^"]+)"\} (\d+)', text):
         le, n = m.group(1), int(m.group(2))
         if n > prev:
             longest = float("inf") if le == "+Inf" else float(le) * 1000
@@ -351,10 +354,13 @@ def backlog(args, work, n, bodies, offset):
     con.close()
     relay.start()
     write_bodies(bodies, 20_000 * 40, offset)
+    prober = Prober(relay, 7_000_000)
     result = wrk(relay.url(), 64, 40, bodies)  # covers the end of sync_1 and the follow-up
+    prober.stop()
     rss = relay.peak_rss_kb()
     _, calls = fake_calls(relay)
     longest = longest_transaction(relay)
+    longest_sync = longest_transaction(relay, "retl_relay_store_sync_seconds")
     con = sqlite3.connect(db)
     covered = con.execute("SELECT MAX(triggers) FROM starts WHERE connection_id = 'c1'").fetchone()[0]
     con.close()
@@ -362,13 +368,57 @@ def backlog(args, work, n, bodies, offset):
     polls = [c for c in calls if c["method"] == "GET" and c["path"].endswith("/syncs/sync_1")]
     starts = [c for c in calls if c["endpoint"] == "start"]
     out = {"backlog": n, "ingest": result, "peak_rss_mb": rss / 1024, "longest_transaction_ms": longest,
-           "covered_by_follow_up": covered}
+           "longest_sync_ms": longest_sync, "covered_by_follow_up": covered}
     if polls and starts:
         learned = iso_seconds(polls[-1]["at"])
         follow = [iso_seconds(c["at"]) for c in starts if iso_seconds(c["at"]) >= learned]
         if follow:
             out["end_to_follow_up_s"] = follow[0] - learned
+            # The transition: from the poll that saw sync_1 end to a second after the follow-up.
+            worst, n = prober.worst(learned - 1, follow[0] + 1)
+            out["transition_worst_ms"], out["transition_probes"] = worst, n
+    out["probe_worst_ms"] = prober.worst()[0]
+    if prober.samples:
+        t, ms = max(prober.samples, key=lambda x: x[1])
+        out["probe_worst_after_s"] = t - prober.samples[0][0]
     return out
+
+
+class Prober:
+    """Posts one signed webhook every 20 ms on its own connection, beside the load, and keeps
+    (time, latency) of each: what a webhook waited at a given moment (wrk only gives a whole
+    run's numbers)."""
+
+    def __init__(self, relay, run_base):
+        self.relay, self.run_base, self.samples = relay, run_base, []
+        self.stopping = threading.Event()
+        self.thread = threading.Thread(target=self.loop, daemon=True)
+        self.thread.start()
+
+    def loop(self):
+        conn = http.client.HTTPConnection("127.0.0.1", self.relay.port, timeout=10)
+        i = 0
+        while not self.stopping.is_set():
+            b = body(i, run_base=self.run_base)
+            i += 1
+            t0 = time.time()
+            try:
+                conn.request("POST", "/webhooks/dbt", b.encode(), {"Authorization": sign(b)})
+                conn.getresponse().read()
+            except OSError:
+                conn.close()
+                conn = http.client.HTTPConnection("127.0.0.1", self.relay.port, timeout=10)
+                continue
+            self.samples.append((t0, (time.time() - t0) * 1000))
+            self.stopping.wait(0.02)
+
+    def stop(self):
+        self.stopping.set()
+        self.thread.join()
+
+    def worst(self, start=None, end=None):
+        xs = [ms for t, ms in self.samples if (start is None or t >= start) and (end is None or t <= end)]
+        return (max(xs) if xs else None), len(xs)
 
 
 def fake_calls(relay):

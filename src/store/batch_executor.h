@@ -144,7 +144,11 @@ class BatchExecutor {
       // Batches that only read (a dispatcher's look that found nothing due, say) are answered
       // without one: every earlier batch was synced by an earlier turn of this loop, and they
       // may have read what those batches wrote, so they are answered in turn, not at once.
-      if (std::any_of(ready.begin(), ready.end(), [](const Committed& c) { return c.wrote; })) synced = dialect_.sync();
+      if (std::any_of(ready.begin(), ready.end(), [](const Committed& c) { return c.wrote; })) {
+        const auto began = std::chrono::steady_clock::now();
+        synced = dialect_.sync();
+        SyncSeconds().Observe(std::chrono::duration<double>(std::chrono::steady_clock::now() - began).count());
+      }
       for (Committed& c : ready) {
         for (size_t i = 0; i < c.done.size(); ++i) c.done[i](synced.ok() ? c.results[i] : synced);
       }
@@ -214,6 +218,14 @@ class BatchExecutor {
     }
     *all_ok = true;
     return Status::Ok();
+  }
+
+  // How long one sync (fdatasync of SQLite's WAL) took: webhooks committed meanwhile wait for it.
+  static metrics::Histogram& SyncSeconds() {
+    static metrics::Histogram& h = metrics::Default().GetHistogram(
+        "retl_relay_store_sync_seconds", "time one sync of committed store transactions to disk took",
+        {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10});
+    return h;
   }
 
   void RunBatch(Conn& conn, std::vector<Job>& batch, bool pipelined) {

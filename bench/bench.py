@@ -324,7 +324,8 @@ def backlog(args, work, n, bodies, offset):
     learning that the sync ended to the follow-up /start that covers them all, and the slowest
     webhook answer while that happens (64 connections sending throughout)."""
     db = os.path.join(work, "backlog.db")
-    relay = Relay(args, work, db=db, sync_duration="40s", dispatch="")
+    seconds = 5 if args.smoke else 40  # the sync's duration and wrk's; --smoke only checks it runs
+    relay = Relay(args, work, db=db, sync_duration="%ds" % seconds, dispatch="")
     post(relay.url(), body(0, run_base=9_000_000))  # starts sync_1, which runs for 40 s
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
@@ -353,9 +354,9 @@ def backlog(args, work, n, bodies, offset):
     con.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     con.close()
     relay.start()
-    write_bodies(bodies, 20_000 * 40, offset)
+    write_bodies(bodies, 20_000 * seconds, offset)
     prober = Prober(relay, 7_000_000)
-    result = wrk(relay.url(), 64, 40, bodies)  # covers the end of sync_1 and the follow-up
+    result = wrk(relay.url(), 64, seconds, bodies)  # covers the end of sync_1 and the follow-up
     prober.stop()
     rss = relay.peak_rss_kb()
     _, calls = fake_calls(relay)

@@ -68,7 +68,8 @@ class ConnectionMachine::Run {
 
   Status Go() {
     switch (ParsePhase(conn_.phase)) {
-      case Phase::kStarting:  // no expiry while the outcome of a start is unknown
+      case Phase::kStarting:  // the start's own triggers wait: its outcome is unknown
+        if (Status s = ExpireOld(/*reopen=*/false); !s.ok()) return s;
         return Resolve();
       case Phase::kWaiting:
       case Phase::kStopping:
@@ -157,8 +158,12 @@ class ConnectionMachine::Run {
     return s;
   }
 
-  // A start not carried out yet, which the next start may take over and extend.
-  bool Reopenable() const { return cur_ && (cur_->state == store::kQueued || cur_->state == store::kStarting); }
+  // A start not carried out yet (queued, or starting whose resolution found nothing): the next
+  // /start is sent for it.
+  bool Resendable() const { return cur_ && (cur_->state == store::kQueued || cur_->state == store::kStarting); }
+  // ... and it ends where the pending triggers begin, so it may take them over: starts tile
+  // (0, covered], and a dead start from expiry may sit between the two.
+  bool Extendable() const { return Resendable() && cur_->seq_hi == conn_.covered; }
 
   // The current start reaches a final state: it (and so every trigger it covers) is done.
   void Finalize(std::string_view state, std::string sync_id, std::string error) {
@@ -210,55 +215,57 @@ class ConnectionMachine::Run {
   // ---- expiry ----------------------------------------------------------------------------
 
   // Triggers older than max_age go dead with the connection's last error: the pending ones
-  // and, when `reopen`, those of a start not carried out (queued, or starting whose resolution
-  // found nothing). Triggers are taken oldest first, so the expired ones are a prefix of the
-  // range, found by a binary search and written as one dead start.
+  // and, when `reopen`, those of a start not carried out. Triggers are taken oldest first, so
+  // the expired ones are a prefix of each range, found by a binary search and written as one
+  // dead start. A start whose outcome is unknown (starting, unresolved) is never touched.
   Status ExpireOld(bool reopen) {
-    const bool extend = reopen && Reopenable();
-    const int64_t lo = extend ? cur_->seq_lo : conn_.covered;
-    const std::optional<TimePoint> oldest = extend ? std::optional<TimePoint>(cur_->oldest) : backlog_.oldest;
-    if (backlog_.seq <= lo || !oldest || now_ - *oldest <= m_.options_.max_age) return Status::Ok();
-    StatusOr<store::LifecycleStore::Aged> aged = m_.store_.FindAged(conn_.id, lo, backlog_.seq, now_ - m_.options_.max_age);
-    if (!aged.ok()) return aged.status();
-    const int64_t k = aged->seq;
-    if (k <= lo) return Status::Ok();
+    const TimePoint cutoff = now_ - m_.options_.max_age;
     const std::string reason =
         "maximum age exceeded; last error: " + (conn_.last_error.empty() ? std::string("none") : conn_.last_error);
-    if (extend && k < cur_->seq_hi) {  // part of the current start: split it
-      store::Start dead = *cur_;
-      dead.id = 0;
-      dead.seq_hi = k;
-      dead.triggers = k - dead.seq_lo;
-      dead.state = std::string(store::kDead);
-      dead.error = reason;
-      CountTriggers(store::kDead, dead.triggers);
-      done_.push_back(dead);
-      cur_->seq_lo = k;
-      cur_->triggers = cur_->seq_hi - k;
-      cur_->oldest = aged->next_oldest.value_or(now_);
-      cur_dirty_ = true;
-      log::Warn("triggers dead", {{"connection_id", conn_.id}, {"triggers", std::to_string(dead.triggers)},
-                                  {"reason", reason}});
-      return Status::Ok();
+    if (reopen && Resendable() && cur_->oldest < cutoff) {
+      StatusOr<store::LifecycleStore::Aged> aged = m_.store_.FindAged(conn_.id, cur_->seq_lo, cur_->seq_hi, cutoff);
+      if (!aged.ok()) return aged.status();
+      const int64_t k = aged->seq;
+      if (k >= cur_->seq_hi) {
+        cur_dirty_ = true;
+        Finalize(store::kDead, "", reason);
+      } else if (k > cur_->seq_lo) {  // split: the aged part dies, the rest is sent
+        store::Start dead = *cur_;
+        dead.id = 0;
+        dead.seq_hi = k;
+        dead.triggers = k - dead.seq_lo;
+        dead.state = std::string(store::kDead);
+        dead.error = reason;
+        Bury(std::move(dead));
+        cur_->seq_lo = k;
+        cur_->triggers = cur_->seq_hi - k;
+        cur_->oldest = aged->next_oldest.value_or(now_);
+        cur_dirty_ = true;
+      }
     }
-    if (extend) {  // all of the current start, and the pending triggers up to k
-      cur_->seq_hi = k;
-      cur_->triggers = k - cur_->seq_lo;
-      cur_->policies |= PoliciesAbove(conn_.covered);
-      cur_dirty_ = true;
-      Finalize(store::kDead, "", reason);
-    } else {
-      store::Start dead = NewStart(conn_.covered, k);
-      dead.state = std::string(store::kDead);
-      dead.error = reason;
-      CountTriggers(store::kDead, dead.triggers);
-      log::Warn("triggers dead", {{"connection_id", conn_.id}, {"triggers", std::to_string(dead.triggers)},
-                                  {"reason", reason}});
-      done_.push_back(dead);
+    if (Pending() > 0 && backlog_.oldest && *backlog_.oldest < cutoff) {
+      StatusOr<store::LifecycleStore::Aged> aged = m_.store_.FindAged(conn_.id, conn_.covered, backlog_.seq, cutoff);
+      if (!aged.ok()) return aged.status();
+      const int64_t k = aged->seq;
+      if (k > conn_.covered) {
+        store::Start dead = NewStart(conn_.covered, k);
+        dead.state = std::string(store::kDead);
+        dead.error = reason;
+        Bury(std::move(dead));
+        conn_.covered = k;
+        backlog_.oldest = aged->next_oldest;
+      }
     }
-    conn_.covered = std::max(conn_.covered, k);
-    backlog_.oldest = aged->next_oldest;
     return Status::Ok();
+  }
+
+  // A start that is dead from the outset (expiry, or pending triggers killed), written with the
+  // next commit.
+  void Bury(store::Start dead) {
+    CountTriggers(store::kDead, dead.triggers);
+    log::Warn("triggers dead", {{"connection_id", conn_.id}, {"triggers", std::to_string(dead.triggers)},
+                                {"seq", SeqRange(dead)}, {"reason", dead.error}});
+    done_.push_back(std::move(dead));
   }
 
   // ---- idle → starting -----------------------------------------------------------------
@@ -267,17 +274,21 @@ class ConnectionMachine::Run {
   // durably, then sends it.
   Status StartNew() {
     if (Status s = ExpireOld(/*reopen=*/true); !s.ok()) return s;
-    const bool reuse = Reopenable();
+    const bool reuse = Resendable();
     if (!reuse && Pending() <= 0) {
       EnterPhase(store::kIdle);
       return Finish(now_);
     }
     store::Start s = reuse ? *cur_ : NewStart(conn_.covered, conn_.covered);
-    if (Pending() > 0) {
+    // The pending triggers join this start unless a dead start sits between them and it; then
+    // they wait for the follow-up.
+    if (Pending() > 0 && (!reuse || Extendable())) {
       if (!reuse) s.oldest = backlog_.oldest.value_or(now_);
       if (backlog_.last_full > conn_.covered) s.sync_type = "full";
       s.policies |= PoliciesAbove(conn_.covered);
       s.seq_hi = backlog_.seq;
+      conn_.covered = backlog_.seq;
+      backlog_.oldest.reset();
     }
     s.triggers = s.seq_hi - s.seq_lo;
     s.state = std::string(store::kStarting);
@@ -286,8 +297,6 @@ class ConnectionMachine::Run {
     s.attempted_at = now_;
     cur_ = s;
     cur_dirty_ = true;
-    conn_.covered = std::max(conn_.covered, backlog_.seq);
-    backlog_.oldest.reset();
 
     const int attempts = conn_.attempts;
     EnterPhase(store::kPhaseStarting);
@@ -319,15 +328,18 @@ class ConnectionMachine::Run {
   // the connection idles.
   Status Kill(const std::string& reason, bool with_pending) {
     if (with_pending && Pending() > 0) {
-      if (Reopenable()) {
+      if (Extendable()) {
         cur_->seq_hi = backlog_.seq;
         cur_->triggers = cur_->seq_hi - cur_->seq_lo;
         cur_dirty_ = true;
-      } else if (!cur_) {
-        cur_ = NewStart(conn_.covered, backlog_.seq);
-        cur_dirty_ = true;
+      } else {
+        store::Start dead = NewStart(conn_.covered, backlog_.seq);
+        dead.state = std::string(store::kDead);
+        dead.error = reason;
+        Bury(std::move(dead));
       }
       conn_.covered = backlog_.seq;
+      backlog_.oldest.reset();
     }
     log::Error("triggers dead", {{"connection_id", conn_.id}, {"reason", reason}});
     if (cur_) Finalize(store::kDead, "", reason);

@@ -613,5 +613,33 @@ TEST_F(DispatcherTest, ExpiryTakesTheAgedPrefixOnly) {
   EXPECT_EQ(States().count("pending"), 0u);
 }
 
+// While a start's outcome is unknown (RudderStack unreachable), its own triggers wait, but the
+// pending ones behind it still expire; once resolved, the start is judged by its own age.
+TEST_F(DispatcherTest, PendingTriggersExpireWhileAStartIsUnresolved) {
+  api_.Fail("start", Status(StatusCode::kUnavailable, "HTTP 503"));  // not performed
+  for (int i = 0; i < 1000; ++i) api_.Fail("list", Status(StatusCode::kUnavailable, "HTTP 503"));
+  AddTrigger("c1");  // A: in the start
+  Drain();
+  ASSERT_EQ(Conn("c1").phase, "starting");
+  clock_.Advance(seconds(1));
+  AddTrigger("c1");  // B: pending behind it
+  RunFor(minutes(62));
+  auto by_id = [&] {
+    std::map<int64_t, std::string> m;
+    for (const auto& t : Triggers()) m[t.id] = t.state;
+    return m;
+  };
+  EXPECT_EQ(by_id(), (std::map<int64_t, std::string>{{1, "starting"}, {2, "dead"}}));
+  AddTrigger("c1");  // C: young
+  api_.ClearFaults();
+  RunFor(seconds(70));  // resolved: nothing started; A is too old to send, C starts
+  EXPECT_EQ(by_id(), (std::map<int64_t, std::string>{{1, "dead"}, {2, "dead"}, {3, "running"}}));
+  EXPECT_EQ(api_.performed_starts(), 1);
+  auto starts = *store_->ListStarts("c1", 10);
+  int64_t covered = 0;
+  for (const auto& st : starts) covered += st.seq_hi - st.seq_lo;
+  EXPECT_EQ(covered, 3) << "the starts tile the queue: each trigger in exactly one";
+}
+
 }  // namespace
 }  // namespace relay::dispatch

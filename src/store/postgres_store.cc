@@ -523,7 +523,7 @@ class PostgresStore : public Store {
     Status s = exec_.RunSync([&](PgConn& db) -> Status {
       moved.clear();
       RELAY_PG_TRY(dead, db.Exec(
-          PgSql(std::string("SELECT id, COALESCE(start_id, 0), connection_id, sync_type, if_running FROM trigger_view "
+          PgSql(std::string("SELECT id, COALESCE(start_id, 0), conn_seq FROM trigger_view "
                             "WHERE id IN (") + sql::kTriggerIdsInStateSql +
                 ") AND (?2 = '{}' OR id = ANY(?2::bigint[])) ORDER BY id"),
           {P(std::string(kDead)), P(PgIdArray(ids))}));
@@ -531,10 +531,14 @@ class PostgresStore : public Store {
       // takes a new seq at the connection's next claim.
       const int64_t now_ms = ToUnixMillis(now);
       for (int i = 0; i < dead->rows(); ++i) {
-        if (Status st = db.Run("UPDATE triggers SET state = 'pending', conn_seq = 0, created_at = $2, updated_at = $2, "
-                               "sync_id = NULL, last_error = NULL WHERE id = $1",
-                               {P(dead->Int(i, 0)), P(now_ms)});
-            !st.ok()) return st;
+        // Only if the row is still the one read as dead: a concurrent retry (or prune) of the
+        // same trigger changed or removed it, and it must not be counted out of its start twice.
+        RELAY_PG_TRY(moved_row, db.Exec(
+            "UPDATE triggers SET state = 'pending', conn_seq = 0, created_at = $2, updated_at = $2, sync_id = NULL, "
+            "last_error = NULL WHERE id = $1 AND conn_seq IS NOT DISTINCT FROM $3::bigint "
+            "AND (conn_seq IS NOT NULL OR state = 'dead')",
+            {P(dead->Int(i, 0)), P(now_ms), dead->IsNull(i, 2) ? std::nullopt : P(dead->Int(i, 2))}));
+        if (moved_row->affected() == 0) continue;
         if (dead->Int(i, 1) != 0) {
           if (Status st = db.Run("UPDATE starts SET triggers = triggers - 1 WHERE id = $1", {P(dead->Int(i, 1))});
               !st.ok()) return st;
@@ -575,10 +579,11 @@ class PostgresStore : public Store {
       };
       // Each statement sees what committed before it (other instances write too): only final
       // triggers go, and only events with no trigger left.
-      if (Status st = count_or_delete(
-              " FROM triggers WHERE id IN (SELECT id FROM trigger_view WHERE event_id IN (SELECT event_id FROM events "
-              "WHERE id = ANY($1::bigint[])) AND state IN ('succeeded','failed','skipped','dead'))",
-              {P(id_array)}, &out.triggers);
+      const std::string by_events =
+          "SELECT id FROM trigger_view WHERE event_id IN (SELECT event_id FROM events WHERE id = ANY($1::bigint[])) "
+          "AND state IN ('succeeded','failed','skipped','dead')";
+      if (Status st = dry_run ? count_or_delete(" FROM triggers WHERE id IN (" + by_events + ")", {P(id_array)}, &out.triggers)
+                              : DeleteTriggers(db, by_events, {P(id_array)}, &out.triggers);
           !st.ok()) return st;
       if (!dry_run) {
         int64_t deleted = 0;
@@ -593,10 +598,12 @@ class PostgresStore : public Store {
       if (out.events == 0 || dry_run) {  // manual triggers, once the old events are gone
         StatusOr<int64_t> triggers_below = BoundaryId(db, "triggers", "created_at", cut);
         if (!triggers_below.ok()) return triggers_below.status();
-        if (Status st = count_or_delete(
-                " FROM triggers WHERE id IN (SELECT id FROM trigger_view WHERE id < $1 AND event_id IS NULL AND created_at < $2 "
-                "AND state IN ('succeeded','failed','skipped','dead') ORDER BY id LIMIT $3)",
-                {P(*triggers_below), P(cut), P(limit)}, &out.triggers);
+        const std::string manual =
+            "SELECT id FROM trigger_view WHERE id < $1 AND event_id IS NULL AND created_at < $2 "
+            "AND state IN ('succeeded','failed','skipped','dead') ORDER BY id LIMIT $3";
+        const std::vector<PgParam> params = {P(*triggers_below), P(cut), P(limit)};
+        if (Status st = dry_run ? count_or_delete(" FROM triggers WHERE id IN (" + manual + ")", params, &out.triggers)
+                                : DeleteTriggers(db, manual, params, &out.triggers);
             !st.ok()) return st;
       }
       if (Status st = count_or_delete(
@@ -719,14 +726,15 @@ class PostgresStore : public Store {
   }
 
   // Gives the connection's unsequenced triggers (conn_seq 0: stored by ingest, a replay or a
-  // retry) the next seqs, in id order, and updates its counters: one statement, under the
+  // retry) the next seqs, oldest first (a retried trigger's created_at is its retry: expiry's
+  // binary search relies on created_at growing with seq), and updates its counters: one statement, under the
   // connection row's lock that the claim holds. Only committed triggers are visible here, so
   // the seqs follow the order in which triggers became visible: a claim that reads seq N has
   // every trigger up to N, whatever commits later gets a higher seq. Each trigger is sequenced
   // once, so the cost is the arrivals since the last claim, never the backlog.
   static Status Sequence(PgConn& db, const std::string& connection_id) {
     return db.Run(
-        "WITH todo AS (SELECT id, ROW_NUMBER() OVER (ORDER BY id) AS n FROM triggers "
+        "WITH todo AS (SELECT id, ROW_NUMBER() OVER (ORDER BY created_at, id) AS n FROM triggers "
         "              WHERE connection_id = $1 AND conn_seq = 0), "
         "base AS (SELECT seq FROM connections WHERE id = $1), "
         "done AS (UPDATE triggers t SET conn_seq = base.seq + todo.n FROM todo, base WHERE t.id = todo.id "
@@ -749,6 +757,25 @@ class PostgresStore : public Store {
     return db.Run("INSERT INTO connections (id, updated_at) SELECT $1, $2 "
                   "WHERE NOT EXISTS (SELECT 1 FROM connections WHERE id = $1) ON CONFLICT (id) DO NOTHING",
                   {P(id), P(now_ms)});
+  }
+
+  // Deletes the triggers whose ids `ids_sql` selects, adding how many to *count, and takes
+  // exactly those out of their starts' counts (a dead start's count is what `dead` and the
+  // gauges report). The conditions on the rows themselves are checked again on the row versions
+  // the DELETE locks: a trigger retried meanwhile (conn_seq 0 now, or pending) stays.
+  static Status DeleteTriggers(PgConn& db, const std::string& ids_sql, const std::vector<PgParam>& params,
+                               int64_t* count) {
+    RELAY_PG_TRY(r, db.Exec(
+        "WITH d AS (DELETE FROM triggers WHERE id IN (" + ids_sql + ") AND conn_seq IS DISTINCT FROM 0 "
+        "           AND (conn_seq IS NOT NULL OR state IN ('succeeded','failed','skipped','dead')) "
+        "           RETURNING connection_id, conn_seq), "
+        "u AS (UPDATE starts s SET triggers = s.triggers - x.n FROM (SELECT st.id, COUNT(*) AS n FROM d JOIN starts st "
+        "      ON st.connection_id = d.connection_id AND d.conn_seq > st.seq_lo AND d.conn_seq <= st.seq_hi "
+        "      GROUP BY st.id) x WHERE s.id = x.id RETURNING 1) "
+        "SELECT (SELECT COUNT(*) FROM d), (SELECT COUNT(*) FROM u)",
+        params));
+    *count += r->Int(0, 0);
+    return Status::Ok();
   }
 
   // One round trip: retl_relay_append (migration 3) does it server-side.

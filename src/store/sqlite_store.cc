@@ -497,9 +497,11 @@ class SqliteStore : public Store {
         if (Status st = run("SELECT COUNT(*) FROM triggers WHERE event_seq IN (SELECT value FROM json_each(?1))", by_events,
                             &out.triggers); !st.ok()) return st;
       } else {
-        if (Status st = run("DELETE FROM triggers WHERE id IN (SELECT id FROM trigger_view WHERE event_seq IN "
-                            "(SELECT value FROM json_each(?1)) AND state IN ('succeeded','failed','skipped','dead'))",
-                            by_events, &out.triggers); !st.ok()) return st;
+        if (Status st = DeleteTriggers(db,
+                                       "SELECT id FROM trigger_view WHERE event_seq IN (SELECT value FROM json_each(?1)) "
+                                       "AND state IN ('succeeded','failed','skipped','dead')",
+                                       by_events, &out.triggers);
+            !st.ok()) return st;
         int64_t events = 0;
         if (Status st = run("DELETE FROM events WHERE id IN (SELECT value FROM json_each(?1)) AND NOT EXISTS "
                             "(SELECT 1 FROM triggers t WHERE t.event_seq = events.id)",
@@ -513,10 +515,12 @@ class SqliteStore : public Store {
         StatusOr<int64_t> triggers_below = BoundaryId(db, "triggers", "created_at", cut);
         if (!triggers_below.ok()) return triggers_below.status();
         auto bind = [&](Query& q) { q.Bind(1, *triggers_below).Bind(2, cut).Bind(3, limit); };
-        const char* where =
-            " FROM triggers WHERE id IN (SELECT id FROM trigger_view WHERE id < ?1 AND event_id IS NULL AND created_at < ?2 "
-            "AND state IN ('succeeded','failed','skipped','dead') ORDER BY id LIMIT ?3)";
-        if (Status st = run((std::string(dry_run ? "SELECT COUNT(*)" : "DELETE") + where).c_str(), bind, &out.triggers);
+        const char* ids_sql =
+            "SELECT id FROM trigger_view WHERE id < ?1 AND event_id IS NULL AND created_at < ?2 "
+            "AND state IN ('succeeded','failed','skipped','dead') ORDER BY id LIMIT ?3";
+        if (Status st = dry_run ? run((std::string("SELECT COUNT(*) FROM triggers WHERE id IN (") + ids_sql + ")").c_str(),
+                                      bind, &out.triggers)
+                                : DeleteTriggers(db, ids_sql, bind, &out.triggers);
             !st.ok()) return st;
       }
       {
@@ -751,6 +755,25 @@ class SqliteStore : public Store {
       q.Bind(5, int64_t{a.http_status}).Bind(6, a.outcome).Bind(7, a.sync_id).Bind(8, a.start_id).Step();
       if (!q.status().ok()) return q.status();
     }
+    return Status::Ok();
+  }
+
+  // Deletes the triggers whose ids `ids_sql` selects (bound by `bind`), adding how many to
+  // *count, and first takes them out of their starts' counts: a dead start's count is what
+  // `dead` and the gauges report.
+  template <typename Bind>
+  static Status DeleteTriggers(Db& db, const std::string& ids_sql, Bind bind, int64_t* count) {
+    Query dec = db.Prepare("UPDATE starts SET triggers = triggers - (SELECT COUNT(*) FROM trigger_view v WHERE "
+                           "v.start_id = starts.id AND v.id IN (" + ids_sql + ")) WHERE id IN (SELECT v.start_id FROM "
+                           "trigger_view v WHERE v.start_id IS NOT NULL AND v.id IN (" + ids_sql + "))");
+    bind(dec);
+    dec.Step();
+    if (!dec.status().ok()) return dec.status();
+    Query del = db.Prepare("DELETE FROM triggers WHERE id IN (" + ids_sql + ")");
+    bind(del);
+    del.Step();
+    if (!del.status().ok()) return del.status();
+    *count += db.Changes();
     return Status::Ok();
   }
 

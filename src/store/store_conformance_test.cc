@@ -703,6 +703,30 @@ TEST_P(StoreTest, PruneRemovesOnlyOldFinishedHistoryInBatches) {
   EXPECT_EQ(orphan.status().code(), StatusCode::kNotFound);
 }
 
+// A dead start's count is what `dead` and the gauges report: retention takes the triggers it
+// removes out of it, before the start itself is old enough to go.
+TEST_P(StoreTest, PrunedDeadTriggersLeaveTheDeadCount) {
+  auto store = Open();
+  for (int i = 0; i < 3; ++i) {
+    NewEvent e = Event("old_" + std::to_string(i), i);
+    e.received_at = FromUnixMillis(1'000'000);
+    ASSERT_TRUE(store->Append(e, {Trigger("c1", "k" + std::to_string(i))}).ok());
+  }
+  const TimePoint now = FromUnixMillis(9'000'000);
+  auto claim = **store->ClaimConnection("w", now, std::chrono::seconds(60));
+  Transition t = Step(claim, "w", "idle", now, now + std::chrono::hours(1));
+  CoverPending(t, claim, "dead", "", "maximum age exceeded");
+  ASSERT_TRUE(store->Commit(t).ok());
+  EXPECT_EQ(store->ListConnections()->at(0).dead, 3);
+  PruneCounts total;
+  for (int i = 0; i < 5; ++i) total += *store->Prune(FromUnixMillis(5'000'000), 1000, false);
+  EXPECT_EQ(total.triggers, 3);
+  EXPECT_EQ(total.starts, 0) << "the start was written after the cutoff";
+  EXPECT_EQ(store->ListConnections()->at(0).dead, 0);
+  EXPECT_EQ(store->ReadGauges()->dead, 0);
+  EXPECT_EQ(store->ListStarts("c1", 10)->at(0).triggers, 0);
+}
+
 // The background pruner: one pass removes everything older than the retention, batch by
 // batch, and nothing newer.
 TEST_P(StoreTest, PrunerPassRemovesEverythingOlderThanTheRetention) {

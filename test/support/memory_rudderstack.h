@@ -35,6 +35,11 @@ class MemoryRudderstack : public rudderstack::Client {
     faults_.push_back({std::move(endpoint), std::move(status), perform});
   }
 
+  void ClearFaults() {
+    std::lock_guard<std::mutex> lock(mu_);
+    faults_.clear();
+  }
+
   // A sync started outside the relay (schedule, dashboard); returns its id.
   std::string StartExternal(const std::string& connection, Duration duration) {
     std::lock_guard<std::mutex> lock(mu_);

@@ -78,6 +78,7 @@ struct Route {
 };
 constexpr Route kRoutes[] = {
     {bhttp::verb::get, "status"},
+    {bhttp::verb::get, "activity"},
     {bhttp::verb::get, "events"},
     {bhttp::verb::get, "events/*"},
     {bhttp::verb::post, "events/*/replay"},
@@ -148,6 +149,12 @@ bool ApiHandler::CallsRudderstack(const http::Request& req) {
 StatusOr<json::value> ApiHandler::Dispatch(std::string_view route, const http::Request& req,
                                            const std::vector<std::string>& seg, std::string_view query) {
   if (route == "status") return ops_.StatusReport();
+  if (route == "activity") {
+    auto hours = IntParam(query, "hours", 24);
+    if (!hours.ok()) return hours.status();
+    if (*hours < 1 || *hours > 168) return InvalidArgumentError("hours: must be between 1 and 168");
+    return ops_.ActivityReport(static_cast<int>(*hours));
+  }
   if (route == "events") {
     store::EventFilter f;
     auto limit = IntParam(query, "limit", 20);
@@ -161,6 +168,12 @@ StatusOr<json::value> ApiHandler::Dispatch(std::string_view route, const http::R
       auto t = ParseIso8601(since);
       if (!t) return InvalidArgumentError("since: not a valid ISO-8601 UTC time like 2026-11-27T10:00:00Z");
       f.since = *t;
+    }
+    if (!Param(query, "before").empty()) {
+      auto before = IntParam(query, "before", 0);
+      if (!before.ok()) return before.status();
+      if (*before < 1) return InvalidArgumentError("before: must be a positive event seq (next_before of a listing)");
+      f.before = *before;
     }
     return ops_.Events(f);
   }

@@ -43,7 +43,7 @@ json::object AttemptJson(const store::Attempt& a) {
 json::object EventJson(const store::StoredEvent& e, bool with_body) {
   json::object o{{"event_id", e.event_id},       {"event_type", e.event_type}, {"job_id", e.job_id},
                  {"run_id", e.run_id},           {"run_status_code", e.run_status_code},
-                 {"received_at", Iso(e.received_at)}};
+                 {"received_at", Iso(e.received_at)}, {"seq", e.seq}};
   if (with_body) o["raw_body"] = e.raw_body;
   return o;
 }
@@ -110,12 +110,66 @@ StatusOr<json::value> Operations::Events(const store::EventFilter& filter) {
     json::object o = EventJson(e, false);
     auto triggers = store_->EventTriggers(e.event_id);
     if (!triggers.ok()) return triggers.status();
-    json::array states;
-    for (const auto& t : *triggers) states.push_back(json::value(t.connection_id + ":" + t.state));
+    json::array states, links;
+    for (const auto& t : *triggers) {
+      states.push_back(json::value(t.connection_id + ":" + t.state));
+      links.push_back(json::object{{"trigger_id", t.id},
+                                   {"connection_id", t.connection_id},
+                                   {"state", t.state},
+                                   {"sync_id", OrNull(t.sync_id)},
+                                   {"last_error", OrNull(t.last_error)}});
+    }
     o["triggers"] = states;
+    o["links"] = links;
     out.push_back(o);
   }
-  return json::value(json::object{{"events", out}});
+  json::object result{{"events", out}};
+  // The cursor for the next (older) page, when this one was full.
+  result["next_before"] = static_cast<int>(events->size()) == filter.limit && !events->empty()
+                              ? json::value(events->back().seq)
+                              : json::value(nullptr);
+  return json::value(std::move(result));
+}
+
+StatusOr<json::value> Operations::ActivityReport(int hours) {
+  if (store_ == nullptr) return NoStore();
+  const TimePoint now = clock_.Now();
+  const int64_t this_hour = ToUnixMillis(now) / 3'600'000;
+  const int64_t first_hour = this_hour - hours + 1;
+  auto activity = store_->ReadActivity(FromUnixMillis(first_hour * 3'600'000));
+  if (!activity.ok()) return activity.status();
+  struct Hour {
+    int64_t webhooks = 0, succeeded = 0, failed = 0;
+    double seconds = 0;
+    int64_t timed = 0;
+  };
+  std::vector<Hour> by_hour(static_cast<size_t>(hours));
+  for (const auto& [hour, n] : activity->webhooks_by_hour) {
+    if (hour >= first_hour && hour <= this_hour) by_hour[static_cast<size_t>(hour - first_hour)].webhooks = n;
+  }
+  for (const store::Sync& sync : activity->finished) {
+    auto finished = ParseIso8601(sync.finished_at);
+    if (!finished) continue;
+    const int64_t hour = ToUnixMillis(*finished) / 3'600'000;
+    if (hour < first_hour || hour > this_hour) continue;
+    Hour& h = by_hour[static_cast<size_t>(hour - first_hour)];
+    (sync.status == "succeeded" ? h.succeeded : h.failed) += 1;
+    if (auto started = ParseIso8601(sync.started_at); started && *started <= *finished) {
+      h.seconds += std::chrono::duration<double>(*finished - *started).count();
+      ++h.timed;
+    }
+  }
+  json::array out;
+  for (size_t i = 0; i < by_hour.size(); ++i) {
+    const Hour& h = by_hour[i];
+    out.push_back(json::object{
+        {"hour", Iso(FromUnixMillis((first_hour + static_cast<int64_t>(i)) * 3'600'000))},
+        {"webhooks", h.webhooks},
+        {"syncs_succeeded", h.succeeded},
+        {"syncs_failed", h.failed},
+        {"sync_seconds_avg", h.timed ? json::value(h.seconds / static_cast<double>(h.timed)) : json::value(nullptr)}});
+  }
+  return json::value(json::object{{"hours", out}, {"now", Iso(now)}});
 }
 
 StatusOr<json::value> Operations::Event(const std::string& event_id) {

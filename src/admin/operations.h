@@ -29,7 +29,12 @@ class Operations {
 
   // Per connection: phase, running sync, pending and dead triggers, last outcome, next check.
   StatusOr<boost::json::value> StatusReport();
+  // Newest first, each with its triggers (as "connection:state", and as `links` naming each
+  // trigger's id, state and sync); `next_before` is the cursor for the next page, or null.
   StatusOr<boost::json::value> Events(const store::EventFilter& filter);
+  // The last `hours` hours, hour by hour: webhooks received, syncs succeeded and failed (by the
+  // hour they finished) and their mean duration. For the status page's charts.
+  StatusOr<boost::json::value> ActivityReport(int hours);
   // The whole audit trail: event → triggers → attempts → syncs → outcome.
   StatusOr<boost::json::value> Event(const std::string& event_id);
   // Re-runs routing for a stored event; the new triggers carry no dedupe key.

@@ -7,6 +7,7 @@
 
 #include "common/log.h"
 #include "config/config_loader.h"
+#include "admin/ui_handler.h"
 #include "rudderstack/http_client.h"
 
 namespace relay::cli {
@@ -63,6 +64,7 @@ boost::asio::awaitable<http::Response> RelayRuntime::Route(http::Request&& r, Li
     return Answer(http::JsonError(404, "dbt webhooks go to server.listen, not the admin listener"));
   }
   if (admin::HealthHandler::Owns(target)) return health_->Handle(std::move(r));
+  if (admin::UiHandler::Owns(target)) return Answer(admin::UiHandler::Answer(r));
   if (admin::ApiHandler::Owns(target)) {
     // A manual trigger or retry should not wait for the next poll.
     if (r.method() == boost::beast::http::verb::post) dispatcher_->Notify();

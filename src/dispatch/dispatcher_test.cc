@@ -62,6 +62,7 @@ class FlakyKnownSyncStore : public store::Store {
     return inner_->TriggerAttempts(t);
   }
   StatusOr<std::vector<store::ConnectionStatus>> ListConnections() override { return inner_->ListConnections(); }
+  StatusOr<store::Activity> ReadActivity(TimePoint since) override { return inner_->ReadActivity(since); }
   StatusOr<std::vector<int64_t>> AddTriggers(const std::string& e, const std::vector<store::NewTrigger>& t,
                                              TimePoint n) override {
     return inner_->AddTriggers(e, t, n);

@@ -207,8 +207,8 @@ Connection ReadConnection(const PgResult& r, int i) {
 }
 
 StoredEvent ReadEvent(const PgResult& r, int i) {
-  return StoredEvent{r.Text(i, 0), r.Text(i, 1), r.Int(i, 2), r.Int(i, 3), static_cast<int>(r.Int(i, 4)),
-                     FromUnixMillis(r.Int(i, 5)), r.Text(i, 6)};
+  return StoredEvent{r.Int(i, 0), r.Text(i, 1), r.Text(i, 2), r.Int(i, 3), r.Int(i, 4), static_cast<int>(r.Int(i, 5)),
+                     FromUnixMillis(r.Int(i, 6)), r.Text(i, 7)};
 }
 
 // Runs `fn` and returns its status, or the query's error. Shortens the many reads below.
@@ -363,7 +363,7 @@ class PostgresStore : public Store {
   StatusOr<std::optional<StoredEvent>> GetEvent(const std::string& event_id) override {
     std::optional<StoredEvent> out;
     Status s = exec_.RunSync([&](PgConn& db) -> Status {
-      RELAY_PG_TRY(r, db.Exec("SELECT event_id, event_type, job_id, run_id, run_status_code, received_at, raw_body "
+      RELAY_PG_TRY(r, db.Exec("SELECT id, event_id, event_type, job_id, run_id, run_status_code, received_at, raw_body "
                               "FROM events WHERE event_id = $1", {P(event_id)}));
       if (r->rows() > 0) out = ReadEvent(*r, 0);
       return Status::Ok();
@@ -433,11 +433,11 @@ class PostgresStore : public Store {
     Status s = exec_.RunSync([&](PgConn& db) -> Status {
       out.clear();
       RELAY_PG_TRY(r, db.Exec(
-          "SELECT event_id, event_type, job_id, run_id, run_status_code, received_at, raw_body FROM events "
+          "SELECT id, event_id, event_type, job_id, run_id, run_status_code, received_at, raw_body FROM events "
           "WHERE ($1::bigint IS NULL OR job_id = $1::bigint) AND ($2::bigint IS NULL OR received_at >= $2::bigint) "
-          "ORDER BY id DESC LIMIT $3",
+          "AND ($4::bigint IS NULL OR id < $4::bigint) ORDER BY id DESC LIMIT $3",
           {f.job_id ? P(*f.job_id) : std::nullopt, f.since ? P(ToUnixMillis(*f.since)) : std::nullopt,
-           P(int64_t{f.limit})}));
+           P(int64_t{f.limit}), f.before ? P(*f.before) : std::nullopt}));
       for (int i = 0; i < r->rows(); ++i) out.push_back(ReadEvent(*r, i));
       return Status::Ok();
     });
@@ -486,6 +486,27 @@ class PostgresStore : public Store {
         cs.last_finished_at = r->Text(i, 14);
         out.push_back(std::move(cs));
       }
+      return Status::Ok();
+    });
+    if (!s.ok()) return s;
+    return out;
+  }
+
+  StatusOr<Activity> ReadActivity(TimePoint since) override {
+    Activity out;
+    Status s = exec_.RunSync([&](PgConn& db) -> Status {
+      out = Activity{};
+      const int64_t from = ToUnixMillis(since);
+      StatusOr<int64_t> first = BoundaryId(db, "events", "received_at", from);
+      if (!first.ok()) return first.status();
+      RELAY_PG_TRY(e, db.Exec("SELECT received_at / 3600000, COUNT(*) FROM events WHERE id >= $1 AND received_at >= $2 "
+                              "GROUP BY 1",
+                              {P(*first), P(from)}));
+      for (int i = 0; i < e->rows(); ++i) out.webhooks_by_hour[e->Int(i, 0)] = e->Int(i, 1);
+      RELAY_PG_TRY(q, db.Exec(std::string("SELECT ") + kSyncColumns +
+                                  " FROM syncs WHERE status IN ('succeeded','failed') AND updated_at >= $1 ORDER BY id",
+                              {P(from)}));
+      for (int i = 0; i < q->rows(); ++i) out.finished.push_back(ReadSync(*q, i));
       return Status::Ok();
     });
     if (!s.ok()) return s;

@@ -108,6 +108,11 @@ StatusOr<int64_t> BoundaryId(Db& db, const std::string& table, const std::string
   return lo;
 }
 
+StoredEvent ReadEvent(const Query& q) {
+  return StoredEvent{q.Int(0), q.Text(1), q.Text(2), q.Int(3), q.Int(4), static_cast<int>(q.Int(5)),
+                     FromUnixMillis(q.Int(6)), q.Text(7)};
+}
+
 Sync ReadSync(const Query& q) {
   return Sync{q.Text(0), q.Text(1), q.Text(2), q.Text(3), q.Text(4),  q.Text(5),
               q.Text(6), q.Int(7),  q.Int(8),  q.Int(9),  q.Int(10), q.Text(11)};
@@ -249,13 +254,10 @@ class SqliteStore : public Store {
   StatusOr<std::optional<StoredEvent>> GetEvent(const std::string& event_id) override {
     std::optional<StoredEvent> out;
     Status s = RunSync([&](Db& db) {
-      Query q = db.Prepare("SELECT event_id, event_type, job_id, run_id, run_status_code, received_at, raw_body "
+      Query q = db.Prepare("SELECT id, event_id, event_type, job_id, run_id, run_status_code, received_at, raw_body "
                            "FROM events WHERE event_id = ?1");
       q.Bind(1, event_id);
-      if (q.Step()) {
-        out = StoredEvent{q.Text(0), q.Text(1), q.Int(2), q.Int(3), static_cast<int>(q.Int(4)),
-                          FromUnixMillis(q.Int(5)), q.Text(6)};
-      }
+      if (q.Step()) out = ReadEvent(q);
       return q.status();
     });
     if (!s.ok()) return s;
@@ -300,17 +302,17 @@ class SqliteStore : public Store {
     std::vector<StoredEvent> out;
     Status s = RunSync([&](Db& db) {
       Query q = db.Prepare(
-          "SELECT event_id, event_type, job_id, run_id, run_status_code, received_at, raw_body FROM events "
-          "WHERE (?1 IS NULL OR job_id = ?1) AND (?2 IS NULL OR received_at >= ?2) ORDER BY id DESC LIMIT ?3");
+          "SELECT id, event_id, event_type, job_id, run_id, run_status_code, received_at, raw_body FROM events "
+          "WHERE (?1 IS NULL OR job_id = ?1) AND (?2 IS NULL OR received_at >= ?2) AND (?4 IS NULL OR id < ?4) "
+          "ORDER BY id DESC LIMIT ?3");
       if (f.job_id) q.Bind(1, *f.job_id);
       else q.BindNull(1);
       if (f.since) q.Bind(2, ToUnixMillis(*f.since));
       else q.BindNull(2);
       q.Bind(3, int64_t{f.limit});
-      while (q.Step()) {
-        out.push_back(StoredEvent{q.Text(0), q.Text(1), q.Int(2), q.Int(3), static_cast<int>(q.Int(4)),
-                                  FromUnixMillis(q.Int(5)), q.Text(6)});
-      }
+      if (f.before) q.Bind(4, *f.before);
+      else q.BindNull(4);
+      while (q.Step()) out.push_back(ReadEvent(q));
       return q.status();
     });
     if (!s.ok()) return s;
@@ -381,6 +383,28 @@ class SqliteStore : public Store {
         cs.last_finished_at = q.Text(14);
         out.push_back(std::move(cs));
       }
+      return q.status();
+    });
+    if (!s.ok()) return s;
+    return out;
+  }
+
+  StatusOr<Activity> ReadActivity(TimePoint since) override {
+    Activity out;
+    Status s = RunSync([&](Db& db) {
+      out = Activity{};
+      const int64_t from = ToUnixMillis(since);
+      StatusOr<int64_t> first = BoundaryId(db, "events", "received_at", from);
+      if (!first.ok()) return first.status();
+      Query e = db.Prepare("SELECT received_at / 3600000, COUNT(*) FROM events WHERE id >= ?1 AND received_at >= ?2 "
+                           "GROUP BY 1");
+      e.Bind(1, *first).Bind(2, from);
+      while (e.Step()) out.webhooks_by_hour[e.Int(0)] = e.Int(1);
+      if (!e.status().ok()) return e.status();
+      Query q = db.Prepare(std::string("SELECT ") + kSyncColumns +
+                           " FROM syncs WHERE status IN ('succeeded','failed') AND updated_at >= ?1 ORDER BY rowid");
+      q.Bind(1, from);
+      while (q.Step()) out.finished.push_back(ReadSync(q));
       return q.status();
     });
     if (!s.ok()) return s;

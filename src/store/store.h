@@ -196,6 +196,7 @@ struct EventFilter {
   int limit = 20;
   std::optional<int64_t> job_id;
   std::optional<TimePoint> since;  // received at or after
+  std::optional<int64_t> before;   // StoredEvent::seq below this: the next page of a listing
 };
 
 // A connection with what an operator wants to see at a glance.
@@ -214,6 +215,12 @@ struct Gauges {
   int64_t dead = 0;
   std::optional<TimePoint> oldest_pending;  // created_at of the oldest pending trigger
   std::map<std::string, int64_t> connections_by_phase;
+};
+
+// What happened since a moment, for the status page's charts.
+struct Activity {
+  std::map<int64_t, int64_t> webhooks_by_hour;  // Unix hour (ms / 3,600,000) → events received
+  std::vector<Sync> finished;                   // syncs that succeeded or failed since
 };
 
 // What one Prune call removed (or, dry, would remove).
@@ -235,6 +242,7 @@ struct PruneCounts {
 };
 
 struct StoredEvent {
+  int64_t seq = 0;  // the store's row id: grows with every event stored (a paging cursor)
   std::string event_id;
   std::string event_type;
   int64_t job_id = 0;
@@ -312,6 +320,9 @@ class OperatorStore {
   // The calls made on behalf of a trigger (its start attempts and the polls of its sync).
   virtual StatusOr<std::vector<Attempt>> TriggerAttempts(const Trigger& trigger) = 0;
   virtual StatusOr<std::vector<ConnectionStatus>> ListConnections() = 0;
+  // Events received and syncs finished since `since`. Events are found by binary search on the
+  // row id and counted per hour; use for a window of hours, not for history.
+  virtual StatusOr<Activity> ReadActivity(TimePoint since) = 0;
   // Adds triggers outside webhook routing: manual ones (event_id empty) and replays. They
   // carry no dedupe key. Returns their ids.
   virtual StatusOr<std::vector<int64_t>> AddTriggers(const std::string& event_id, const std::vector<NewTrigger>& triggers,

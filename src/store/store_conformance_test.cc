@@ -770,16 +770,26 @@ TEST_P(StoreTest, OperatorReadsKeepTheirOrderLimitsAndFilters) {
     ASSERT_TRUE(store->Append(e, {Trigger(i < 3 ? "c1" : "c2", "k" + std::to_string(i))}).ok());
   }
   // ListEvents: newest first, limit, job filter, since (inclusive).
-  auto all = store->ListEvents({10, std::nullopt, std::nullopt});
+  auto all = store->ListEvents({10, std::nullopt, std::nullopt, std::nullopt});
   ASSERT_TRUE(all.ok()) << all.status().ToString();
   ASSERT_EQ(all->size(), 5u);
   EXPECT_EQ((*all)[0].event_id, "e4");
   EXPECT_EQ((*all)[4].event_id, "e0");
-  EXPECT_EQ(store->ListEvents({2, std::nullopt, std::nullopt})->size(), 2u);
-  auto job = *store->ListEvents({10, 200, std::nullopt});
+  EXPECT_GT((*all)[0].seq, (*all)[1].seq) << "seq grows with every event";
+  auto first_page = *store->ListEvents({2, std::nullopt, std::nullopt, std::nullopt});
+  ASSERT_EQ(first_page.size(), 2u);
+  // Paging: the next page starts below the last seq shown, with the same filters.
+  auto second_page = *store->ListEvents({2, std::nullopt, std::nullopt, first_page.back().seq});
+  ASSERT_EQ(second_page.size(), 2u);
+  EXPECT_EQ(second_page[0].event_id, "e2");
+  EXPECT_EQ(second_page[1].event_id, "e1");
+  EXPECT_EQ(store->ListEvents({2, std::nullopt, std::nullopt, second_page.back().seq})->size(), 1u);
+  auto job = *store->ListEvents({10, 200, std::nullopt, std::nullopt});
   ASSERT_EQ(job.size(), 2u);
   EXPECT_EQ(job[0].event_id, "e3");
-  EXPECT_EQ(store->ListEvents({10, std::nullopt, at(1'003'000)})->size(), 2u);
+  EXPECT_EQ(store->ListEvents({10, 200, std::nullopt, job[0].seq})->at(0).event_id, "e1");
+  EXPECT_EQ(store->ListEvents({10, std::nullopt, at(1'003'000), std::nullopt})->size(), 2u);
+  EXPECT_EQ((*store->GetEvent("e2"))->seq, second_page[0].seq);
 
   // A step on c1: triggers 1-3 run under s1, recorded with its attempts.
   auto claim = store->ClaimConnection("w", at(2'000'000), std::chrono::seconds(60));
@@ -834,6 +844,13 @@ TEST_P(StoreTest, OperatorReadsKeepTheirOrderLimitsAndFilters) {
   ASSERT_EQ(calls->size(), 2u);
   EXPECT_EQ((*calls)[0].kind, "start");
   EXPECT_EQ((*calls)[1].kind, "get_sync");
+
+  // ReadActivity: events per hour since a moment, and the syncs finished since.
+  auto activity = store->ReadActivity(at(1'002'000));
+  ASSERT_TRUE(activity.ok()) << activity.status().ToString();
+  ASSERT_EQ(activity->webhooks_by_hour.size(), 1u);
+  EXPECT_EQ(activity->webhooks_by_hour.begin()->second, 3) << "e2, e3, e4";
+  EXPECT_EQ(activity->finished.size(), 1u) << "s0 (succeeded); s1 still runs";
 
   // ListConnections: by id, with pending and dead counts and the last sync of ours.
   auto conns = store->ListConnections();

@@ -14,6 +14,7 @@ PACKAGES=(
 for arg in "$@"; do
   case "$arg" in
     --test) PACKAGES+=(prometheus postgresql python3) ;;  # promtool validates /metrics; a PostgreSQL to test against
+    --ui) PACKAGES+=(chromium chromium-driver python3-selenium) ;;  # the status page, in a real browser
     --fuzz) PACKAGES+=(clang-14 libclang-rt-14-dev) ;;   # libFuzzer and its sanitizer runtimes
     --bench) PACKAGES+=(wrk nginx-light) ;;
   esac

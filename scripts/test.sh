@@ -4,7 +4,8 @@
 #   2. lint: the three grep rules of STYLE.md B8,
 #   3. builds with warnings as errors and runs every unit and integration test (ctest), with a
 #      private PostgreSQL server started for the run and stopped after (scripts/with-postgres.sh),
-#   4. runs a few-second smoke of the benchmark script (no timing assertions),
+#   4. runs a few-second smoke of the benchmark script (no timing assertions), and the status
+#      page in headless Chromium (test/ui/ui_test.py, ~10 s; screenshot in build/ui-screenshot.png),
 #   5. reliability: the crash harness (SIGKILL at random moments) and the same under injected
 #      RudderStack faults (test/reliability/crash_harness.py; bounded; invariants or exit 1),
 #   6. fuzzes each libFuzzer target for a minute (scripts/fuzz.sh; clang 14 + ASan),
@@ -14,7 +15,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-bash scripts/install-deps.sh --test --bench --fuzz
+bash scripts/install-deps.sh --test --bench --fuzz --ui
 bash scripts/lint.sh
 
 run_suite() {
@@ -30,6 +31,9 @@ run_suite ci
 echo "== benchmark smoke (a few seconds; keeps bench/bench.py working, asserts no timing)"
 python3 bench/bench.py --smoke --bin build/ci/bin/retl-relay > build/bench-smoke.log 2>&1 || { tail -30 build/bench-smoke.log; exit 1; }
 tail -3 build/bench-smoke.log
+echo "== status page in headless Chromium"
+# Debian's interpreter: python3-selenium lives in its dist-packages.
+timeout 300 /usr/bin/python3 test/ui/ui_test.py --bin build/ci/bin/retl-relay --screenshot build/ui-screenshot.png
 echo "== crash harness: 5 rounds × 500 webhooks, 2 SIGKILLs per round"
 python3 test/reliability/crash_harness.py --bin build/ci/bin/retl-relay --rounds 5 --webhooks 500 \
   --json build/crash-harness.json | tail -1

@@ -134,8 +134,10 @@ function renderConnections(conns) {
           'connections/' + encodeURIComponent(c.connection_id) + '/trigger', '{"sync_type":"incremental"}') }, 'Sync now'),
         el('button', { type: 'button', onclick: () => act('Start a FULL sync of ' + c.connection_id + '?',
           'connections/' + encodeURIComponent(c.connection_id) + '/trigger', '{"sync_type":"full"}') }, 'Full sync'),
-        el('button', { type: 'button', onclick: () => act('Stop the sync running on ' + c.connection_id + '?',
-          'connections/' + encodeURIComponent(c.connection_id) + '/stop') }, 'Stop')))));
+        ['starting', 'running', 'waiting', 'stopping'].includes(c.phase)
+          ? el('button', { type: 'button', onclick: () => act('Stop the sync running on ' + c.connection_id + '?',
+            'connections/' + encodeURIComponent(c.connection_id) + '/stop') }, 'Stop')
+          : null))));
   }
   select.value = chosen;
 }

@@ -134,6 +134,12 @@ StatusOr<json::value> Operations::Events(const store::EventFilter& filter) {
 StatusOr<json::value> Operations::ActivityReport(int hours) {
   if (store_ == nullptr) return NoStore();
   const TimePoint now = clock_.Now();
+  {
+    MutexLock lock(activity_mu_);
+    if (activity_ && activity_->hours == hours && now - activity_->at < std::chrono::minutes(1) && now >= activity_->at) {
+      return activity_->report;
+    }
+  }
   const int64_t this_hour = ToUnixMillis(now) / 3'600'000;
   const int64_t first_hour = this_hour - hours + 1;
   auto activity = store_->ReadActivity(FromUnixMillis(first_hour * 3'600'000));
@@ -169,7 +175,10 @@ StatusOr<json::value> Operations::ActivityReport(int hours) {
         {"syncs_failed", h.failed},
         {"sync_seconds_avg", h.timed ? json::value(h.seconds / static_cast<double>(h.timed)) : json::value(nullptr)}});
   }
-  return json::value(json::object{{"hours", out}, {"now", Iso(now)}});
+  json::value report = json::object{{"hours", out}, {"computed_at", Iso(now)}};
+  MutexLock lock(activity_mu_);
+  activity_ = CachedActivity{hours, now, report};
+  return report;
 }
 
 StatusOr<json::value> Operations::Event(const std::string& event_id) {

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "common/clock.h"
+#include "common/mutex.h"
 #include "common/status.h"
 #include "config/config.h"
 #include "rudderstack/client.h"
@@ -33,7 +34,9 @@ class Operations {
   // trigger's id, state and sync); `next_before` is the cursor for the next page, or null.
   StatusOr<boost::json::value> Events(const store::EventFilter& filter);
   // The last `hours` hours, hour by hour: webhooks received, syncs succeeded and failed (by the
-  // hour they finished) and their mean duration. For the status page's charts.
+  // hour they finished) and their mean duration. For the status page's charts; computed at most
+  // once a minute per `hours` (every open page polls it, and counting a day of webhooks reads
+  // them all).
   StatusOr<boost::json::value> ActivityReport(int hours);
   // The whole audit trail: event → triggers → attempts → syncs → outcome.
   StatusOr<boost::json::value> Event(const std::string& event_id);
@@ -61,6 +64,13 @@ class Operations {
   rudderstack::Client* client_;
   const config::Config& config_;
   Clock& clock_;
+  struct CachedActivity {
+    int hours = 0;
+    TimePoint at;
+    boost::json::value report;
+  };
+  Mutex activity_mu_;
+  std::optional<CachedActivity> activity_ GUARDED_BY(activity_mu_);
 };
 
 // JSON for the store's records; times as ISO-8601 UTC.

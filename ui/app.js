@@ -117,8 +117,11 @@ function renderConnections(conns) {
       ? el('span', {}, el('a', { href: '#', class: 'mono', onclick: (ev) => { ev.preventDefault(); filterBySync(c.sync_id); } }, c.sync_id),
           ' for ' + ago(c.phase_since))
       : (c.sync_id ? el('span', { class: 'muted' }, (c.phase === 'waiting' ? 'behind ' : c.phase === 'stopping' ? 'stopping ' : '') + c.sync_id) : '—');
+    const m = c.last_metrics;
+    const records = m && c.last_outcome !== 'running' ? `${m.succeeded} of ${m.total} records` + (m.failed ? `, ${m.failed} failed` : '') : '';
     const last = c.last_outcome
-      ? el('span', {}, pill(c.last_outcome), ' ', el('span', { class: 'muted' }, when(c.last_finished_at)))
+      ? el('span', {}, pill(c.last_outcome), ' ', el('span', { class: 'muted' }, when(c.last_finished_at)),
+        records ? el('span', { class: 'records' }, records) : null)
       : el('span', { class: 'muted' }, 'none yet');
     body.append(el('tr', { 'data-connection': c.connection_id },
       el('th', { scope: 'row', class: 'mono' }, c.connection_id),

@@ -94,6 +94,10 @@ StatusOr<json::value> Operations::StatusReport() {
                                {"last_sync_id", OrNull(c.last_sync_id)},
                                {"last_outcome", OrNull(c.last_outcome)},
                                {"last_finished_at", OrNull(c.last_finished_at)},
+                               {"last_metrics", c.last_sync_id.empty() ? json::value(nullptr)
+                                                                       : json::value(json::object{{"succeeded", c.last_succeeded},
+                                                                                                  {"failed", c.last_failed},
+                                                                                                  {"total", c.last_total}})},
                                {"next_check_at", Iso(c.connection.next_check_at)},
                                {"attempts", c.connection.attempts},
                                {"last_error", OrNull(c.connection.last_error)}});

@@ -138,6 +138,7 @@ int RunSandbox(const SandboxOptions& opt) {
   std::cout << "retl-relay sandbox (nothing leaves this machine)\n"
             << "  webhook URL:      " << url << "/webhooks/dbt\n"
             << "  admin API:        " << url << "/api/v1/status   (Authorization: Bearer " << admin_token << ")\n"
+            << "  status page:      " << url << "/ui/#token=" << admin_token << "\n"
             << "  fake RudderStack: " << cfg.rudderstack.api_base << "   (calls: " << cfg.rudderstack.api_base
             << "/_fake/calls)\n"
             << "  store:            " << dir << "/relay.db\n"

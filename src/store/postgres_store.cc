@@ -472,8 +472,10 @@ class PostgresStore : public Store {
       RELAY_PG_TRY(r, db.Exec(
           std::string("SELECT ") + kConnectionColumns +
           ", " + sql::kPendingOfConnection + ", " + sql::kDeadOfConnection + ","
-          " COALESCE(s.sync_id,''), COALESCE(s.status,''), COALESCE(s.finished_at_text,'') "
-          "FROM connections c LEFT JOIN LATERAL (SELECT sync_id, status, finished_at_text FROM syncs x "
+          " COALESCE(s.sync_id,''), COALESCE(s.status,''), COALESCE(s.finished_at_text,''), "
+          "COALESCE(s.metrics_succeeded,0), COALESCE(s.metrics_failed,0), COALESCE(s.metrics_total,0) "
+          "FROM connections c LEFT JOIN LATERAL (SELECT sync_id, status, finished_at_text, metrics_succeeded, "
+          "metrics_failed, metrics_total FROM syncs x "
           "WHERE x.connection_id = c.id AND x.origin <> 'external' ORDER BY x.updated_at DESC, x.id DESC LIMIT 1) s ON true "
           "ORDER BY c.id"));
       for (int i = 0; i < r->rows(); ++i) {
@@ -484,6 +486,9 @@ class PostgresStore : public Store {
         cs.last_sync_id = r->Text(i, 12);
         cs.last_outcome = r->Text(i, 13);
         cs.last_finished_at = r->Text(i, 14);
+        cs.last_succeeded = r->Int(i, 15);
+        cs.last_failed = r->Int(i, 16);
+        cs.last_total = r->Int(i, 17);
         out.push_back(std::move(cs));
       }
       return Status::Ok();

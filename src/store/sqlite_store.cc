@@ -369,7 +369,8 @@ class SqliteStore : public Store {
       Query q = db.Prepare(std::string("SELECT c.id, c.phase, COALESCE(c.sync_id,''), c.start_attempted_at, "
                            "COALESCE(c.sync_type,''), c.attempts, c.next_check_at, c.phase_since, COALESCE(c.last_error,'')"
                            ", c.covered, ") + sql::kPendingOfConnection + ", " + sql::kDeadOfConnection + ", "
-                           "COALESCE(s.sync_id,''), COALESCE(s.status,''), COALESCE(s.finished_at_text,'') "
+                           "COALESCE(s.sync_id,''), COALESCE(s.status,''), COALESCE(s.finished_at_text,''), "
+                           "COALESCE(s.metrics_succeeded,0), COALESCE(s.metrics_failed,0), COALESCE(s.metrics_total,0) "
                            "FROM connections c LEFT JOIN syncs s ON s.rowid = (SELECT rowid FROM syncs x "
                            "WHERE x.connection_id = c.id AND x.origin != 'external' ORDER BY x.updated_at DESC, x.rowid DESC LIMIT 1) "
                            "ORDER BY c.id");
@@ -381,6 +382,9 @@ class SqliteStore : public Store {
         cs.last_sync_id = q.Text(12);
         cs.last_outcome = q.Text(13);
         cs.last_finished_at = q.Text(14);
+        cs.last_succeeded = q.Int(15);
+        cs.last_failed = q.Int(16);
+        cs.last_total = q.Int(17);
         out.push_back(std::move(cs));
       }
       return q.status();

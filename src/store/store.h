@@ -207,6 +207,7 @@ struct ConnectionStatus {
   std::string last_sync_id;   // the most recently updated sync of ours
   std::string last_outcome;   // its status
   std::string last_finished_at;
+  int64_t last_succeeded = 0, last_failed = 0, last_total = 0;  // its record counts
 };
 
 // Point-in-time numbers for /metrics.

@@ -210,6 +210,7 @@ def main():
 
         wait.until(lambda d: "succeeded" in row("conn_a") and "failed" in row("conn_c"))
         check("idle" in row("conn_a") and "succeeded" in row("conn_a"), "conn_a: idle, last outcome succeeded: " + row("conn_a"))
+        check("records" in row("conn_a"), "conn_a: the last sync's record counts: " + row("conn_a"))
         check("failed" in row("conn_c"), "conn_c: last outcome failed: " + row("conn_c"))
         check("idle" in row("conn_b"), "conn_b: idle: " + row("conn_b"))
 

@@ -4,7 +4,9 @@
 'use strict';
 
 const REFRESH_MS = 5000;
-const PAGE = 50;
+const TIMEOUT_MS = 10000;  // a relay that hangs is as stale as one that refuses
+// Runs per page: 50, or ?page=N (1–200) in the page's address.
+const PAGE = Math.min(200, Math.max(1, parseInt(new URLSearchParams(window.location.search).get('page'), 10) || 50));
 const TOKEN_KEY = 'retl-relay-admin-token';
 const STATUS_NAMES = { 10: 'Success', 20: 'Error', 30: 'Cancelled' };
 
@@ -13,6 +15,9 @@ const state = {
   events: [],         // loaded runs, newest first (first page refreshed, older pages kept)
   nextBefore: null,   // cursor for "Load older"
   olderLoaded: false,
+  loadingOlder: false,
+  job: '',            // the job filter as last applied (Filter), not as being typed
+  generation: 0,      // bumped whenever the listing starts over or the token changes
   lastOk: null,
   timer: null,
   busy: false,
@@ -79,10 +84,14 @@ async function api(path, options) {
   const headers = { Authorization: 'Bearer ' + state.token };
   if (opts.body !== undefined) headers['Content-Type'] = 'application/json';
   let res;
+  const abort = new AbortController();
+  const timeout = window.setTimeout(() => abort.abort(), TIMEOUT_MS);
   try {
-    res = await fetch('/api/v1/' + path, { method: opts.method, headers, body: opts.body, cache: 'no-store' });
+    res = await fetch('/api/v1/' + path, { method: opts.method, headers, body: opts.body, cache: 'no-store', signal: abort.signal });
   } catch (e) {
     throw new ApiError(0, 'the relay is not answering');
+  } finally {
+    window.clearTimeout(timeout);
   }
   let body = null;
   try { body = await res.json(); } catch (e) { body = null; }
@@ -137,8 +146,9 @@ function renderConnections(conns) {
           'connections/' + encodeURIComponent(c.connection_id) + '/trigger', '{"sync_type":"incremental"}') }, 'Sync now'),
         el('button', { type: 'button', onclick: () => act('Start a FULL sync of ' + c.connection_id + '?',
           'connections/' + encodeURIComponent(c.connection_id) + '/trigger', '{"sync_type":"full"}') }, 'Full sync'),
-        ['starting', 'running', 'waiting', 'stopping'].includes(c.phase)
-          ? el('button', { type: 'button', onclick: () => act('Stop the sync running on ' + c.connection_id + '?',
+        // Only our own running sync: in `waiting` the sync that runs is someone else's.
+        running
+          ? el('button', { type: 'button', onclick: () => act('Stop sync ' + c.sync_id + ' running on ' + c.connection_id + '?',
             'connections/' + encodeURIComponent(c.connection_id) + '/stop') }, 'Stop')
           : null))));
   }
@@ -303,8 +313,7 @@ function filterBySync(syncId) {
 
 function eventsQuery(before) {
   const params = new URLSearchParams({ limit: String(PAGE) });
-  const job = $('f-job').value.trim();
-  if (/^[0-9]+$/.test(job)) params.set('job_id', job);
+  if (state.job) params.set('job_id', state.job);
   if (before) params.set('before', String(before));
   return 'events?' + params.toString();
 }
@@ -330,9 +339,11 @@ function failed(err) {
 async function refresh() {
   if (!state.token || state.busy) return;
   state.busy = true;
+  const generation = state.generation;
   try {
     const [status, dead, events, activity] = await Promise.all([
       api('status'), api('dead?limit=200'), api(eventsQuery(null)), api('activity?hours=24')]);
+    if (generation !== state.generation) return;  // signed out, or the listing started over meanwhile
     show('main');
     renderConnections(status.connections || []);
     renderDead(dead.triggers || []);
@@ -351,23 +362,46 @@ async function refresh() {
     state.lastOk = new Date();
     setLive('Updated ' + state.lastOk.toLocaleTimeString() + ' · every ' + REFRESH_MS / 1000 + ' s', false);
   } catch (err) {
-    failed(err);
+    if (generation === state.generation) failed(err);
   } finally {
-    state.busy = false;
+    // A refresh of an abandoned listing leaves the flag to the one that replaced it.
+    if (generation === state.generation) state.busy = false;
   }
 }
 
 async function loadOlder() {
-  if (state.nextBefore === null) return;
+  if (state.nextBefore === null || state.loadingOlder) return;
+  state.loadingOlder = true;
+  const generation = state.generation;
   try {
     const page = await api(eventsQuery(state.nextBefore));
+    if (generation !== state.generation) return;  // the listing started over meanwhile
     state.events = state.events.concat(page.events || []);
     state.nextBefore = page.next_before;
     state.olderLoaded = true;
     renderRuns();
   } catch (err) {
     failed(err);
+  } finally {
+    state.loadingOlder = false;
   }
+}
+
+// Whatever is in flight belongs to what came before (another token, another listing): its
+// answers are dropped, and it no longer holds the refresh flag.
+function newGeneration() {
+  state.generation += 1;
+  state.busy = false;
+}
+
+// The listing starts over from the newest runs (a new job filter, a cleared one).
+function restartListing() {
+  newGeneration();
+  state.olderLoaded = false;
+  state.nextBefore = null;
+  const job = $('f-job').value.trim();
+  state.job = /^[0-9]+$/.test(job) ? job : '';
+  refresh();
 }
 
 function start() {
@@ -386,7 +420,9 @@ function init() {
   // taken out of the address bar.
   const m = /(?:^#|&)token=([^&]*)/.exec(window.location.hash);
   if (m) {
-    sessionStorage.setItem(TOKEN_KEY, decodeURIComponent(m[1]));
+    let token = m[1];
+    try { token = decodeURIComponent(token); } catch (e) { /* not %-encoded: take it as it is */ }
+    sessionStorage.setItem(TOKEN_KEY, token);
     history.replaceState(null, '', window.location.pathname + window.location.search);
   }
   state.token = sessionStorage.getItem(TOKEN_KEY);
@@ -396,6 +432,7 @@ function init() {
     if (!t) return;
     sessionStorage.setItem(TOKEN_KEY, t);
     state.token = t;
+    newGeneration();
     $('token').value = '';
     $('auth-error').textContent = '';
     start();
@@ -403,6 +440,7 @@ function init() {
   $('forget').addEventListener('click', () => {
     sessionStorage.removeItem(TOKEN_KEY);
     state.token = null;
+    newGeneration();
     stop();
     show('auth');
     setLive('Signed out', false);
@@ -411,16 +449,14 @@ function init() {
   $('older').addEventListener('click', loadOlder);
   $('filters').addEventListener('submit', (ev) => {
     ev.preventDefault();
-    state.olderLoaded = false;
-    refresh();
+    restartListing();
   });
   for (const id of ['f-conn', 'f-state']) $(id).addEventListener('change', renderRuns);
   $('f-sync').addEventListener('input', renderRuns);
   $('f-clear').addEventListener('click', () => {
     for (const id of ['f-job', 'f-sync']) $(id).value = '';
     for (const id of ['f-conn', 'f-state']) $(id).value = '';
-    state.olderLoaded = false;
-    refresh();
+    restartListing();
   });
   $('trail-close').addEventListener('click', () => { $('trail').hidden = true; });
   if (state.token) {

@@ -79,6 +79,15 @@ int CheckConfig(const std::string& path, bool as_json) {
       out["rudderstack"] = {{"api_base", config::ApiBase(c->rudderstack)}, {"token_set", !c->rudderstack.token.empty()}};
       out["dbt"] = {{"webhook_secrets", c->dbt.webhook_secrets.size()}, {"allow_unsigned", c->dbt.allow_unsigned}};
       out["admin_api"] = !c->admin.token.empty();
+      if (c->dbt_cloud.enabled()) {
+        const config::DbtCloudConfig& d = c->dbt_cloud;
+        out["dbt_cloud"] = {{"api_base", d.api_base},
+                            {"account_id", d.account_id},
+                            {"token_set", !d.token.empty()},
+                            {"reconcile_interval_s", d.reconcile_interval.count() / 1000},
+                            {"lookback_s", d.lookback.count() / 1000},
+                            {"verify_runs", d.verify_runs}};
+      }
       out["routes"] = routes;
     }
     out["problems"] = problems;
@@ -97,8 +106,17 @@ int CheckConfig(const std::string& path, bool as_json) {
             << "rudderstack: " << config::ApiBase(c->rudderstack) << " (token "
             << (c->rudderstack.token.empty() ? "missing" : "set, redacted") << ")\n"
             << "dbt webhook secrets: " << c->dbt.webhook_secrets.size() << " (redacted)"
-            << (c->dbt.allow_unsigned ? ", allow_unsigned = true" : "") << "\n"
-            << "routes:\n";
+            << (c->dbt.allow_unsigned ? ", allow_unsigned = true" : "") << "\n";
+  if (c->dbt_cloud.enabled()) {
+    const config::DbtCloudConfig& d = c->dbt_cloud;
+    std::cout << "dbt cloud: " << d.api_base << " account " << d.account_id << " (token "
+              << (d.token.empty() ? "missing" : "set, redacted") << "); reconcile "
+              << (d.reconcile_interval.count() == 0 ? std::string("off")
+                                                    : "every " + std::to_string(d.reconcile_interval.count() / 1000) +
+                                                          " s, lookback " + std::to_string(d.lookback.count() / 1000) + " s")
+              << "; verify_runs " << (d.verify_runs ? "on" : "off") << "\n";
+  }
+  std::cout << "routes:\n";
   for (const config::Route& r : c->routes) {
     std::cout << "  - " << r.name << ": on " << Outcomes(r.on_status_codes) << "; jobs " << Join(r.job_ids)
               << "; projects " << Join(r.project_ids) << "; environments " << Join(r.environment_ids)

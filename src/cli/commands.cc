@@ -46,8 +46,12 @@ const std::vector<Command>& Commands() {
       {"prune", "Remove events, final triggers, finished syncs and attempts older than a duration", SetupPrune,
        "  retl-relay prune --config relay.toml --older-than 90d --dry-run\n"
        "  retl-relay prune --config relay.toml --older-than 30d"},
+      {"reconcile", "Compare dbt Cloud's runs list with the events stored; store the missed runs (one pass)",
+       SetupReconcile, "  retl-relay reconcile --config relay.toml --once\n  retl-relay reconcile --config relay.toml --once --json"},
       {"fake-rudderstack", "Run a fake RudderStack RETL API on loopback (tests, demos)", SetupFake,
        "  RUDDERSTACK_API_TOKEN=t retl-relay fake-rudderstack --listen 127.0.0.1:9090"},
+      {"fake-dbt-cloud", "Run a fake dbt Cloud Admin API (runs list, Retrieve Run) on loopback (tests, demos)",
+       SetupFakeDbtCloud, "  DBT_CLOUD_API_TOKEN=t retl-relay fake-dbt-cloud --listen 127.0.0.1:9091 --account-id 1"},
   };
   return kCommands;
 }

@@ -49,6 +49,8 @@ Runner SetupSync(CLI::App& app);
 Runner SetupStop(CLI::App& app);
 Runner SetupExplain(CLI::App& app);
 Runner SetupPrune(CLI::App& app);
+Runner SetupReconcile(CLI::App& app);
+Runner SetupFakeDbtCloud(CLI::App& app);
 
 // Shared option helpers.
 struct LogOptions {

@@ -112,7 +112,18 @@ StatusOr<std::unique_ptr<RelayRuntime>> RelayRuntime::Create(config::Config conf
       *rt->store_, *rt->client_, rt->clock_, cfg.dispatch, InstanceId(),
       [rng] { return std::uniform_real_distribution<double>(0.0, 1.0)(*rng); });
   dispatch::Dispatcher* d = rt->dispatcher_.get();
-  rt->webhooks_ = std::make_unique<http::WebhookHandler>(cfg, *rt->store_, rt->clock_, [d] { d->Notify(); });
+  if (cfg.dbt_cloud.enabled()) {
+    rt->dbt_cloud_ = dbtcloud::NewHttpClient({cfg.dbt_cloud.api_base, cfg.dbt_cloud.account_id, cfg.dbt_cloud.token,
+                                              std::chrono::seconds(10), cfg.dbt_cloud.request_timeout, &rt->abort_calls_});
+    rt->watcher_ = std::make_unique<reconcile::Watcher>(cfg, *rt->dbt_cloud_, *rt->store_, *rt->store_, rt->clock_,
+                                                        [d] { d->Notify(); });
+  }
+  reconcile::Watcher* w = rt->watcher_.get();
+  // Stored triggers wake the dispatcher; an event stored for verification wakes the watcher.
+  rt->webhooks_ = std::make_unique<http::WebhookHandler>(cfg, *rt->store_, rt->clock_, [d, w] {
+    d->Notify();
+    if (w != nullptr) w->WakeVerifier();
+  });
   // Three pools, so that nothing slow holds up what must stay fast: admin store reads and
   // actions; direct RudderStack calls from the admin API (bounded, may hang for the request
   // timeout); and /readyz and /metrics, which a platform's probes and Prometheus depend on.
@@ -140,6 +151,7 @@ RelayRuntime::~RelayRuntime() { Shutdown(); }
 void RelayRuntime::Start() {
   dispatcher_->Start();
   pruner_->Start();
+  if (watcher_) watcher_->Start();
   server_->Start();
   if (admin_server_) admin_server_->Start();
 }
@@ -148,6 +160,7 @@ void RelayRuntime::Shutdown() {
   abort_calls_ = true;
   if (dispatcher_) dispatcher_->Stop();
   if (pruner_) pruner_->Stop();
+  if (watcher_) watcher_->Stop();
   for (auto* pool : {admin_pool_.get(), upstream_pool_.get(), health_pool_.get()}) {
     if (pool) pool->join();
   }

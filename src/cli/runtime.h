@@ -1,6 +1,7 @@
 #pragma once
 // RelayRuntime: the composition root of a running relay — store, RudderStack client,
-// dispatcher, webhook and admin handlers, HTTP server — shared by `serve` and `sandbox`.
+// dispatcher, webhook and admin handlers, dbt Cloud watcher (reconciliation, verify_runs),
+// HTTP server — shared by `serve` and `sandbox`.
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/thread_pool.hpp>
@@ -15,6 +16,8 @@
 #include "dispatch/dispatcher.h"
 #include "http/server.h"
 #include "http/webhook_handler.h"
+#include "dbtcloud/client.h"
+#include "reconcile/watcher.h"
 #include "rudderstack/client.h"
 #include "store/pruner.h"
 #include "store/store.h"
@@ -67,6 +70,8 @@ class RelayRuntime {
   std::unique_ptr<admin::ApiHandler> admin_;
   std::unique_ptr<admin::HealthHandler> health_;
   std::unique_ptr<store::Pruner> pruner_;  // store.retention
+  std::unique_ptr<dbtcloud::Client> dbt_cloud_;          // with [dbt_cloud] only
+  std::unique_ptr<reconcile::Watcher> watcher_;         // reconciliation and verify_runs
   std::unique_ptr<http::Server> server_;
   std::unique_ptr<http::Server> admin_server_;  // with admin.listen only
   uint16_t port_ = 0;

@@ -6,7 +6,7 @@
 #include "config/config_loader.h"
 #include "dbt/payload_builder.h"
 #include "dbt/signature.h"
-#include "rudderstack/curl_api.h"
+#include "httpc/curl_api.h"
 
 namespace relay::cli {
 namespace {
@@ -56,12 +56,12 @@ int SendTest(const SendTestOptions& opt, bool secret_on_command_line) {
     return kExitOk;
   }
 
-  StatusOr<const rudderstack::CurlApi*> loaded = rudderstack::Curl();
+  StatusOr<const httpc::CurlApi*> loaded = httpc::Curl();
   if (!loaded.ok()) {
     std::cerr << "error: " << loaded.status().message() << "\n";
     return kExitFailure;
   }
-  const rudderstack::CurlApi* api = *loaded;
+  const httpc::CurlApi* api = *loaded;
   CURL* h = api->easy_init();
   std::string answer;
   curl_slist* headers = api->slist_append(nullptr, "Content-Type: application/json");

@@ -104,6 +104,30 @@ struct AdminConfig {
   std::string listen;
 };
 
+// dbt Cloud's Admin API, for reconciliation and run verification (docs/operations.md). Without
+// the [dbt_cloud] section (account_id empty) nothing calls dbt Cloud.
+struct DbtCloudConfig {
+  // The account's access URL: https://cloud.getdbt.com, https://emea.dbt.com, a cell URL such as
+  // https://ab123.us1.dbt.com, or http:// for tests. No trailing "/api".
+  std::string api_base = "https://cloud.getdbt.com";
+  std::string account_id;  // digits; empty: the section is absent and nothing below applies
+  std::string token;       // service token that can read runs (DBT_CLOUD_API_TOKEN). Secret.
+  // How often the runs list is compared with the events stored. Zero turns reconciliation off
+  // (verify_runs may still be on).
+  Duration reconcile_interval = std::chrono::minutes(5);
+  // A run that finished longer ago than this is never reconciled. Nor is one that finished
+  // before the relay first looked at its job (the watermark).
+  Duration lookback = std::chrono::hours(24);
+  // Confirm each terminal webhook's run with Retrieve Run before routing it; the API's status
+  // wins over the payload's.
+  bool verify_runs = false;
+  // With verify_runs: how long to wait for a run the API does not show complete yet, and for
+  // an API that does not answer, before acting on the signed webhook as it is.
+  Duration verify_window = std::chrono::minutes(5);
+  Duration request_timeout = std::chrono::seconds(30);
+  bool enabled() const { return !account_id.empty(); }
+};
+
 struct Route {
   std::string name;
   // Empty list = any. An event matches when every non-empty list contains its id.
@@ -124,6 +148,7 @@ struct Config {
   RudderstackConfig rudderstack;
   DispatchConfig dispatch;
   AdminConfig admin;
+  DbtCloudConfig dbt_cloud;
   std::vector<Route> routes;
   std::string source;  // the file it came from, or "environment" in zero-config mode
 };

@@ -316,6 +316,47 @@ void ReadAdmin(const toml::table& root, const EnvLookup& env, Problems& p, Admin
   }
 }
 
+void ReadDbtCloud(const toml::table& root, const EnvLookup& env, Problems& p, DbtCloudConfig& d) {
+  const toml::table* t = SubTable(root, "dbt_cloud", p);
+  if (t == nullptr) return;
+  TableReader r(*t, "dbt_cloud", env, p,
+                {"api_base", "account_id", "token", "reconcile_interval", "lookback", "verify_runs", "verify_window",
+                 "request_timeout"});
+  r.String("api_base", &d.api_base);
+  const toml::node* account = t->get("account_id");
+  if (account != nullptr && account->is_integer() && account->as_integer()->get() > 0) {
+    d.account_id = std::to_string(account->as_integer()->get());
+  } else {
+    r.String("account_id", &d.account_id);
+  }
+  r.String("token", &d.token);
+  r.Dur("reconcile_interval", &d.reconcile_interval);
+  r.Dur("lookback", &d.lookback);
+  r.Bool("verify_runs", &d.verify_runs);
+  r.Dur("verify_window", &d.verify_window);
+  r.Dur("request_timeout", &d.request_timeout);
+  if (d.token.empty()) {
+    if (auto v = env("DBT_CLOUD_API_TOKEN")) d.token = *v;
+  }
+  if (d.account_id.empty() || d.account_id.find_first_not_of("0123456789") != std::string::npos ||
+      d.account_id.size() > 18) {
+    p.Add("dbt_cloud.account_id", "must be the numeric dbt Cloud account id (in the account's URL: /accounts/ID/)");
+    d.account_id = d.account_id.empty() ? "0" : d.account_id;  // the section is present: stays enabled
+  }
+  if (!ValidBaseUrl(d.api_base)) {
+    p.Add("dbt_cloud.api_base", "not an http(s) URL (the account's access URL, e.g. https://cloud.getdbt.com)");
+  }
+  while (!d.api_base.empty() && d.api_base.back() == '/') d.api_base.pop_back();
+  if (d.api_base.ends_with("/api")) d.api_base.resize(d.api_base.size() - 4);
+  if (d.token.empty()) p.Add("dbt_cloud.token", "not set (or set DBT_CLOUD_API_TOKEN): a service token that can read runs");
+  if (d.reconcile_interval.count() != 0 && d.reconcile_interval < std::chrono::seconds(1)) {
+    p.Add("dbt_cloud.reconcile_interval", "must be \"0s\" (off) or at least 1s");
+  }
+  if (d.lookback < std::chrono::seconds(1)) p.Add("dbt_cloud.lookback", "must be at least 1s");
+  if (d.verify_window < std::chrono::seconds(1)) p.Add("dbt_cloud.verify_window", "must be at least 1s");
+  if (d.request_timeout < std::chrono::seconds(1)) p.Add("dbt_cloud.request_timeout", "must be at least 1s");
+}
+
 void ReadRoute(const toml::table& t, size_t index, const EnvLookup& env, Problems& p,
                std::set<std::string>& names, std::vector<Route>& routes) {
   std::string prefix = "route[" + std::to_string(index) + "]";
@@ -437,7 +478,7 @@ std::vector<std::string> LiteralSecretKeys(std::string_view toml_text) {
     }
     return n->is_string() && n->as_string()->get().find("${") == std::string::npos;
   };
-  for (const char* key : {"rudderstack.token", "dbt.webhook_secret", "dbt.webhook_secrets", "admin.token"}) {
+  for (const char* key : {"rudderstack.token", "dbt.webhook_secret", "dbt.webhook_secrets", "admin.token", "dbt_cloud.token"}) {
     if (literal(root.at_path(key).node())) keys.emplace_back(key);
   }
   // A PostgreSQL URL may carry a password: postgresql://user:PASSWORD@host/db.
@@ -526,7 +567,7 @@ StatusOr<Config> ParseConfig(std::string_view toml_text, const EnvLookup& env, s
   Config c;
   c.source = std::string(source_name);
   for (const auto& [k, v] : root) {
-    static const std::set<std::string> kTop = {"server", "store", "dbt", "rudderstack", "dispatch", "admin", "route"};
+    static const std::set<std::string> kTop = {"server", "store", "dbt", "rudderstack", "dispatch", "admin", "dbt_cloud", "route"};
     if (!kTop.count(std::string(k.str()))) p.Add(std::string(k.str()), "unknown key");
   }
   ReadServer(root, env, p, c.server);
@@ -536,6 +577,7 @@ StatusOr<Config> ParseConfig(std::string_view toml_text, const EnvLookup& env, s
   ReadRudderstack(root, env, p, c.rudderstack);
   ReadDispatch(root, env, p, c.dispatch);
   ReadAdmin(root, env, p, c.admin);
+  ReadDbtCloud(root, env, p, c.dbt_cloud);
   const size_t before_routes = p.size();
   ReadRoutes(root, env, p, c.routes);
   if (c.routes.empty() && p.size() == before_routes) {
@@ -638,6 +680,18 @@ StatusOr<Config> ConfigFromEnvironment(const EnvLookup& env, const LoadOptions& 
   if (auto v = env("RETL_RELAY_ADMIN_TOKEN")) c.admin.token = *v;
   if (auto v = env("RETL_RELAY_ADMIN_LISTEN")) c.admin.listen = *v;
   ResolveStore(p, c.store);
+  if (auto account = env("DBT_CLOUD_ACCOUNT_ID"); account && !account->empty()) {
+    // Reconciliation in zero-config mode: the [dbt_cloud] keys from DBT_CLOUD_* variables,
+    // checked as the file's section is (the token comes from DBT_CLOUD_API_TOKEN there too).
+    toml::table section;
+    section.insert("account_id", *account);
+    if (auto v = env("DBT_CLOUD_API_BASE"); v && !v->empty()) section.insert("api_base", *v);
+    if (auto v = env("DBT_CLOUD_RECONCILE_INTERVAL"); v && !v->empty()) section.insert("reconcile_interval", *v);
+    if (auto v = env("DBT_CLOUD_VERIFY_RUNS")) section.insert("verify_runs", *v == "true" || *v == "1");
+    toml::table root;
+    root.insert("dbt_cloud", std::move(section));
+    ReadDbtCloud(root, env, p, c.dbt_cloud);
+  }
   if (connection && !connection->empty()) {
     Route r;
     r.name = "default";

@@ -124,4 +124,10 @@ StatusOr<RunEvent> ParseRunWebhook(std::string_view body) {
   return ev;
 }
 
+bool RecordsOutcome(const RunEvent& ev) {
+  return IsTerminalEventType(ev.event_type) &&
+         (ev.run_status_code == kRunStatusSuccess || ev.run_status_code == kRunStatusError ||
+          ev.run_status_code == kRunStatusCancelled);
+}
+
 }  // namespace relay::dbt

@@ -53,4 +53,8 @@ StatusOr<RunEvent> ParseRunWebhook(std::string_view body);
 // True for the events that carry a final outcome (completed, errored).
 bool IsTerminalEventType(std::string_view event_type);
 
+// True when the event records its run's outcome: a terminal event with status 10, 20 or 30.
+// At most one event per (run, status) is stored (store::NewEvent::records_outcome).
+bool RecordsOutcome(const RunEvent& ev);
+
 }  // namespace relay::dbt

@@ -34,6 +34,18 @@ class FlakyKnownSyncStore : public store::Store {
   }
   Status RenewLease(const std::string& c, const std::string& o, TimePoint u) override { return inner_->RenewLease(c, o, u); }
   Status Commit(store::Transition& t) override { return inner_->Commit(t); }
+  StatusOr<TimePoint> Watermark(const std::string& scope, TimePoint now) override { return inner_->Watermark(scope, now); }
+  StatusOr<std::vector<RunOutcome>> KnownRuns(const std::vector<RunOutcome>& r) override { return inner_->KnownRuns(r); }
+  StatusOr<std::vector<store::PendingVerification>> DueVerifications(TimePoint now, int limit) override {
+    return inner_->DueVerifications(now, limit);
+  }
+  StatusOr<store::AppendResult> ResolveVerification(const std::string& e, std::string_view st, const std::string& note,
+                                                    const std::vector<store::NewTrigger>& t, TimePoint now) override {
+    return inner_->ResolveVerification(e, st, note, t, now);
+  }
+  Status PostponeVerification(const std::string& e, TimePoint next, const std::string& note) override {
+    return inner_->PostponeVerification(e, next, note);
+  }
   StatusOr<Aged> FindAged(const std::string& c, int64_t lo, int64_t hi, TimePoint cut) override {
     return inner_->FindAged(c, lo, hi, cut);
   }

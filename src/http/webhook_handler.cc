@@ -44,13 +44,6 @@ std::string_view ResultOf(unsigned status, std::string_view body) {
   }
 }
 
-std::string DedupeKey(const dbt::RunEvent& ev, const routing::Match& m) {
-  // One trigger per (route, connection, account, run, outcome): errored + completed for the same
-  // failed run, or a re-delivery under a new eventId, do not trigger twice.
-  return m.route + "|" + m.connection_id + "|" + (ev.account_id ? ev.account_id->text : "") + "|" +
-         ev.run_id.text + "|" + std::to_string(ev.run_status_code);
-}
-
 }  // namespace
 
 bool WebhookHandler::IsWebhookTarget(std::string_view target) {
@@ -103,13 +96,21 @@ WebhookHandler::Prepared WebhookHandler::Prepare(const Request& req) const {
     return p;
   }
 
-  p.event = store::NewEvent{ev->event_id, ev->event_type,
-                            ev->account_id ? std::optional<int64_t>(ev->account_id->value) : std::nullopt,
-                            ev->job_id.value, ev->run_id.value, ev->run_status_code, body, clock_.Now()};
-  for (const routing::Match& m : routing::MatchRoutes(config_.routes, *ev)) {
-    p.triggers.push_back({m.route, m.connection_id, std::string(config::SyncTypeName(m.sync_type)),
-                          std::string(config::IfRunningName(m.if_running)), DedupeKey(*ev, m)});
+  p.event.event_id = ev->event_id;
+  p.event.event_type = ev->event_type;
+  if (ev->account_id) p.event.account_id = ev->account_id->value;
+  p.event.job_id = ev->job_id.value;
+  p.event.run_id = ev->run_id.value;
+  p.event.run_status_code = ev->run_status_code;
+  p.event.raw_body = body;
+  p.event.received_at = clock_.Now();
+  p.event.records_outcome = dbt::RecordsOutcome(*ev);
+  if (p.event.records_outcome && config_.dbt_cloud.enabled() && config_.dbt_cloud.verify_runs) {
+    // Routed once dbt Cloud has confirmed the run (reconcile/verifier.h), not on the payload.
+    p.event.verify = true;
+    return p;
   }
+  p.triggers = routing::TriggersFor(config_.routes, *ev);
   return p;
 }
 
@@ -123,9 +124,23 @@ Response WebhookHandler::Finish(const store::NewEvent& event, const std::vector<
     res.set(bhttp::field::retry_after, "5");
     return res;
   }
+  if (result->duplicate && result->duplicate_run) {
+    // Another event (another eventId, or the reconciler) recorded this run's outcome first.
+    log::Info("webhook duplicate: run outcome already recorded",
+              {{"event_id", event.event_id}, {"run_id", std::to_string(event.run_id)},
+               {"run_status_code", std::to_string(event.run_status_code)}});
+    return JsonResponse(200, "{\"status\":\"duplicate\",\"event_id\":\"" + id_json +
+                                 "\",\"reason\":\"run outcome already recorded\"}");
+  }
   if (result->duplicate) {
     log::Info("webhook duplicate", {{"event_id", event.event_id}});
     return JsonResponse(200, "{\"status\":\"duplicate\",\"event_id\":\"" + id_json + "\"}");
+  }
+  if (event.verify) {
+    log::Info("webhook accepted; verifying the run with dbt Cloud",
+              {{"event_id", event.event_id}, {"run_id", std::to_string(event.run_id)}});
+    return JsonResponse(200, "{\"status\":\"accepted\",\"event_id\":\"" + id_json +
+                                 "\",\"triggers\":[],\"verification\":\"pending\"}");
   }
   std::string body = "{\"status\":\"accepted\",\"event_id\":\"" + id_json + "\",\"triggers\":[";
   int deduplicated = 0;
@@ -160,15 +175,15 @@ net::awaitable<Response> WebhookHandler::Handle(Request&& req) {
     co_return std::move(*p.answer);
   }
   // The raw body moves into the store; the answer needs only the ids.
-  store::NewEvent summary{p.event.event_id, p.event.event_type, p.event.account_id, p.event.job_id,
-                          p.event.run_id,   p.event.run_status_code, "", p.event.received_at};
+  store::NewEvent summary = p.event;
+  summary.raw_body.clear();
   std::vector<store::NewTrigger> triggers = p.triggers;
   // Built in its own statement: GCC 12 mishandles non-trivial temporaries (here the by-value
   // arguments) of a full-expression that contains co_await.
   auto append = AsyncAppend(store_, std::move(p.event), std::move(p.triggers), net::use_awaitable);
   auto [status, result] = co_await std::move(append);
   StatusOr<store::AppendResult> r = status.ok() ? StatusOr<store::AppendResult>(std::move(result)) : status;
-  if (r.ok() && r->created() > 0 && on_triggers_) on_triggers_();
+  if (r.ok() && !r->duplicate && (r->created() > 0 || summary.verify) && on_triggers_) on_triggers_();
   Response res = Finish(summary, triggers, r);
   CountWebhook(ResultOf(res.result_int(), res.body()));
   const std::chrono::duration<double> took = clock_.SteadyNow() - started;

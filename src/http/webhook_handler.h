@@ -5,7 +5,13 @@
 //
 //   POST /webhooks/dbt, POST /webhook   → verify signature → parse → route → durable append
 //       200 {"status":"accepted","event_id":…,"triggers":[…]}   stored (and committed)
-//       200 {"status":"duplicate","event_id":…}                 eventId seen before
+//       200 {"status":"accepted",…,"verification":"pending"}   dbt_cloud.verify_runs: stored;
+//                                                               routed once dbt Cloud confirms
+//                                                               the run (reconcile/verifier.h)
+//       200 {"status":"duplicate","event_id":…}                 eventId seen before, or (with
+//                                                               "reason") another event — say the
+//                                                               reconciler's — recorded the run's
+//                                                               outcome
 //       400 {"error":"data.runId: missing"}                     unparsable or unroutable body
 //       401 {"error":"…"}                                       bad or missing signature
 //       503 {"error":"…"}                                       could not commit; dbt retries
@@ -26,7 +32,8 @@ namespace relay::http {
 class WebhookHandler {
  public:
   // `on_triggers` runs (on the HTTP executor, once the append is durable) after an append
-  // created triggers; it wakes the dispatcher. All references must outlive the handler.
+  // created triggers, or stored an event for verification; it wakes the dispatcher (and the
+  // verifier). All references must outlive the handler.
   WebhookHandler(const config::Config& config, store::IngestStore& store, Clock& clock, std::function<void()> on_triggers);
 
   boost::asio::awaitable<Response> Handle(Request&& req);

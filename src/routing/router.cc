@@ -79,3 +79,18 @@ std::vector<Verdict> ExplainRoutes(const std::vector<config::Route>& routes, con
 }
 
 }  // namespace relay::routing
+
+namespace relay::routing {
+
+std::vector<store::NewTrigger> TriggersFor(const std::vector<config::Route>& routes, const dbt::RunEvent& ev) {
+  std::vector<store::NewTrigger> out;
+  for (const Match& m : MatchRoutes(routes, ev)) {
+    out.push_back({m.route, m.connection_id, std::string(config::SyncTypeName(m.sync_type)),
+                   std::string(config::IfRunningName(m.if_running)),
+                   m.route + "|" + m.connection_id + "|" + (ev.account_id ? ev.account_id->text : "") + "|" +
+                       ev.run_id.text + "|" + std::to_string(ev.run_status_code)});
+  }
+  return out;
+}
+
+}  // namespace relay::routing

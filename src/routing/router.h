@@ -9,6 +9,7 @@
 
 #include "config/config.h"
 #include "dbt/webhook.h"
+#include "store/store.h"
 
 namespace relay::routing {
 
@@ -22,6 +23,12 @@ struct Match {
 // One Match per (route, connection) that fires, in config order. Many-to-many: several routes
 // may name one connection and one route may name several.
 std::vector<Match> MatchRoutes(const std::vector<config::Route>& routes, const dbt::RunEvent& ev);
+
+// The triggers an event makes, one per Match, each with its dedupe key: one trigger per (route,
+// connection, account, run, outcome), so errored + completed for one failed run, a
+// re-delivery under a new eventId, or the reconciled and the webhook's event of one run
+// trigger once.
+std::vector<store::NewTrigger> TriggersFor(const std::vector<config::Route>& routes, const dbt::RunEvent& ev);
 
 // Why each route did or did not fire, for `explain` and debug logs.
 struct Verdict {

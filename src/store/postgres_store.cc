@@ -136,6 +136,51 @@ const std::vector<std::string>& Migrations() {
       END
       $fn$;
       )sql",
+      // 4: reconciliation and run verification (SQLite's 6), and retl_relay_append with the
+      // event's source, outcome and verification. Without a conflict target, the event insert
+      // skips a duplicate eventId and a run outcome already recorded alike; the function tells
+      // them apart: NULL for the first, {-1} for the second.
+      SchemaRunsMigration() + R"sql(
+      DROP FUNCTION retl_relay_append(TEXT, TEXT, BIGINT, BIGINT, BIGINT, INTEGER, BIGINT, TEXT, TEXT[], TEXT[], TEXT[],
+                                      TEXT[], TEXT[]);
+      CREATE FUNCTION retl_relay_append(p_event_id TEXT, p_event_type TEXT, p_account_id BIGINT, p_job_id BIGINT,
+                                        p_run_id BIGINT, p_code INTEGER, p_at BIGINT, p_raw TEXT, p_routes TEXT[],
+                                        p_connections TEXT[], p_types TEXT[], p_policies TEXT[], p_keys TEXT[],
+                                        p_source TEXT, p_run_once INTEGER, p_verify TEXT)
+      RETURNS BIGINT[] LANGUAGE plpgsql AS $fn$
+      DECLARE
+        ids BIGINT[] := '{}';
+        tid BIGINT;
+      BEGIN
+        INSERT INTO events (event_id, event_type, account_id, job_id, run_id, run_status_code, received_at, raw_body,
+                            source, run_once, verify_state, verify_next_at)
+          VALUES (p_event_id, p_event_type, p_account_id, p_job_id, p_run_id, p_code, p_at, p_raw, p_source,
+                  p_run_once, p_verify, p_at)
+          ON CONFLICT DO NOTHING;
+        IF NOT FOUND THEN
+          IF EXISTS (SELECT 1 FROM events WHERE event_id = p_event_id) THEN
+            RETURN NULL;
+          END IF;
+          RETURN ARRAY[-1]::BIGINT[];
+        END IF;
+        FOR i IN 1 .. COALESCE(array_length(p_routes, 1), 0) LOOP
+          tid := NULL;
+          INSERT INTO triggers (event_id, route, connection_id, sync_type, if_running, dedupe_key, state, created_at,
+                                next_attempt_at, updated_at, conn_seq)
+            VALUES (p_event_id, p_routes[i], p_connections[i], p_types[i], p_policies[i], p_keys[i], 'pending', p_at,
+                    p_at, p_at, 0)
+            ON CONFLICT (dedupe_key) DO NOTHING RETURNING id INTO tid;
+          ids := ids || COALESCE(tid, 0);
+          -- The connection's row on first sight. NOT EXISTS reads the snapshot and never waits
+          -- for the lifecycle step that may hold the row.
+          IF tid IS NOT NULL AND NOT EXISTS (SELECT 1 FROM connections WHERE id = p_connections[i]) THEN
+            INSERT INTO connections (id, updated_at) VALUES (p_connections[i], p_at) ON CONFLICT (id) DO NOTHING;
+          END IF;
+        END LOOP;
+        RETURN ids;
+      END
+      $fn$;
+      )sql",
   };
   return kMigrations;
 }
@@ -208,7 +253,7 @@ Connection ReadConnection(const PgResult& r, int i) {
 
 StoredEvent ReadEvent(const PgResult& r, int i) {
   return StoredEvent{r.Int(i, 0), r.Text(i, 1), r.Text(i, 2), r.Int(i, 3), r.Int(i, 4), static_cast<int>(r.Int(i, 5)),
-                     FromUnixMillis(r.Int(i, 6)), r.Text(i, 7)};
+                     FromUnixMillis(r.Int(i, 6)), r.Text(i, 7), r.Text(i, 8), r.Text(i, 9), r.Text(i, 10)};
 }
 
 // Runs `fn` and returns its status, or the query's error. Shortens the many reads below.
@@ -363,8 +408,8 @@ class PostgresStore : public Store {
   StatusOr<std::optional<StoredEvent>> GetEvent(const std::string& event_id) override {
     std::optional<StoredEvent> out;
     Status s = exec_.RunSync([&](PgConn& db) -> Status {
-      RELAY_PG_TRY(r, db.Exec("SELECT id, event_id, event_type, job_id, run_id, run_status_code, received_at, raw_body "
-                              "FROM events WHERE event_id = $1", {P(event_id)}));
+      RELAY_PG_TRY(r, db.Exec(std::string("SELECT ") + sql::kEventColumns + " FROM events WHERE event_id = $1",
+                              {P(event_id)}));
       if (r->rows() > 0) out = ReadEvent(*r, 0);
       return Status::Ok();
     });
@@ -433,7 +478,7 @@ class PostgresStore : public Store {
     Status s = exec_.RunSync([&](PgConn& db) -> Status {
       out.clear();
       RELAY_PG_TRY(r, db.Exec(
-          "SELECT id, event_id, event_type, job_id, run_id, run_status_code, received_at, raw_body FROM events "
+          std::string("SELECT ") + sql::kEventColumns + " FROM events "
           "WHERE ($1::bigint IS NULL OR job_id = $1::bigint) AND ($2::bigint IS NULL OR received_at >= $2::bigint) "
           "AND ($4::bigint IS NULL OR id < $4::bigint) ORDER BY id DESC LIMIT $3",
           {f.job_id ? P(*f.job_id) : std::nullopt, f.since ? P(ToUnixMillis(*f.since)) : std::nullopt,
@@ -650,6 +695,94 @@ class PostgresStore : public Store {
     return out;
   }
 
+  // RunStore
+  StatusOr<TimePoint> Watermark(const std::string& scope, TimePoint now) override {
+    int64_t mark = 0;
+    Status s = exec_.RunSync([&](PgConn& db) -> Status {
+      // Two instances seeing a scope first at once: one insert wins, both read its value.
+      RELAY_PG_TRY(ins, db.Exec(PgSql(sql::kInsertWatermarkSql), {P(scope), P(ToUnixMillis(now))}));
+      RELAY_PG_TRY(r, db.Exec(PgSql(sql::kWatermarkSql), {P(scope)}));
+      if (r->rows() == 0) return InternalError("watermark of " + scope + " vanished");
+      mark = r->Int(0, 0);
+      return Status::Ok();
+    });
+    if (!s.ok()) return s;
+    return FromUnixMillis(mark);
+  }
+
+  StatusOr<std::vector<RunOutcome>> KnownRuns(const std::vector<RunOutcome>& runs) override {
+    std::vector<RunOutcome> out;
+    if (runs.empty()) return out;
+    std::vector<int64_t> ids, codes;
+    for (const RunOutcome& r : runs) {
+      ids.push_back(r.first);
+      codes.push_back(r.second);
+    }
+    Status s = exec_.RunSync([&](PgConn& db) -> Status {
+      out.clear();
+      RELAY_PG_TRY(r, db.Exec(
+          "SELECT e.run_id, e.run_status_code FROM unnest($1::bigint[], $2::bigint[]) AS k(run_id, code) "
+          "JOIN events e ON e.run_id = k.run_id AND e.run_status_code = k.code AND e.run_once = 1",
+          {P(PgIdArray(ids)), P(PgIdArray(codes))}));
+      for (int i = 0; i < r->rows(); ++i) out.emplace_back(r->Int(i, 0), static_cast<int>(r->Int(i, 1)));
+      return Status::Ok();
+    });
+    if (!s.ok()) return s;
+    return out;
+  }
+
+  StatusOr<std::vector<PendingVerification>> DueVerifications(TimePoint now, int limit) override {
+    std::vector<PendingVerification> out;
+    Status s = exec_.RunSync([&](PgConn& db) -> Status {
+      out.clear();
+      RELAY_PG_TRY(r, db.Exec(PgSql(sql::kDueVerificationsSql), {P(ToUnixMillis(now)), P(int64_t{limit})}));
+      for (int i = 0; i < r->rows(); ++i) {
+        out.push_back({r->Text(i, 0), r->Text(i, 1), FromUnixMillis(r->Int(i, 2)), static_cast<int>(r->Int(i, 3))});
+      }
+      return Status::Ok();
+    });
+    if (!s.ok()) return s;
+    return out;
+  }
+
+  StatusOr<AppendResult> ResolveVerification(const std::string& event_id, std::string_view state, const std::string& note,
+                                             const std::vector<NewTrigger>& triggers, TimePoint now) override {
+    AppendResult out;
+    Status s = exec_.RunSync([&](PgConn& db) -> Status {
+      out = AppendResult{};
+      const int64_t now_ms = ToUnixMillis(now);
+      // The row lock taken here makes a second instance resolving the same event wait, then
+      // find it no longer pending.
+      RELAY_PG_TRY(upd, db.Exec(PgSql(sql::kResolveVerificationSql), {P(event_id), P(std::string(state)), P(note)}));
+      if (upd->affected() == 0) {
+        out.duplicate = true;
+        return Status::Ok();
+      }
+      for (const NewTrigger& t : triggers) {
+        // Unsequenced, as ingest stores them: the connection's next claim sequences them.
+        RELAY_PG_TRY(r, db.Exec(
+            "INSERT INTO triggers (event_id, route, connection_id, sync_type, if_running, dedupe_key, state, "
+            "created_at, next_attempt_at, updated_at, conn_seq) VALUES ($1, $2, $3, $4, $5, $6, 'pending', "
+            "$7, $7, $7, 0) ON CONFLICT (dedupe_key) DO NOTHING RETURNING id",
+            {P(event_id), P(t.route), P(t.connection_id), P(t.sync_type), P(t.if_running), P(t.dedupe_key), P(now_ms)}));
+        out.trigger_ids.push_back(r->rows() > 0 ? r->Int(0, 0) : 0);
+        if (r->rows() > 0) {
+          if (Status c = EnsureConnection(db, t.connection_id, now_ms); !c.ok()) return c;
+        }
+      }
+      return Status::Ok();
+    });
+    if (!s.ok()) return s;
+    return out;
+  }
+
+  Status PostponeVerification(const std::string& event_id, TimePoint next, const std::string& note) override {
+    return exec_.RunSync([&](PgConn& db) -> Status {
+      RELAY_PG_TRY(r, db.Exec(PgSql(sql::kPostponeVerificationSql), {P(event_id), P(ToUnixMillis(next)), P(note)}));
+      return Status::Ok();
+    });
+  }
+
   Status Ping() override {
     return exec_.RunSync([](PgConn& db) { return db.Run("SELECT 1"); });
   }
@@ -817,14 +950,16 @@ class PostgresStore : public Store {
     }
     RELAY_PG_TRY(r, db.Exec(
         "SELECT retl_relay_append($1, $2, $3::bigint, $4::bigint, $5::bigint, $6::integer, $7::bigint, $8, $9::text[], "
-        "$10::text[], $11::text[], $12::text[], $13::text[])",
+        "$10::text[], $11::text[], $12::text[], $13::text[], $14, $15::integer, $16)",
         {P(ev.event_id), P(ev.event_type), ev.account_id ? P(*ev.account_id) : std::nullopt, P(ev.job_id),
          P(ev.run_id), P(int64_t{ev.run_status_code}), P(ToUnixMillis(ev.received_at)), P(ev.raw_body),
          P(PgTextArray(routes)), P(PgTextArray(connections)), P(PgTextArray(types)), P(PgTextArray(policies)),
-         P(PgTextArray(keys))}));
+         P(PgTextArray(keys)), P(ev.source), ev.records_outcome ? P(int64_t{1}) : std::nullopt,
+         ev.verify ? P(std::string(kVerifyPending)) : std::nullopt}));
     if (r->rows() != 1) return InternalError("retl_relay_append returned no row");
-    if (r->IsNull(0, 0)) {
+    if (r->IsNull(0, 0) || r->Text(0, 0) == "{-1}") {
       out.duplicate = true;
+      out.duplicate_run = !r->IsNull(0, 0);
       return Status::Ok();
     }
     std::optional<std::vector<int64_t>> ids = ParsePgIdArray(r->Text(0, 0));

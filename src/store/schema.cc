@@ -78,6 +78,25 @@ const char* const kStartsMigration = R"sql(
           AND t.conn_seq > 0 ORDER BY x.seq_hi LIMIT 1);
 )sql";
 
+// Reconciliation and verification (#16): where an event came from, the run outcome it records
+// (unique: a webhook for a run the reconciler already recorded, or the reverse, is a
+// duplicate), its verification, and the reconciler's watermarks. Rows stored before keep
+// run_once NULL: they never conflict (completed + errored of one failed run both exist).
+const char* const kRunsMigration = R"sql(
+      ALTER TABLE events ADD COLUMN source TEXT NOT NULL DEFAULT 'webhook';
+      ALTER TABLE events ADD COLUMN run_once INTEGER;
+      ALTER TABLE events ADD COLUMN verify_state TEXT;
+      ALTER TABLE events ADD COLUMN verify_note TEXT;
+      ALTER TABLE events ADD COLUMN verify_next_at BIGINT;
+      ALTER TABLE events ADD COLUMN verify_attempts INTEGER NOT NULL DEFAULT 0;
+      CREATE UNIQUE INDEX events_run_outcome ON events (run_id, run_status_code) WHERE run_once = 1;
+      CREATE INDEX events_verify ON events (verify_next_at) WHERE verify_state = 'pending';
+      CREATE TABLE reconcile_watermarks (
+        scope TEXT PRIMARY KEY,
+        watermark BIGINT NOT NULL
+      );
+)sql";
+
 void ReplaceOnce(std::string& s, const std::string& from, const std::string& to) {
   s.replace(s.find(from), from.size(), to);
 }
@@ -91,6 +110,8 @@ std::string SchemaStartsMigration(bool postgres) {
   }
   return sql;
 }
+
+std::string SchemaRunsMigration() { return kRunsMigration; }
 
 namespace {
 
@@ -207,6 +228,8 @@ const std::vector<std::string>& Migrations() {
       // in-flight ones of each connection become one start; finished rows keep their own state
       // (conn_seq NULL). PostgreSQL's migration 2 is the same.
       SchemaStartsMigration(false),
+      // 6: reconciliation with dbt Cloud and run verification (PostgreSQL's migration 4).
+      SchemaRunsMigration(),
   };
   return kMigrations;
 }

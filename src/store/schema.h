@@ -19,6 +19,9 @@ Status ApplyMigrations(Db& db, int up_to = 0);
 
 // The migration to the start-range model (docs/schema.md, "Starts"): SQLite's 5, PostgreSQL's 2.
 std::string SchemaStartsMigration(bool postgres);
+// Event sources, run outcomes, verification and reconciliation watermarks: SQLite's 6,
+// PostgreSQL's 4 (which also replaces retl_relay_append).
+std::string SchemaRunsMigration();
 
 // Writes nothing: OK when the database has exactly this build's schema, else SchemaProblem's
 // FailedPrecondition (no schema yet, older, newer).

@@ -24,6 +24,11 @@ inline constexpr const char* kTriggerColumns =
     "id, COALESCE(event_id,''), route, connection_id, sync_type, if_running, state, attempts, "
     "created_at, next_attempt_at, COALESCE(last_error,''), COALESCE(sync_id,''), COALESCE(start_id,0)";
 
+// Columns of a store::StoredEvent.
+inline constexpr const char* kEventColumns =
+    "id, event_id, event_type, job_id, run_id, run_status_code, received_at, raw_body, source, "
+    "COALESCE(verify_state,''), COALESCE(verify_note,'')";
+
 // Columns of a store::Start.
 inline constexpr const char* kStartColumns =
     "id, connection_id, seq_lo, seq_hi, triggers, sync_type, policies, state, COALESCE(sync_id,''), "
@@ -92,5 +97,34 @@ inline constexpr const char* kPrunableStartsSql =
     "SELECT s.id FROM starts s WHERE s.state IN ('succeeded','failed','skipped','dead') AND s.updated_at < ?1 "
     "AND NOT EXISTS (SELECT 1 FROM triggers t WHERE t.connection_id = s.connection_id AND t.conn_seq > s.seq_lo "
     "AND t.conn_seq <= s.seq_hi) ORDER BY s.id LIMIT ?2";
+
+// The (run id, status) outcomes among ?1.. that an event records (uses events_run_outcome).
+inline std::string KnownRunsSql(size_t n) {
+  std::string sql = "SELECT run_id, run_status_code FROM events WHERE run_once = 1 AND (";
+  for (size_t i = 0; i < n; ++i) {
+    sql += (i ? " OR " : "") + std::string("(run_id = ?") + std::to_string(2 * i + 1) + " AND run_status_code = ?" +
+           std::to_string(2 * i + 2) + ")";
+  }
+  return sql + ")";
+}
+
+// Events whose verification is due at ?1, oldest first, at most ?2.
+inline constexpr const char* kDueVerificationsSql =
+    "SELECT event_id, raw_body, received_at, verify_attempts FROM events WHERE verify_state = 'pending' "
+    "AND verify_next_at <= ?1 ORDER BY verify_next_at, id LIMIT ?2";
+
+// Postpones the verification of event ?1 to ?2 with note ?3.
+inline constexpr const char* kPostponeVerificationSql =
+    "UPDATE events SET verify_next_at = ?2, verify_note = ?3, verify_attempts = verify_attempts + 1 "
+    "WHERE event_id = ?1 AND verify_state = 'pending'";
+
+// Ends the verification of event ?1 (state ?2, note ?3) if it is still pending.
+inline constexpr const char* kResolveVerificationSql =
+    "UPDATE events SET verify_state = ?2, verify_note = ?3 WHERE event_id = ?1 AND verify_state = 'pending'";
+
+// A reconciliation scope's watermark, stored (?2) on first sight; then read with kWatermarkSql.
+inline constexpr const char* kInsertWatermarkSql =
+    "INSERT INTO reconcile_watermarks (scope, watermark) VALUES (?1, ?2) ON CONFLICT (scope) DO NOTHING";
+inline constexpr const char* kWatermarkSql = "SELECT watermark FROM reconcile_watermarks WHERE scope = ?1";
 
 }  // namespace relay::store::sql

@@ -110,7 +110,7 @@ StatusOr<int64_t> BoundaryId(Db& db, const std::string& table, const std::string
 
 StoredEvent ReadEvent(const Query& q) {
   return StoredEvent{q.Int(0), q.Text(1), q.Text(2), q.Int(3), q.Int(4), static_cast<int>(q.Int(5)),
-                     FromUnixMillis(q.Int(6)), q.Text(7)};
+                     FromUnixMillis(q.Int(6)), q.Text(7), q.Text(8), q.Text(9), q.Text(10)};
 }
 
 Sync ReadSync(const Query& q) {
@@ -128,6 +128,7 @@ namespace {
 
 class SqliteStore : public Store {
  public:
+  static constexpr size_t kRunsPerQuery = 200;  // 400 parameters, well below SQLite's limit
   // `wal_fd`: the database's WAL for pipelined commits (Db::WalSyncFd), or -1 for plain ones.
   SqliteStore(std::unique_ptr<Db> db, int wal_fd)
       : exec_(Connections(std::move(db)), SqliteDialect(wal_fd), kMaxBatch) {}
@@ -254,8 +255,7 @@ class SqliteStore : public Store {
   StatusOr<std::optional<StoredEvent>> GetEvent(const std::string& event_id) override {
     std::optional<StoredEvent> out;
     Status s = RunSync([&](Db& db) {
-      Query q = db.Prepare("SELECT id, event_id, event_type, job_id, run_id, run_status_code, received_at, raw_body "
-                           "FROM events WHERE event_id = ?1");
+      Query q = db.Prepare(std::string("SELECT ") + sql::kEventColumns + " FROM events WHERE event_id = ?1");
       q.Bind(1, event_id);
       if (q.Step()) out = ReadEvent(q);
       return q.status();
@@ -302,7 +302,7 @@ class SqliteStore : public Store {
     std::vector<StoredEvent> out;
     Status s = RunSync([&](Db& db) {
       Query q = db.Prepare(
-          "SELECT id, event_id, event_type, job_id, run_id, run_status_code, received_at, raw_body FROM events "
+          std::string("SELECT ") + sql::kEventColumns + " FROM events "
           "WHERE (?1 IS NULL OR job_id = ?1) AND (?2 IS NULL OR received_at >= ?2) AND (?4 IS NULL OR id < ?4) "
           "ORDER BY id DESC LIMIT ?3");
       if (f.job_id) q.Bind(1, *f.job_id);
@@ -576,6 +576,83 @@ class SqliteStore : public Store {
     return out;
   }
 
+  // RunStore
+  StatusOr<TimePoint> Watermark(const std::string& scope, TimePoint now) override {
+    int64_t mark = 0;
+    Status s = RunSync([&](Db& db) {
+      Query ins = db.Prepare(sql::kInsertWatermarkSql);
+      ins.Bind(1, scope).Bind(2, ToUnixMillis(now)).Step();
+      if (!ins.status().ok()) return ins.status();
+      Query q = db.Prepare(sql::kWatermarkSql);
+      q.Bind(1, scope);
+      if (q.Step()) mark = q.Int(0);
+      return q.status();
+    });
+    if (!s.ok()) return s;
+    return FromUnixMillis(mark);
+  }
+
+  StatusOr<std::vector<RunOutcome>> KnownRuns(const std::vector<RunOutcome>& runs) override {
+    std::vector<RunOutcome> out;
+    if (runs.empty()) return out;
+    Status s = RunSync([&](Db& db) {
+      out.clear();
+      for (size_t from = 0; from < runs.size(); from += kRunsPerQuery) {
+        const size_t n = std::min(kRunsPerQuery, runs.size() - from);
+        Query q = db.Prepare(sql::KnownRunsSql(n));
+        for (size_t i = 0; i < n; ++i) {
+          q.Bind(static_cast<int>(2 * i + 1), runs[from + i].first).Bind(static_cast<int>(2 * i + 2), int64_t{runs[from + i].second});
+        }
+        while (q.Step()) out.emplace_back(q.Int(0), static_cast<int>(q.Int(1)));
+        if (!q.status().ok()) return q.status();
+      }
+      return Status::Ok();
+    });
+    if (!s.ok()) return s;
+    return out;
+  }
+
+  StatusOr<std::vector<PendingVerification>> DueVerifications(TimePoint now, int limit) override {
+    std::vector<PendingVerification> out;
+    Status s = RunSync([&](Db& db) {
+      Query q = db.Prepare(sql::kDueVerificationsSql);
+      q.Bind(1, ToUnixMillis(now)).Bind(2, int64_t{limit});
+      while (q.Step()) out.push_back({q.Text(0), q.Text(1), FromUnixMillis(q.Int(2)), static_cast<int>(q.Int(3))});
+      return q.status();
+    });
+    if (!s.ok()) return s;
+    return out;
+  }
+
+  StatusOr<AppendResult> ResolveVerification(const std::string& event_id, std::string_view state, const std::string& note,
+                                             const std::vector<NewTrigger>& triggers, TimePoint now) override {
+    AppendResult out;
+    Status s = RunSync([&](Db& db) -> Status {
+      out = AppendResult{};
+      Query q = db.Prepare(sql::kResolveVerificationSql);
+      q.Bind(1, event_id).Bind(2, std::string(state)).Bind(3, note).Step();
+      if (!q.status().ok()) return q.status();
+      if (db.Changes() == 0) {
+        out.duplicate = true;
+        return Status::Ok();
+      }
+      Query seq = db.Prepare("SELECT id FROM events WHERE event_id = ?1");
+      seq.Bind(1, event_id);
+      if (!seq.Step()) return seq.status().ok() ? InternalError("verified event vanished") : seq.status();
+      return InsertTriggers(db, event_id, seq.Int(0), triggers, ToUnixMillis(now), out);
+    });
+    if (!s.ok()) return s;
+    return out;
+  }
+
+  Status PostponeVerification(const std::string& event_id, TimePoint next, const std::string& note) override {
+    return RunSync([&](Db& db) {
+      Query q = db.Prepare(sql::kPostponeVerificationSql);
+      q.Bind(1, event_id).Bind(2, ToUnixMillis(next)).Bind(3, note).Step();
+      return q.status();
+    });
+  }
+
   Status Ping() override {
     // A job runs inside the writer's BEGIN IMMEDIATE: it succeeds only if a write lock can be had.
     return RunSync([](Db&) { return Status::Ok(); });
@@ -650,22 +727,38 @@ class SqliteStore : public Store {
 
   static Status DoAppend(Db& db, const NewEvent& ev, const std::vector<NewTrigger>& triggers, AppendResult& out) {
     out = AppendResult{};
+    const int64_t now = ToUnixMillis(ev.received_at);
+    // No conflict target: a duplicate eventId and a run outcome already recorded
+    // (events_run_outcome) both leave the event out.
     Query ins = db.Prepare(
-        "INSERT INTO events (event_id, event_type, account_id, job_id, run_id, run_status_code, received_at, raw_body) "
-        "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) ON CONFLICT (event_id) DO NOTHING");
+        "INSERT INTO events (event_id, event_type, account_id, job_id, run_id, run_status_code, received_at, raw_body, "
+        "source, run_once, verify_state, verify_next_at) "
+        "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?7) ON CONFLICT DO NOTHING");
     ins.Bind(1, ev.event_id).Bind(2, ev.event_type);
     if (ev.account_id) ins.Bind(3, *ev.account_id);
     else ins.BindNull(3);
     ins.Bind(4, ev.job_id).Bind(5, ev.run_id).Bind(6, int64_t{ev.run_status_code});
-    ins.Bind(7, ToUnixMillis(ev.received_at)).BindBlob(8, ev.raw_body);
+    ins.Bind(7, now).BindBlob(8, ev.raw_body).Bind(9, ev.source);
+    if (ev.records_outcome) ins.Bind(10, int64_t{1});
+    else ins.BindNull(10);
+    if (ev.verify) ins.Bind(11, std::string(kVerifyPending));
+    else ins.BindNull(11);
     ins.Step();
     if (!ins.status().ok()) return ins.status();
     if (db.Changes() == 0) {
       out.duplicate = true;
-      return Status::Ok();
+      Query same = db.Prepare("SELECT 1 FROM events WHERE event_id = ?1");
+      same.Bind(1, ev.event_id);
+      out.duplicate_run = !same.Step();
+      return same.status();
     }
-    const int64_t now = ToUnixMillis(ev.received_at);
-    const int64_t event_seq = db.LastInsertId();
+    return InsertTriggers(db, ev.event_id, db.LastInsertId(), triggers, now, out);
+  }
+
+  // The triggers of event `event_id` (row id `event_seq`), each taking its connection's next
+  // seq unless its dedupe key was seen before (then id 0).
+  static Status InsertTriggers(Db& db, const std::string& event_id, int64_t event_seq,
+                               const std::vector<NewTrigger>& triggers, int64_t now, AppendResult& out) {
     for (const NewTrigger& t : triggers) {
       // The trigger takes the connection's next seq only if it is not a duplicate: one writer,
       // so nothing can take that seq between this insert and the counter update below.
@@ -674,7 +767,7 @@ class SqliteStore : public Store {
           "created_at, next_attempt_at, updated_at, event_seq, conn_seq) VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'pending', "
           "?7, ?7, ?7, ?8, COALESCE((SELECT seq + 1 FROM connections WHERE id = ?3), 1)) "
           "ON CONFLICT (dedupe_key) DO NOTHING");
-      q.Bind(1, ev.event_id).Bind(2, t.route).Bind(3, t.connection_id).Bind(4, t.sync_type).Bind(5, t.if_running);
+      q.Bind(1, event_id).Bind(2, t.route).Bind(3, t.connection_id).Bind(4, t.sync_type).Bind(5, t.if_running);
       q.Bind(6, t.dedupe_key).Bind(7, now).Bind(8, event_seq).Step();
       if (!q.status().ok()) return q.status();
       const int64_t id = db.Changes() == 0 ? 0 : db.LastInsertId();

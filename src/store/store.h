@@ -15,6 +15,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "common/clock.h"
@@ -33,6 +34,15 @@ struct NewEvent {
   int run_status_code = 0;
   std::string raw_body;
   TimePoint received_at;
+  // "webhook", or "reconcile" for an event the reconciler made from dbt Cloud's runs list.
+  std::string source = "webhook";
+  // The event records its run's outcome (a completed or errored event with status 10, 20 or
+  // 30): no other event may record the same (run id, status), whatever its eventId. The
+  // later one is a duplicate (AppendResult::duplicate_run).
+  bool records_outcome = false;
+  // Stored with verification pending and no triggers; the verifier (reconcile/verifier.h)
+  // confirms the run with dbt Cloud and adds them (RunStore::ResolveVerification).
+  bool verify = false;
 };
 
 // "Connection C must be synced because of this event". `dedupe_key` makes a trigger unique
@@ -47,6 +57,7 @@ struct NewTrigger {
 
 struct AppendResult {
   bool duplicate = false;              // the eventId was stored before; nothing was written
+  bool duplicate_run = false;          // duplicate because another event records this run's outcome
   // One entry per NewTrigger passed in, in order: the new trigger's id, or 0 when an earlier
   // event already triggered that (route, connection, run, outcome).
   std::vector<int64_t> trigger_ids;
@@ -251,6 +262,25 @@ struct StoredEvent {
   int run_status_code = 0;
   TimePoint received_at;
   std::string raw_body;
+  std::string source;        // "webhook" or "reconcile"
+  std::string verify_state;  // empty (not verified), "pending", "confirmed", "corrected",
+                             // "rejected" or "unverified" (acted on the webhook as it was)
+  std::string verify_note;   // what the verification found, for the audit trail
+};
+
+// Verification states (StoredEvent::verify_state).
+inline constexpr std::string_view kVerifyPending = "pending";
+inline constexpr std::string_view kVerifyConfirmed = "confirmed";    // the API agrees with the payload
+inline constexpr std::string_view kVerifyCorrected = "corrected";    // the API's status differs; it was used
+inline constexpr std::string_view kVerifyRejected = "rejected";      // the API does not know the run: no trigger
+inline constexpr std::string_view kVerifyUnverified = "unverified";  // no answer in time: acted on the webhook
+
+// An event waiting for its run to be confirmed.
+struct PendingVerification {
+  std::string event_id;
+  std::string raw_body;
+  TimePoint received_at;
+  int attempts = 0;
 };
 
 // The store by role. Each consumer takes the narrowest one: the webhook handler ingests, the
@@ -344,6 +374,30 @@ class OperatorStore {
   virtual StatusOr<PruneCounts> Prune(TimePoint cutoff, int batch, bool dry_run) = 0;
 };
 
+// dbt Cloud reconciliation and run verification (reconcile/). Events themselves are stored
+// with IngestStore::Append.
+class RunStore {
+ public:
+  virtual ~RunStore() = default;
+  // The watermark of a reconciliation scope (say "123/job/456"): `now` is stored the first time
+  // the scope is asked for, and that value is returned from then on, to every instance.
+  virtual StatusOr<TimePoint> Watermark(const std::string& scope, TimePoint now) = 0;
+  // Which of the (run id, status code) pairs an event already records (NewEvent::records_outcome).
+  using RunOutcome = std::pair<int64_t, int>;
+  virtual StatusOr<std::vector<RunOutcome>> KnownRuns(const std::vector<RunOutcome>& runs) = 0;
+  // Events pending verification whose next try is due at `now`, oldest first.
+  virtual StatusOr<std::vector<PendingVerification>> DueVerifications(TimePoint now, int limit) = 0;
+  // Ends a pending verification in one transaction: sets the event's state and note and adds
+  // `triggers` (each takes its connection's next seq; a dedupe key seen before makes id 0, as
+  // in Append). When the event is not pending any more (another instance resolved it), nothing
+  // changes and the result is `duplicate`.
+  virtual StatusOr<AppendResult> ResolveVerification(const std::string& event_id, std::string_view state,
+                                                     const std::string& note, const std::vector<NewTrigger>& triggers,
+                                                     TimePoint now) = 0;
+  // Tries again at `next`; the note says why (shown while the event is pending).
+  virtual Status PostponeVerification(const std::string& event_id, TimePoint next, const std::string& note) = 0;
+};
+
 // Health and gauges.
 class HealthStore {
  public:
@@ -354,7 +408,7 @@ class HealthStore {
 };
 
 // All of it: what a backend implements. Implementations are safe for concurrent use.
-class Store : public IngestStore, public LifecycleStore, public OperatorStore, public HealthStore {};
+class Store : public IngestStore, public LifecycleStore, public OperatorStore, public RunStore, public HealthStore {};
 
 // Opens the database named by a store URL ("sqlite://path", "postgresql://…"). By default it
 // creates a missing SQLite file and applies pending schema migrations (what `serve` does).

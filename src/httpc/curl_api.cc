@@ -1,8 +1,8 @@
-#include "rudderstack/curl_api.h"
+#include "httpc/curl_api.h"
 
 #include "common/dynlib.h"
 
-namespace relay::rudderstack {
+namespace relay::httpc {
 
 StatusOr<const CurlApi*> Curl() {
   StatusOr<const CurlApi*> api = LazyLibrary<CurlApi>::Get("libcurl.so.4", [](void* lib, CurlApi* curl) {
@@ -25,4 +25,4 @@ StatusOr<const CurlApi*> Curl() {
   return api;
 }
 
-}  // namespace relay::rudderstack
+}  // namespace relay::httpc

@@ -8,7 +8,7 @@
 
 #include "common/status.h"
 
-namespace relay::rudderstack {
+namespace relay::httpc {
 
 struct CurlApi {
   decltype(&::curl_easy_init) easy_init = nullptr;
@@ -25,4 +25,4 @@ struct CurlApi {
 // Loads libcurl once (thread-safe) and initialises it; Unavailable when it cannot.
 StatusOr<const CurlApi*> Curl();
 
-}  // namespace relay::rudderstack
+}  // namespace relay::httpc

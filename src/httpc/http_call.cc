@@ -1,0 +1,137 @@
+#include "httpc/http_call.h"
+
+#include <cctype>
+#include <memory>
+#include <string_view>
+
+#include "common/log.h"
+#include "httpc/curl_api.h"
+
+namespace relay::httpc {
+namespace {
+
+constexpr size_t kMaxResponseBytes = 1024 * 1024;
+constexpr char kUserAgent[] = "retl-relay/0.1";
+
+size_t OnBody(char* data, size_t size, size_t n, void* user) {
+  auto* ex = static_cast<Exchange*>(user);
+  if (ex->body.size() + size * n > kMaxResponseBytes) return 0;  // aborts the transfer
+  ex->body.append(data, size * n);
+  return size * n;
+}
+
+size_t OnHeader(char* data, size_t size, size_t n, void* user) {
+  std::string_view line(data, size * n);
+  constexpr std::string_view kName = "retry-after:";
+  if (line.size() > kName.size()) {
+    std::string lower(line.substr(0, kName.size()));
+    for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    if (lower == kName) {
+      std::string_view v = line.substr(kName.size());
+      while (!v.empty() && (v.front() == ' ' || v.front() == '\t')) v.remove_prefix(1);
+      while (!v.empty() && (v.back() == '\r' || v.back() == '\n' || v.back() == ' ')) v.remove_suffix(1);
+      static_cast<Exchange*>(user)->retry_after = std::string(v);
+    }
+  }
+  return size * n;
+}
+
+// libcurl's progress callback (at least once a second): non-zero aborts the transfer.
+int OnProgress(void* user, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
+  const auto* abort = static_cast<const std::atomic<bool>*>(user);
+  return abort->load() ? 1 : 0;
+}
+
+}  // namespace
+
+Exchange Perform(const Request& r) {
+  // libcurl (and its TLS library) is loaded and set up on the first call, on a worker thread,
+  // not at start-up: the first webhook's 200 does not wait for it (cold start).
+  Exchange ex;
+  StatusOr<const CurlApi*> loaded = Curl();
+  if (!loaded.ok()) {
+    ex.code = CURLE_FAILED_INIT;
+    ex.curl_error = loaded.status().message();
+    return ex;
+  }
+  const CurlApi* api = *loaded;
+  thread_local std::unique_ptr<CURL, void (*)(CURL*)> handle(api->easy_init(), api->easy_cleanup);
+  CURL* h = handle.get();
+  api->easy_reset(h);
+  const bool post = std::string_view(r.method) == "POST";
+  std::string auth = "Authorization: Bearer " + r.bearer;
+  curl_slist* headers = nullptr;
+  headers = api->slist_append(headers, auth.c_str());
+  headers = api->slist_append(headers, "Accept: application/json");
+  if (post) headers = api->slist_append(headers, "Content-Type: application/json");
+  api->easy_setopt(h, CURLOPT_URL, r.url.c_str());
+  api->easy_setopt(h, CURLOPT_HTTPHEADER, headers);
+  api->easy_setopt(h, CURLOPT_USERAGENT, kUserAgent);
+  api->easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+  api->easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
+  api->easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
+  api->easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(r.connect_timeout.count()));
+  api->easy_setopt(h, CURLOPT_TIMEOUT_MS, static_cast<long>(r.timeout.count()));
+  api->easy_setopt(h, CURLOPT_WRITEFUNCTION, OnBody);
+  api->easy_setopt(h, CURLOPT_WRITEDATA, &ex);
+  api->easy_setopt(h, CURLOPT_HEADERFUNCTION, OnHeader);
+  api->easy_setopt(h, CURLOPT_HEADERDATA, &ex);
+  if (r.abort != nullptr) {
+    api->easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
+    api->easy_setopt(h, CURLOPT_XFERINFOFUNCTION, OnProgress);
+    api->easy_setopt(h, CURLOPT_XFERINFODATA, const_cast<std::atomic<bool>*>(r.abort));
+  }
+  if (post) {
+    api->easy_setopt(h, CURLOPT_FRESH_CONNECT, 1L);
+    api->easy_setopt(h, CURLOPT_POST, 1L);
+    api->easy_setopt(h, CURLOPT_POSTFIELDS, r.body.c_str());
+    api->easy_setopt(h, CURLOPT_POSTFIELDSIZE, static_cast<long>(r.body.size()));
+  }
+  ex.code = api->easy_perform(h);
+  api->easy_getinfo(h, CURLINFO_RESPONSE_CODE, &ex.status);
+  curl_off_t total_us = 0;
+  api->easy_getinfo(h, CURLINFO_TOTAL_TIME_T, &total_us);
+  ex.latency_ms = total_us / 1000;
+  api->slist_free_all(headers);
+  if (ex.code != CURLE_OK) {
+    ex.status = 0;
+    ex.curl_error = api->easy_strerror(ex.code);
+  }
+  log::Debug("upstream call", {{"method", r.method}, {"url", r.url}, {"http_status", std::to_string(ex.status)}});
+  return ex;
+}
+
+Status StatusOf(const Exchange& ex, const std::string& what, const std::string& detail) {
+  if (ex.code != CURLE_OK) {
+    std::string err = what + ": " + ex.curl_error;
+    switch (ex.code) {
+      case CURLE_FAILED_INIT:  // libcurl could not be loaded: nothing was sent
+      case CURLE_COULDNT_RESOLVE_HOST:
+      case CURLE_COULDNT_RESOLVE_PROXY:
+      case CURLE_COULDNT_CONNECT:
+        return UnavailableError(err + " (request not sent)");
+      default:  // timed out, dropped, reset: the server may have acted
+        return {StatusCode::kDeadlineExceeded, err};
+    }
+  }
+  if (ex.status >= 200 && ex.status < 300) return Status::Ok();
+  std::string err = what + ": HTTP " + std::to_string(ex.status);
+  if (!detail.empty()) err += " (" + detail + ")";
+  Status s;
+  switch (ex.status) {
+    case 400: s = {StatusCode::kInvalidArgument, err}; break;
+    case 401: s = {StatusCode::kUnauthenticated, err}; break;
+    case 403: s = {StatusCode::kPermissionDenied, err}; break;
+    case 404: s = {StatusCode::kNotFound, err}; break;
+    case 409: s = {StatusCode::kFailedPrecondition, err}; break;
+    case 429: s = {StatusCode::kResourceExhausted, err}; break;
+    default: s = {ex.status >= 500 ? StatusCode::kUnavailable : StatusCode::kInvalidArgument, err};
+  }
+  if (!ex.retry_after.empty() && ex.retry_after.find_first_not_of("0123456789") == std::string::npos &&
+      ex.retry_after.size() < 9) {
+    s.set_retry_after(std::chrono::seconds(std::stoll(ex.retry_after)));
+  }
+  return s;
+}
+
+}  // namespace relay::httpc

@@ -1,0 +1,200 @@
+#include "reconcile/reconciler.h"
+
+#include <algorithm>
+#include <boost/json/serialize.hpp>
+#include <boost/json/value.hpp>
+#include <set>
+
+#include "common/log.h"
+#include "common/metrics.h"
+#include "dbt/webhook.h"
+#include "routing/router.h"
+
+namespace relay::reconcile {
+namespace json = boost::json;
+namespace {
+
+bool Finished(int status) {
+  return status == dbt::kRunStatusSuccess || status == dbt::kRunStatusError || status == dbt::kRunStatusCancelled;
+}
+
+std::string_view StatusWord(int status) {
+  switch (status) {
+    case dbt::kRunStatusSuccess: return "Success";
+    case dbt::kRunStatusError: return "Errored";
+    default: return "Cancelled";
+  }
+}
+
+}  // namespace
+
+std::vector<Scope> ScopesFor(const config::Config& config) {
+  std::vector<Scope> out;
+  std::set<std::string> seen;
+  int64_t account = 0;
+  const std::string& acct = config.dbt_cloud.account_id;
+  if (!acct.empty() && acct.size() <= 18 && acct.find_first_not_of("0123456789") == std::string::npos) {
+    account = std::stoll(acct);
+  }
+  auto add = [&](const char* kind, int64_t id) {
+    Scope s{kind, id, acct + "/" + kind + "/" + std::to_string(id)};
+    if (seen.insert(s.key).second) out.push_back(std::move(s));
+  };
+  for (const config::Route& r : config.routes) {
+    if (!r.account_ids.empty() && std::find(r.account_ids.begin(), r.account_ids.end(), account) == r.account_ids.end()) {
+      continue;  // never matches this account's runs
+    }
+    if (!r.job_ids.empty()) {
+      for (int64_t id : r.job_ids) add("job", id);
+    } else if (!r.project_ids.empty()) {
+      for (int64_t id : r.project_ids) add("project", id);
+    } else if (!r.environment_ids.empty()) {
+      for (int64_t id : r.environment_ids) add("environment", id);
+    } else {
+      add("account", account);
+    }
+  }
+  return out;
+}
+
+std::string ReconciledBody(const dbtcloud::Run& run, const std::string& account_id, TimePoint now) {
+  json::object data;
+  data["jobId"] = std::to_string(run.job_id);
+  if (!run.job_name.empty()) data["jobName"] = run.job_name;
+  data["runId"] = std::to_string(run.id);
+  if (run.environment_id) data["environmentId"] = std::to_string(*run.environment_id);
+  if (run.project_id) data["projectId"] = std::to_string(*run.project_id);
+  data["runStatus"] = StatusWord(run.status);
+  data["runStatusCode"] = run.status;
+  if (!run.finished_at.empty()) data["runFinishedAt"] = run.finished_at;
+  json::object body;
+  body["eventId"] = "reconcile-" + std::to_string(run.id) + "-" + std::to_string(run.status);
+  body["eventType"] = run.status == dbt::kRunStatusError ? dbt::kEventRunErrored : dbt::kEventRunCompleted;
+  body["accountId"] = run.account_id != 0 ? std::to_string(run.account_id) : account_id;
+  body["timestamp"] = FormatIso8601(now);
+  body["data"] = std::move(data);
+  json::object origin{{"source", "dbt Cloud runs list"}, {"status_humanized", run.status_humanized}};
+  if (!run.href.empty()) origin["href"] = run.href;
+  body["reconciled"] = std::move(origin);
+  return json::serialize(body);
+}
+
+Reconciler::Reconciler(const config::Config& config, dbtcloud::Client& api, store::IngestStore& ingest,
+                       store::RunStore& runs, Clock& clock, std::function<void()> on_triggers)
+    : config_(config), api_(api), ingest_(ingest), runs_(runs), clock_(clock), on_triggers_(std::move(on_triggers)) {}
+
+PassReport Reconciler::RunPass() {
+  PassReport report;
+  for (const Scope& scope : ScopesFor(config_)) {
+    ++report.scopes;
+    Status s = ReconcileScope(scope, report);
+    if (!s.ok()) {
+      if (report.status.ok()) report.status = s;
+      // Every scope meets the same token and host: a refusal is not worth repeating per scope.
+      if (s.code() == StatusCode::kUnauthenticated || s.code() == StatusCode::kPermissionDenied) break;
+    }
+  }
+  int triggers = 0;
+  for (const Reconciled& r : report.created) triggers += r.triggers;
+  metrics::Default()
+      .GetCounter("retl_relay_reconcile_passes_total", "reconciliation passes over dbt Cloud's runs list, by result",
+                  {{"result", report.status.ok() ? "ok" : "error"}})
+      .Inc();
+  if (!report.created.empty()) {
+    metrics::Default()
+        .GetCounter("retl_relay_reconciled_events_total", "events created for runs whose webhook never arrived")
+        .Inc(report.created.size());
+  }
+  if (triggers > 0 && on_triggers_) on_triggers_();
+  return report;
+}
+
+Status Reconciler::ReconcileScope(const Scope& scope, PassReport& report) {
+  const TimePoint now = clock_.Now();
+  StatusOr<TimePoint> mark = runs_.Watermark(scope.key, now);
+  if (!mark.ok()) return mark.status();
+  if (*mark >= now) {
+    // First sight: nothing before this moment counts, so there is nothing to list yet.
+    ++report.new_scopes;
+    log::Info("reconcile: watermark set; runs that finished before it are never reconciled",
+              {{"scope", scope.key}, {"watermark", FormatIso8601(*mark)}});
+    return Status::Ok();
+  }
+  const TimePoint cutoff = std::max(*mark, now - config_.dbt_cloud.lookback);
+  std::vector<dbtcloud::Run> window;
+  bool done = false;
+  for (int page = 0; page < kMaxPages && !done; ++page) {
+    dbtcloud::RunsQuery q;
+    if (scope.kind == "job") q.job_id = scope.id;
+    if (scope.kind == "project") q.project_id = scope.id;
+    if (scope.kind == "environment") q.environment_id = scope.id;
+    q.limit = kPageSize;
+    q.offset = page * kPageSize;
+    StatusOr<std::vector<dbtcloud::Run>> runs = api_.ListRuns(q);
+    if (!runs.ok()) return runs.status();
+    ++report.pages;
+    report.runs_listed += static_cast<int>(runs->size());
+    if (runs->size() < static_cast<size_t>(kPageSize)) done = true;
+    for (dbtcloud::Run& run : *runs) {
+      // Unfinished runs (no finished_at) may come first in a descending order: skip them, and
+      // stop at the first finished run older than the cutoff.
+      if (!run.finished) continue;
+      if (*run.finished < cutoff) {
+        done = true;
+        break;
+      }
+      if (Finished(run.status)) window.push_back(std::move(run));
+    }
+    if (!done && page + 1 == kMaxPages) report.truncated.push_back(scope.key);
+  }
+  report.in_window += static_cast<int>(window.size());
+  if (window.empty()) return Status::Ok();
+  std::vector<store::RunStore::RunOutcome> keys;
+  for (const dbtcloud::Run& r : window) keys.emplace_back(r.id, r.status);
+  StatusOr<std::vector<store::RunStore::RunOutcome>> known = runs_.KnownRuns(keys);
+  if (!known.ok()) return known.status();
+  const std::set<store::RunStore::RunOutcome> seen(known->begin(), known->end());
+  std::set<store::RunStore::RunOutcome> done_runs;  // a run listed twice (paging shifted) once
+  for (const dbtcloud::Run& r : window) {
+    if (seen.count({r.id, r.status}) > 0) {
+      ++report.known;
+      continue;
+    }
+    if (!done_runs.insert({r.id, r.status}).second) continue;
+    if (Status s = Store(r, report); !s.ok()) return s;
+  }
+  return Status::Ok();
+}
+
+Status Reconciler::Store(const dbtcloud::Run& run, PassReport& report) {
+  const TimePoint now = clock_.Now();
+  const std::string body = ReconciledBody(run, config_.dbt_cloud.account_id, now);
+  StatusOr<dbt::RunEvent> ev = dbt::ParseRunWebhook(body);
+  if (!ev.ok()) return InternalError("reconcile: built an unparsable event: " + ev.status().message());
+  store::NewEvent e;
+  e.event_id = ev->event_id;
+  e.event_type = ev->event_type;
+  if (ev->account_id) e.account_id = ev->account_id->value;
+  e.job_id = ev->job_id.value;
+  e.run_id = ev->run_id.value;
+  e.run_status_code = ev->run_status_code;
+  e.raw_body = body;
+  e.received_at = now;
+  e.source = "reconcile";
+  e.records_outcome = true;
+  std::vector<store::NewTrigger> triggers = routing::TriggersFor(config_.routes, *ev);
+  StatusOr<store::AppendResult> r = ingest_.Append(std::move(e), triggers);
+  if (!r.ok()) return r.status();
+  if (r->duplicate) {
+    ++report.known;  // a webhook (or another instance) recorded it meanwhile
+    return Status::Ok();
+  }
+  report.created.push_back({run.id, run.job_id, run.status, ev->event_id, r->created()});
+  log::Warn("reconcile: stored a run whose webhook never arrived",
+            {{"event_id", ev->event_id}, {"job_id", std::to_string(run.job_id)}, {"run_id", std::to_string(run.id)},
+             {"run_status_code", std::to_string(run.status)}, {"finished_at", run.finished_at},
+             {"triggers", std::to_string(r->created())}});
+  return Status::Ok();
+}
+
+}  // namespace relay::reconcile

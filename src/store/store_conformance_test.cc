@@ -892,6 +892,114 @@ TEST_P(StoreTest, OperatorReadsKeepTheirOrderLimitsAndFilters) {
   EXPECT_EQ(store->ListTriggers("running", 10)->size(), 3u);
 }
 
+NewEvent Outcome(const std::string& id, int64_t run, int code, const std::string& source = "webhook") {
+  NewEvent e = Event(id, run, code);
+  e.records_outcome = true;
+  e.source = source;
+  return e;
+}
+
+// A run's outcome is recorded once, whoever comes first: the reconciler's event makes the
+// webhook's a duplicate, and the reverse.
+TEST_P(StoreTest, ARunOutcomeIsRecordedByOneEventOnly) {
+  auto store = Open();
+  auto rec = store->Append(Outcome("reconcile-7-10", 7, 10, "reconcile"), {Trigger("c1", "r|c1|1|7|10")});
+  ASSERT_TRUE(rec.ok()) << rec.status().ToString();
+  EXPECT_EQ(rec->created(), 1);
+  auto hook = store->Append(Outcome("wev_7", 7, 10), {Trigger("c1", "r|c1|1|7|10")});
+  ASSERT_TRUE(hook.ok()) << hook.status().ToString();
+  EXPECT_TRUE(hook->duplicate);
+  EXPECT_TRUE(hook->duplicate_run);
+  EXPECT_FALSE(store->GetEvent("wev_7")->has_value());
+
+  ASSERT_FALSE(store->Append(Outcome("wev_8", 8, 10), {})->duplicate);
+  auto late = store->Append(Outcome("reconcile-8-10", 8, 10, "reconcile"), {});
+  EXPECT_TRUE(late->duplicate && late->duplicate_run);
+  // Same eventId: a plain duplicate. Another status of the run, or an event that records no
+  // outcome (job.run.started), is stored.
+  auto again = store->Append(Outcome("wev_8", 8, 10), {});
+  EXPECT_TRUE(again->duplicate);
+  EXPECT_FALSE(again->duplicate_run);
+  EXPECT_FALSE(store->Append(Outcome("wev_8e", 8, 20), {})->duplicate);
+  EXPECT_FALSE(store->Append(Event("wev_8s", 8, 3), {})->duplicate);
+  EXPECT_FALSE(store->Append(Event("wev_8s2", 8, 3), {})->duplicate);
+
+  auto ev = store->GetEvent("reconcile-7-10");
+  EXPECT_EQ((*ev)->source, "reconcile");
+  EXPECT_EQ((*store->GetEvent("wev_8"))->source, "webhook");
+  auto known = store->KnownRuns({{7, 10}, {7, 20}, {8, 10}, {8, 20}, {8, 3}, {9, 10}});
+  ASSERT_TRUE(known.ok()) << known.status().ToString();
+  std::set<RunStore::RunOutcome> got(known->begin(), known->end());
+  EXPECT_EQ(got, (std::set<RunStore::RunOutcome>{{7, 10}, {8, 10}, {8, 20}}));
+}
+
+TEST_P(StoreTest, KnownRunsAnswersForManyRunsAtOnce) {
+  auto store = Open();
+  std::vector<RunStore::RunOutcome> asked;
+  for (int64_t run = 1; run <= 450; ++run) {
+    if (run % 3 == 0) {
+      ASSERT_TRUE(store->Append(Outcome("wev_" + std::to_string(run), run, 10), {}).ok());
+    }
+    asked.emplace_back(run, 10);
+  }
+  auto known = store->KnownRuns(asked);
+  ASSERT_TRUE(known.ok()) << known.status().ToString();
+  EXPECT_EQ(known->size(), 150u);
+}
+
+TEST_P(StoreTest, AWatermarkIsSetOnceAndSharedByEveryInstance) {
+  auto a = Open();
+  auto b = Open();
+  EXPECT_EQ(ToUnixMillis(*a->Watermark("1/job/5", FromUnixMillis(5'000))), 5'000);
+  EXPECT_EQ(ToUnixMillis(*b->Watermark("1/job/5", FromUnixMillis(9'000))), 5'000);
+  EXPECT_EQ(ToUnixMillis(*b->Watermark("1/job/6", FromUnixMillis(9'000))), 9'000);
+}
+
+TEST_P(StoreTest, AVerificationIsResolvedOnceWithItsTriggers) {
+  auto store = Open();
+  NewEvent e = Outcome("wev_v", 11, 10);
+  e.verify = true;
+  auto r = store->Append(e, {});
+  ASSERT_TRUE(r.ok() && !r->duplicate);
+  EXPECT_EQ((*store->GetEvent("wev_v"))->verify_state, "pending");
+  EXPECT_TRUE(store->ListTriggers("", 10)->empty());
+  auto due = store->DueVerifications(FromUnixMillis(1'000'000), 10);
+  ASSERT_TRUE(due.ok()) << due.status().ToString();
+  ASSERT_EQ(due->size(), 1u);
+  EXPECT_EQ(due->at(0).event_id, "wev_v");
+  EXPECT_EQ(due->at(0).raw_body, e.raw_body);
+  EXPECT_EQ(due->at(0).attempts, 0);
+  EXPECT_TRUE(store->DueVerifications(FromUnixMillis(999'999), 10)->empty()) << "not due before it arrived";
+
+  ASSERT_TRUE(store->PostponeVerification("wev_v", FromUnixMillis(1'030'000), "not complete yet").ok());
+  EXPECT_TRUE(store->DueVerifications(FromUnixMillis(1'029'999), 10)->empty());
+  due = store->DueVerifications(FromUnixMillis(1'030'000), 10);
+  ASSERT_EQ(due->size(), 1u);
+  EXPECT_EQ(due->at(0).attempts, 1);
+  EXPECT_EQ((*store->GetEvent("wev_v"))->verify_note, "not complete yet");
+
+  auto done = store->ResolveVerification("wev_v", kVerifyConfirmed, "dbt Cloud: Success",
+                                         {Trigger("c1", "k-v"), Trigger("c2", "k-v2")}, FromUnixMillis(1'031'000));
+  ASSERT_TRUE(done.ok()) << done.status().ToString();
+  EXPECT_FALSE(done->duplicate);
+  EXPECT_EQ(done->created(), 2);
+  auto again = store->ResolveVerification("wev_v", kVerifyRejected, "late", {Trigger("c3", "k-v3")},
+                                          FromUnixMillis(1'032'000));
+  ASSERT_TRUE(again.ok());
+  EXPECT_TRUE(again->duplicate) << "a second instance resolving it changes nothing";
+  auto ev = *store->GetEvent("wev_v");
+  EXPECT_EQ(ev->verify_state, "confirmed");
+  EXPECT_EQ(ev->verify_note, "dbt Cloud: Success");
+  EXPECT_TRUE(store->DueVerifications(FromUnixMillis(9'000'000), 10)->empty());
+  auto triggers = *store->EventTriggers("wev_v");
+  ASSERT_EQ(triggers.size(), 2u);
+  EXPECT_EQ(triggers[0].state, "pending");
+  // They are ordinary triggers: the dispatcher claims their connection.
+  auto claim = store->ClaimConnection("w", FromUnixMillis(1'040'000), std::chrono::seconds(30));
+  ASSERT_TRUE(claim.ok() && claim->has_value());
+  EXPECT_EQ((*claim)->backlog.Count((*claim)->connection.covered), 1);
+}
+
 TEST_P(StoreTest, UnreachableDatabaseIsUnavailable) {
   // Missing directories are created (see above); a regular file in the way is not replaced.
   std::ofstream(dir_.File("blocker")) << "not a directory";

@@ -201,7 +201,9 @@ function renderRuns() {
       el('td', {}, when(e.received_at)),
       el('td', { class: 'num' }, e.job_id),
       el('td', { class: 'num' }, e.run_id),
-      el('td', {}, STATUS_NAMES[e.run_status_code] || String(e.run_status_code)),
+      el('td', {}, STATUS_NAMES[e.run_status_code] || String(e.run_status_code),
+        e.source === 'reconcile' ? el('span', { class: 'muted', title: 'no webhook arrived; found in dbt Cloud\'s runs list' }, ' (reconciled)') : null,
+        e.verification ? el('span', { class: 'muted', title: e.verification.note }, ' (' + e.verification.state + ')') : null),
       el('td', {}, chain),
       el('td', {}, el('a', { href: '#', class: 'mono', onclick: (ev) => { ev.preventDefault(); openTrail(e.event_id); } }, 'trail'))));
   }
@@ -266,7 +268,9 @@ async function openTrail(eventId) {
   try { e = await api('events/' + encodeURIComponent(eventId)); } catch (err) { return failed(err); }
   const body = $('trail-body');
   body.replaceChildren(el('p', {}, el('span', { class: 'mono' }, e.event_id), ' — job ', e.job_id, ', run ', e.run_id, ', ',
-    STATUS_NAMES[e.run_status_code] || e.run_status_code, ', received ', when(e.received_at)));
+    STATUS_NAMES[e.run_status_code] || e.run_status_code, ', received ', when(e.received_at),
+    e.source === 'reconcile' ? ' (reconciled from dbt Cloud\'s runs list: its webhook never arrived)' : ''));
+  if (e.verification) body.append(el('p', {}, 'Verification: ', pill(e.verification.state), ' ', e.verification.note));
   for (const t of e.triggers || []) {
     body.append(el('h3', {}, 'Trigger ', t.id, ' → ', el('span', { class: 'mono' }, t.connection_id), ' ', pill(t.state)));
     if (t.last_error) body.append(el('p', { class: 'error' }, t.last_error));

@@ -43,7 +43,10 @@ json::object AttemptJson(const store::Attempt& a) {
 json::object EventJson(const store::StoredEvent& e, bool with_body) {
   json::object o{{"event_id", e.event_id},       {"event_type", e.event_type}, {"job_id", e.job_id},
                  {"run_id", e.run_id},           {"run_status_code", e.run_status_code},
-                 {"received_at", Iso(e.received_at)}, {"seq", e.seq}};
+                 {"received_at", Iso(e.received_at)}, {"seq", e.seq}, {"source", e.source}};
+  // verify_runs: what dbt Cloud said about the run (null when the event was not verified).
+  o["verification"] = e.verify_state.empty() ? json::value(nullptr)
+                                             : json::value(json::object{{"state", e.verify_state}, {"note", e.verify_note}});
   if (with_body) o["raw_body"] = e.raw_body;
   return o;
 }
@@ -220,6 +223,13 @@ StatusOr<json::value> Operations::Replay(const std::string& event_id) {
   auto event = store_->GetEvent(event_id);
   if (!event.ok()) return event.status();
   if (!event->has_value()) return NotFoundError("no event " + event_id);
+  const std::string& verified = (*event)->verify_state;
+  if (verified == store::kVerifyRejected || verified == store::kVerifyCorrected || verified == store::kVerifyPending) {
+    // Replay routes the payload's status, which dbt Cloud contradicted (or has not confirmed).
+    return relay::Status(StatusCode::kFailedPrecondition,
+                         "event " + event_id + " is " + verified + " by run verification (" + (*event)->verify_note +
+                             "); replaying would act on the payload's status. Use `trigger` to sync a connection by hand");
+  }
   auto parsed = dbt::ParseRunWebhook((*event)->raw_body);
   if (!parsed.ok()) return parsed.status();
   std::vector<store::NewTrigger> triggers;

@@ -46,10 +46,10 @@ void PrintEvents(const json::value& v) {
     std::string triggers;
     for (const auto& t : e.at("triggers").as_array()) triggers += (triggers.empty() ? "" : " ") + Text(t);
     rows.push_back({Text(e.at("event_id")), Text(e.at("event_type")), Text(e.at("job_id")), Text(e.at("run_id")),
-                    Text(e.at("run_status_code")), WhenText(e.at("received_at").as_string()),
+                    Text(e.at("run_status_code")), WhenText(e.at("received_at").as_string()), Text(e.at("source")),
                     triggers.empty() ? "-" : triggers});
   }
-  PrintTable({"EVENT", "TYPE", "JOB", "RUN", "STATUS", "RECEIVED", "TRIGGERS"}, rows);
+  PrintTable({"EVENT", "TYPE", "JOB", "RUN", "STATUS", "RECEIVED", "SOURCE", "TRIGGERS"}, rows);
 }
 
 void PrintTrigger(const json::value& t) {
@@ -64,9 +64,18 @@ void PrintTrigger(const json::value& t) {
 void PrintEvent(const json::value& v) {
   std::cout << "event " << Text(v.at("event_id")) << "  " << Text(v.at("event_type")) << "  job "
             << Text(v.at("job_id")) << "  run " << Text(v.at("run_id")) << "  status " << Text(v.at("run_status_code"))
-            << "\nreceived " << WhenText(v.at("received_at").as_string()) << "\n";
+            << "\nreceived " << WhenText(v.at("received_at").as_string()) << " from " << Text(v.at("source")) << "\n";
+  if (v.at("verification").is_object()) {
+    std::cout << "verification: " << Text(v.at("verification").at("state")) << " — "
+              << Text(v.at("verification").at("note")) << "\n";
+  }
   const auto& triggers = Arr(v, "triggers");
-  if (triggers.empty()) std::cout << "no triggers (no route matched)\n";
+  const std::string verification = v.at("verification").is_object() ? Text(v.at("verification").at("state")) : "";
+  if (triggers.empty()) {
+    std::cout << (verification == "pending"    ? "no triggers yet (waiting for dbt Cloud to confirm the run)\n"
+                  : verification == "rejected" ? "no triggers (dbt Cloud does not know the run)\n"
+                                               : "no triggers (no route matched)\n");
+  }
   for (const auto& t : triggers) {
     std::cout << "\n";
     PrintTrigger(t);

@@ -110,7 +110,8 @@ PassReport Reconciler::RunPass() {
 }
 
 Status Reconciler::ReconcileScope(const Scope& scope, PassReport& report) {
-  const TimePoint now = clock_.Now();
+  // In the store's precision (ms), so that a watermark stored just now compares equal to it.
+  const TimePoint now = FromUnixMillis(ToUnixMillis(clock_.Now()));
   StatusOr<TimePoint> mark = runs_.Watermark(scope.key, now);
   if (!mark.ok()) return mark.status();
   if (*mark >= now) {

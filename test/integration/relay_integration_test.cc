@@ -35,6 +35,7 @@ using testing::RelayBinary;
 constexpr char kSecret[] = "dbt_test_webhook_secret_0123456789abcdef";
 constexpr char kToken[] = "rs-test-token";
 constexpr char kAdminToken[] = "admin-test-token-0123456789";
+constexpr char kDbtToken[] = "dbt-cloud-test-token";
 
 class RelayIntegrationTest : public ::testing::Test {
  protected:
@@ -58,7 +59,8 @@ class RelayIntegrationTest : public ::testing::Test {
         << "[dispatch]\npoll_interval = \"50ms\"\nretry_initial = \"50ms\"\nretry_max = \"200ms\"\nlease = \"1s\"\n"
         << "sync_poll_interval = \"100ms\"\n"
         << "[admin]\ntoken = \"${ADMIN_TOKEN}\"\n"
-        << "[[route]]\nname = \"main\"\njob_ids = [\"123\"]\nconnections = [\"conn_main\"]\n" << extra_route;
+        << "[[route]]\nname = \"main\"\njob_ids = [\"123\"]\nconnections = [\"conn_main\"]\n" << extra_route
+        << extra_config_;
   }
 
   void StartRelay() {
@@ -72,7 +74,10 @@ class RelayIntegrationTest : public ::testing::Test {
   }
 
   static std::map<std::string, std::string> Env() {
-    return {{"DBT_WEBHOOK_SECRET", kSecret}, {"RUDDERSTACK_API_TOKEN", kToken}, {"ADMIN_TOKEN", kAdminToken}};
+    return {{"DBT_WEBHOOK_SECRET", kSecret},
+            {"RUDDERSTACK_API_TOKEN", kToken},
+            {"ADMIN_TOKEN", kAdminToken},
+            {"DBT_CLOUD_API_TOKEN", kDbtToken}};
   }
   testing::HttpResult Admin(const std::string& method, const std::string& path, const std::string& body = "") {
     return HttpCall(method, RelayUrl("/api/v1/" + path), body, {std::string("Authorization: Bearer ") + kAdminToken});
@@ -128,6 +133,7 @@ class RelayIntegrationTest : public ::testing::Test {
   std::vector<store::Trigger> Triggers() { return *OpenStore()->ListTriggers("", 1000); }
 
   testing::TempDir dir_;
+  std::string extra_config_;  // appended to relay.toml (a [dbt_cloud] section, say)
   std::mt19937_64 rng_{42};
   std::unique_ptr<Process> fake_, relay_;
   int fake_port_ = 0, relay_port_ = 0;
@@ -824,6 +830,174 @@ TEST(RelayZeroConfigTest, SeedVariablesStartTheConnection) {
     auto calls = HttpCall("GET", "http://127.0.0.1:" + std::to_string(fake_port) + "/_fake/calls");
     return calls.body.find("/v2/retl-connections/2seedconn/start") != std::string::npos;
   }));
+}
+
+// Reconciliation (#16) against the real `retl-relay fake-dbt-cloud`: reconcile_interval 1 s.
+class ReconcileTest : public RelayIntegrationTest {
+ protected:
+  void SetUp() override {
+    dbt_ = std::make_unique<Process>(
+        std::vector<std::string>{RelayBinary(), "fake-dbt-cloud", "--port-file", dir_.File("dbt.port"), "--account-id",
+                                 "1"},
+        std::map<std::string, std::string>{{"DBT_CLOUD_API_TOKEN", kDbtToken}}, dir_.File("dbt.log"));
+    dbt_port_ = testing::WaitForPortFile(dir_.File("dbt.port"));
+    ASSERT_GT(dbt_port_, 0) << "fake dbt cloud did not start";
+    extra_config_ = "[dbt_cloud]\napi_base = \"http://127.0.0.1:" + std::to_string(dbt_port_) +
+                    "\"\naccount_id = \"1\"\nreconcile_interval = \"1s\"\n" + dbt_cloud_extra_;
+    RelayIntegrationTest::SetUp();
+    // The first pass sets the watermark: runs finished after it count.
+    ASSERT_TRUE(Eventually([&] { return LogCount("watermark set") >= 1; })) << testing::ReadFileBytes(dir_.File("relay.log"));
+  }
+  std::string DbtUrl(const std::string& path) const { return "http://127.0.0.1:" + std::to_string(dbt_port_) + path; }
+  // A run of job 123 that finished now with `status` in the fake dbt Cloud; returns its id.
+  std::string FinishRun(int status = 10) {
+    auto r = HttpCall("POST", DbtUrl("/_fake/runs"), "{\"job_id\":123,\"status\":" + std::to_string(status) + "}");
+    EXPECT_EQ(r.status, 200) << r.body;
+    return std::to_string(json::parse(r.body).at("id").as_int64());
+  }
+  std::string RunPayload(const std::string& run_id, int code = 10) {
+    dbt::PayloadSpec spec;
+    spec.run_status_code = code;
+    spec.run_id = run_id;
+    return dbt::BuildPayload(spec, rng_);
+  }
+  size_t LogCount(const std::string& needle) {
+    const std::string log = testing::ReadFileBytes(dir_.File("relay.log"));
+    size_t n = 0;
+    for (size_t at = log.find(needle); at != std::string::npos; at = log.find(needle, at + 1)) ++n;
+    return n;
+  }
+  bool HasEvent(const std::string& id) { return OpenStore()->GetEvent(id)->has_value(); }
+
+  std::string dbt_cloud_extra_;
+  std::unique_ptr<Process> dbt_;
+  int dbt_port_ = 0;
+};
+
+TEST_F(ReconcileTest, AMissedRunStartsItsSyncAndItsLateWebhookIsADuplicate) {
+  const std::string run = FinishRun();
+  const std::string event = "reconcile-" + run + "-10";
+  ASSERT_TRUE(Eventually([&] { return HasEvent(event); }, std::chrono::seconds(5)))
+      << testing::ReadFileBytes(dir_.File("relay.log"));
+  ASSERT_TRUE(Eventually([&] { return SuccessfulStarts() == 1; })) << testing::ReadFileBytes(dir_.File("relay.log"));
+  auto ev = Admin("GET", "events/" + event);
+  ASSERT_EQ(ev.status, 200) << ev.body;
+  EXPECT_EQ(json::parse(ev.body).at("source").as_string(), "reconcile");
+  EXPECT_EQ(json::parse(ev.body).at("triggers").as_array().size(), 1u);
+  // dbt's webhook for the same run arrives after all (its retries outlived the outage).
+  auto late = PostSigned(RunPayload(run));
+  ASSERT_EQ(late.status, 200) << late.body;
+  EXPECT_NE(late.body.find("\"status\":\"duplicate\""), std::string::npos) << late.body;
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));  // a pass and a dispatch later
+  EXPECT_EQ(SuccessfulStarts(), 1u);
+  EXPECT_EQ(Triggers().size(), 1u);
+  auto listed = Cli({"events"});
+  EXPECT_NE(listed.out.find("reconcile"), std::string::npos) << listed.out;
+}
+
+TEST_F(ReconcileTest, ARunWhoseWebhookArrivedIsNeverReconciled) {
+  const std::string run = FinishRun();
+  auto hook = PostSigned(RunPayload(run));  // within the same interval as the run's end
+  ASSERT_EQ(hook.status, 200) << hook.body;
+  ASSERT_TRUE(Eventually([&] { return SuccessfulStarts() == 1; }));
+  std::this_thread::sleep_for(std::chrono::milliseconds(2500));  // two passes see the run
+  EXPECT_FALSE(HasEvent("reconcile-" + run + "-10"));
+  EXPECT_EQ(*OpenStore()->CountEvents(), 1);
+  EXPECT_EQ(SuccessfulStarts(), 1u);
+}
+
+TEST_F(ReconcileTest, A429StormBacksOffIsLoggedOnceAndTheRunIsCaughtAfter) {
+  ASSERT_EQ(HttpCall("POST", DbtUrl("/_fake/faults"), R"({"endpoint":"list","status":429,"times":3,"retry_after":1})").status,
+            200);
+  const std::string run = FinishRun();
+  // Webhooks are unaffected meanwhile.
+  auto other = PostSigned(Payload());
+  EXPECT_EQ(other.status, 200) << other.body;
+  ASSERT_TRUE(Eventually([&] { return HasEvent("reconcile-" + run + "-10"); }, std::chrono::seconds(60)))
+      << testing::ReadFileBytes(dir_.File("relay.log"));
+  EXPECT_EQ(LogCount("reconcile pass failed"), 1u) << "the same failure is logged once";
+  EXPECT_EQ(LogCount("dbt Cloud answers again"), 1u);
+  auto metrics = HttpCall("GET", RelayUrl("/metrics"), "", {std::string("Authorization: Bearer ") + kAdminToken});
+  EXPECT_NE(metrics.body.find(R"(retl_relay_dbt_cloud_requests_total{endpoint="runs_list",result="429"} 3)"),
+            std::string::npos)
+      << metrics.body;
+  EXPECT_NE(metrics.body.find("retl_relay_reconciled_events_total 1"), std::string::npos);
+}
+
+TEST_F(ReconcileTest, ReconcileOnceByHandPrintsWhatItFound) {
+  // Stop the relay's own passes: the CLI's pass must be the one that finds the run.
+  relay_->Stop();
+  const std::string run = FinishRun();
+  auto r = Cli({"reconcile", "--once"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("reconcile-" + run + "-10"), std::string::npos) << r.out;
+  auto again = Cli({"reconcile", "--once", "--json"});
+  ASSERT_EQ(again.exit_code, 0) << again.err;
+  json::value v = json::parse(again.out);
+  EXPECT_TRUE(v.at("created").as_array().empty());
+  EXPECT_EQ(v.at("already_recorded").as_int64(), 1);
+  auto usage = Cli({"reconcile"});
+  EXPECT_EQ(usage.exit_code, 2);
+  EXPECT_NE(usage.err.find("--once"), std::string::npos);
+}
+
+class ReconcileBadTokenTest : public ReconcileTest {
+ protected:
+  void SetUp() override {
+    // The fake accepts kDbtToken only; the relay sends another.
+    dbt_cloud_extra_ = "token = \"not-the-token\"\n";
+    ReconcileTest::SetUp();
+  }
+};
+
+TEST_F(ReconcileBadTokenTest, ARefusedTokenIsReportedOnceWithTheFix) {
+  FinishRun();
+  ASSERT_TRUE(Eventually([&] { return LogCount("reconcile pass failed") >= 1; }, std::chrono::seconds(5)));
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+  EXPECT_EQ(LogCount("reconcile pass failed"), 1u);
+  const std::string log = testing::ReadFileBytes(dir_.File("relay.log"));
+  EXPECT_NE(log.find("DBT_CLOUD_API_TOKEN"), std::string::npos) << "the fix names the setting";
+  EXPECT_EQ(log.find("not-the-token"), std::string::npos) << "the token never reaches the log";
+  auto r = Cli({"reconcile", "--once"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("fix:"), std::string::npos) << r.err;
+  EXPECT_EQ(r.err.find("not-the-token"), std::string::npos);
+}
+
+class VerifyRunsTest : public ReconcileTest {
+ protected:
+  void SetUp() override {
+    dbt_cloud_extra_ = "verify_runs = true\n";
+    ReconcileTest::SetUp();
+  }
+};
+
+TEST_F(VerifyRunsTest, AForgedButSignedSuccessStartsNothingAndARealOneStarts) {
+  const std::string errored = FinishRun(20);
+  auto forged = PostSigned(RunPayload(errored, 10));  // signed, but the run errored
+  ASSERT_EQ(forged.status, 200) << forged.body;
+  EXPECT_NE(forged.body.find("\"verification\":\"pending\""), std::string::npos) << forged.body;
+  const std::string good = FinishRun(10);
+  auto real = PostSigned(RunPayload(good, 10));
+  ASSERT_EQ(real.status, 200) << real.body;
+  ASSERT_TRUE(Eventually([&] { return SuccessfulStarts() == 1; })) << testing::ReadFileBytes(dir_.File("relay.log"));
+  json::value v = json::parse(Admin("GET", "events?limit=10").body);
+  std::map<std::string, std::string> states;
+  for (const auto& e : v.at("events").as_array()) {
+    if (e.at("verification").is_object()) {
+      states[std::string(e.at("run_id").is_int64() ? std::to_string(e.at("run_id").as_int64()) : "")] =
+          std::string(e.at("verification").at("state").as_string());
+    }
+  }
+  EXPECT_EQ(states[errored], "corrected");
+  EXPECT_EQ(states[good], "confirmed");
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+  EXPECT_EQ(SuccessfulStarts(), 1u) << "the forged success started nothing";
+  // Replaying the corrected event would act on the forged status: refused.
+  std::string forged_id = std::string(json::parse(forged.body).at("event_id").as_string());
+  auto replay = Cli({"replay", forged_id});
+  EXPECT_EQ(replay.exit_code, 1);
+  EXPECT_NE(replay.err.find("corrected"), std::string::npos) << replay.err;
 }
 
 }  // namespace

@@ -125,7 +125,7 @@ class MultiInstanceTest : public ::testing::Test {
 
   testing::TempPgDatabase pg_;
   testing::TempDir dir_;
-  std::unique_ptr<Process> fake_;
+  std::unique_ptr<Process> fake_, dbt_;
   int fake_port_ = 0;
   std::unique_ptr<Process> relays_[3];
   int ports_[3] = {0, 0, 0};
@@ -190,6 +190,48 @@ TEST_F(MultiInstanceTest, PostgresRestartGives503ThenRecoversWithNothingLost) {
   // dbt redelivers what was refused; everything acknowledged before is still there.
   for (int i = 20; i < 60; ++i) ASSERT_EQ(Post(0, bodies[i]), 200);
   ExpectInvariants(60);
+}
+
+// Two instances reconcile the same runs list: each missed run becomes one event (and one
+// trigger), whichever instance stores it first, and a run whose webhook arrived gets none.
+TEST_F(MultiInstanceTest, TwoInstancesReconcileEachMissedRunOnce) {
+  dbt_ = std::make_unique<Process>(
+      std::vector<std::string>{RelayBinary(), "fake-dbt-cloud", "--port-file", dir_.File("dbt.port"), "--log-level",
+                               "warn"},
+      std::map<std::string, std::string>{{"DBT_CLOUD_API_TOKEN", "dbt-token"}}, dir_.File("dbt.log"));
+  const int dbt_port = testing::WaitForPortFile(dir_.File("dbt.port"));
+  ASSERT_GT(dbt_port, 0);
+  {
+    std::ofstream out(dir_.File("relay.toml"), std::ios::app);
+    out << "[dbt_cloud]\napi_base = \"http://127.0.0.1:" << dbt_port
+        << "\"\naccount_id = \"1\"\ntoken = \"dbt-token\"\nreconcile_interval = \"1s\"\n";
+  }
+  StartRelay(0);
+  StartRelay(1);
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));  // both passed once: watermarks set
+  const std::string runs_url = "http://127.0.0.1:" + std::to_string(dbt_port) + "/_fake/runs";
+  std::mt19937_64 rng(11);
+  for (int i = 0; i < 40; ++i) {
+    const int job = 100 + i % kConnections;
+    auto r = HttpCall("POST", runs_url, "{\"job_id\":" + std::to_string(job) + ",\"status\":10}");
+    ASSERT_EQ(r.status, 200) << r.body;
+    if (i % 4 == 0) {  // this run's webhook did arrive, at one instance or the other
+      dbt::PayloadSpec spec;
+      spec.job_id = std::to_string(job);
+      spec.run_id = std::to_string(json::parse(r.body).at("id").as_int64());
+      ASSERT_EQ(Post(i % 2, dbt::BuildPayload(spec, rng)), 200);
+    }
+  }
+  auto store = Store();
+  ASSERT_TRUE(Eventually([&] { return *store->CountEvents() >= 40; }, std::chrono::seconds(20)));
+  std::this_thread::sleep_for(std::chrono::milliseconds(2500));  // more passes: nothing more
+  ExpectInvariants(40);
+  store::EventFilter all;
+  all.limit = 100;
+  int reconciled = 0;
+  const std::vector<store::StoredEvent> events = *store->ListEvents(all);
+  for (const auto& e : events) reconciled += e.source == "reconcile";
+  EXPECT_EQ(reconciled, 30);
 }
 
 }  // namespace

@@ -1,5 +1,5 @@
-// `sandbox`: the relay on a temporary SQLite file plus the fake RudderStack API, both on
-// loopback, with a sample config; prints the URLs and a ready-to-paste send-test command, then
+// `sandbox`: the relay on a temporary SQLite file plus the fake RudderStack API and a fake dbt
+// Cloud Admin API (reconciliation every 10 s), all on loopback, with a sample config; prints the URLs and a ready-to-paste send-test command, then
 // one line per trigger transition as it happens.
 
 #include <unistd.h>
@@ -17,6 +17,7 @@
 #include "cli/runtime.h"
 #include "common/log.h"
 #include "config/config_loader.h"
+#include "fake/fake_dbt_cloud.h"
 #include "fake/fake_rudderstack.h"
 
 namespace relay::cli {
@@ -105,8 +106,22 @@ int RunSandbox(const SandboxOptions& opt) {
     return kExitFailure;
   }
 
+  // A fake dbt Cloud, so a user can watch a run whose webhook never arrived being caught.
+  const std::string dbt_token = RandomToken("sandbox-dbt-");
+  fake::FakeDbtCloud fake_dbt(dbt_token, "1", clock);
+  http::Server dbt_server(ioc, {}, [&fake_dbt](http::Request&& r) { return fake_dbt.Handle(std::move(r)); });
+  auto dbt_port = dbt_server.Listen("127.0.0.1:0");
+  if (!dbt_port.ok()) {
+    std::cerr << "error: fake dbt Cloud: " << dbt_port.status().message() << "\n";
+    return kExitFailure;
+  }
+
   config::Config cfg;
   cfg.source = "sandbox";
+  cfg.dbt_cloud.api_base = "http://127.0.0.1:" + std::to_string(*dbt_port);
+  cfg.dbt_cloud.account_id = "1";
+  cfg.dbt_cloud.token = dbt_token;
+  cfg.dbt_cloud.reconcile_interval = std::chrono::seconds(10);
   cfg.server.listen = opt.listen.empty() ? "127.0.0.1:" + std::to_string(opt.port) : opt.listen;
   cfg.store.url = "sqlite://" + dir + "/relay.db";
   cfg.dbt.webhook_secrets = {secret};
@@ -141,17 +156,22 @@ int RunSandbox(const SandboxOptions& opt) {
             << "  status page:      " << url << "/ui/#token=" << admin_token << "\n"
             << "  fake RudderStack: " << cfg.rudderstack.api_base << "   (calls: " << cfg.rudderstack.api_base
             << "/_fake/calls)\n"
+            << "  fake dbt Cloud:   " << cfg.dbt_cloud.api_base << "   (reconciled every 10 s)\n"
             << "  store:            " << dir << "/relay.db\n"
             << "  route:            every successful dbt run → sandbox_connection (incremental)\n\n"
             << "Send a signed dbt Cloud \"run succeeded\" webhook:\n\n"
             << "  DBT_WEBHOOK_SECRET=" << secret << " " << bin << " send-test --url " << url << "/webhooks/dbt\n\n"
+            << "Or let a run finish in dbt Cloud with no webhook at all, and watch reconciliation catch it\n"
+            << "within 10 s (an event with source \"reconcile\"):\n\n"
+            << "  curl -s -X POST " << cfg.dbt_cloud.api_base << "/_fake/runs -d '{\"job_id\":123,\"status\":10}'\n\n"
             << "Transitions appear below. Ctrl-C stops the sandbox.\n"
             << std::endl;
   (*rt)->Start();
   fake_server.Start();
+  dbt_server.Start();
   {
     TransitionPrinter printer((*rt)->store());
-    signals.Run({&fake_server, &(*rt)->server()}, 2);
+    signals.Run({&fake_server, &dbt_server, &(*rt)->server()}, 2);
   }
   (*rt)->Shutdown();
   std::error_code ec;

@@ -141,6 +141,52 @@ TEST(ConfigLoaderTest, ZeroConfigModeFromTheSeedVariables) {
   EXPECT_TRUE(ServeProblems(*c).empty());
 }
 
+TEST(ConfigLoaderTest, DbtCloudSectionIsOptionalAndChecked) {
+  const std::string base = "[rudderstack]\ntoken = \"t\"\n[[route]]\nconnections = [\"c\"]\n";
+  auto none = ParseConfig(base, Env({{"DBT_CLOUD_API_TOKEN", "dbt-tok"}}));
+  ASSERT_TRUE(none.ok()) << none.status().message();
+  EXPECT_FALSE(none->dbt_cloud.enabled()) << "the token alone calls nothing";
+
+  auto on = ParseConfig(base + "[dbt_cloud]\napi_base = \"https://emea.dbt.com/\"\naccount_id = 12345\n"
+                               "reconcile_interval = \"1m\"\nlookback = \"6h\"\nverify_runs = true\n",
+                        Env({{"DBT_CLOUD_API_TOKEN", "dbt-tok"}}));
+  ASSERT_TRUE(on.ok()) << on.status().message();
+  EXPECT_TRUE(on->dbt_cloud.enabled());
+  EXPECT_EQ(on->dbt_cloud.api_base, "https://emea.dbt.com");
+  EXPECT_EQ(on->dbt_cloud.account_id, "12345");
+  EXPECT_EQ(on->dbt_cloud.token, "dbt-tok");
+  EXPECT_EQ(on->dbt_cloud.reconcile_interval, std::chrono::minutes(1));
+  EXPECT_EQ(on->dbt_cloud.lookback, std::chrono::hours(6));
+  EXPECT_TRUE(on->dbt_cloud.verify_runs);
+
+  auto off = ParseConfig(base + "[dbt_cloud]\naccount_id = \"1\"\ntoken = \"x\"\nreconcile_interval = \"0s\"\n", Env({}));
+  ASSERT_TRUE(off.ok()) << off.status().message();
+  EXPECT_EQ(off->dbt_cloud.reconcile_interval.count(), 0);
+
+  auto bad = ParseConfig(base + "[dbt_cloud]\naccount_id = \"acme\"\napi_base = \"cloud.getdbt.com\"\n"
+                                "reconcile_interval = \"500ms\"\nlookback = \"0s\"\nwatermark = 1\n",
+                         Env({}));
+  ASSERT_FALSE(bad.ok());
+  for (const char* key : {"dbt_cloud.account_id", "dbt_cloud.api_base", "dbt_cloud.token", "dbt_cloud.reconcile_interval",
+                          "dbt_cloud.lookback", "dbt_cloud.watermark"}) {
+    EXPECT_NE(bad.status().message().find(key), std::string::npos) << key << "\n" << bad.status().message();
+  }
+}
+
+TEST(ConfigLoaderTest, DbtCloudInZeroConfigMode) {
+  auto c = ConfigFromEnvironment(Env({{"RUDDERSTACK_API_TOKEN", "tok"}, {"RETL_CONNECTION_ID", "2conn"},
+                                      {"DBT_WEBHOOK_SECRET", "s"}, {"DBT_CLOUD_ACCOUNT_ID", "77"},
+                                      {"DBT_CLOUD_API_TOKEN", "dbt-SECRET"}, {"DBT_CLOUD_VERIFY_RUNS", "true"}}));
+  ASSERT_TRUE(c.ok()) << c.status().message();
+  EXPECT_EQ(c->dbt_cloud.account_id, "77");
+  EXPECT_EQ(c->dbt_cloud.api_base, "https://cloud.getdbt.com");
+  EXPECT_TRUE(c->dbt_cloud.verify_runs);
+  auto missing = ConfigFromEnvironment(Env({{"RUDDERSTACK_API_TOKEN", "tok"}, {"RETL_CONNECTION_ID", "2conn"},
+                                            {"DBT_CLOUD_ACCOUNT_ID", "77"}}));
+  ASSERT_FALSE(missing.ok());
+  EXPECT_NE(missing.status().message().find("dbt_cloud.token"), std::string::npos);
+}
+
 TEST(ConfigLoaderTest, ZeroConfigNamesMissingVariables) {
   auto c = ConfigFromEnvironment(Env({}));
   ASSERT_FALSE(c.ok());

@@ -255,6 +255,30 @@ TEST_F(ReconcilerTest, ErrorsAreReportedAndBackOff) {
   EXPECT_EQ(r.RunPass().created.size(), 1u);
 }
 
+// The shape of the Admin API's Run (spec §8.2): Django times with microseconds and +00:00,
+// integer ids (digit strings accepted), finished_at null while the run goes on.
+TEST(DbtCloudRunTest, ParsesTheAdminApiShape) {
+  auto r = dbtcloud::ParseRunJson(
+      R"({"id":70403103,"account_id":"1","job_definition_id":123,"project_id":167194,"environment_id":1234,)"
+      R"("status":20,"status_humanized":"Error","in_progress":false,"is_complete":true,)"
+      R"("finished_at":"2026-11-30 10:20:30.123456+00:00","href":"https://cloud.getdbt.com/x","job":{"name":"Daily"}})");
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->id, 70403103);
+  EXPECT_EQ(r->account_id, 1);
+  EXPECT_EQ(r->job_id, 123);
+  EXPECT_EQ(r->status, 20);
+  EXPECT_TRUE(r->is_complete);
+  ASSERT_TRUE(r->finished.has_value());
+  EXPECT_EQ(FormatIso8601(*r->finished), "2026-11-30T10:20:30.123Z");
+  EXPECT_EQ(r->job_name, "Daily");
+  auto running = dbtcloud::ParseRunJson(R"({"id":5,"job_id":"9","status":3,"is_complete":false,"finished_at":null})");
+  ASSERT_TRUE(running.ok()) << running.status().ToString();
+  EXPECT_EQ(running->job_id, 9);
+  EXPECT_FALSE(running->finished.has_value());
+  EXPECT_FALSE(dbtcloud::ParseRunJson(R"({"id":5,"status":10})").ok()) << "no job id";
+  EXPECT_FALSE(dbtcloud::ParseRunJson("[]").ok());
+}
+
 class VerifierTest : public ReconcilerTest {
  protected:
   void SetUp() override {

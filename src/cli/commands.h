@@ -9,6 +9,8 @@
 #include <string_view>
 #include <vector>
 
+#include "http/server.h"
+
 namespace relay::cli {
 
 inline constexpr int kExitOk = 0;
@@ -60,6 +62,9 @@ struct LogOptions {
 void AddLogOptions(CLI::App& app, LogOptions& options);
 // Applies them; false (after printing why) when a value is invalid.
 bool ApplyLogOptions(const LogOptions& options);
+// Serves a fake API (fake-rudderstack, fake-dbt-cloud) on `listen` until SIGINT/SIGTERM,
+// writing the bound port to `port_file` (when set) once listening. Returns the exit code.
+int ServeFake(const char* name, const std::string& listen, const std::string& port_file, http::Handler handler);
 // Writes `port` to `path` atomically (write + rename), for tests and scripts using port 0.
 bool WritePortFile(const std::string& path, unsigned port);
 

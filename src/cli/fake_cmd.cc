@@ -8,6 +8,27 @@
 #include "fake/fake_rudderstack.h"
 
 namespace relay::cli {
+
+int ServeFake(const char* name, const std::string& listen, const std::string& port_file, http::Handler handler) {
+  boost::asio::io_context ioc(1);
+  SignalLoop signals(ioc);  // before the port file: a SIGTERM from then on exits cleanly
+  http::Server server(ioc, {}, std::move(handler));
+  StatusOr<uint16_t> port = server.Listen(listen);
+  if (!port.ok()) {
+    std::cerr << "error: " << port.status().message() << "\n";
+    return kExitFailure;
+  }
+  if (!port_file.empty() && !WritePortFile(port_file, *port)) {
+    std::cerr << "error: cannot write --port-file " << port_file << "\n";
+    return kExitFailure;
+  }
+  server.Start();
+  log::Info(std::string(name) + " serving",
+            {{"url", "http://" + listen.substr(0, listen.rfind(':')) + ":" + std::to_string(*port)}});
+  signals.Run({&server}, 1);
+  return kExitOk;
+}
+
 namespace {
 
 struct FakeCmdOptions {
@@ -45,26 +66,12 @@ int RunFake(const FakeCmdOptions& opt) {
   }
   SystemClock clock;
   fake::FakeRudderstack fake({token, *duration, opt.outcome, opt.seed}, clock);
-  boost::asio::io_context ioc(1);
-  SignalLoop signals(ioc);  // before the port file: a SIGTERM from then on exits cleanly
-  http::Server server(ioc, {}, [&fake](http::Request&& r) { return fake.Handle(std::move(r)); });
   std::string host = opt.host == "localhost" ? "127.0.0.1" : opt.host;
   std::string listen = !opt.listen.empty() ? opt.listen
                                            : (host.find(':') != std::string::npos ? "[" + host + "]" : host) + ":" +
                                                  std::to_string(opt.port);
-  StatusOr<uint16_t> port = server.Listen(listen);
-  if (!port.ok()) {
-    std::cerr << "error: " << port.status().message() << "\n";
-    return kExitFailure;
-  }
-  if (!opt.port_file.empty() && !WritePortFile(opt.port_file, *port)) {
-    std::cerr << "error: cannot write --port-file " << opt.port_file << "\n";
-    return kExitFailure;
-  }
-  server.Start();
-  log::Info("fake rudderstack serving", {{"url", "http://" + listen.substr(0, listen.rfind(':')) + ":" + std::to_string(*port)}});
-  signals.Run({&server}, 1);
-  return kExitOk;
+  return ServeFake("fake rudderstack", listen, opt.port_file,
+                   [&fake](http::Request&& r) { return fake.Handle(std::move(r)); });
 }
 
 }  // namespace

@@ -1,12 +1,10 @@
 // `reconcile --once`: one reconciliation pass by hand; `fake-dbt-cloud`: the fake Admin API.
 
-#include <boost/asio/io_context.hpp>
 #include <boost/json.hpp>
 #include <iostream>
 
 #include "cli/commands.h"
 #include "cli/context.h"
-#include "cli/run_loop.h"
 #include "common/log.h"
 #include "dbtcloud/client.h"
 #include "fake/fake_dbt_cloud.h"
@@ -106,22 +104,8 @@ int RunFakeDbtCloud(const FakeDbtOptions& opt) {
   }
   SystemClock clock;
   fake::FakeDbtCloud fake(token, opt.account_id, clock);
-  boost::asio::io_context ioc(1);
-  SignalLoop signals(ioc);
-  http::Server server(ioc, {}, [&fake](http::Request&& r) { return fake.Handle(std::move(r)); });
-  StatusOr<uint16_t> port = server.Listen(opt.listen);
-  if (!port.ok()) {
-    std::cerr << "error: " << port.status().message() << "\n";
-    return kExitFailure;
-  }
-  if (!opt.port_file.empty() && !WritePortFile(opt.port_file, *port)) {
-    std::cerr << "error: cannot write --port-file " << opt.port_file << "\n";
-    return kExitFailure;
-  }
-  server.Start();
-  log::Info("fake dbt cloud serving", {{"port", std::to_string(*port)}, {"account_id", opt.account_id}});
-  signals.Run({&server}, 1);
-  return kExitOk;
+  return ServeFake("fake dbt cloud", opt.listen, opt.port_file,
+                   [&fake](http::Request&& r) { return fake.Handle(std::move(r)); });
 }
 
 }  // namespace

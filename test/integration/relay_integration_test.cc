@@ -906,21 +906,24 @@ TEST_F(ReconcileTest, ARunWhoseWebhookArrivedIsNeverReconciled) {
   EXPECT_EQ(SuccessfulStarts(), 1u);
 }
 
-TEST_F(ReconcileTest, A429StormBacksOffIsLoggedOnceAndTheRunIsCaughtAfter) {
+TEST_F(ReconcileTest, A429And5xxStormBacksOffIsLoggedOncePerChangeAndTheRunIsCaughtAfter) {
   ASSERT_EQ(HttpCall("POST", DbtUrl("/_fake/faults"), R"({"endpoint":"list","status":429,"times":3,"retry_after":1})").status,
             200);
+  ASSERT_EQ(HttpCall("POST", DbtUrl("/_fake/faults"), R"({"endpoint":"list","status":503,"times":2})").status, 200);
   const std::string run = FinishRun();
   // Webhooks are unaffected meanwhile.
   auto other = PostSigned(Payload());
   EXPECT_EQ(other.status, 200) << other.body;
   ASSERT_TRUE(Eventually([&] { return HasEvent("reconcile-" + run + "-10"); }, std::chrono::seconds(60)))
       << testing::ReadFileBytes(dir_.File("relay.log"));
-  EXPECT_EQ(LogCount("reconcile pass failed"), 1u) << "the same failure is logged once";
+  EXPECT_EQ(LogCount("reconcile pass failed"), 2u) << "each distinct failure (429, then 503) is logged once";
   EXPECT_EQ(LogCount("dbt Cloud answers again"), 1u);
   auto metrics = HttpCall("GET", RelayUrl("/metrics"), "", {std::string("Authorization: Bearer ") + kAdminToken});
   EXPECT_NE(metrics.body.find(R"(retl_relay_dbt_cloud_requests_total{endpoint="runs_list",result="429"} 3)"),
             std::string::npos)
       << metrics.body;
+  EXPECT_NE(metrics.body.find(R"(retl_relay_dbt_cloud_requests_total{endpoint="runs_list",result="5xx"} 2)"),
+            std::string::npos);
   EXPECT_NE(metrics.body.find("retl_relay_reconciled_events_total 1"), std::string::npos);
 }
 

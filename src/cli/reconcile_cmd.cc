@@ -76,7 +76,8 @@ int RunReconcile(const CommonOptions& common, bool once) {
       PrintTable({"EVENT", "JOB", "RUN", "STATUS", "TRIGGERS"}, rows);
     }
     for (const std::string& s : report.truncated) {
-      std::cout << "note: " << s << " has more runs in the window than one pass reads; run again\n";
+      std::cout << "note: " << s << " has more than 2,000 finished runs within lookback; older ones are not "
+                   "reconciled (shorten dbt_cloud.lookback)\n";
     }
   }
   if (!report.status.ok()) {

@@ -149,6 +149,13 @@ StatusOr<std::unique_ptr<RelayRuntime>> RelayRuntime::Create(config::Config conf
 RelayRuntime::~RelayRuntime() { Shutdown(); }
 
 void RelayRuntime::Start() {
+  if (!config_.dbt_cloud.enabled() || !config_.dbt_cloud.verify_runs) {
+    // Events an earlier configuration left waiting for verification must not wait for ever.
+    if (Status s = reconcile::ReleasePendingVerifications(config_, *store_, clock_); !s.ok()) {
+      log::Warn("could not route events left pending verification; retried at the next start",
+                {{"error", s.ToString()}});
+    }
+  }
   dispatcher_->Start();
   pruner_->Start();
   if (watcher_) watcher_->Start();

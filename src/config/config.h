@@ -118,6 +118,10 @@ struct DbtCloudConfig {
   // A run that finished longer ago than this is never reconciled. Nor is one that finished
   // before the relay first looked at its job (the watermark).
   Duration lookback = std::chrono::hours(24);
+  // A run is reconciled only once it finished at least this long ago: dbt sends
+  // job.run.completed after ingesting the run's artifacts, so an on-time webhook can arrive a
+  // while after finished_at, and must not be taken for a missed one.
+  Duration grace = std::chrono::minutes(2);
   // Confirm each terminal webhook's run with Retrieve Run before routing it; the API's status
   // wins over the payload's.
   bool verify_runs = false;

@@ -320,8 +320,8 @@ void ReadDbtCloud(const toml::table& root, const EnvLookup& env, Problems& p, Db
   const toml::table* t = SubTable(root, "dbt_cloud", p);
   if (t == nullptr) return;
   TableReader r(*t, "dbt_cloud", env, p,
-                {"api_base", "account_id", "token", "reconcile_interval", "lookback", "verify_runs", "verify_window",
-                 "request_timeout"});
+                {"api_base", "account_id", "token", "reconcile_interval", "lookback", "grace", "verify_runs",
+                 "verify_window", "request_timeout"});
   r.String("api_base", &d.api_base);
   const toml::node* account = t->get("account_id");
   if (account != nullptr && account->is_integer() && account->as_integer()->get() > 0) {
@@ -332,6 +332,7 @@ void ReadDbtCloud(const toml::table& root, const EnvLookup& env, Problems& p, Db
   r.String("token", &d.token);
   r.Dur("reconcile_interval", &d.reconcile_interval);
   r.Dur("lookback", &d.lookback);
+  r.Dur("grace", &d.grace);
   r.Bool("verify_runs", &d.verify_runs);
   r.Dur("verify_window", &d.verify_window);
   r.Dur("request_timeout", &d.request_timeout);
@@ -353,6 +354,7 @@ void ReadDbtCloud(const toml::table& root, const EnvLookup& env, Problems& p, Db
     p.Add("dbt_cloud.reconcile_interval", "must be \"0s\" (off) or at least 1s");
   }
   if (d.lookback < std::chrono::seconds(1)) p.Add("dbt_cloud.lookback", "must be at least 1s");
+  if (d.grace.count() < 0 || d.grace >= d.lookback) p.Add("dbt_cloud.grace", "must be shorter than lookback");
   if (d.verify_window < std::chrono::seconds(1)) p.Add("dbt_cloud.verify_window", "must be at least 1s");
   if (d.request_timeout < std::chrono::seconds(1)) p.Add("dbt_cloud.request_timeout", "must be at least 1s");
 }
@@ -578,6 +580,10 @@ StatusOr<Config> ParseConfig(std::string_view toml_text, const EnvLookup& env, s
   ReadDispatch(root, env, p, c.dispatch);
   ReadAdmin(root, env, p, c.admin);
   ReadDbtCloud(root, env, p, c.dbt_cloud);
+  if (c.dbt_cloud.enabled() && c.store.retention.count() != 0 && c.dbt_cloud.lookback > c.store.retention) {
+    // A pruned run would look missed again, and start its syncs a second time.
+    p.Add("dbt_cloud.lookback", "is longer than store.retention: runs pruned from the store would be reconciled again");
+  }
   const size_t before_routes = p.size();
   ReadRoutes(root, env, p, c.routes);
   if (c.routes.empty() && p.size() == before_routes) {

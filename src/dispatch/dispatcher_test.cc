@@ -40,8 +40,9 @@ class FlakyKnownSyncStore : public store::Store {
     return inner_->DueVerifications(now, limit);
   }
   StatusOr<store::AppendResult> ResolveVerification(const std::string& e, std::string_view st, const std::string& note,
-                                                    const std::vector<store::NewTrigger>& t, TimePoint now) override {
-    return inner_->ResolveVerification(e, st, note, t, now);
+                                                    int code, const std::vector<store::NewTrigger>& t,
+                                                    TimePoint now) override {
+    return inner_->ResolveVerification(e, st, note, code, t, now);
   }
   Status PostponeVerification(const std::string& e, TimePoint next, const std::string& note) override {
     return inner_->PostponeVerification(e, next, note);

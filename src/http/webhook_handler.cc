@@ -105,8 +105,11 @@ WebhookHandler::Prepared WebhookHandler::Prepare(const Request& req) const {
   p.event.raw_body = body;
   p.event.received_at = clock_.Now();
   p.event.records_outcome = dbt::RecordsOutcome(*ev);
-  if (p.event.records_outcome && config_.dbt_cloud.enabled() && config_.dbt_cloud.verify_runs) {
+  const config::DbtCloudConfig& cloud = config_.dbt_cloud;
+  if (p.event.records_outcome && cloud.enabled() && cloud.verify_runs &&
+      (!ev->account_id || ev->account_id->text == cloud.account_id)) {
     // Routed once dbt Cloud has confirmed the run (reconcile/verifier.h), not on the payload.
+    // Another account's runs cannot be retrieved with this token: they route at once.
     p.event.verify = true;
     return p;
   }

@@ -194,9 +194,47 @@ TEST_F(WebhookHandlerTest, FinishAnswers) {
   store::AppendResult dup;
   dup.duplicate = true;
   EXPECT_EQ(WebhookHandler::Finish(ev, triggers, dup).body(), R"({"status":"duplicate","event_id":"wev_1"})");
+  dup.duplicate_run = true;
+  EXPECT_EQ(WebhookHandler::Finish(ev, triggers, dup).body(),
+            R"({"status":"duplicate","event_id":"wev_1","reason":"run outcome already recorded"})");
+  store::NewEvent pending = ev;
+  pending.verify = true;
+  EXPECT_EQ(WebhookHandler::Finish(pending, {}, store::AppendResult{}).body(),
+            R"({"status":"accepted","event_id":"wev_1","triggers":[],"verification":"pending"})");
   Response unavailable = WebhookHandler::Finish(ev, triggers, Status(StatusCode::kUnavailable, "disk full"));
   EXPECT_EQ(unavailable.result_int(), 503u);
   EXPECT_EQ(unavailable.body().find("disk full"), std::string::npos) << "internal detail stays in the log";
+}
+
+// dbt's two events for a failed run (completed with 20, then errored) record one outcome: the
+// second is a duplicate, whatever its eventId.
+TEST_F(WebhookHandlerTest, TheSecondEventOfAFailedRunIsADuplicate) {
+  auto completed = handler_->Prepare(Signed(ReadFileBytes(TestdataPath("completed_errored.body"))));
+  auto errored = handler_->Prepare(Signed(ReadFileBytes(TestdataPath("errored.body"))));
+  EXPECT_TRUE(completed.event.records_outcome);
+  EXPECT_FALSE(handler_->Prepare(Signed(ReadFileBytes(TestdataPath("started.body")))).event.records_outcome);
+  auto first = store_->Append(completed.event, completed.triggers);
+  ASSERT_TRUE(first.ok() && !first->duplicate);
+  auto second = store_->Append(errored.event, errored.triggers);
+  ASSERT_TRUE(second.ok());
+  EXPECT_TRUE(second->duplicate_run);
+}
+
+// verify_runs: the account's terminal webhooks wait for dbt Cloud; another account's cannot be
+// retrieved with this token and route at once.
+TEST_F(WebhookHandlerTest, VerifyRunsHoldsTheConfiguredAccountsRunsOnly) {
+  config_.dbt_cloud.account_id = "1";
+  config_.dbt_cloud.token = "t";
+  config_.dbt_cloud.verify_runs = true;
+  auto mine = handler_->Prepare(Signed(ReadFileBytes(TestdataPath("completed.body"))));  // accountId 1
+  EXPECT_TRUE(mine.event.verify);
+  EXPECT_TRUE(mine.triggers.empty());
+  config_.dbt_cloud.account_id = "2";
+  auto other = handler_->Prepare(Signed(ReadFileBytes(TestdataPath("completed.body"))));
+  EXPECT_FALSE(other.event.verify);
+  EXPECT_EQ(other.triggers.size(), 2u);
+  config_.dbt_cloud.account_id = "1";
+  EXPECT_FALSE(handler_->Prepare(Signed(ReadFileBytes(TestdataPath("started.body")))).event.verify);
 }
 
 }  // namespace

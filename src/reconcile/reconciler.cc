@@ -36,8 +36,9 @@ std::vector<Scope> ScopesFor(const config::Config& config) {
   if (!acct.empty() && acct.size() <= 18 && acct.find_first_not_of("0123456789") == std::string::npos) {
     account = std::stoll(acct);
   }
-  auto add = [&](const char* kind, int64_t id) {
-    Scope s{kind, id, acct + "/" + kind + "/" + std::to_string(id)};
+  auto add = [&](const char* kind, int64_t id, std::optional<int64_t> environment = std::nullopt) {
+    Scope s{kind, id, environment, acct + "/" + kind + "/" + std::to_string(id)};
+    if (environment) s.key += "/environment/" + std::to_string(*environment);
     if (seen.insert(s.key).second) out.push_back(std::move(s));
   };
   for (const config::Route& r : config.routes) {
@@ -47,7 +48,10 @@ std::vector<Scope> ScopesFor(const config::Config& config) {
     if (!r.job_ids.empty()) {
       for (int64_t id : r.job_ids) add("job", id);
     } else if (!r.project_ids.empty()) {
-      for (int64_t id : r.project_ids) add("project", id);
+      for (int64_t id : r.project_ids) {
+        if (r.environment_ids.empty()) add("project", id);
+        for (int64_t env : r.environment_ids) add("project", id, env);
+      }
     } else if (!r.environment_ids.empty()) {
       for (int64_t id : r.environment_ids) add("environment", id);
     } else {
@@ -89,21 +93,29 @@ PassReport Reconciler::RunPass() {
     ++report.scopes;
     Status s = ReconcileScope(scope, report);
     if (!s.ok()) {
-      if (report.status.ok()) report.status = s;
-      // Every scope meets the same token and host: a refusal is not worth repeating per scope.
-      if (s.code() == StatusCode::kUnauthenticated || s.code() == StatusCode::kPermissionDenied) break;
+      // Every scope meets the same host and token: a refusal, a 429 (whose Retry-After the
+      // next pass honours) or an outage is not worth repeating per scope.
+      report.status = s;
+      break;
     }
   }
   int triggers = 0;
-  for (const Reconciled& r : report.created) triggers += r.triggers;
+  for (const Reconciled& r : report.created) {
+    triggers += r.triggers;
+    report.missed += r.triggers > 0;
+  }
   metrics::Default()
       .GetCounter("retl_relay_reconcile_passes_total", "reconciliation passes over dbt Cloud's runs list, by result",
                   {{"result", report.status.ok() ? "ok" : "error"}})
       .Inc();
-  if (!report.created.empty()) {
+  for (const bool triggered : {true, false}) {
+    const size_t n = triggered ? static_cast<size_t>(report.missed) : report.created.size() - static_cast<size_t>(report.missed);
+    if (n == 0) continue;
     metrics::Default()
-        .GetCounter("retl_relay_reconciled_events_total", "events created for runs whose webhook never arrived")
-        .Inc(report.created.size());
+        .GetCounter("retl_relay_reconciled_events_total",
+                    "events stored for finished runs that no webhook had recorded, by whether a route fired",
+                    {{"triggered", triggered ? "true" : "false"}})
+        .Inc(n);
   }
   if (triggers > 0 && on_triggers_) on_triggers_();
   return report;
@@ -122,12 +134,14 @@ Status Reconciler::ReconcileScope(const Scope& scope, PassReport& report) {
     return Status::Ok();
   }
   const TimePoint cutoff = std::max(*mark, now - config_.dbt_cloud.lookback);
+  const TimePoint settled = now - config_.dbt_cloud.grace;  // finished before this: webhook overdue
   std::vector<dbtcloud::Run> window;
   bool done = false;
   for (int page = 0; page < kMaxPages && !done; ++page) {
     dbtcloud::RunsQuery q;
     if (scope.kind == "job") q.job_id = scope.id;
     if (scope.kind == "project") q.project_id = scope.id;
+    q.environment_id = scope.environment_id;
     if (scope.kind == "environment") q.environment_id = scope.id;
     q.limit = kPageSize;
     q.offset = page * kPageSize;
@@ -144,7 +158,7 @@ Status Reconciler::ReconcileScope(const Scope& scope, PassReport& report) {
         done = true;
         break;
       }
-      if (Finished(run.status)) window.push_back(std::move(run));
+      if (Finished(run.status) && *run.finished <= settled) window.push_back(std::move(run));
     }
     if (!done && page + 1 == kMaxPages) report.truncated.push_back(scope.key);
   }
@@ -191,10 +205,14 @@ Status Reconciler::Store(const dbtcloud::Run& run, PassReport& report) {
     return Status::Ok();
   }
   report.created.push_back({run.id, run.job_id, run.status, ev->event_id, r->created()});
-  log::Warn("reconcile: stored a run whose webhook never arrived",
-            {{"event_id", ev->event_id}, {"job_id", std::to_string(run.job_id)}, {"run_id", std::to_string(run.id)},
-             {"run_status_code", std::to_string(run.status)}, {"finished_at", run.finished_at},
-             {"triggers", std::to_string(r->created())}});
+  // Warn only when it matters: a route fired, so a sync would have been missed. A run no route
+  // wants (an error when routes fire on success, say) is recorded quietly.
+  (r->created() > 0 ? log::Warn : log::Info)(
+      r->created() > 0 ? "reconcile: stored a run whose webhook never arrived; its syncs start now"
+                       : "reconcile: recorded a finished run no webhook reported (no route fired)",
+      {{"event_id", ev->event_id}, {"job_id", std::to_string(run.job_id)}, {"run_id", std::to_string(run.id)},
+       {"run_status_code", std::to_string(run.status)}, {"finished_at", run.finished_at},
+       {"triggers", std::to_string(r->created())}});
   return Status::Ok();
 }
 

@@ -10,15 +10,21 @@
 //
 // Watermark: the first pass over a scope stores "now" as its watermark and triggers nothing
 // that finished before it, so turning reconciliation on (or adding a route) never starts a
-// burst of syncs for old runs. After that a run counts when it finished after the watermark and
-// within `lookback` of now. Watermarks are in the store, shared by every instance.
+// burst of syncs for old runs. After that a run counts when it finished after the watermark,
+// within `lookback` of now, and at least `grace` ago (an on-time webhook may arrive a while
+// after finished_at). Watermarks are in the store, shared by every instance. Each pass reads
+// the whole window again (the store says which runs are known): at most kMaxPages pages per
+// scope, so runs beyond the newest 2,000 in the window are not reconciled (logged).
 //
-// Scopes: each job id a route names; for a route without job ids, each project id, else each
-// environment id, else the whole account. A route whose account_ids exclude the configured
-// account is skipped. Blocking (HTTP and store); run it on a worker thread.
+// Scopes: each job id a route names; for a route without job ids, each project id (with each
+// of its environment ids, when it names both), else each environment id, else the whole
+// account. A route whose account_ids exclude the configured account is skipped. A pass stops
+// at the first error: every scope meets the same host and token. Blocking (HTTP and store);
+// run it on a worker thread.
 
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -33,7 +39,8 @@ namespace relay::reconcile {
 struct Scope {
   std::string kind;  // "job", "project", "environment" or "account"
   int64_t id = 0;    // the job, project or environment id; the account's for "account"
-  std::string key;   // the watermark's name, "{account}/{kind}/{id}"
+  std::optional<int64_t> environment_id;  // with kind "project": and this environment
+  std::string key;   // the watermark's name, "{account}/{kind}/{id}[/environment/{id}]"
 };
 std::vector<Scope> ScopesFor(const config::Config& config);
 
@@ -52,8 +59,9 @@ struct PassReport {
   int runs_listed = 0;
   int in_window = 0;  // finished runs after the watermark and within lookback
   int known = 0;      // of those, already recorded by an event
+  int missed = 0;     // of the created events, those that started syncs (a route fired)
   std::vector<Reconciled> created;
-  std::vector<std::string> truncated;  // scopes with more runs in the window than a pass reads
+  std::vector<std::string> truncated;  // scopes with more runs in the window than a pass reads (kMaxPages)
   Status status;  // the first error (the other scopes are still done)
 };
 

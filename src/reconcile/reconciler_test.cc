@@ -107,6 +107,7 @@ class ReconcilerTest : public ::testing::Test {
     cfg_.dbt_cloud.account_id = "1";
     cfg_.dbt_cloud.token = "t";
     cfg_.dbt_cloud.lookback = hours(24);
+    cfg_.dbt_cloud.grace = Duration(0);  // GraceLeavesFreshRunsToTheirWebhook tests it
     cfg_.routes = {JobRoute("orders", {123}, "conn_a")};
     store_ = std::move(store::OpenStore("sqlite://" + dir_.File("relay.db"))).value();
   }
@@ -213,6 +214,33 @@ TEST_F(ReconcilerTest, RunsBeyondTheLookbackAreLeftAndPagingGoesPastTheFirstPage
   EXPECT_EQ(Triggers(), 250);
 }
 
+// An on-time webhook may arrive a while after finished_at: a fresh run is left to it.
+TEST_F(ReconcilerTest, GraceLeavesFreshRunsToTheirWebhook) {
+  cfg_.dbt_cloud.grace = minutes(2);
+  Reconciler r = Make();
+  r.RunPass();
+  clock_.Advance(minutes(5));
+  const int64_t run = api_.Finish(123, 10, minutes(1));
+  EXPECT_TRUE(r.RunPass().created.empty());
+  clock_.Advance(minutes(1) + seconds(1));
+  PassReport p = r.RunPass();
+  ASSERT_EQ(p.created.size(), 1u);
+  EXPECT_EQ(p.created[0].run_id, run);
+  EXPECT_EQ(p.missed, 1);
+}
+
+// A pass stops at its first error: every scope meets the same host and token.
+TEST_F(ReconcilerTest, APassStopsAtTheFirstError) {
+  cfg_.routes = {JobRoute("a", {1, 2, 3}, "c")};
+  Reconciler r = Make();
+  r.RunPass();
+  clock_.Advance(minutes(5));
+  api_.Fail(UnavailableError("503"), 1);
+  PassReport p = r.RunPass();
+  EXPECT_EQ(p.status.code(), StatusCode::kUnavailable);
+  EXPECT_EQ(api_.list_calls, 1);
+}
+
 TEST_F(ReconcilerTest, ScopesFollowTheRoutes) {
   config::Route by_project;
   by_project.name = "p";
@@ -223,10 +251,16 @@ TEST_F(ReconcilerTest, ScopesFollowTheRoutes) {
   anything.connections = {"c"};
   config::Route elsewhere = JobRoute("other-account", {77}, "c");
   elsewhere.account_ids = {2};
-  cfg_.routes = {JobRoute("a", {123, 124}, "c"), JobRoute("b", {123}, "d"), by_project, anything, elsewhere};
+  config::Route project_env;
+  project_env.name = "pe";
+  project_env.project_ids = {8};
+  project_env.environment_ids = {9};
+  project_env.connections = {"c"};
+  cfg_.routes = {JobRoute("a", {123, 124}, "c"), JobRoute("b", {123}, "d"), by_project, anything, elsewhere, project_env};
   std::vector<std::string> keys;
   for (const Scope& s : ScopesFor(cfg_)) keys.push_back(s.key);
-  EXPECT_EQ(keys, (std::vector<std::string>{"1/job/123", "1/job/124", "1/project/5", "1/project/6", "1/account/1"}));
+  EXPECT_EQ(keys, (std::vector<std::string>{"1/job/123", "1/job/124", "1/project/5", "1/project/6", "1/account/1",
+                                            "1/project/8/environment/9"}));
 }
 
 TEST_F(ReconcilerTest, ErrorsAreReportedAndBackOff) {
@@ -337,6 +371,43 @@ TEST_F(VerifierTest, AnIncompleteRunIsAskedAgainThenTheWebhookIsTrusted) {
   api_.Set(run, 10);
   EXPECT_EQ(v.RunDue().resolved, 1);
   EXPECT_EQ(State("wev_lag"), "confirmed");
+  EXPECT_EQ(Triggers(), 1);
+}
+
+TEST_F(VerifierTest, ARunStillGoingAfterTheWindowIsRejected) {
+  const int64_t run = api_.Finish(123, 3);
+  Receive("wev_early", run, 20, "job.run.errored");  // the API never catches up
+  Verifier v = MakeVerifier();
+  for (int i = 0; i < 12 && State("wev_early") == "pending"; ++i) {
+    v.RunDue();
+    clock_.Advance(seconds(30));
+  }
+  EXPECT_EQ(State("wev_early"), "rejected");
+  EXPECT_NE((*store_->GetEvent("wev_early"))->verify_note.find("not complete"), std::string::npos);
+}
+
+// A 404 for the account itself (wrong account id or access URL) is no answer, not an unknown run.
+TEST_F(VerifierTest, A404ForTheWholeAccountIsNotARejection) {
+  const int64_t run = api_.Finish(123, 10);
+  Receive("wev_misconfigured", run, 10);
+  api_.Fail(NotFoundError("run"), 1);      // Retrieve Run
+  api_.Fail(NotFoundError("account"), 1);  // the runs list probe
+  Verifier v = MakeVerifier();
+  Verifier::Report r = v.RunDue();
+  EXPECT_EQ(r.postponed, 1);
+  EXPECT_EQ(r.api_problem.code(), StatusCode::kNotFound);
+  EXPECT_EQ(State("wev_misconfigured"), "pending");
+  clock_.Advance(minutes(1));
+  EXPECT_EQ(v.RunDue().resolved, 1);  // the API answers again
+  EXPECT_EQ(State("wev_misconfigured"), "confirmed");
+}
+
+TEST_F(VerifierTest, PendingEventsAreReleasedWhenVerificationIsTurnedOff) {
+  const int64_t run = api_.Finish(123, 10);
+  Receive("wev_left", run, 10);
+  cfg_.dbt_cloud.verify_runs = false;
+  ASSERT_TRUE(ReleasePendingVerifications(cfg_, *store_, clock_).ok());
+  EXPECT_EQ(State("wev_left"), "unverified");
   EXPECT_EQ(Triggers(), 1);
 }
 

@@ -1,6 +1,7 @@
 #include "reconcile/verifier.h"
 
 #include <algorithm>
+#include <optional>
 
 #include "common/log.h"
 #include "common/metrics.h"
@@ -33,30 +34,54 @@ Verifier::Report Verifier::RunDue() {
     report.status = due.status();
     return report;
   }
+  // Whether the configured account answers at all, asked once per batch before a 404 is
+  // trusted: with a wrong account id or access URL every run would be "unknown".
+  std::optional<Status> account;
   bool woke = false;
   for (const store::PendingVerification& p : *due) {
     const TimePoint now = clock_.Now();
     StatusOr<dbt::RunEvent> ev = dbt::ParseRunWebhook(p.raw_body);
     std::string state, note;
     std::vector<store::NewTrigger> triggers;
+    int status = 0;
     if (!ev.ok()) {
       state = store::kVerifyRejected;  // cannot happen: the webhook handler parsed it
       note = "stored body no longer parses: " + ev.status().message();
     } else {
+      status = ev->run_status_code;
       StatusOr<dbtcloud::Run> run = api_.GetRun(ev->run_id.value);
+      if (!run.ok() && run.status().code() == StatusCode::kNotFound) {
+        if (!account) {
+          dbtcloud::RunsQuery probe;
+          probe.limit = 1;
+          StatusOr<std::vector<dbtcloud::Run>> listed = api_.ListRuns(probe);
+          account = listed.ok() ? Status::Ok() : listed.status();
+        }
+        if (!account->ok()) run = *account;  // not the run: the account, token or URL is wrong
+      }
+      const bool unknown_run = !run.ok() && run.status().code() == StatusCode::kNotFound && account && account->ok();
       const bool window_over = now - p.received_at >= config_.dbt_cloud.verify_window;
       if (run.ok() && run->is_complete) {
-        const int claimed = ev->run_status_code;
+        status = run->status;
+        state = run->status == ev->run_status_code ? store::kVerifyConfirmed : store::kVerifyCorrected;
+        note = "dbt Cloud: run " + ev->run_id.text + " " +
+               (run->status_humanized.empty() ? "" : run->status_humanized + " ") + "(status " +
+               std::to_string(run->status) + ")";
+        if (state == store::kVerifyCorrected) {
+          note += "; the webhook said " + std::to_string(ev->run_status_code) + ", the API's status was used";
+        }
         ev->run_status_code = run->status;
-        state = run->status == claimed ? store::kVerifyConfirmed : store::kVerifyCorrected;
-        note = "dbt Cloud: run " + ev->run_id.text + " " + (run->status_humanized.empty() ? "" : run->status_humanized + " ") +
-               "(status " + std::to_string(run->status) + ")";
-        if (run->status != claimed) note += "; the webhook said " + std::to_string(claimed) + ", the API's status was used";
         triggers = routing::TriggersFor(config_.routes, *ev);
-      } else if (!run.ok() && run.status().code() == StatusCode::kNotFound) {
+      } else if (unknown_run) {
         state = store::kVerifyRejected;
-        note = "dbt Cloud does not know run " + ev->run_id.text + " (404): no trigger. A test delivery, another "
-               "account, or dbt_cloud.api_base is not the account's access URL";
+        note = "dbt Cloud does not know run " + ev->run_id.text + " (404) while the account answers: no trigger. "
+               "A test delivery, or a run of another account";
+      } else if (run.ok() && window_over) {
+        // The API answers, and still shows the run going on: the payload's "finished" is
+        // contradicted, whatever it says.
+        state = store::kVerifyRejected;
+        note = "dbt Cloud still shows run " + ev->run_id.text + " not complete (status " + std::to_string(run->status) +
+               ") after verify_window: no trigger";
       } else if (!window_over) {
         const bool incomplete = run.ok();
         note = incomplete ? "dbt Cloud shows run " + ev->run_id.text + " not complete yet (status " +
@@ -71,16 +96,20 @@ Verifier::Report Verifier::RunDue() {
           return report;
         }
         ++report.postponed;
+        if (!run.ok()) {
+          report.api_problem = run.status();
+          break;  // the rest of the batch would meet the same outage: it stays due
+        }
         continue;
       } else {
         state = store::kVerifyUnverified;
-        note = (run.ok() ? "dbt Cloud still showed the run not complete"
-                         : "dbt Cloud did not answer (" + run.status().message() + ")") +
-               std::string(" within verify_window: acted on the signed webhook as it was");
+        note = "dbt Cloud did not answer within verify_window (" + run.status().message() +
+               "): acted on the signed webhook as it was";
+        report.api_problem = run.status();
         triggers = routing::TriggersFor(config_.routes, *ev);
       }
     }
-    StatusOr<store::AppendResult> r = runs_.ResolveVerification(p.event_id, state, note, triggers, now);
+    StatusOr<store::AppendResult> r = runs_.ResolveVerification(p.event_id, state, note, status, triggers, now);
     if (!r.ok()) {
       report.status = r.status();
       return report;
@@ -95,6 +124,26 @@ Verifier::Report Verifier::RunDue() {
   }
   if (woke && on_triggers_) on_triggers_();
   return report;
+}
+
+Status ReleasePendingVerifications(const config::Config& config, store::RunStore& runs, Clock& clock) {
+  for (;;) {
+    StatusOr<std::vector<store::PendingVerification>> due =
+        runs.DueVerifications(clock.Now() + std::chrono::hours(24 * 365), Verifier::kBatch);
+    if (!due.ok()) return due.status();
+    if (due->empty()) return Status::Ok();
+    for (const store::PendingVerification& p : *due) {
+      StatusOr<dbt::RunEvent> ev = dbt::ParseRunWebhook(p.raw_body);
+      std::vector<store::NewTrigger> triggers;
+      if (ev.ok()) triggers = routing::TriggersFor(config.routes, *ev);
+      StatusOr<store::AppendResult> r = runs.ResolveVerification(
+          p.event_id, store::kVerifyUnverified, "verify_runs was turned off before dbt Cloud confirmed the run: acted on "
+          "the signed webhook as it was", ev.ok() ? ev->run_status_code : 0, triggers, clock.Now());
+      if (!r.ok()) return r.status();
+      log::Warn("webhook run not verified: verify_runs is off",
+                {{"event_id", p.event_id}, {"triggers", std::to_string(r->created())}});
+    }
+  }
 }
 
 }  // namespace relay::reconcile

@@ -70,24 +70,28 @@ std::string Watcher::FixFor(const Status& status, const config::DbtCloudConfig& 
 
 void Watcher::ReportPass(const PassReport& report) {
   if (report.status.ok()) {
-    if (!last_problem_.empty()) log::Info("reconcile: dbt Cloud answers again", {{"scopes", std::to_string(report.scopes)}});
+    if (!last_problem_.empty()) log::Info("dbt Cloud answers again", {{"scopes", std::to_string(report.scopes)}});
     last_problem_.clear();
     for (const std::string& scope : report.truncated) {
-      log::Warn("reconcile: more finished runs in the lookback window than one pass reads; the oldest wait for the "
-                "next pass",
+      log::Warn("reconcile: more than 2,000 finished runs within lookback; older ones in the window are not "
+                "reconciled (shorten dbt_cloud.lookback)",
                 {{"scope", scope}});
     }
     return;
   }
+  ReportProblem(report.status, "reconcile pass failed");
+}
+
+void Watcher::ReportProblem(const Status& status, const char* what) {
   // One log line per distinct failure (code and text); a storm of the same one stays quiet.
-  const std::string problem = std::string(StatusCodeName(report.status.code())) + ": " + report.status.message();
+  const std::string problem = std::string(StatusCodeName(status.code())) + ": " + status.message();
   if (problem == last_problem_) return;
   last_problem_ = problem;
-  const std::string fix = FixFor(report.status, config_.dbt_cloud);
+  const std::string fix = FixFor(status, config_.dbt_cloud);
   if (fix.empty()) {
-    log::Warn("reconcile pass failed; backing off", {{"error", report.status.ToString()}});
+    log::Warn(std::string(what) + "; backing off", {{"error", status.ToString()}});
   } else {
-    log::Error("reconcile pass failed", {{"error", report.status.ToString()}, {"fix", fix}});
+    log::Error(what, {{"error", status.ToString()}, {"fix", fix}});
   }
 }
 
@@ -116,6 +120,7 @@ void Watcher::Loop() {
       for (;;) {  // until nothing is due (a burst is verified in batches)
         Verifier::Report r = verifier_.RunDue();
         if (!r.status.ok()) log::Warn("verify: store error; trying again shortly", {{"error", r.status.ToString()}});
+        if (!r.api_problem.ok()) ReportProblem(r.api_problem, "verify: dbt Cloud did not confirm runs");
         if (!r.status.ok() || r.resolved + r.postponed < Verifier::kBatch) break;
       }
     }

@@ -5,8 +5,9 @@
 //
 // Failures back off: after a pass that failed with a retryable error (429, 5xx, timeouts), the
 // next comes after 15 s, doubling up to the interval, and never before dbt Cloud's Retry-After.
-// A refusal (401, 403, 404) waits a whole interval. Each distinct failure is logged once, as
-// an error with its fix; the recovery is logged too.
+// A refusal (401, 403, 404) waits a whole interval. Each distinct failure, of a pass or of a
+// verification, is logged once: a refusal as an error with its fix, a passing problem as a
+// warning; the recovery is logged too.
 
 #include <functional>
 #include <thread>
@@ -42,6 +43,7 @@ class Watcher {
  private:
   void Loop();
   void ReportPass(const PassReport& report);
+  void ReportProblem(const Status& status, const char* what);
 
   const config::Config& config_;
   Clock& clock_;

@@ -137,12 +137,10 @@ const std::vector<std::string>& Migrations() {
       $fn$;
       )sql",
       // 4: reconciliation and run verification (SQLite's 6), and retl_relay_append with the
-      // event's source, outcome and verification. Without a conflict target, the event insert
+      // event's source, outcome and verification (an overload; the old signature now calls it). Without a conflict target, the event insert
       // skips a duplicate eventId and a run outcome already recorded alike; the function tells
       // them apart: NULL for the first, {-1} for the second.
       SchemaRunsMigration() + R"sql(
-      DROP FUNCTION retl_relay_append(TEXT, TEXT, BIGINT, BIGINT, BIGINT, INTEGER, BIGINT, TEXT, TEXT[], TEXT[], TEXT[],
-                                      TEXT[], TEXT[]);
       CREATE FUNCTION retl_relay_append(p_event_id TEXT, p_event_type TEXT, p_account_id BIGINT, p_job_id BIGINT,
                                         p_run_id BIGINT, p_code INTEGER, p_at BIGINT, p_raw TEXT, p_routes TEXT[],
                                         p_connections TEXT[], p_types TEXT[], p_policies TEXT[], p_keys TEXT[],
@@ -179,6 +177,17 @@ const std::vector<std::string>& Migrations() {
         END LOOP;
         RETURN ids;
       END
+      $fn$;
+      -- The previous signature, for instances of the previous build still running during a
+      -- rolling upgrade: their events record no outcome and are never verified.
+      CREATE OR REPLACE FUNCTION retl_relay_append(p_event_id TEXT, p_event_type TEXT, p_account_id BIGINT,
+                                                   p_job_id BIGINT, p_run_id BIGINT, p_code INTEGER, p_at BIGINT,
+                                                   p_raw TEXT, p_routes TEXT[], p_connections TEXT[], p_types TEXT[],
+                                                   p_policies TEXT[], p_keys TEXT[])
+      RETURNS BIGINT[] LANGUAGE sql AS $fn$
+        SELECT CASE WHEN r = ARRAY[-1]::BIGINT[] THEN NULL ELSE r END FROM (
+          SELECT retl_relay_append(p_event_id, p_event_type, p_account_id, p_job_id, p_run_id, p_code, p_at, p_raw,
+                                   p_routes, p_connections, p_types, p_policies, p_keys, 'webhook', NULL, NULL) AS r) x
       $fn$;
       )sql",
   };
@@ -746,14 +755,16 @@ class PostgresStore : public Store {
   }
 
   StatusOr<AppendResult> ResolveVerification(const std::string& event_id, std::string_view state, const std::string& note,
-                                             const std::vector<NewTrigger>& triggers, TimePoint now) override {
+                                             int run_status_code, const std::vector<NewTrigger>& triggers,
+                                             TimePoint now) override {
     AppendResult out;
     Status s = exec_.RunSync([&](PgConn& db) -> Status {
       out = AppendResult{};
       const int64_t now_ms = ToUnixMillis(now);
       // The row lock taken here makes a second instance resolving the same event wait, then
       // find it no longer pending.
-      RELAY_PG_TRY(upd, db.Exec(PgSql(sql::kResolveVerificationSql), {P(event_id), P(std::string(state)), P(note)}));
+      RELAY_PG_TRY(upd, db.Exec(PgSql(sql::kResolveVerificationSql),
+                                {P(event_id), P(std::string(state)), P(note), P(int64_t{run_status_code})}));
       if (upd->affected() == 0) {
         out.duplicate = true;
         return Status::Ok();

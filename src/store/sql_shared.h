@@ -118,9 +118,12 @@ inline constexpr const char* kPostponeVerificationSql =
     "UPDATE events SET verify_next_at = ?2, verify_note = ?3, verify_attempts = verify_attempts + 1 "
     "WHERE event_id = ?1 AND verify_state = 'pending'";
 
-// Ends the verification of event ?1 (state ?2, note ?3) if it is still pending.
+// Ends the verification of event ?1 (state ?2, note ?3) if it is still pending, and records the
+// run's verified status ?4 as the event's, unless another event records that outcome already.
 inline constexpr const char* kResolveVerificationSql =
-    "UPDATE events SET verify_state = ?2, verify_note = ?3 WHERE event_id = ?1 AND verify_state = 'pending'";
+    "UPDATE events SET verify_state = ?2, verify_note = ?3, run_status_code = CASE WHEN run_status_code = ?4 "
+    "OR EXISTS (SELECT 1 FROM events o WHERE o.run_once = 1 AND o.run_id = events.run_id AND o.run_status_code = ?4) "
+    "THEN run_status_code ELSE ?4 END WHERE event_id = ?1 AND verify_state = 'pending'";
 
 // A reconciliation scope's watermark, stored (?2) on first sight; then read with kWatermarkSql.
 inline constexpr const char* kInsertWatermarkSql =

@@ -625,12 +625,13 @@ class SqliteStore : public Store {
   }
 
   StatusOr<AppendResult> ResolveVerification(const std::string& event_id, std::string_view state, const std::string& note,
-                                             const std::vector<NewTrigger>& triggers, TimePoint now) override {
+                                             int run_status_code, const std::vector<NewTrigger>& triggers,
+                                             TimePoint now) override {
     AppendResult out;
     Status s = RunSync([&](Db& db) -> Status {
       out = AppendResult{};
       Query q = db.Prepare(sql::kResolveVerificationSql);
-      q.Bind(1, event_id).Bind(2, std::string(state)).Bind(3, note).Step();
+      q.Bind(1, event_id).Bind(2, std::string(state)).Bind(3, note).Bind(4, int64_t{run_status_code}).Step();
       if (!q.status().ok()) return q.status();
       if (db.Changes() == 0) {
         out.duplicate = true;

@@ -387,13 +387,14 @@ class RunStore {
   virtual StatusOr<std::vector<RunOutcome>> KnownRuns(const std::vector<RunOutcome>& runs) = 0;
   // Events pending verification whose next try is due at `now`, oldest first.
   virtual StatusOr<std::vector<PendingVerification>> DueVerifications(TimePoint now, int limit) = 0;
-  // Ends a pending verification in one transaction: sets the event's state and note and adds
-  // `triggers` (each takes its connection's next seq; a dedupe key seen before makes id 0, as
-  // in Append). When the event is not pending any more (another instance resolved it), nothing
-  // changes and the result is `duplicate`.
+  // Ends a pending verification in one transaction: sets the event's state and note, records
+  // `run_status_code` (the verified one) as its status unless another event records that outcome
+  // already, and adds `triggers` (each takes its connection's next seq; a dedupe key seen before
+  // makes id 0, as in Append). When the event is not pending any more (another instance resolved
+  // it), nothing changes and the result is `duplicate`.
   virtual StatusOr<AppendResult> ResolveVerification(const std::string& event_id, std::string_view state,
-                                                     const std::string& note, const std::vector<NewTrigger>& triggers,
-                                                     TimePoint now) = 0;
+                                                     const std::string& note, int run_status_code,
+                                                     const std::vector<NewTrigger>& triggers, TimePoint now) = 0;
   // Tries again at `next`; the note says why (shown while the event is pending).
   virtual Status PostponeVerification(const std::string& event_id, TimePoint next, const std::string& note) = 0;
 };

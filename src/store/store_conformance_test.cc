@@ -978,12 +978,12 @@ TEST_P(StoreTest, AVerificationIsResolvedOnceWithItsTriggers) {
   EXPECT_EQ(due->at(0).attempts, 1);
   EXPECT_EQ((*store->GetEvent("wev_v"))->verify_note, "not complete yet");
 
-  auto done = store->ResolveVerification("wev_v", kVerifyConfirmed, "dbt Cloud: Success",
+  auto done = store->ResolveVerification("wev_v", kVerifyConfirmed, "dbt Cloud: Success", 10,
                                          {Trigger("c1", "k-v"), Trigger("c2", "k-v2")}, FromUnixMillis(1'031'000));
   ASSERT_TRUE(done.ok()) << done.status().ToString();
   EXPECT_FALSE(done->duplicate);
   EXPECT_EQ(done->created(), 2);
-  auto again = store->ResolveVerification("wev_v", kVerifyRejected, "late", {Trigger("c3", "k-v3")},
+  auto again = store->ResolveVerification("wev_v", kVerifyRejected, "late", 10, {Trigger("c3", "k-v3")},
                                           FromUnixMillis(1'032'000));
   ASSERT_TRUE(again.ok());
   EXPECT_TRUE(again->duplicate) << "a second instance resolving it changes nothing";
@@ -994,6 +994,21 @@ TEST_P(StoreTest, AVerificationIsResolvedOnceWithItsTriggers) {
   auto triggers = *store->EventTriggers("wev_v");
   ASSERT_EQ(triggers.size(), 2u);
   EXPECT_EQ(triggers[0].state, "pending");
+  // A corrected event records the run's real outcome, so the reconciler finds that one known;
+  // unless another event records it already.
+  NewEvent forged = Outcome("wev_forged", 12, 10);
+  forged.verify = true;
+  ASSERT_TRUE(store->Append(forged, {}).ok());
+  ASSERT_TRUE(store->ResolveVerification("wev_forged", kVerifyCorrected, "API: 20", 20, {}, FromUnixMillis(1'033'000)).ok());
+  EXPECT_EQ((*store->GetEvent("wev_forged"))->run_status_code, 20);
+  auto known = *store->KnownRuns({{12, 10}, {12, 20}});
+  EXPECT_EQ(known, (std::vector<RunStore::RunOutcome>{{12, 20}}));
+  NewEvent other = Outcome("wev_other", 13, 10);
+  other.verify = true;
+  ASSERT_TRUE(store->Append(other, {}).ok());
+  ASSERT_FALSE(store->Append(Outcome("wev_13e", 13, 20), {})->duplicate);
+  ASSERT_TRUE(store->ResolveVerification("wev_other", kVerifyCorrected, "API: 20", 20, {}, FromUnixMillis(1'034'000)).ok());
+  EXPECT_EQ((*store->GetEvent("wev_other"))->run_status_code, 10) << "wev_13e records (13, 20) already";
   // They are ordinary triggers: the dispatcher claims their connection.
   auto claim = store->ClaimConnection("w", FromUnixMillis(1'040'000), std::chrono::seconds(30));
   ASSERT_TRUE(claim.ok() && claim->has_value());

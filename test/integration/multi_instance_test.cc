@@ -204,7 +204,7 @@ TEST_F(MultiInstanceTest, TwoInstancesReconcileEachMissedRunOnce) {
   {
     std::ofstream out(dir_.File("relay.toml"), std::ios::app);
     out << "[dbt_cloud]\napi_base = \"http://127.0.0.1:" << dbt_port
-        << "\"\naccount_id = \"1\"\ntoken = \"dbt-token\"\nreconcile_interval = \"1s\"\n";
+        << "\"\naccount_id = \"1\"\ntoken = \"dbt-token\"\nreconcile_interval = \"1s\"\ngrace = \"0s\"\n";
   }
   StartRelay(0);
   StartRelay(1);

@@ -843,7 +843,7 @@ class ReconcileTest : public RelayIntegrationTest {
     dbt_port_ = testing::WaitForPortFile(dir_.File("dbt.port"));
     ASSERT_GT(dbt_port_, 0) << "fake dbt cloud did not start";
     extra_config_ = "[dbt_cloud]\napi_base = \"http://127.0.0.1:" + std::to_string(dbt_port_) +
-                    "\"\naccount_id = \"1\"\nreconcile_interval = \"1s\"\n" + dbt_cloud_extra_;
+                    "\"\naccount_id = \"1\"\nreconcile_interval = \"1s\"\ngrace = \"0s\"\n" + dbt_cloud_extra_;
     RelayIntegrationTest::SetUp();
     // The first pass sets the watermark: runs finished after it count.
     ASSERT_TRUE(Eventually([&] { return LogCount("watermark set") >= 1; })) << testing::ReadFileBytes(dir_.File("relay.log"));
@@ -893,6 +893,11 @@ TEST_F(ReconcileTest, AMissedRunStartsItsSyncAndItsLateWebhookIsADuplicate) {
   EXPECT_EQ(Triggers().size(), 1u);
   auto listed = Cli({"events"});
   EXPECT_NE(listed.out.find("reconcile"), std::string::npos) << listed.out;
+  auto checked = Cli({"check-config"});
+  EXPECT_NE(checked.out.find("dbt cloud:"), std::string::npos) << checked.out;
+  for (const std::string& out : {testing::ReadFileBytes(dir_.File("relay.log")), listed.out, checked.out, checked.err}) {
+    EXPECT_EQ(out.find(kDbtToken), std::string::npos) << "the dbt Cloud token never shows";
+  }
 }
 
 TEST_F(ReconcileTest, ARunWhoseWebhookArrivedIsNeverReconciled) {
@@ -924,7 +929,7 @@ TEST_F(ReconcileTest, A429And5xxStormBacksOffIsLoggedOncePerChangeAndTheRunIsCau
       << metrics.body;
   EXPECT_NE(metrics.body.find(R"(retl_relay_dbt_cloud_requests_total{endpoint="runs_list",result="5xx"} 2)"),
             std::string::npos);
-  EXPECT_NE(metrics.body.find("retl_relay_reconciled_events_total 1"), std::string::npos);
+  EXPECT_NE(metrics.body.find(R"(retl_relay_reconciled_events_total{triggered="true"} 1)"), std::string::npos);
 }
 
 TEST_F(ReconcileTest, ReconcileOnceByHandPrintsWhatItFound) {
@@ -996,6 +1001,7 @@ TEST_F(VerifyRunsTest, AForgedButSignedSuccessStartsNothingAndARealOneStarts) {
   EXPECT_EQ(states[good], "confirmed");
   std::this_thread::sleep_for(std::chrono::milliseconds(1500));
   EXPECT_EQ(SuccessfulStarts(), 1u) << "the forged success started nothing";
+  EXPECT_FALSE(HasEvent("reconcile-" + errored + "-20")) << "the corrected event records the run's real outcome";
   // Replaying the corrected event would act on the forged status: refused.
   std::string forged_id = std::string(json::parse(forged.body).at("event_id").as_string());
   auto replay = Cli({"replay", forged_id});

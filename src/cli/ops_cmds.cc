@@ -320,6 +320,12 @@ Runner SetupPrune(CLI::App& app) {
     }
     auto ctx = Context::Open(*common);
     if (!ctx) return kExitFailure;
+    if (const config::DbtCloudConfig& cloud = ctx->config().dbt_cloud;
+        cloud.enabled() && cloud.reconcile_interval.count() > 0 && *age < cloud.lookback) {
+      std::cerr << "error: --older-than is shorter than dbt_cloud.lookback: reconciliation would store the pruned "
+                   "runs again and start their syncs a second time\n";
+      return kExitUsage;
+    }
     SystemClock clock;
     const TimePoint cutoff = clock.Now() - *age;
     // As the relay's own pruner does, in small batches with a pause between them: a running

@@ -113,6 +113,15 @@ StoredEvent ReadEvent(const Query& q) {
                      FromUnixMillis(q.Int(6)), q.Text(7), q.Text(8), q.Text(9), q.Text(10)};
 }
 
+// Columns of a store::Attempt (its start_id is not read back).
+constexpr const char* kAttemptColumns =
+    "connection_id, kind, at, latency_ms, http_status, outcome, COALESCE(sync_id,'')";
+
+Attempt ReadAttempt(const Query& q) {
+  return Attempt{q.Text(0), q.Text(1), FromUnixMillis(q.Int(2)), q.Int(3), static_cast<int>(q.Int(4)), q.Text(5),
+                 q.Text(6), 0};
+}
+
 Sync ReadSync(const Query& q) {
   return Sync{q.Text(0), q.Text(1), q.Text(2), q.Text(3), q.Text(4),  q.Text(5),
               q.Text(6), q.Int(7),  q.Int(8),  q.Int(9),  q.Int(10), q.Text(11)};
@@ -188,80 +197,38 @@ class SqliteStore : public Store {
   }
 
   StatusOr<std::vector<Sync>> ListSyncs(const std::string& connection_id, int limit) override {
-    std::vector<Sync> out;
-    Status s = RunSync([&](Db& db) {
-      Query q = db.Prepare(std::string("SELECT ") + kSyncColumns +
-                           " FROM syncs WHERE (?1 = '' OR connection_id = ?1) ORDER BY rowid LIMIT ?2");
-      q.Bind(1, connection_id).Bind(2, int64_t{limit});
-      while (q.Step()) out.push_back(ReadSync(q));
-      return q.status();
-    });
-    if (!s.ok()) return s;
-    return out;
+    return ReadAll<Sync>(std::string("SELECT ") + kSyncColumns +
+                             " FROM syncs WHERE (?1 = '' OR connection_id = ?1) ORDER BY rowid LIMIT ?2",
+                         [&](Query& q) { q.Bind(1, connection_id).Bind(2, int64_t{limit}); }, ReadSync);
   }
 
   StatusOr<std::optional<Sync>> GetSync(const std::string& connection_id, const std::string& sync_id) override {
-    std::optional<Sync> out;
-    Status s = RunSync([&](Db& db) {
-      Query q = db.Prepare(std::string("SELECT ") + kSyncColumns + " FROM syncs WHERE connection_id = ?1 AND sync_id = ?2");
-      q.Bind(1, connection_id).Bind(2, sync_id);
-      if (q.Step()) out = ReadSync(q);
-      return q.status();
-    });
-    if (!s.ok()) return s;
-    return out;
+    return ReadOne<Sync>(std::string("SELECT ") + kSyncColumns + " FROM syncs WHERE connection_id = ?1 AND sync_id = ?2",
+                         [&](Query& q) { q.Bind(1, connection_id).Bind(2, sync_id); }, ReadSync);
   }
 
   StatusOr<std::optional<Connection>> GetConnection(const std::string& connection_id) override {
-    std::optional<Connection> out;
-    Status s = RunSync([&](Db& db) {
-      Query q = db.Prepare(std::string("SELECT ") + kConnectionColumns + " FROM connections WHERE id = ?1");
-      q.Bind(1, connection_id);
-      if (q.Step()) out = ReadConnection(q);
-      return q.status();
-    });
-    if (!s.ok()) return s;
-    return out;
+    return ReadOne<Connection>(std::string("SELECT ") + kConnectionColumns + " FROM connections WHERE id = ?1",
+                               [&](Query& q) { q.Bind(1, connection_id); }, ReadConnection);
   }
 
   StatusOr<std::vector<Trigger>> ListTriggers(const std::string& state_filter, int limit) override {
-    std::vector<Trigger> out;
-    Status s = RunSync([&](Db& db) {
-      Query q = db.Prepare(state_filter.empty()
-                               ? std::string("SELECT ") + kTriggerColumns + " FROM trigger_view ORDER BY id LIMIT ?2"
-                               : std::string("SELECT ") + kTriggerColumns + " FROM trigger_view WHERE id IN (" +
-                                     sql::kTriggerIdsInStateSql + ") ORDER BY id LIMIT ?2");
-      q.Bind(1, state_filter).Bind(2, int64_t{limit});
-      while (q.Step()) out.push_back(ReadTrigger(q));
-      return q.status();
-    });
-    if (!s.ok()) return s;
-    return out;
+    return ReadAll<Trigger>(state_filter.empty()
+                                ? std::string("SELECT ") + kTriggerColumns + " FROM trigger_view ORDER BY id LIMIT ?2"
+                                : std::string("SELECT ") + kTriggerColumns + " FROM trigger_view WHERE id IN (" +
+                                      sql::kTriggerIdsInStateSql + ") ORDER BY id LIMIT ?2",
+                            [&](Query& q) { q.Bind(1, state_filter).Bind(2, int64_t{limit}); }, ReadTrigger);
   }
 
   StatusOr<std::vector<Start>> ListStarts(const std::string& connection_id, int limit) override {
-    std::vector<Start> out;
-    Status s = RunSync([&](Db& db) {
-      Query q = db.Prepare(std::string("SELECT ") + kStartColumns +
-                           " FROM starts WHERE connection_id = ?1 ORDER BY id DESC LIMIT ?2");
-      q.Bind(1, connection_id).Bind(2, int64_t{limit});
-      while (q.Step()) out.push_back(ReadStart(q));
-      return q.status();
-    });
-    if (!s.ok()) return s;
-    return out;
+    return ReadAll<Start>(std::string("SELECT ") + kStartColumns +
+                              " FROM starts WHERE connection_id = ?1 ORDER BY id DESC LIMIT ?2",
+                          [&](Query& q) { q.Bind(1, connection_id).Bind(2, int64_t{limit}); }, ReadStart);
   }
 
   StatusOr<std::optional<StoredEvent>> GetEvent(const std::string& event_id) override {
-    std::optional<StoredEvent> out;
-    Status s = RunSync([&](Db& db) {
-      Query q = db.Prepare(std::string("SELECT ") + sql::kEventColumns + " FROM events WHERE event_id = ?1");
-      q.Bind(1, event_id);
-      if (q.Step()) out = ReadEvent(q);
-      return q.status();
-    });
-    if (!s.ok()) return s;
-    return out;
+    return ReadOne<StoredEvent>(std::string("SELECT ") + sql::kEventColumns + " FROM events WHERE event_id = ?1",
+                                [&](Query& q) { q.Bind(1, event_id); }, ReadEvent);
   }
 
   StatusOr<int64_t> CountEvents() override {
@@ -276,91 +243,47 @@ class SqliteStore : public Store {
   }
 
   StatusOr<std::vector<Attempt>> ListAttempts(const std::string& connection_id, int limit) override {
-    std::vector<Attempt> out;
-    Status s = RunSync([&](Db& db) {
-      Query q = db.Prepare("SELECT connection_id, kind, at, latency_ms, http_status, outcome, sync_id FROM attempts "
-                           "WHERE (?1 = '' OR connection_id = ?1) ORDER BY id LIMIT ?2");
-      q.Bind(1, connection_id).Bind(2, int64_t{limit});
-      while (q.Step()) {
-        Attempt a;
-        a.connection_id = q.Text(0);
-        a.kind = q.Text(1);
-        a.at = FromUnixMillis(q.Int(2));
-        a.latency_ms = q.Int(3);
-        a.http_status = static_cast<int>(q.Int(4));
-        a.outcome = q.Text(5);
-        a.sync_id = q.Text(6);
-        out.push_back(std::move(a));
-      }
-      return q.status();
-    });
-    if (!s.ok()) return s;
-    return out;
+    return ReadAll<Attempt>(std::string("SELECT ") + kAttemptColumns +
+                                " FROM attempts WHERE (?1 = '' OR connection_id = ?1) ORDER BY id LIMIT ?2",
+                            [&](Query& q) { q.Bind(1, connection_id).Bind(2, int64_t{limit}); }, ReadAttempt);
   }
 
   StatusOr<std::vector<StoredEvent>> ListEvents(const EventFilter& f) override {
-    std::vector<StoredEvent> out;
-    Status s = RunSync([&](Db& db) {
-      Query q = db.Prepare(
-          std::string("SELECT ") + sql::kEventColumns + " FROM events "
-          "WHERE (?1 IS NULL OR job_id = ?1) AND (?2 IS NULL OR received_at >= ?2) AND (?4 IS NULL OR id < ?4) "
-          "ORDER BY id DESC LIMIT ?3");
-      if (f.job_id) q.Bind(1, *f.job_id);
-      else q.BindNull(1);
-      if (f.since) q.Bind(2, ToUnixMillis(*f.since));
-      else q.BindNull(2);
-      q.Bind(3, int64_t{f.limit});
-      if (f.before) q.Bind(4, *f.before);
-      else q.BindNull(4);
-      while (q.Step()) out.push_back(ReadEvent(q));
-      return q.status();
-    });
-    if (!s.ok()) return s;
-    return out;
+    return ReadAll<StoredEvent>(
+        std::string("SELECT ") + sql::kEventColumns + " FROM events "
+        "WHERE (?1 IS NULL OR job_id = ?1) AND (?2 IS NULL OR received_at >= ?2) AND (?4 IS NULL OR id < ?4) "
+        "ORDER BY id DESC LIMIT ?3",
+        [&](Query& q) {
+          if (f.job_id) q.Bind(1, *f.job_id);
+          else q.BindNull(1);
+          if (f.since) q.Bind(2, ToUnixMillis(*f.since));
+          else q.BindNull(2);
+          q.Bind(3, int64_t{f.limit});
+          if (f.before) q.Bind(4, *f.before);
+          else q.BindNull(4);
+        },
+        ReadEvent);
   }
 
   StatusOr<std::vector<Trigger>> EventTriggers(const std::string& event_id) override {
-    std::vector<Trigger> out;
-    Status s = RunSync([&](Db& db) {
-      Query q = db.Prepare(kSqliteEventTriggersSql);
-      q.Bind(1, event_id);
-      while (q.Step()) out.push_back(ReadTrigger(q));
-      return q.status();
-    });
-    if (!s.ok()) return s;
-    return out;
+    return ReadAll<Trigger>(kSqliteEventTriggersSql, [&](Query& q) { q.Bind(1, event_id); }, ReadTrigger);
   }
 
   StatusOr<std::optional<Trigger>> GetTrigger(int64_t id) override {
-    std::optional<Trigger> out;
-    Status s = RunSync([&](Db& db) {
-      Query q = db.Prepare(std::string("SELECT ") + kTriggerColumns + " FROM trigger_view WHERE id = ?1");
-      q.Bind(1, id);
-      if (q.Step()) out = ReadTrigger(q);
-      return q.status();
-    });
-    if (!s.ok()) return s;
-    return out;
+    return ReadOne<Trigger>(std::string("SELECT ") + kTriggerColumns + " FROM trigger_view WHERE id = ?1",
+                            [&](Query& q) { q.Bind(1, id); }, ReadTrigger);
   }
 
   StatusOr<std::vector<Attempt>> TriggerAttempts(const Trigger& t) override {
-    std::vector<Attempt> out;
-    Status s = RunSync([&](Db& db) {
-      Query q = db.Prepare(
-          "SELECT connection_id, kind, at, latency_ms, http_status, outcome, COALESCE(sync_id,''), COALESCE(trigger_ids,'') "
-          "FROM attempts WHERE connection_id = ?1 AND at >= ?2 AND ((?5 != 0 AND start_id = ?5) OR "
-          "(',' || trigger_ids || ',') LIKE ('%,' || ?3 || ',%') OR (?4 != '' AND sync_id = ?4)) ORDER BY id LIMIT 200");
-      q.Bind(1, t.connection_id).Bind(2, ToUnixMillis(t.created_at)).Bind(3, std::to_string(t.id)).Bind(4, t.sync_id);
-      q.Bind(5, t.start_id);
-      while (q.Step()) {
-        Attempt a{q.Text(0), q.Text(1), FromUnixMillis(q.Int(2)), q.Int(3), static_cast<int>(q.Int(4)), q.Text(5),
-                  q.Text(6), 0};
-        out.push_back(std::move(a));
-      }
-      return q.status();
-    });
-    if (!s.ok()) return s;
-    return out;
+    return ReadAll<Attempt>(
+        std::string("SELECT ") + kAttemptColumns +
+            " FROM attempts WHERE connection_id = ?1 AND at >= ?2 AND ((?5 != 0 AND start_id = ?5) OR "
+            "(',' || trigger_ids || ',') LIKE ('%,' || ?3 || ',%') OR (?4 != '' AND sync_id = ?4)) ORDER BY id LIMIT 200",
+        [&](Query& q) {
+          q.Bind(1, t.connection_id).Bind(2, ToUnixMillis(t.created_at)).Bind(3, std::to_string(t.id)).Bind(4, t.sync_id);
+          q.Bind(5, t.start_id);
+        },
+        ReadAttempt);
   }
 
   StatusOr<std::vector<ConnectionStatus>> ListConnections() override {
@@ -613,15 +536,11 @@ class SqliteStore : public Store {
   }
 
   StatusOr<std::vector<PendingVerification>> DueVerifications(TimePoint now, int limit) override {
-    std::vector<PendingVerification> out;
-    Status s = RunSync([&](Db& db) {
-      Query q = db.Prepare(sql::kDueVerificationsSql);
-      q.Bind(1, ToUnixMillis(now)).Bind(2, int64_t{limit});
-      while (q.Step()) out.push_back({q.Text(0), q.Text(1), FromUnixMillis(q.Int(2)), static_cast<int>(q.Int(3))});
-      return q.status();
-    });
-    if (!s.ok()) return s;
-    return out;
+    return ReadAll<PendingVerification>(
+        sql::kDueVerificationsSql, [&](Query& q) { q.Bind(1, ToUnixMillis(now)).Bind(2, int64_t{limit}); },
+        [](const Query& q) {
+          return PendingVerification{q.Text(0), q.Text(1), FromUnixMillis(q.Int(2)), static_cast<int>(q.Int(3))};
+        });
   }
 
   StatusOr<AppendResult> ResolveVerification(const std::string& event_id, std::string_view state, const std::string& note,
@@ -710,6 +629,29 @@ class SqliteStore : public Store {
   }
 
   Status RunSync(std::function<Status(Db&)> run) { return exec_.RunSync(std::move(run)); }
+
+  // Every row of `sql` (parameters set by `bind`), each made into a T by `read`; on the writer.
+  template <typename T, typename Bind, typename Read>
+  StatusOr<std::vector<T>> ReadAll(const std::string& sql, Bind bind, Read read) {
+    std::vector<T> out;
+    Status s = RunSync([&](Db& db) {
+      out.clear();  // a job may run again
+      Query q = db.Prepare(sql);
+      bind(q);
+      while (q.Step()) out.push_back(read(q));
+      return q.status();
+    });
+    if (!s.ok()) return s;
+    return out;
+  }
+  // The row of a query that has at most one, or nullopt.
+  template <typename T, typename Bind, typename Read>
+  StatusOr<std::optional<T>> ReadOne(const std::string& sql, Bind bind, Read read) {
+    StatusOr<std::vector<T>> rows = ReadAll<T>(sql, std::move(bind), std::move(read));
+    if (!rows.ok()) return rows.status();
+    if (rows->empty()) return std::optional<T>();
+    return std::optional<T>(std::move(rows->front()));
+  }
 
   // The connection's next seq, its counters updated (sql::kTakeSeqSql).
   static StatusOr<int64_t> TakeSeq(Db& db, const std::string& connection_id, const std::string& sync_type,

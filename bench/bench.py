@@ -18,9 +18,7 @@ Prints one JSON object per measurement and a summary table.
 """
 import argparse
 import datetime
-import hashlib
 import http.client
-import hmac
 import json
 import os
 import re
@@ -38,27 +36,12 @@ import urllib.request
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
+sys.path.insert(0, os.path.join(ROOT, "test", "support"))
+import loopback  # noqa: E402
+from loopback import free_port, wait_port  # noqa: E402
+
 SECRET = "bench-secret"
 TOKEN = "bench-token"
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
-def wait_port(port, timeout=10):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), 0.2).close()
-            return True
-        except OSError:
-            time.sleep(0.01)
-    return False
 
 
 def body(i, job="123", run_base=5_000_000):
@@ -72,7 +55,7 @@ def body(i, job="123", run_base=5_000_000):
 
 
 def sign(b):
-    return hmac.new(SECRET.encode(), b.encode(), hashlib.sha256).hexdigest()
+    return loopback.sign(b, SECRET)
 
 
 def write_bodies(path, n, offset):

@@ -23,15 +23,12 @@ Loopback only; bounded by --rounds, --webhooks and --settle-timeout.
   python3 test/reliability/crash_harness.py --bin … --rounds 50 --webhooks 2000 --faults  # long
 """
 import argparse
-import hashlib
-import hmac
 import http.client
 import json
 import os
 import queue
 import random
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -39,17 +36,14 @@ import tempfile
 import threading
 import time
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
+from loopback import free_port, sign  # noqa: E402
+
 SECRET = "crash-harness-webhook-secret"
 TOKEN = "crash-harness-token"
 # job id → connections it triggers (see the config below); other jobs trigger nothing.
 ROUTES = {"1": ["conn_a", "conn_b"], "2": ["conn_b"], "3": ["conn_c"], "4": ["conn_d"]}
 CONNECTIONS = ["conn_a", "conn_b", "conn_c", "conn_d"]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def wait_port_file(path: str, timeout: float = 10.0) -> int:
@@ -181,7 +175,7 @@ class Sender:
                     event_id, body = todo.get(timeout=0.05)
                 except queue.Empty:
                     continue
-                sig = hmac.new(SECRET.encode(), body.encode(), hashlib.sha256).hexdigest()
+                sig = sign(body, SECRET)
                 status = 0
                 try:
                     if conn is None:

@@ -17,12 +17,9 @@ Bounded: about 30 s. Exit 0 when every check holds, 1 otherwise (each failure pr
 """
 
 import argparse
-import hashlib
-import hmac
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -30,28 +27,12 @@ import time
 import urllib.error
 import urllib.request
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
+from loopback import free_port, sign, wait_port  # noqa: E402
+
 SECRET = "ui-test-secret"
 RS_TOKEN = "ui-test-rudderstack-token"
 ADMIN_TOKEN = "ui-test-admin-token-0123456789"
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
-def wait_port(port, timeout=10):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), 0.2).close()
-            return True
-        except OSError:
-            time.sleep(0.05)
-    return False
 
 
 def http(method, url, body=None, headers=None):
@@ -72,7 +53,7 @@ def webhook(port, job, run):
                  "runStatus": "Success", "runStatusCode": 10, "runStatusMessage": "None",
                  "runStartedAt": "2026-01-01T00:00:00Z", "runFinishedAt": "2026-01-01T00:01:00Z"}},
         separators=(",", ":"))
-    sig = hmac.new(SECRET.encode(), b.encode(), hashlib.sha256).hexdigest()
+    sig = sign(b, SECRET)
     status, text = http("POST", "http://127.0.0.1:%d/webhooks/dbt" % port, b, {"Authorization": sig})
     if status != 200:
         raise RuntimeError("webhook answered %d: %s" % (status, text))

@@ -1,5 +1,6 @@
 #include "admin/operations.h"
 
+#include <algorithm>
 #include <boost/json.hpp>
 
 #include "common/ids.h"
@@ -61,8 +62,16 @@ Status NoClient() {
 
 }  // namespace
 
+json::object FanInRunJson(const store::FanInRun& r) {
+  return {{"job_id", std::to_string(r.job_id)}, {"run_id", std::to_string(r.run_id)}, {"event_id", r.event_id},
+          {"at", Iso(r.at)}};
+}
+
 json::object TriggerJson(const store::Trigger& t) {
+  json::array runs;
+  for (const store::FanInRun& r : t.fan_in_runs) runs.push_back(FanInRunJson(r));
   return {{"id", t.id},
+          {"fan_in_runs", runs},
           {"event_id", OrNull(t.event_id)},
           {"route", t.route},
           {"connection_id", t.connection_id},
@@ -82,8 +91,41 @@ bool Operations::IsFinalTriggerState(std::string_view state) {
   return state == store::kSucceeded || state == store::kFailed || state == store::kSkipped || state == store::kDead;
 }
 
+json::array Operations::FanInJson(const config::Config& config, const std::vector<store::FanInRun>& progress,
+                                   TimePoint now) {
+  json::array out;
+  for (const config::Route& r : config.routes) {
+    if (!r.fan_in()) continue;
+    store::FanInStep step;
+    step.route = r.name;
+    step.after_all = r.after_all;
+    step.within = r.within;
+    std::vector<store::FanInRun> mine;
+    for (const store::FanInRun& run : progress) {
+      if (run.route == r.name) mine.push_back(run);
+    }
+    const store::FanInDecision d = store::DecideFanIn(step, mine, now);
+    json::array after, have, waiting;
+    for (int64_t j : r.after_all) after.push_back(json::value(std::to_string(j)));
+    for (const store::FanInRun& run : d.counted) have.push_back(FanInRunJson(run));
+    for (int64_t j : d.waiting_for) waiting.push_back(json::value(std::to_string(j)));
+    out.push_back(json::object{{"route", r.name},
+                               {"after_all", after},
+                               {"within_s", std::chrono::duration_cast<std::chrono::seconds>(r.within).count()},
+                               {"have", have},
+                               {"waiting_for_jobs", waiting}});
+  }
+  return out;
+}
+
 StatusOr<json::value> Operations::StatusReport() {
   if (store_ == nullptr) return NoStore();
+  json::array fan_in;
+  if (std::any_of(config_.routes.begin(), config_.routes.end(), [](const config::Route& r) { return r.fan_in(); })) {
+    auto progress = store_->ListFanInProgress();
+    if (!progress.ok()) return progress.status();
+    fan_in = FanInJson(config_, *progress, clock_.Now());
+  }
   auto conns = store_->ListConnections();
   if (!conns.ok()) return conns.status();
   json::array out;
@@ -105,7 +147,7 @@ StatusOr<json::value> Operations::StatusReport() {
                                {"attempts", c.connection.attempts},
                                {"last_error", OrNull(c.connection.last_error)}});
   }
-  return json::value(json::object{{"connections", out}});
+  return json::value(json::object{{"connections", out}, {"fan_in", fan_in}});
 }
 
 StatusOr<json::value> Operations::Events(const store::EventFilter& filter) {
@@ -214,6 +256,22 @@ StatusOr<json::value> Operations::Event(const std::string& event_id) {
   }
   json::object out = EventJson(**event, true);
   out["triggers"] = trail;
+  // The fan-in routes its run counted toward, and whether it still waits in their progress.
+  json::array fan_in;
+  if (auto parsed = dbt::ParseRunWebhook((*event)->raw_body); parsed.ok() && (*event)->verify_state != store::kVerifyPending) {
+    std::vector<store::FanInStep> steps = routing::FanInFor(config_.routes, *parsed);
+    if (!steps.empty()) {
+      auto progress = store_->ListFanInProgress();
+      if (!progress.ok()) return progress.status();
+      for (const store::FanInStep& st : steps) {
+        bool waiting = false;
+        for (const store::FanInRun& r : *progress) waiting = waiting || (r.route == st.route && r.event_id == event_id);
+        fan_in.push_back(json::object{{"route", st.route}, {"state", waiting ? "counted, waiting for the other jobs"
+                                                                              : "counted; the route has fired since or the run expired"}});
+      }
+    }
+  }
+  out["fan_in"] = fan_in;
   return json::value(out);
 }
 
@@ -325,7 +383,33 @@ StatusOr<json::value> Operations::Stop(const std::string& connection_id) {
   return json::value(json::object{{"connection_id", connection_id}, {"stop", "requested"}});
 }
 
-StatusOr<json::value> Operations::Explain(const config::Config& config, std::string_view body) {
+// What each fan-in route has and still waits for, and whether this event would complete it.
+json::value Operations::ExplainFanIn(const config::Config& config, const dbt::RunEvent& ev,
+                                     const StatusOr<std::vector<store::FanInRun>>& progress, TimePoint now) {
+  if (std::none_of(config.routes.begin(), config.routes.end(), [](const config::Route& r) { return r.fan_in(); })) {
+    return json::array();
+  }
+  if (!progress.ok()) return json::value("progress unknown: " + progress.status().message());
+  json::array out = FanInJson(config, *progress, now);
+  const std::vector<store::FanInStep> steps = routing::FanInFor(config.routes, ev);
+  for (json::value& v : out) {
+    json::object& o = v.as_object();
+    o["counts_this_run"] = false;
+    o["would_fire"] = false;
+    for (const store::FanInStep& st : steps) {
+      if (st.route != o.at("route").as_string()) continue;
+      std::vector<store::FanInRun> with = *progress;
+      with.push_back({st.route, st.job_id, st.run_id, ev.event_id, now});
+      std::erase_if(with, [&](const store::FanInRun& r) { return r.route != st.route; });
+      o["counts_this_run"] = true;
+      o["would_fire"] = store::DecideFanIn(st, with).fire;
+    }
+  }
+  return out;
+}
+
+StatusOr<json::value> Operations::Explain(const config::Config& config, std::string_view body,
+                                          const StatusOr<std::vector<store::FanInRun>>& progress, TimePoint now) {
   auto ev = dbt::ParseRunWebhook(body);
   if (!ev.ok()) return ev.status();
   json::array routes;
@@ -347,7 +431,8 @@ StatusOr<json::value> Operations::Explain(const config::Config& config, std::str
                                   {"run_id", ev->run_id.text},
                                   {"run_status_code", ev->run_status_code},
                                   {"routes", routes},
-                                  {"would_trigger", would}});
+                                  {"would_trigger", would},
+                                  {"fan_in", ExplainFanIn(config, *ev, progress, now)}});
 }
 
 }  // namespace relay::admin

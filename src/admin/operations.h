@@ -7,6 +7,7 @@
 // Errors: NotFound for unknown ids, InvalidArgument for bad input, the store's or the API's
 // status otherwise. No secret ever appears in the output.
 
+#include <boost/json/array.hpp>
 #include <boost/json/value.hpp>
 #include <optional>
 #include <string>
@@ -16,6 +17,7 @@
 #include "common/mutex.h"
 #include "common/status.h"
 #include "config/config.h"
+#include "dbt/webhook.h"
 #include "rudderstack/client.h"
 #include "store/store.h"
 
@@ -54,12 +56,22 @@ class Operations {
   StatusOr<boost::json::value> Sync(const std::string& connection_id, const std::string& sync_id);
   StatusOr<boost::json::value> Stop(const std::string& connection_id);
 
-  // No side effects: which routes match a dbt payload, field by field.
-  static StatusOr<boost::json::value> Explain(const config::Config& config, std::string_view body);
+  // No side effects: which routes match a dbt payload, field by field, and for each fan-in
+  // route what it has, what it still waits for and whether this payload would fire it
+  // (`progress`: the store's ListFanInProgress, or why it could not be read).
+  static StatusOr<boost::json::value> Explain(const config::Config& config, std::string_view body,
+                                              const StatusOr<std::vector<store::FanInRun>>& progress, TimePoint now);
+  // Each fan-in route of `config`: after_all, within, the runs it has counted and the jobs it
+  // still waits for at `now`.
+  static boost::json::array FanInJson(const config::Config& config, const std::vector<store::FanInRun>& progress,
+                                      TimePoint now);
 
   static bool IsFinalTriggerState(std::string_view state);
 
  private:
+  static boost::json::value ExplainFanIn(const config::Config& config, const dbt::RunEvent& ev,
+                                         const StatusOr<std::vector<store::FanInRun>>& progress, TimePoint now);
+
   store::OperatorStore* store_;
   rudderstack::Client* client_;
   const config::Config& config_;

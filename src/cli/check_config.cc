@@ -55,7 +55,16 @@ json::object RouteJson(const config::Route& r) {
           {"account_ids", ids(r.account_ids)},
           {"connections", connections},
           {"sync_type", std::string(config::SyncTypeName(r.sync_type))},
-          {"if_running", std::string(config::IfRunningName(r.if_running))}};
+          {"if_running", std::string(config::IfRunningName(r.if_running))},
+          {"after_all", ids(r.after_all)},
+          {"within_s", std::chrono::duration_cast<std::chrono::seconds>(r.within).count()}};
+}
+
+json::object AlertJson(const config::AlertSink& a) {
+  json::array on;
+  for (const std::string& k : a.on) on.push_back(json::value(k));
+  return {{"name", a.name},   {"kind", a.kind},     {"url", config::RedactedUrl(a.url)},
+          {"signed", !a.secret.empty()}, {"on", on}, {"min_interval_s", a.min_interval.count() / 1000}};
 }
 
 // Exactly serve's validation (LoadOptions::for_serve), every problem at once; nothing is
@@ -89,6 +98,9 @@ int CheckConfig(const std::string& path, bool as_json) {
                             {"verify_runs", d.verify_runs}};
       }
       out["routes"] = routes;
+      json::array alerts;
+      for (const config::AlertSink& a : c->alerts) alerts.push_back(AlertJson(a));
+      out["alerts"] = alerts;
     }
     out["problems"] = problems;
     out["warnings"] = warnings;
@@ -118,12 +130,21 @@ int CheckConfig(const std::string& path, bool as_json) {
   }
   std::cout << "routes:\n";
   for (const config::Route& r : c->routes) {
-    std::cout << "  - " << r.name << ": on " << Outcomes(r.on_status_codes) << "; jobs " << Join(r.job_ids)
+    std::cout << "  - " << r.name << ": on " << Outcomes(r.on_status_codes) << "; "
+              << (r.fan_in() ? "after all of jobs " + Join(r.after_all) +
+                                   (r.within.count() ? " within " + std::to_string(r.within.count() / 1000) + " s" : "")
+                             : "jobs " + Join(r.job_ids))
               << "; projects " << Join(r.project_ids) << "; environments " << Join(r.environment_ids)
               << "; accounts " << Join(r.account_ids) << "\n    → ";
     for (size_t i = 0; i < r.connections.size(); ++i) std::cout << (i ? ", " : "") << r.connections[i];
     std::cout << " (" << config::SyncTypeName(r.sync_type) << ", if_running = " << config::IfRunningName(r.if_running)
               << ")\n";
+  }
+  for (const config::AlertSink& a : c->alerts) {
+    std::cout << "alert " << a.name << ": " << a.kind << " " << config::RedactedUrl(a.url)
+              << (a.secret.empty() ? "" : " (signed, secret redacted)") << "; on ";
+    for (size_t i = 0; i < a.on.size(); ++i) std::cout << (i ? ", " : "") << a.on[i];
+    std::cout << "\n";
   }
   std::cout << "ok: serve would start with this configuration\n";
   return kExitOk;

@@ -48,10 +48,14 @@ const std::vector<Command>& Commands() {
        "  retl-relay prune --config relay.toml --older-than 30d"},
       {"reconcile", "Compare dbt Cloud's runs list with the events stored; store the missed runs (one pass)",
        SetupReconcile, "  retl-relay reconcile --config relay.toml --once\n  retl-relay reconcile --config relay.toml --once --json"},
+      {"send-test-alert", "Send a test message to every [[alert]] sink and print each answer", SetupSendTestAlert,
+       "  retl-relay send-test-alert --config relay.toml"},
       {"fake-rudderstack", "Run a fake RudderStack RETL API on loopback (tests, demos)", SetupFake,
        "  RUDDERSTACK_API_TOKEN=t retl-relay fake-rudderstack --listen 127.0.0.1:9090"},
       {"fake-dbt-cloud", "Run a fake dbt Cloud Admin API (runs list, Retrieve Run) on loopback (tests, demos)",
        SetupFakeDbtCloud, "  DBT_CLOUD_API_TOKEN=t retl-relay fake-dbt-cloud --listen 127.0.0.1:9091 --account-id 1"},
+      {"fake-alert-sink", "Run a fake alert sink (records POSTs; /_fake/received, /_fake/faults) on loopback", SetupFakeAlertSink,
+       "  retl-relay fake-alert-sink --listen 127.0.0.1:9092"},
   };
   return kCommands;
 }

@@ -52,6 +52,8 @@ Runner SetupStop(CLI::App& app);
 Runner SetupExplain(CLI::App& app);
 Runner SetupPrune(CLI::App& app);
 Runner SetupReconcile(CLI::App& app);
+Runner SetupSendTestAlert(CLI::App& app);
+Runner SetupFakeAlertSink(CLI::App& app);
 Runner SetupFakeDbtCloud(CLI::App& app);
 
 // Shared option helpers.

@@ -1,5 +1,6 @@
 // Operator commands over admin::Operations: one JSON result each, shown as a table or as JSON.
 
+#include <algorithm>
 #include <boost/json.hpp>
 #include <fstream>
 #include <iostream>
@@ -29,6 +30,28 @@ Runner WithContext(std::shared_ptr<CommonOptions> common,
   };
 }
 
+// One fan-in route's progress (status, explain).
+void PrintFanIn(const json::value& f, bool explain) {
+  std::string after, waiting;
+  for (const auto& j : f.at("after_all").as_array()) after += (after.empty() ? "" : ", ") + Text(j);
+  for (const auto& j : f.at("waiting_for_jobs").as_array()) waiting += (waiting.empty() ? "" : ", ") + Text(j);
+  std::cout << "\nfan-in route " << Text(f.at("route")) << ": after all of jobs " << after;
+  if (f.at("within_s").as_int64() > 0) std::cout << " within " << Text(f.at("within_s")) << " s";
+  std::cout << "\n";
+  for (const auto& r : f.at("have").as_array()) {
+    std::cout << "  has job " << Text(r.at("job_id")) << ": run " << Text(r.at("run_id")) << " (event "
+              << Text(r.at("event_id")) << ", " << WhenText(r.at("at").as_string()) << ")\n";
+  }
+  std::cout << "  " << (waiting.empty() ? "waiting for nothing" : "waiting for jobs " + waiting) << "\n";
+  if (explain && f.as_object().contains("counts_this_run")) {
+    std::cout << "  this event: "
+              << (!f.at("counts_this_run").as_bool() ? "does not count toward it"
+                  : f.at("would_fire").as_bool()     ? "would complete the set and fire the route"
+                                                     : "would count toward it")
+              << "\n";
+  }
+}
+
 void PrintStatus(const json::value& v) {
   std::vector<std::vector<std::string>> rows;
   for (const auto& c : Arr(v, "connections")) {
@@ -38,6 +61,9 @@ void PrintStatus(const json::value& v) {
                     WhenText(c.at("next_check_at").as_string()), Text(c.at("last_error"))});
   }
   PrintTable({"CONNECTION", "PHASE", "SYNC", "PENDING", "DEAD", "LAST OUTCOME", "NEXT CHECK", "LAST ERROR"}, rows);
+  if (const auto* f = v.as_object().if_contains("fan_in")) {
+    for (const auto& route : f->as_array()) PrintFanIn(route, false);
+  }
 }
 
 void PrintEvents(const json::value& v) {
@@ -59,6 +85,10 @@ void PrintTrigger(const json::value& t) {
   if (!t.at("sync_id").is_null()) std::cout << ", sync " << Text(t.at("sync_id"));
   if (!t.at("last_error").is_null()) std::cout << ", " << Text(t.at("last_error"));
   std::cout << "\n";
+  for (const auto& r : t.at("fan_in_runs").as_array()) {
+    std::cout << "  after job " << Text(r.at("job_id")) << " run " << Text(r.at("run_id")) << " (event "
+              << Text(r.at("event_id")) << ")\n";
+  }
 }
 
 void PrintEvent(const json::value& v) {
@@ -74,8 +104,10 @@ void PrintEvent(const json::value& v) {
   if (triggers.empty()) {
     std::cout << (verification == "pending"    ? "no triggers yet (waiting for dbt Cloud to confirm the run)\n"
                   : verification == "rejected" ? "no triggers (dbt Cloud does not know the run)\n"
+                  : !Arr(v, "fan_in").empty()  ? "no triggers of its own (it counts toward a fan-in route)\n"
                                                : "no triggers (no route matched)\n");
   }
+  for (const auto& f : Arr(v, "fan_in")) std::cout << "fan-in route " << Text(f.at("route")) << ": " << Text(f.at("state")) << "\n";
   for (const auto& t : triggers) {
     std::cout << "\n";
     PrintTrigger(t);
@@ -129,6 +161,11 @@ void PrintExplain(const json::value& v) {
     std::cout << "  " << Text(w.at("connection_id")) << " (" << Text(w.at("sync_type")) << ", route "
               << Text(w.at("route")) << ")\n";
   }
+  if (v.at("fan_in").is_string()) {
+    std::cout << "\nfan-in: " << Text(v.at("fan_in")) << "\n";
+    return;
+  }
+  for (const auto& f : Arr(v, "fan_in")) PrintFanIn(f, true);
 }
 
 // Follows a trigger until it is final; exit 0 for succeeded/skipped, 1 otherwise.
@@ -375,7 +412,17 @@ Runner SetupExplain(CLI::App& app) {
       }
       body << in.rdbuf();
     }
-    return Emit(admin::Operations::Explain(*cfg, body.str()), *as_json, PrintExplain);
+    // The store only for the fan-in routes' progress: never created or migrated here.
+    StatusOr<std::vector<store::FanInRun>> progress = UnavailableError("no fan-in route");
+    if (std::any_of(cfg->routes.begin(), cfg->routes.end(), [](const config::Route& r) { return r.fan_in(); })) {
+      store::OpenOptions open;
+      open.create_if_missing = false;
+      open.migrate = false;
+      auto st = store::OpenStore(cfg->store.url, open);
+      progress = st.ok() ? (*st)->ListFanInProgress() : StatusOr<std::vector<store::FanInRun>>(st.status());
+    }
+    SystemClock clock;
+    return Emit(admin::Operations::Explain(*cfg, body.str(), progress, clock.Now()), *as_json, PrintExplain);
   };
 }
 

@@ -124,6 +124,9 @@ StatusOr<std::unique_ptr<RelayRuntime>> RelayRuntime::Create(config::Config conf
     d->Notify();
     if (w != nullptr) w->WakeVerifier();
   });
+  rt->alerter_ = std::make_unique<alerts::Alerter>(cfg, *rt->store_, *rt->store_, rt->clock_, InstanceId());
+  alerts::Alerter* alerter = rt->alerter_.get();
+  rt->webhooks_->OnSignatureRejected([alerter] { alerter->SignatureRejected(); });
   // Three pools, so that nothing slow holds up what must stay fast: admin store reads and
   // actions; direct RudderStack calls from the admin API (bounded, may hang for the request
   // timeout); and /readyz and /metrics, which a platform's probes and Prometheus depend on.
@@ -159,6 +162,7 @@ void RelayRuntime::Start() {
   dispatcher_->Start();
   pruner_->Start();
   if (watcher_) watcher_->Start();
+  alerter_->Start();
   server_->Start();
   if (admin_server_) admin_server_->Start();
 }
@@ -168,6 +172,7 @@ void RelayRuntime::Shutdown() {
   if (dispatcher_) dispatcher_->Stop();
   if (pruner_) pruner_->Stop();
   if (watcher_) watcher_->Stop();
+  if (alerter_) alerter_->Stop();
   for (auto* pool : {admin_pool_.get(), upstream_pool_.get(), health_pool_.get()}) {
     if (pool) pool->join();
   }

@@ -17,6 +17,7 @@
 #include "http/server.h"
 #include "http/webhook_handler.h"
 #include "dbtcloud/client.h"
+#include "alerts/alerter.h"
 #include "reconcile/watcher.h"
 #include "rudderstack/client.h"
 #include "store/pruner.h"
@@ -72,6 +73,7 @@ class RelayRuntime {
   std::unique_ptr<store::Pruner> pruner_;  // store.retention
   std::unique_ptr<dbtcloud::Client> dbt_cloud_;          // with [dbt_cloud] only
   std::unique_ptr<reconcile::Watcher> watcher_;         // reconciliation and verify_runs
+  std::unique_ptr<alerts::Alerter> alerter_;            // [[alert]] sinks
   std::unique_ptr<http::Server> server_;
   std::unique_ptr<http::Server> admin_server_;  // with admin.listen only
   uint16_t port_ = 0;

@@ -140,6 +140,57 @@ struct Route {
   std::vector<std::string> connections;
   SyncType sync_type = SyncType::kIncremental;
   IfRunning if_running = IfRunning::kQueue;
+  // Fan-in: the route fires once each of these jobs has had a run matching the route (its `on`
+  // outcomes and other id filters) since the route last fired, on the run that completes the
+  // set; the set then starts over. Progress is durable (store::FanInStep). Excludes job_ids.
+  std::vector<int64_t> after_all;
+  // With after_all: the latest counted run of each job must fall within this span of one
+  // another (by the time each was received); older ones no longer count. Zero: no window.
+  Duration within{0};
+  bool fan_in() const { return !after_all.empty(); }
+};
+
+// Alert kinds ([[alert]] on = [...]).
+inline constexpr std::string_view kAlertSyncFailed = "sync_failed";      // a sync we started or adopted failed
+inline constexpr std::string_view kAlertTriggerDead = "trigger_dead";    // a start was given up (its triggers dead)
+inline constexpr std::string_view kAlertSignatureFailures = "signature_failures";  // a burst of rejected deliveries
+inline constexpr std::string_view kAlertPendingTooLong = "pending_too_long";  // a connection waited too long
+inline constexpr std::string_view kAlertKinds[] = {kAlertSyncFailed, kAlertTriggerDead, kAlertSignatureFailures,
+                                                   kAlertPendingTooLong};
+
+// One [[alert]] sink (alerts/ delivers; docs/operations.md "Alerts").
+struct AlertSink {
+  std::string name;  // unique; default "<kind>-<n>" (n counts from 1 in file order)
+  std::string kind;  // "slack" (incoming webhook, {"text": …}) or "webhook" (generic JSON, signed)
+  // Where to POST. Secret for Slack (the path holds the token): shown only as scheme://host/….
+  std::string url;
+  // webhook: the HMAC-SHA256 key for X-Retl-Relay-Signature: sha256=<hex>. Secret. Optional.
+  std::string secret;
+  // Which alert kinds it receives. Default: all of kAlertKinds.
+  std::vector<std::string> on;
+  // At most one message per this: alerts raised meanwhile go out together as one summary when
+  // it has passed. Zero sends each alert on its own.
+  Duration min_interval = std::chrono::minutes(1);
+  bool Wants(std::string_view kind) const {
+    for (const std::string& k : on) {
+      if (k == kind) return true;
+    }
+    return false;
+  }
+};
+
+// [alerting]: when the relay raises the alerts that are not lifecycle outcomes.
+struct AlertingConfig {
+  // A connection whose oldest pending trigger has waited this long raises pending_too_long
+  // (once per trigger that crosses it).
+  Duration pending_too_long = std::chrono::hours(1);
+  // This many deliveries rejected for their signature within signature_window raise
+  // signature_failures (at most once per window): a rotated or mistyped secret.
+  int signature_failures = 5;
+  Duration signature_window = std::chrono::minutes(5);
+  // How often the two checks above run, and idle sinks are looked at.
+  Duration check_interval = std::chrono::seconds(15);
+  Duration request_timeout = std::chrono::seconds(10);  // one POST to a sink
 };
 
 struct Config {
@@ -154,6 +205,8 @@ struct Config {
   AdminConfig admin;
   DbtCloudConfig dbt_cloud;
   std::vector<Route> routes;
+  std::vector<AlertSink> alerts;  // [[alert]]; empty: no alert is raised or stored
+  AlertingConfig alerting;
   std::string source;  // the file it came from, or "environment" in zero-config mode
 };
 

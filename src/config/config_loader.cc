@@ -6,6 +6,7 @@
 #include <unistd.h>
 #include <toml++/toml.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
@@ -364,7 +365,7 @@ void ReadRoute(const toml::table& t, size_t index, const EnvLookup& env, Problem
   std::string prefix = "route[" + std::to_string(index) + "]";
   TableReader r(t, prefix, env, p,
                 {"name", "job_ids", "project_ids", "environment_ids", "account_ids", "on",
-                 "connections", "sync_type", "if_running"});
+                 "connections", "sync_type", "if_running", "after_all", "within"});
   Route route;
   r.String("name", &route.name);
   if (route.name.empty()) route.name = "route-" + std::to_string(index + 1);
@@ -373,6 +374,23 @@ void ReadRoute(const toml::table& t, size_t index, const EnvLookup& env, Problem
   route.project_ids = r.IdList("project_ids");
   route.environment_ids = r.IdList("environment_ids");
   route.account_ids = r.IdList("account_ids");
+  route.after_all = r.IdList("after_all");
+  if (r.Has("after_all")) {
+    std::set<int64_t> seen(route.after_all.begin(), route.after_all.end());
+    if (route.after_all.size() < 2) {
+      p.Add(prefix + ".after_all", "must list at least two job ids (one job is job_ids)");
+    } else if (seen.size() != route.after_all.size()) {
+      p.Add(prefix + ".after_all", "lists a job id twice");
+    }
+    if (r.Has("job_ids")) {
+      p.Add(prefix + ".job_ids", "cannot be used with after_all in one route: after_all names the jobs");
+    }
+  }
+  if (r.Has("within")) {
+    r.Dur("within", &route.within);
+    if (!r.Has("after_all")) p.Add(prefix + ".within", "applies only to a fan-in route (after_all)");
+    else if (route.within < std::chrono::seconds(1)) p.Add(prefix + ".within", "must be at least 1s");
+  }
   if (r.Has("on")) {
     route.on_status_codes.clear();
     for (const std::string& o : r.StringList("on", false)) {
@@ -401,6 +419,68 @@ void ReadRoute(const toml::table& t, size_t index, const EnvLookup& env, Problem
   else if (if_running == "restart") route.if_running = IfRunning::kRestart;
   else if (if_running != "queue") p.Add(prefix + ".if_running", "must be queue, skip or restart");
   routes.push_back(std::move(route));
+}
+
+void ReadAlerts(const toml::table& root, const EnvLookup& env, Problems& p, std::vector<AlertSink>& sinks) {
+  const toml::node* n = root.get("alert");
+  if (n == nullptr) return;
+  const toml::array* a = n->as_array();
+  if (a == nullptr || !a->is_array_of_tables()) return p.Add("alert", "must be an array of tables ([[alert]])");
+  std::set<std::string> names;
+  for (size_t i = 0; i < a->size(); ++i) {
+    const std::string prefix = "alert[" + std::to_string(i) + "]";
+    TableReader r(*a->get(i)->as_table(), prefix, env, p, {"name", "kind", "url", "secret", "on", "min_interval"});
+    AlertSink s;
+    r.String("kind", &s.kind);
+    r.String("name", &s.name);
+    r.String("url", &s.url);
+    r.String("secret", &s.secret);
+    r.Dur("min_interval", &s.min_interval);
+    if (s.kind != "slack" && s.kind != "webhook") {
+      p.Add(prefix + ".kind", s.kind.empty() ? "not set (slack or webhook)" : "unknown kind \"" + s.kind + "\" (slack or webhook)");
+    }
+    if (s.name.empty()) s.name = (s.kind.empty() ? "alert" : s.kind) + "-" + std::to_string(i + 1);
+    if (!names.insert(s.name).second) p.Add(prefix + ".name", "duplicate alert name \"" + s.name + "\"");
+    if (s.name.size() > 64 || s.name.find_first_of(" \t\"\\") != std::string::npos) {
+      p.Add(prefix + ".name", "must be at most 64 characters without spaces or quotes");
+    }
+    if (s.url.empty()) p.Add(prefix + ".url", "not set (the sink's https URL; ${VAR} reads it from the environment)");
+    else if (!ValidBaseUrl(s.url)) p.Add(prefix + ".url", "not an http(s) URL");
+    if (r.Has("secret") && s.secret.empty()) p.Add(prefix + ".secret", "is empty (leave it out to send unsigned)");
+    if (s.kind == "slack" && !s.secret.empty()) p.Add(prefix + ".secret", "applies only to kind = \"webhook\"");
+    if (s.min_interval.count() < 0) p.Add(prefix + ".min_interval", "must not be negative");
+    if (r.Has("on")) {
+      s.on = r.StringList("on", false);
+      if (s.on.empty()) p.Add(prefix + ".on", "is empty (leave it out for every kind)");
+      for (const std::string& k : s.on) {
+        if (std::find(std::begin(kAlertKinds), std::end(kAlertKinds), k) == std::end(kAlertKinds)) {
+          p.Add(prefix + ".on", "unknown alert \"" + k + "\" (sync_failed, trigger_dead, signature_failures, "
+                                "pending_too_long)");
+        }
+      }
+    } else {
+      s.on.assign(std::begin(kAlertKinds), std::end(kAlertKinds));
+    }
+    sinks.push_back(std::move(s));
+  }
+}
+
+void ReadAlerting(const toml::table& root, const EnvLookup& env, Problems& p, AlertingConfig& a) {
+  const toml::table* t = SubTable(root, "alerting", p);
+  if (t == nullptr) return;
+  TableReader r(*t, "alerting", env, p,
+                {"pending_too_long", "signature_failures", "signature_window", "check_interval", "request_timeout"});
+  r.Dur("pending_too_long", &a.pending_too_long);
+  int64_t failures = a.signature_failures;
+  r.Int("signature_failures", 1, 1000000, &failures);
+  a.signature_failures = static_cast<int>(failures);
+  r.Dur("signature_window", &a.signature_window);
+  r.Dur("check_interval", &a.check_interval);
+  r.Dur("request_timeout", &a.request_timeout);
+  if (a.pending_too_long < std::chrono::seconds(1)) p.Add("alerting.pending_too_long", "must be at least 1s");
+  if (a.signature_window < std::chrono::seconds(1)) p.Add("alerting.signature_window", "must be at least 1s");
+  if (a.check_interval < std::chrono::milliseconds(100)) p.Add("alerting.check_interval", "must be at least 100ms");
+  if (a.request_timeout < std::chrono::seconds(1)) p.Add("alerting.request_timeout", "must be at least 1s");
 }
 
 void ReadRoutes(const toml::table& root, const EnvLookup& env, Problems& p, std::vector<Route>& routes) {
@@ -483,6 +563,19 @@ std::vector<std::string> LiteralSecretKeys(std::string_view toml_text) {
   for (const char* key : {"rudderstack.token", "dbt.webhook_secret", "dbt.webhook_secrets", "admin.token", "dbt_cloud.token"}) {
     if (literal(root.at_path(key).node())) keys.emplace_back(key);
   }
+  if (const toml::array* alerts = root["alert"].as_array()) {
+    for (size_t i = 0; i < alerts->size(); ++i) {
+      const toml::table* t = alerts->get(i)->as_table();
+      if (t == nullptr) continue;
+      // A Slack webhook URL is its own credential.
+      const bool slack = t->get("kind") && t->get("kind")->value<std::string>() == "slack";
+      for (const char* key : {"secret", "url"}) {
+        if ((std::string_view(key) == "secret" || slack) && literal(t->get(key))) {
+          keys.push_back("alert[" + std::to_string(i) + "]." + key);
+        }
+      }
+    }
+  }
   // A PostgreSQL URL may carry a password: postgresql://user:PASSWORD@host/db.
   if (const toml::node* url = root.at_path("store.url").node(); url && url->is_string()) {
     const std::string& u = url->as_string()->get();
@@ -520,6 +613,17 @@ void FinishLoad(const LoadOptions& options, Problems& p, Config& c) {
 }
 
 }  // namespace
+
+std::string RedactedUrl(std::string_view url) {
+  const size_t scheme = url.find("://");
+  if (scheme == std::string_view::npos) return "(redacted)";
+  const size_t host_end = url.find_first_of("/?#", scheme + 3);
+  std::string_view authority = url.substr(scheme + 3, host_end == std::string_view::npos ? url.npos : host_end - scheme - 3);
+  if (const size_t at = authority.rfind('@'); at != std::string_view::npos) authority.remove_prefix(at + 1);
+  std::string out = std::string(url.substr(0, scheme + 3)) + std::string(authority);
+  if (host_end != std::string_view::npos && host_end + 1 < url.size()) out += "/…";
+  return out;
+}
 
 std::string DefaultStoreUrl(const EnvLookup& env, bool root) {
   std::string dir;
@@ -569,7 +673,8 @@ StatusOr<Config> ParseConfig(std::string_view toml_text, const EnvLookup& env, s
   Config c;
   c.source = std::string(source_name);
   for (const auto& [k, v] : root) {
-    static const std::set<std::string> kTop = {"server", "store", "dbt", "rudderstack", "dispatch", "admin", "dbt_cloud", "route"};
+    static const std::set<std::string> kTop = {"server", "store", "dbt", "rudderstack", "dispatch", "admin",
+                                                     "dbt_cloud", "route", "alert", "alerting"};
     if (!kTop.count(std::string(k.str()))) p.Add(std::string(k.str()), "unknown key");
   }
   ReadServer(root, env, p, c.server);
@@ -590,6 +695,8 @@ StatusOr<Config> ParseConfig(std::string_view toml_text, const EnvLookup& env, s
     // (A broken [[route]] has said what is wrong with it already.)
     p.Add("route", "no [[route]] configured: no webhook would ever start a sync");
   }
+  ReadAlerts(root, env, p, c.alerts);
+  ReadAlerting(root, env, p, c.alerting);
   FinishLoad(options, p, c);
   if (!p.empty()) return p.ToStatus(source_name);
   c.warnings = p.notes();

@@ -84,4 +84,8 @@ StatusOr<Duration> ParseDuration(std::string_view text);
 // The API base URL for the config: api_base if set, else the region's host.
 std::string ApiBase(const RudderstackConfig& rs);
 
+// A sink URL as it may be shown (logs, errors, check-config, the admin API): scheme://host[:port]/…
+// A Slack incoming-webhook URL is its own credential, and others may hold a token too.
+std::string RedactedUrl(std::string_view url);
+
 }  // namespace relay::config

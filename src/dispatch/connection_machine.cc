@@ -98,6 +98,26 @@ class ConnectionMachine::Run {
     if (cur_ && cur_dirty_) t.starts.push_back(*cur_);
     t.attempts = std::move(attempts_);
     attempts_.clear();
+    // A start that ended failed or dead raises an alert, committed with it (alerts/ delivers
+    // it to the sinks that want it; with none, it is only pruned with the rest of the history).
+    for (size_t i = 0; i < t.starts.size(); ++i) {
+      const store::Start& st = t.starts[i];
+      const bool failed = st.state == store::kFailed, dead = st.state == store::kDead;
+      if (!failed && !dead) continue;
+      store::NewAlert a;
+      a.kind = std::string(failed ? config::kAlertSyncFailed : config::kAlertTriggerDead);
+      a.at = t.now;
+      a.connection_id = conn_.id;
+      a.sync_id = st.sync_id;
+      a.start_id = st.id;
+      if (st.id == 0) a.start_index = static_cast<int>(i);
+      a.error = st.error;
+      a.summary = failed ? "RudderStack sync " + st.sync_id + " of connection " + conn_.id + " failed" +
+                               (st.error.empty() ? "" : ": " + st.error)
+                         : std::to_string(st.triggers) + " trigger(s) of connection " + conn_.id +
+                               " given up (dead): " + st.error;
+      t.alerts.push_back(std::move(a));
+    }
     return t;
   }
 

@@ -41,8 +41,8 @@ class FlakyKnownSyncStore : public store::Store {
   }
   StatusOr<store::AppendResult> ResolveVerification(const std::string& e, std::string_view st, const std::string& note,
                                                     int code, const std::vector<store::NewTrigger>& t,
-                                                    TimePoint now) override {
-    return inner_->ResolveVerification(e, st, note, code, t, now);
+                                                    const std::vector<store::FanInStep>& f, TimePoint now) override {
+    return inner_->ResolveVerification(e, st, note, code, t, f, now);
   }
   Status PostponeVerification(const std::string& e, TimePoint next, const std::string& note) override {
     return inner_->PostponeVerification(e, next, note);
@@ -84,6 +84,16 @@ class FlakyKnownSyncStore : public store::Store {
     return inner_->RetryDead(ids, n);
   }
   StatusOr<store::PruneCounts> Prune(TimePoint c, int b, bool d) override { return inner_->Prune(c, b, d); }
+  StatusOr<std::vector<store::FanInRun>> ListFanInProgress() override { return inner_->ListFanInProgress(); }
+  StatusOr<int> AddAlerts(const std::vector<store::NewAlert>& a) override { return inner_->AddAlerts(a); }
+  StatusOr<std::optional<store::AlertSinkState>> ClaimAlertSink(const std::string& n, const std::string& o, TimePoint t,
+                                                               Duration l) override {
+    return inner_->ClaimAlertSink(n, o, t, l);
+  }
+  StatusOr<std::vector<store::StoredAlert>> AlertsAfter(int64_t a, int l) override { return inner_->AlertsAfter(a, l); }
+  Status SaveAlertSink(const store::AlertSinkState& s, const std::string& o) override { return inner_->SaveAlertSink(s, o); }
+  StatusOr<std::vector<store::AlertSinkState>> ListAlertSinks() override { return inner_->ListAlertSinks(); }
+  StatusOr<StartRuns> RunsOfStart(const std::string& c, int64_t s, int l) override { return inner_->RunsOfStart(c, s, l); }
   Status Ping() override { return inner_->Ping(); }
   StatusOr<store::Gauges> ReadGauges() override { return inner_->ReadGauges(); }
 

@@ -85,6 +85,7 @@ WebhookHandler::Prepared WebhookHandler::Prepare(const Request& req) const {
     Status s = verifier_.Verify(body, std::string_view(auth.data(), auth.size()));
     if (!s.ok()) {
       log::Warn("webhook rejected: bad signature", {{"reason", s.message()}});
+      if (on_rejected_) on_rejected_();
       p.answer = JsonError(401, "invalid or missing signature: " + s.message());
       return p;
     }
@@ -114,6 +115,7 @@ WebhookHandler::Prepared WebhookHandler::Prepare(const Request& req) const {
     return p;
   }
   p.triggers = routing::TriggersFor(config_.routes, *ev);
+  p.event.fan_in = routing::FanInFor(config_.routes, *ev);
   return p;
 }
 
@@ -148,20 +150,48 @@ Response WebhookHandler::Finish(const store::NewEvent& event, const std::vector<
   std::string body = "{\"status\":\"accepted\",\"event_id\":\"" + id_json + "\",\"triggers\":[";
   int deduplicated = 0;
   bool first = true;
-  for (size_t i = 0; i < result->trigger_ids.size() && i < triggers.size(); ++i) {
-    if (result->trigger_ids[i] == 0) {
-      ++deduplicated;
-      continue;
+  auto add = [&](const std::vector<int64_t>& ids, const std::vector<store::NewTrigger>& made) {
+    for (size_t i = 0; i < ids.size() && i < made.size(); ++i) {
+      if (ids[i] == 0) {
+        ++deduplicated;
+        continue;
+      }
+      body += first ? "{" : ",{";
+      first = false;
+      body += "\"id\":" + std::to_string(ids[i]) + ",\"route\":\"";
+      log::AppendJsonEscaped(body, made[i].route);
+      body += "\",\"connection_id\":\"";
+      log::AppendJsonEscaped(body, made[i].connection_id);
+      body += "\",\"sync_type\":\"" + made[i].sync_type + "\"}";
     }
-    body += first ? "{" : ",{";
-    first = false;
-    body += "\"id\":" + std::to_string(result->trigger_ids[i]) + ",\"route\":\"";
-    log::AppendJsonEscaped(body, triggers[i].route);
-    body += "\",\"connection_id\":\"";
-    log::AppendJsonEscaped(body, triggers[i].connection_id);
-    body += "\",\"sync_type\":\"" + triggers[i].sync_type + "\"}";
+  };
+  add(result->trigger_ids, triggers);
+  for (size_t i = 0; i < result->fan_in.size() && i < event.fan_in.size(); ++i) {
+    add(result->fan_in[i].trigger_ids, event.fan_in[i].fire);
   }
-  body += "],\"deduplicated_triggers\":" + std::to_string(deduplicated) + "}";
+  body += "],\"deduplicated_triggers\":" + std::to_string(deduplicated);
+  if (!result->fan_in.empty()) {
+    // Each fan-in route the run counted toward: fired, or what it still waits for.
+    body += ",\"fan_in\":[";
+    for (size_t i = 0; i < result->fan_in.size(); ++i) {
+      const store::FanInResult& f = result->fan_in[i];
+      body += i ? ",{\"route\":\"" : "{\"route\":\"";
+      log::AppendJsonEscaped(body, f.route);
+      body += "\",\"fired\":" + std::string(f.fired ? "true" : "false");
+      if (!f.fired) {
+        body += ",\"waiting_for_jobs\":[";
+        for (size_t j = 0; j < f.waiting_for.size(); ++j) body += (j ? ",\"" : "\"") + std::to_string(f.waiting_for[j]) + "\"";
+        body += "]";
+      } else {
+        body += ",\"runs\":[";
+        for (size_t j = 0; j < f.runs.size(); ++j) body += (j ? ",\"" : "\"") + std::to_string(f.runs[j].run_id) + "\"";
+        body += "]";
+      }
+      body += "}";
+    }
+    body += "]";
+  }
+  body += "}";
   log::Info("webhook accepted", {{"event_id", event.event_id}, {"job_id", std::to_string(event.job_id)},
                                  {"run_id", std::to_string(event.run_id)},
                                  {"run_status_code", std::to_string(event.run_status_code)},
@@ -178,7 +208,7 @@ net::awaitable<Response> WebhookHandler::Handle(Request&& req) {
     co_return std::move(*p.answer);
   }
   // The raw body moves into the store; the answer needs only the ids.
-  store::NewEvent summary = p.event;
+  store::NewEvent summary = p.event;  // fan_in kept: the answer names the fired triggers
   summary.raw_body.clear();
   std::vector<store::NewTrigger> triggers = p.triggers;
   // Built in its own statement: GCC 12 mishandles non-trivial temporaries (here the by-value

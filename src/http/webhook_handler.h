@@ -35,6 +35,9 @@ class WebhookHandler {
   // created triggers, or stored an event for verification; it wakes the dispatcher (and the
   // verifier). All references must outlive the handler.
   WebhookHandler(const config::Config& config, store::IngestStore& store, Clock& clock, std::function<void()> on_triggers);
+  // Runs (on the HTTP thread: keep it to a counter) for each delivery rejected for its
+  // signature. Set before serving.
+  void OnSignatureRejected(std::function<void()> f) { on_rejected_ = std::move(f); }
 
   boost::asio::awaitable<Response> Handle(Request&& req);
 
@@ -58,6 +61,7 @@ class WebhookHandler {
   store::IngestStore& store_;
   Clock& clock_;
   std::function<void()> on_triggers_;
+  std::function<void()> on_rejected_;
   dbt::SignatureVerifier verifier_;
 };
 

@@ -61,7 +61,8 @@ Exchange Perform(const Request& r) {
   const bool post = std::string_view(r.method) == "POST";
   std::string auth = "Authorization: Bearer " + r.bearer;
   curl_slist* headers = nullptr;
-  headers = api->slist_append(headers, auth.c_str());
+  if (!r.bearer.empty()) headers = api->slist_append(headers, auth.c_str());
+  for (const std::string& line : r.headers) headers = api->slist_append(headers, line.c_str());
   headers = api->slist_append(headers, "Accept: application/json");
   if (post) headers = api->slist_append(headers, "Content-Type: application/json");
   api->easy_setopt(h, CURLOPT_URL, r.url.c_str());
@@ -97,7 +98,7 @@ Exchange Perform(const Request& r) {
     ex.status = 0;
     ex.curl_error = api->easy_strerror(ex.code);
   }
-  log::Debug("upstream call", {{"method", r.method}, {"url", r.url}, {"http_status", std::to_string(ex.status)}});
+  log::Debug("upstream call", {{"method", r.method}, {"url", r.log_url.empty() ? r.url : r.log_url}, {"http_status", std::to_string(ex.status)}});
   return ex;
 }
 

@@ -12,6 +12,7 @@
 #include <atomic>
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include <curl/curl.h>
 
@@ -23,7 +24,10 @@ namespace relay::httpc {
 struct Request {
   const char* method = "GET";  // "GET" or "POST"
   std::string url;
-  std::string bearer;  // the Authorization: Bearer token; never logged
+  std::string bearer;  // the Authorization: Bearer token; never logged. Empty: no Authorization
+  std::vector<std::string> headers;  // more header lines, "Name: value"
+  // Logged instead of `url` when set: a URL that is itself a credential (a Slack webhook).
+  std::string log_url;
   std::string body;    // POST only, sent as application/json
   Duration connect_timeout = std::chrono::seconds(10);
   Duration timeout = std::chrono::seconds(30);

@@ -197,6 +197,7 @@ Status Reconciler::Store(const dbtcloud::Run& run, PassReport& report) {
   e.received_at = now;
   e.source = "reconcile";
   e.records_outcome = true;
+  e.fan_in = routing::FanInFor(config_.routes, *ev);
   std::vector<store::NewTrigger> triggers = routing::TriggersFor(config_.routes, *ev);
   StatusOr<store::AppendResult> r = ingest_.Append(std::move(e), triggers);
   if (!r.ok()) return r.status();

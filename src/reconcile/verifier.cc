@@ -43,6 +43,7 @@ Verifier::Report Verifier::RunDue() {
     StatusOr<dbt::RunEvent> ev = dbt::ParseRunWebhook(p.raw_body);
     std::string state, note;
     std::vector<store::NewTrigger> triggers;
+    std::vector<store::FanInStep> fan_in;
     int status = 0;
     if (!ev.ok()) {
       state = store::kVerifyRejected;  // cannot happen: the webhook handler parsed it
@@ -72,6 +73,7 @@ Verifier::Report Verifier::RunDue() {
         }
         ev->run_status_code = run->status;
         triggers = routing::TriggersFor(config_.routes, *ev);
+        fan_in = routing::FanInFor(config_.routes, *ev);
       } else if (unknown_run) {
         state = store::kVerifyRejected;
         note = "dbt Cloud does not know run " + ev->run_id.text + " (404) while the account answers: no trigger. "
@@ -107,9 +109,10 @@ Verifier::Report Verifier::RunDue() {
                "): acted on the signed webhook as it was";
         report.api_problem = run.status();
         triggers = routing::TriggersFor(config_.routes, *ev);
+        fan_in = routing::FanInFor(config_.routes, *ev);
       }
     }
-    StatusOr<store::AppendResult> r = runs_.ResolveVerification(p.event_id, state, note, status, triggers, now);
+    StatusOr<store::AppendResult> r = runs_.ResolveVerification(p.event_id, state, note, status, triggers, fan_in, now);
     if (!r.ok()) {
       report.status = r.status();
       return report;
@@ -135,10 +138,14 @@ Status ReleasePendingVerifications(const config::Config& config, store::RunStore
     for (const store::PendingVerification& p : *due) {
       StatusOr<dbt::RunEvent> ev = dbt::ParseRunWebhook(p.raw_body);
       std::vector<store::NewTrigger> triggers;
-      if (ev.ok()) triggers = routing::TriggersFor(config.routes, *ev);
+      std::vector<store::FanInStep> fan_in;
+      if (ev.ok()) {
+        triggers = routing::TriggersFor(config.routes, *ev);
+        fan_in = routing::FanInFor(config.routes, *ev);
+      }
       StatusOr<store::AppendResult> r = runs.ResolveVerification(
           p.event_id, store::kVerifyUnverified, "verify_runs was turned off before dbt Cloud confirmed the run: acted on "
-          "the signed webhook as it was", ev.ok() ? ev->run_status_code : 0, triggers, clock.Now());
+          "the signed webhook as it was", ev.ok() ? ev->run_status_code : 0, triggers, fan_in, clock.Now());
       if (!r.ok()) return r.status();
       log::Warn("webhook run not verified: verify_runs is off",
                 {{"event_id", p.event_id}, {"triggers", std::to_string(r->created())}});

@@ -23,11 +23,22 @@ bool IdOk(const std::vector<int64_t>& allowed, const std::optional<dbt::Id>& id)
   return allowed.empty() || (id && Contains(allowed, id->value));
 }
 
-// The decision alone, with no text: what every webhook pays for.
+// The decision alone, with no text: what every webhook pays for. A fan-in route matches an
+// event of one of its after_all jobs; whether it fires is the store's to decide.
 bool Matches(const config::Route& r, const dbt::RunEvent& ev) {
   return dbt::IsTerminalEventType(ev.event_type) && Contains(r.on_status_codes, ev.run_status_code) &&
          IdOk(r.account_ids, ev.account_id) && IdOk(r.project_ids, ev.project_id) &&
-         IdOk(r.environment_ids, ev.environment_id) && IdOk(r.job_ids, ev.job_id);
+         IdOk(r.environment_ids, ev.environment_id) && IdOk(r.fan_in() ? r.after_all : r.job_ids, ev.job_id);
+}
+
+std::string DedupeKey(const std::string& route, const std::string& connection, const dbt::RunEvent& ev) {
+  return route + "|" + connection + "|" + (ev.account_id ? ev.account_id->text : "") + "|" + ev.run_id.text + "|" +
+         std::to_string(ev.run_status_code);
+}
+
+store::NewTrigger TriggerOf(const config::Route& r, const std::string& connection, const dbt::RunEvent& ev) {
+  return {r.name, connection, std::string(config::SyncTypeName(r.sync_type)),
+          std::string(config::IfRunningName(r.if_running)), DedupeKey(r.name, connection, ev)};
 }
 
 // Checks one id filter with IdOk, appending the reason.
@@ -56,8 +67,16 @@ Verdict Evaluate(const config::Route& r, const dbt::RunEvent& ev) {
   ok &= CheckId("account_id", r.account_ids, ev.account_id, &v.reasons);
   ok &= CheckId("project_id", r.project_ids, ev.project_id, &v.reasons);
   ok &= CheckId("environment_id", r.environment_ids, ev.environment_id, &v.reasons);
-  ok &= CheckId("job_id", r.job_ids, ev.job_id, &v.reasons);
+  if (r.fan_in()) {
+    const bool in_set = IdOk(r.after_all, ev.job_id);
+    v.reasons.push_back("job_id " + ev.job_id.text + (in_set ? " is one of after_all " : " not in after_all ") +
+                        ListText(r.after_all) + (in_set ? ": counts toward the fan-in" : ""));
+    ok &= in_set;
+  } else {
+    ok &= CheckId("job_id", r.job_ids, ev.job_id, &v.reasons);
+  }
   v.matched = ok;
+  v.fan_in = r.fan_in();
   return v;
 }
 
@@ -66,8 +85,24 @@ Verdict Evaluate(const config::Route& r, const dbt::RunEvent& ev) {
 std::vector<Match> MatchRoutes(const std::vector<config::Route>& routes, const dbt::RunEvent& ev) {
   std::vector<Match> out;
   for (const config::Route& r : routes) {
-    if (!Matches(r, ev)) continue;
+    if (r.fan_in() || !Matches(r, ev)) continue;
     for (const std::string& c : r.connections) out.push_back({r.name, c, r.sync_type, r.if_running});
+  }
+  return out;
+}
+
+std::vector<store::FanInStep> FanInFor(const std::vector<config::Route>& routes, const dbt::RunEvent& ev) {
+  std::vector<store::FanInStep> out;
+  for (const config::Route& r : routes) {
+    if (!r.fan_in() || !Matches(r, ev)) continue;
+    store::FanInStep step;
+    step.route = r.name;
+    step.job_id = ev.job_id.value;
+    step.run_id = ev.run_id.value;
+    step.after_all = r.after_all;
+    step.within = r.within;
+    for (const std::string& c : r.connections) step.fire.push_back(TriggerOf(r, c, ev));
+    out.push_back(std::move(step));
   }
   return out;
 }
@@ -84,11 +119,9 @@ namespace relay::routing {
 
 std::vector<store::NewTrigger> TriggersFor(const std::vector<config::Route>& routes, const dbt::RunEvent& ev) {
   std::vector<store::NewTrigger> out;
-  for (const Match& m : MatchRoutes(routes, ev)) {
-    out.push_back({m.route, m.connection_id, std::string(config::SyncTypeName(m.sync_type)),
-                   std::string(config::IfRunningName(m.if_running)),
-                   m.route + "|" + m.connection_id + "|" + (ev.account_id ? ev.account_id->text : "") + "|" +
-                       ev.run_id.text + "|" + std::to_string(ev.run_status_code)});
+  for (const config::Route& r : routes) {
+    if (r.fan_in() || !Matches(r, ev)) continue;
+    for (const std::string& c : r.connections) out.push_back(TriggerOf(r, c, ev));
   }
   return out;
 }

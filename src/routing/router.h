@@ -21,7 +21,8 @@ struct Match {
 };
 
 // One Match per (route, connection) that fires, in config order. Many-to-many: several routes
-// may name one connection and one route may name several.
+// may name one connection and one route may name several. Fan-in routes (after_all) are not
+// here: they fire through FanInFor and the store.
 std::vector<Match> MatchRoutes(const std::vector<config::Route>& routes, const dbt::RunEvent& ev);
 
 // The triggers an event makes, one per Match, each with its dedupe key: one trigger per (route,
@@ -30,10 +31,16 @@ std::vector<Match> MatchRoutes(const std::vector<config::Route>& routes, const d
 // trigger once.
 std::vector<store::NewTrigger> TriggersFor(const std::vector<config::Route>& routes, const dbt::RunEvent& ev);
 
+// One step per fan-in route the event counts toward (its job is in after_all and every other
+// filter passes): the store records the run and fires the route's triggers (dedupe keys as
+// TriggersFor's, of the run that completes the set) when it completes the set.
+std::vector<store::FanInStep> FanInFor(const std::vector<config::Route>& routes, const dbt::RunEvent& ev);
+
 // Why each route did or did not fire, for `explain` and debug logs.
 struct Verdict {
   std::string route;
   bool matched = false;
+  bool fan_in = false;  // an after_all route: matched means the run counts toward it
   std::vector<std::string> reasons;  // one line per checked field, e.g. "job_id 123 in [123, 456]"
 };
 std::vector<Verdict> ExplainRoutes(const std::vector<config::Route>& routes, const dbt::RunEvent& ev);

@@ -190,6 +190,8 @@ const std::vector<std::string>& Migrations() {
                                    p_routes, p_connections, p_types, p_policies, p_keys, 'webhook', NULL, NULL) AS r) x
       $fn$;
       )sql",
+      // 5: fan-in progress and alerts (SQLite's 7).
+      SchemaAlertsMigration(true),
   };
   return kMigrations;
 }
@@ -225,7 +227,38 @@ Trigger ReadTrigger(const PgResult& r, int i) {
   t.last_error = r.Text(i, 10);
   t.sync_id = r.Text(i, 11);
   t.start_id = r.Int(i, 12);
+  t.fan_in_runs = ParseFanInRuns(r.Text(i, 13), t.route);
   return t;
+}
+
+FanInRun ReadFanInRun(const PgResult& r, int i) {
+  return FanInRun{r.Text(i, 0), r.Int(i, 1), r.Int(i, 2), r.Text(i, 3), FromUnixMillis(r.Int(i, 4))};
+}
+
+StoredAlert ReadAlert(const PgResult& r, int i) {
+  StoredAlert a;
+  a.id = r.Int(i, 0);
+  a.alert.kind = r.Text(i, 1);
+  a.alert.at = FromUnixMillis(r.Int(i, 2));
+  a.alert.connection_id = r.Text(i, 3);
+  a.alert.sync_id = r.Text(i, 4);
+  a.alert.start_id = r.Int(i, 5);
+  a.alert.error = r.Text(i, 6);
+  a.alert.summary = r.Text(i, 7);
+  a.alert.dedupe_key = r.Text(i, 8);
+  return a;
+}
+
+AlertSinkState ReadAlertSink(const PgResult& r, int i) {
+  AlertSinkState s;
+  s.name = r.Text(i, 0);
+  s.last_alert_id = r.Int(i, 1);
+  if (!r.IsNull(i, 2)) s.last_sent_at = FromUnixMillis(r.Int(i, 2));
+  s.attempts = static_cast<int>(r.Int(i, 3));
+  s.next_at = FromUnixMillis(r.Int(i, 4));
+  s.last_error = r.Text(i, 5);
+  s.delivered = r.Int(i, 6);
+  return s;
 }
 
 Start ReadStart(const PgResult& r, int i) {
@@ -527,8 +560,8 @@ class PostgresStore : public Store {
           std::string("SELECT ") + kConnectionColumns +
           ", " + sql::kPendingOfConnection + ", " + sql::kDeadOfConnection + ","
           " COALESCE(s.sync_id,''), COALESCE(s.status,''), COALESCE(s.finished_at_text,''), "
-          "COALESCE(s.metrics_succeeded,0), COALESCE(s.metrics_failed,0), COALESCE(s.metrics_total,0) "
-          "FROM connections c LEFT JOIN LATERAL (SELECT sync_id, status, finished_at_text, metrics_succeeded, "
+          "COALESCE(s.metrics_succeeded,0), COALESCE(s.metrics_failed,0), COALESCE(s.metrics_total,0), " +
+          sql::kOldestPendingOfConnection + " FROM connections c LEFT JOIN LATERAL (SELECT sync_id, status, finished_at_text, metrics_succeeded, "
           "metrics_failed, metrics_total FROM syncs x "
           "WHERE x.connection_id = c.id AND x.origin <> 'external' ORDER BY x.updated_at DESC, x.id DESC LIMIT 1) s ON true "
           "ORDER BY c.id"));
@@ -543,6 +576,7 @@ class PostgresStore : public Store {
         cs.last_succeeded = r->Int(i, 15);
         cs.last_failed = r->Int(i, 16);
         cs.last_total = r->Int(i, 17);
+        if (!r->IsNull(i, 18)) cs.oldest_pending = FromUnixMillis(r->Int(i, 18));
         out.push_back(std::move(cs));
       }
       return Status::Ok();
@@ -695,6 +729,9 @@ class PostgresStore : public Store {
       if (Status st = count_or_delete(PgSql(std::string(" FROM starts WHERE id IN (") + sql::kPrunableStartsSql + ")"),
                                       {P(cut), P(limit)}, &out.starts);
           !st.ok()) return st;
+      if (Status st = count_or_delete(" FROM alerts WHERE id IN (SELECT id FROM alerts WHERE at < $1 ORDER BY id LIMIT $2)",
+                                      {P(cut), P(limit)}, &out.alerts);
+          !st.ok()) return st;
       StatusOr<int64_t> attempts_below = BoundaryId(db, "attempts", "at", cut);
       if (!attempts_below.ok()) return attempts_below.status();
       return count_or_delete(" FROM attempts WHERE id IN (SELECT id FROM attempts WHERE id < $1 AND at < $2 ORDER BY id LIMIT $3)",
@@ -756,7 +793,7 @@ class PostgresStore : public Store {
 
   StatusOr<AppendResult> ResolveVerification(const std::string& event_id, std::string_view state, const std::string& note,
                                              int run_status_code, const std::vector<NewTrigger>& triggers,
-                                             TimePoint now) override {
+                                             const std::vector<FanInStep>& fan_in, TimePoint now) override {
     AppendResult out;
     Status s = exec_.RunSync([&](PgConn& db) -> Status {
       out = AppendResult{};
@@ -769,19 +806,8 @@ class PostgresStore : public Store {
         out.duplicate = true;
         return Status::Ok();
       }
-      for (const NewTrigger& t : triggers) {
-        // Unsequenced, as ingest stores them: the connection's next claim sequences them.
-        RELAY_PG_TRY(r, db.Exec(
-            "INSERT INTO triggers (event_id, route, connection_id, sync_type, if_running, dedupe_key, state, "
-            "created_at, next_attempt_at, updated_at, conn_seq) VALUES ($1, $2, $3, $4, $5, $6, 'pending', "
-            "$7, $7, $7, 0) ON CONFLICT (dedupe_key) DO NOTHING RETURNING id",
-            {P(event_id), P(t.route), P(t.connection_id), P(t.sync_type), P(t.if_running), P(t.dedupe_key), P(now_ms)}));
-        out.trigger_ids.push_back(r->rows() > 0 ? r->Int(0, 0) : 0);
-        if (r->rows() > 0) {
-          if (Status c = EnsureConnection(db, t.connection_id, now_ms); !c.ok()) return c;
-        }
-      }
-      return Status::Ok();
+      if (Status st = InsertTriggers(db, event_id, triggers, now_ms, out.trigger_ids); !st.ok()) return st;
+      return ApplyFanIn(db, event_id, fan_in, now_ms, out);
     });
     if (!s.ok()) return s;
     return out;
@@ -792,6 +818,98 @@ class PostgresStore : public Store {
       RELAY_PG_TRY(r, db.Exec(PgSql(sql::kPostponeVerificationSql), {P(event_id), P(ToUnixMillis(next)), P(note)}));
       return Status::Ok();
     });
+  }
+
+  StatusOr<std::vector<FanInRun>> ListFanInProgress() override {
+    std::vector<FanInRun> out;
+    Status s = exec_.RunSync([&](PgConn& db) -> Status {
+      out.clear();
+      RELAY_PG_TRY(r, db.Exec(sql::kAllFanInProgressSql, {}));
+      for (int i = 0; i < r->rows(); ++i) out.push_back(ReadFanInRun(*r, i));
+      return Status::Ok();
+    });
+    if (!s.ok()) return s;
+    return out;
+  }
+
+  // AlertStore
+  StatusOr<int> AddAlerts(const std::vector<NewAlert>& alerts) override {
+    int added = 0;
+    Status s = exec_.RunSync([&](PgConn& db) {
+      added = 0;
+      return InsertAlerts(db, alerts, &added);
+    });
+    if (!s.ok()) return s;
+    return added;
+  }
+
+  StatusOr<std::optional<AlertSinkState>> ClaimAlertSink(const std::string& name, const std::string& owner, TimePoint now,
+                                                        Duration lease) override {
+    std::optional<AlertSinkState> out;
+    Status s = exec_.RunSync([&](PgConn& db) -> Status {
+      out.reset();
+      if (Status st = db.Run(PgSql(sql::kInsertAlertSinkSql), {P(name)}); !st.ok()) return st;
+      const int64_t now_ms = ToUnixMillis(now);
+      RELAY_PG_TRY(l, db.Exec(PgSql(sql::kLeaseAlertSinkSql), {P(name), P(owner), P(now_ms), P(now_ms + lease.count())}));
+      if (l->affected() == 0) return Status::Ok();
+      RELAY_PG_TRY(r, db.Exec(std::string("SELECT ") + sql::kAlertSinkColumns + " FROM alert_sinks WHERE name = $1",
+                              {P(name)}));
+      if (r->rows() > 0) out = ReadAlertSink(*r, 0);
+      return Status::Ok();
+    });
+    if (!s.ok()) return s;
+    return out;
+  }
+
+  StatusOr<std::vector<StoredAlert>> AlertsAfter(int64_t after, int limit) override {
+    std::vector<StoredAlert> out;
+    Status s = exec_.RunSync([&](PgConn& db) -> Status {
+      out.clear();
+      RELAY_PG_TRY(r, db.Exec(std::string("SELECT ") + sql::kAlertColumns +
+                                  " FROM alerts WHERE id > $1 ORDER BY id LIMIT $2",
+                              {P(after), P(int64_t{limit})}));
+      for (int i = 0; i < r->rows(); ++i) out.push_back(ReadAlert(*r, i));
+      return Status::Ok();
+    });
+    if (!s.ok()) return s;
+    return out;
+  }
+
+  Status SaveAlertSink(const AlertSinkState& st, const std::string& owner) override {
+    return exec_.RunSync([&](PgConn& db) -> Status {
+      RELAY_PG_TRY(r, db.Exec(PgSql(sql::kSaveAlertSinkSql),
+                              {P(st.name), P(owner), P(st.last_alert_id),
+                               st.last_sent_at ? P(ToUnixMillis(*st.last_sent_at)) : std::nullopt,
+                               P(int64_t{st.attempts}), P(ToUnixMillis(st.next_at)), P(st.last_error), P(st.delivered)}));
+      if (r->affected() == 0) return Status(StatusCode::kFailedPrecondition, "alert sink " + st.name + ": lease lost");
+      return Status::Ok();
+    });
+  }
+
+  StatusOr<std::vector<AlertSinkState>> ListAlertSinks() override {
+    std::vector<AlertSinkState> out;
+    Status s = exec_.RunSync([&](PgConn& db) -> Status {
+      out.clear();
+      RELAY_PG_TRY(r, db.Exec(std::string("SELECT ") + sql::kAlertSinkColumns + " FROM alert_sinks ORDER BY name", {}));
+      for (int i = 0; i < r->rows(); ++i) out.push_back(ReadAlertSink(*r, i));
+      return Status::Ok();
+    });
+    if (!s.ok()) return s;
+    return out;
+  }
+
+  StatusOr<StartRuns> RunsOfStart(const std::string& connection_id, int64_t start_id, int limit) override {
+    StartRuns out;
+    Status s = exec_.RunSync([&](PgConn& db) -> Status {
+      out = StartRuns{};
+      RELAY_PG_TRY(n, db.Exec(PgSql(sql::kStartTriggersSql), {P(connection_id), P(start_id)}));
+      if (n->rows() > 0) out.triggers = n->Int(0, 0);
+      RELAY_PG_TRY(r, db.Exec(PgSql(sql::kRunsOfStartSql), {P(connection_id), P(start_id), P(int64_t{limit})}));
+      for (int i = 0; i < r->rows(); ++i) AddStartRun(r->Text(i, 0), r->Int(i, 1), r->Text(i, 2), r->Text(i, 3), limit, out);
+      return Status::Ok();
+    });
+    if (!s.ok()) return s;
+    return out;
   }
 
   Status Ping() override {
@@ -976,6 +1094,73 @@ class PostgresStore : public Store {
     std::optional<std::vector<int64_t>> ids = ParsePgIdArray(r->Text(0, 0));
     if (!ids || ids->size() != triggers.size()) return InternalError("retl_relay_append: unexpected result " + r->Text(0, 0));
     out.trigger_ids = std::move(*ids);
+    return ApplyFanIn(db, ev.event_id, ev.fan_in, ToUnixMillis(ev.received_at), out);
+  }
+
+  // Unsequenced, as ingest stores them: the connection's next claim sequences them. Appends each
+  // new trigger's id (0 for a dedupe key seen before) to `ids`.
+  static Status InsertTriggers(PgConn& db, const std::string& event_id, const std::vector<NewTrigger>& triggers,
+                               int64_t now_ms, std::vector<int64_t>& ids) {
+    for (const NewTrigger& t : triggers) {
+      RELAY_PG_TRY(r, db.Exec(
+          "INSERT INTO triggers (event_id, route, connection_id, sync_type, if_running, dedupe_key, state, "
+          "created_at, next_attempt_at, updated_at, conn_seq) VALUES ($1, $2, $3, $4, $5, $6, 'pending', "
+          "$7, $7, $7, 0) ON CONFLICT (dedupe_key) DO NOTHING RETURNING id",
+          {P(event_id), P(t.route), P(t.connection_id), P(t.sync_type), P(t.if_running), P(t.dedupe_key), P(now_ms)}));
+      ids.push_back(r->rows() > 0 ? r->Int(0, 0) : 0);
+      if (r->rows() > 0) {
+        if (Status c = EnsureConnection(db, t.connection_id, now_ms); !c.ok()) return c;
+      }
+    }
+    return Status::Ok();
+  }
+
+  // Counts the event's run toward each fan-in route and fires those it completes
+  // (store::FanInStep). A transaction-scoped advisory lock per route serialises instances:
+  // under READ COMMITTED the second one, once the first has committed, reads its run too.
+  static Status ApplyFanIn(PgConn& db, const std::string& event_id, const std::vector<FanInStep>& steps, int64_t now_ms,
+                           AppendResult& out) {
+    for (const FanInStep& step : steps) {
+      FanInResult res;
+      res.route = step.route;
+      if (Status st = db.Run("SELECT pg_advisory_xact_lock(hashtext('retl-relay fan-in'), hashtext($1))", {P(step.route)});
+          !st.ok()) return st;
+      if (Status st = db.Run(PgSql(sql::kInsertFanInSql),
+                             {P(step.route), P(step.job_id), P(step.run_id), P(event_id), P(now_ms)});
+          !st.ok()) return st;
+      RELAY_PG_TRY(rows, db.Exec(PgSql(sql::kFanInProgressSql), {P(step.route)}));
+      std::vector<FanInRun> progress;
+      for (int i = 0; i < rows->rows(); ++i) progress.push_back(ReadFanInRun(*rows, i));
+      const FanInDecision d = DecideFanIn(step, progress);
+      if (d.fire) {
+        if (Status st = db.Run(PgSql(sql::kClearFanInSql), {P(step.route)}); !st.ok()) return st;
+        if (Status st = InsertTriggers(db, event_id, step.fire, now_ms, res.trigger_ids); !st.ok()) return st;
+        const std::string runs = FanInRunsJson(d.counted);
+        for (int64_t id : res.trigger_ids) {
+          if (id == 0) continue;
+          if (Status st = db.Run(PgSql(sql::kSetFanInRunsSql), {P(id), P(runs)}); !st.ok()) return st;
+        }
+        res.fired = true;
+        res.runs = d.counted;
+      } else {
+        if (d.expire_before) {
+          if (Status st = db.Run(PgSql(sql::kExpireFanInSql), {P(step.route), P(ToUnixMillis(*d.expire_before))});
+              !st.ok()) return st;
+        }
+        res.waiting_for = d.waiting_for;
+      }
+      out.fan_in.push_back(std::move(res));
+    }
+    return Status::Ok();
+  }
+
+  static Status InsertAlerts(PgConn& db, const std::vector<NewAlert>& alerts, int* added) {
+    for (const NewAlert& a : alerts) {
+      RELAY_PG_TRY(r, db.Exec(PgSql(sql::kInsertAlertSql),
+                              {P(a.kind), P(ToUnixMillis(a.at)), P(a.connection_id), P(a.sync_id), P(a.start_id), P(a.error),
+                               P(a.summary), a.dedupe_key.empty() ? std::nullopt : P(a.dedupe_key)}));
+      *added += static_cast<int>(r->affected());
+    }
     return Status::Ok();
   }
 
@@ -1039,7 +1224,12 @@ class PostgresStore : public Store {
         return s;
       }
     }
-    return Status::Ok();
+    std::vector<NewAlert> alerts = t.alerts;
+    for (NewAlert& a : alerts) {
+      if (a.start_index >= 0 && static_cast<size_t>(a.start_index) < ids.size()) a.start_id = ids[static_cast<size_t>(a.start_index)];
+    }
+    int added = 0;
+    return InsertAlerts(db, alerts, &added);
   }
 
   BatchExecutor<PgConn> exec_;

@@ -97,6 +97,44 @@ const char* const kRunsMigration = R"sql(
       );
 )sql";
 
+// Fan-in progress and alerts (#17): the runs counted toward each fan-in route since it last
+// fired, the runs a fan-in trigger recorded (trigger_view gains the column), alerts raised and
+// each sink's delivery position.
+const char* const kAlertsMigration = R"sql(
+      CREATE TABLE fanin_progress (
+        route TEXT NOT NULL,
+        job_id BIGINT NOT NULL,
+        run_id BIGINT NOT NULL,
+        event_id TEXT NOT NULL,
+        at BIGINT NOT NULL,
+        PRIMARY KEY (route, job_id, run_id)
+      );
+      ALTER TABLE triggers ADD COLUMN fan_in_runs TEXT;
+      CREATE TABLE alerts (
+        id INTEGER PRIMARY KEY,
+        kind TEXT NOT NULL,
+        at BIGINT NOT NULL,
+        connection_id TEXT NOT NULL DEFAULT '',
+        sync_id TEXT NOT NULL DEFAULT '',
+        start_id BIGINT NOT NULL DEFAULT 0,
+        error TEXT NOT NULL DEFAULT '',
+        summary TEXT NOT NULL,
+        dedupe_key TEXT UNIQUE
+      );
+      CREATE TABLE alert_sinks (
+        name TEXT PRIMARY KEY,
+        last_alert_id BIGINT NOT NULL,
+        last_sent_at BIGINT,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        next_at BIGINT NOT NULL DEFAULT 0,
+        last_error TEXT NOT NULL DEFAULT '',
+        delivered BIGINT NOT NULL DEFAULT 0,
+        lease_owner TEXT,
+        lease_until BIGINT
+      );
+      DROP VIEW trigger_view;
+)sql";
+
 void ReplaceOnce(std::string& s, const std::string& from, const std::string& to) {
   s.replace(s.find(from), from.size(), to);
 }
@@ -112,6 +150,17 @@ std::string SchemaStartsMigration(bool postgres) {
 }
 
 std::string SchemaRunsMigration() { return kRunsMigration; }
+
+std::string SchemaAlertsMigration(bool postgres) {
+  std::string sql = kAlertsMigration;
+  // trigger_view as the starts migration made it, plus the fan-in runs.
+  std::string starts = SchemaStartsMigration(postgres);
+  std::string view = starts.substr(starts.find("CREATE VIEW trigger_view"));
+  ReplaceOnce(view, "t.created_at, t.next_attempt_at,", "t.created_at, t.next_attempt_at, t.fan_in_runs,");
+  sql += view;
+  if (postgres) ReplaceOnce(sql, "id INTEGER PRIMARY KEY", "id BIGSERIAL PRIMARY KEY");
+  return sql;
+}
 
 namespace {
 
@@ -230,6 +279,8 @@ const std::vector<std::string>& Migrations() {
       SchemaStartsMigration(false),
       // 6: reconciliation with dbt Cloud and run verification (PostgreSQL's migration 4).
       SchemaRunsMigration(),
+      // 7: fan-in progress and alerts (PostgreSQL's migration 5).
+      SchemaAlertsMigration(false),
   };
   return kMigrations;
 }

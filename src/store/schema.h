@@ -22,6 +22,8 @@ std::string SchemaStartsMigration(bool postgres);
 // Event sources, run outcomes, verification and reconciliation watermarks: SQLite's 6,
 // PostgreSQL's 4 (which also replaces retl_relay_append).
 std::string SchemaRunsMigration();
+// Fan-in progress, the runs of fan-in triggers, alerts and alert sinks: SQLite's 7, PostgreSQL's 5.
+std::string SchemaAlertsMigration(bool postgres);
 
 // Writes nothing: OK when the database has exactly this build's schema, else SchemaProblem's
 // FailedPrecondition (no schema yet, older, newer).

@@ -22,7 +22,8 @@ inline std::string PgSql(std::string s) {
 // Columns of a store::Trigger, read from trigger_view.
 inline constexpr const char* kTriggerColumns =
     "id, COALESCE(event_id,''), route, connection_id, sync_type, if_running, state, attempts, "
-    "created_at, next_attempt_at, COALESCE(last_error,''), COALESCE(sync_id,''), COALESCE(start_id,0)";
+    "created_at, next_attempt_at, COALESCE(last_error,''), COALESCE(sync_id,''), COALESCE(start_id,0), "
+    "COALESCE(fan_in_runs,'')";
 
 // Columns of a store::StoredEvent.
 inline constexpr const char* kEventColumns =
@@ -129,5 +130,44 @@ inline constexpr const char* kResolveVerificationSql =
 inline constexpr const char* kInsertWatermarkSql =
     "INSERT INTO reconcile_watermarks (scope, watermark) VALUES (?1, ?2) ON CONFLICT (scope) DO NOTHING";
 inline constexpr const char* kWatermarkSql = "SELECT watermark FROM reconcile_watermarks WHERE scope = ?1";
+
+// Fan-in progress of route ?1, by time.
+inline constexpr const char* kFanInProgressSql =
+    "SELECT route, job_id, run_id, event_id, at FROM fanin_progress WHERE route = ?1 ORDER BY at, job_id, run_id";
+inline constexpr const char* kAllFanInProgressSql =
+    "SELECT route, job_id, run_id, event_id, at FROM fanin_progress ORDER BY route, at, job_id, run_id";
+inline constexpr const char* kInsertFanInSql =
+    "INSERT INTO fanin_progress (route, job_id, run_id, event_id, at) VALUES (?1, ?2, ?3, ?4, ?5) "
+    "ON CONFLICT (route, job_id, run_id) DO NOTHING";
+inline constexpr const char* kExpireFanInSql = "DELETE FROM fanin_progress WHERE route = ?1 AND at < ?2";
+inline constexpr const char* kClearFanInSql = "DELETE FROM fanin_progress WHERE route = ?1";
+inline constexpr const char* kSetFanInRunsSql = "UPDATE triggers SET fan_in_runs = ?2 WHERE id = ?1";
+
+// Alerts.
+inline constexpr const char* kInsertAlertSql =
+    "INSERT INTO alerts (kind, at, connection_id, sync_id, start_id, error, summary, dedupe_key) "
+    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) ON CONFLICT DO NOTHING";
+inline constexpr const char* kAlertColumns = "id, kind, at, connection_id, sync_id, start_id, error, summary, "
+                                             "COALESCE(dedupe_key,'')";
+inline constexpr const char* kAlertSinkColumns =
+    "name, last_alert_id, last_sent_at, attempts, next_at, last_error, delivered";
+// A sink's row on first sight, positioned after the newest alert (?2 now).
+inline constexpr const char* kInsertAlertSinkSql =
+    "INSERT INTO alert_sinks (name, last_alert_id, next_at) VALUES (?1, (SELECT COALESCE(MAX(id), 0) FROM alerts), 0) "
+    "ON CONFLICT (name) DO NOTHING";
+// Leases sink ?1 to ?2 until ?4 when due at ?3 and free.
+inline constexpr const char* kLeaseAlertSinkSql =
+    "UPDATE alert_sinks SET lease_owner = ?2, lease_until = ?4 WHERE name = ?1 AND next_at <= ?3 "
+    "AND (lease_owner IS NULL OR lease_until <= ?3 OR lease_owner = ?2)";
+inline constexpr const char* kSaveAlertSinkSql =
+    "UPDATE alert_sinks SET last_alert_id = ?3, last_sent_at = ?4, attempts = ?5, next_at = ?6, last_error = ?7, "
+    "delivered = ?8, lease_owner = NULL, lease_until = NULL WHERE name = ?1 AND lease_owner = ?2";
+// The first ?3 triggers of start ?2 of connection ?1, with their events' run ids.
+inline constexpr const char* kRunsOfStartSql =
+    "SELECT COALESCE(t.event_id,''), COALESCE(e.run_id,0), COALESCE(t.fan_in_runs,''), t.route FROM starts s "
+    "JOIN triggers t ON t.connection_id = s.connection_id AND t.conn_seq > s.seq_lo AND t.conn_seq <= s.seq_hi "
+    "LEFT JOIN events e ON e.event_id = t.event_id WHERE s.id = ?2 AND s.connection_id = ?1 "
+    "ORDER BY t.conn_seq LIMIT ?3";
+inline constexpr const char* kStartTriggersSql = "SELECT triggers FROM starts WHERE id = ?2 AND connection_id = ?1";
 
 }  // namespace relay::store::sql

@@ -38,7 +38,38 @@ Trigger ReadTrigger(const Query& q) {
   t.last_error = q.Text(10);
   t.sync_id = q.Text(11);
   t.start_id = q.Int(12);
+  t.fan_in_runs = ParseFanInRuns(q.Text(13), t.route);
   return t;
+}
+
+FanInRun ReadFanInRun(const Query& q) {
+  return FanInRun{q.Text(0), q.Int(1), q.Int(2), q.Text(3), FromUnixMillis(q.Int(4))};
+}
+
+StoredAlert ReadAlert(const Query& q) {
+  StoredAlert a;
+  a.id = q.Int(0);
+  a.alert.kind = q.Text(1);
+  a.alert.at = FromUnixMillis(q.Int(2));
+  a.alert.connection_id = q.Text(3);
+  a.alert.sync_id = q.Text(4);
+  a.alert.start_id = q.Int(5);
+  a.alert.error = q.Text(6);
+  a.alert.summary = q.Text(7);
+  a.alert.dedupe_key = q.Text(8);
+  return a;
+}
+
+AlertSinkState ReadAlertSink(const Query& q) {
+  AlertSinkState s;
+  s.name = q.Text(0);
+  s.last_alert_id = q.Int(1);
+  if (!q.IsNull(2)) s.last_sent_at = FromUnixMillis(q.Int(2));
+  s.attempts = static_cast<int>(q.Int(3));
+  s.next_at = FromUnixMillis(q.Int(4));
+  s.last_error = q.Text(5);
+  s.delivered = q.Int(6);
+  return s;
 }
 
 constexpr const char* kConnectionColumns =
@@ -293,8 +324,8 @@ class SqliteStore : public Store {
                            "COALESCE(c.sync_type,''), c.attempts, c.next_check_at, c.phase_since, COALESCE(c.last_error,'')"
                            ", c.covered, ") + sql::kPendingOfConnection + ", " + sql::kDeadOfConnection + ", "
                            "COALESCE(s.sync_id,''), COALESCE(s.status,''), COALESCE(s.finished_at_text,''), "
-                           "COALESCE(s.metrics_succeeded,0), COALESCE(s.metrics_failed,0), COALESCE(s.metrics_total,0) "
-                           "FROM connections c LEFT JOIN syncs s ON s.rowid = (SELECT rowid FROM syncs x "
+                           "COALESCE(s.metrics_succeeded,0), COALESCE(s.metrics_failed,0), COALESCE(s.metrics_total,0), " +
+                           sql::kOldestPendingOfConnection + " FROM connections c LEFT JOIN syncs s ON s.rowid = (SELECT rowid FROM syncs x "
                            "WHERE x.connection_id = c.id AND x.origin != 'external' ORDER BY x.updated_at DESC, x.rowid DESC LIMIT 1) "
                            "ORDER BY c.id");
       while (q.Step()) {
@@ -308,6 +339,7 @@ class SqliteStore : public Store {
         cs.last_succeeded = q.Int(15);
         cs.last_failed = q.Int(16);
         cs.last_total = q.Int(17);
+        if (!q.IsNull(18)) cs.oldest_pending = FromUnixMillis(q.Int(18));
         out.push_back(std::move(cs));
       }
       return q.status();
@@ -489,6 +521,12 @@ class SqliteStore : public Store {
         if (Status st = run((std::string(dry_run ? "SELECT COUNT(*)" : "DELETE") + where).c_str(), bind, &out.starts);
             !st.ok()) return st;
       }
+      {
+        auto bind = [&](Query& q) { q.Bind(1, cut).Bind(2, limit); };
+        const char* where = " FROM alerts WHERE id IN (SELECT id FROM alerts WHERE at < ?1 ORDER BY id LIMIT ?2)";
+        if (Status st = run((std::string(dry_run ? "SELECT COUNT(*)" : "DELETE") + where).c_str(), bind, &out.alerts);
+            !st.ok()) return st;
+      }
       StatusOr<int64_t> attempts_below = BoundaryId(db, "attempts", "at", cut);
       if (!attempts_below.ok()) return attempts_below.status();
       auto bind = [&](Query& q) { q.Bind(1, *attempts_below).Bind(2, cut).Bind(3, limit); };
@@ -545,7 +583,7 @@ class SqliteStore : public Store {
 
   StatusOr<AppendResult> ResolveVerification(const std::string& event_id, std::string_view state, const std::string& note,
                                              int run_status_code, const std::vector<NewTrigger>& triggers,
-                                             TimePoint now) override {
+                                             const std::vector<FanInStep>& fan_in, TimePoint now) override {
     AppendResult out;
     Status s = RunSync([&](Db& db) -> Status {
       out = AppendResult{};
@@ -559,7 +597,9 @@ class SqliteStore : public Store {
       Query seq = db.Prepare("SELECT id FROM events WHERE event_id = ?1");
       seq.Bind(1, event_id);
       if (!seq.Step()) return seq.status().ok() ? InternalError("verified event vanished") : seq.status();
-      return InsertTriggers(db, event_id, seq.Int(0), triggers, ToUnixMillis(now), out);
+      const int64_t event_seq = seq.Int(0);
+      if (Status st = InsertTriggers(db, event_id, event_seq, triggers, ToUnixMillis(now), out); !st.ok()) return st;
+      return ApplyFanIn(db, event_id, event_seq, fan_in, ToUnixMillis(now), out);
     });
     if (!s.ok()) return s;
     return out;
@@ -571,6 +611,83 @@ class SqliteStore : public Store {
       q.Bind(1, event_id).Bind(2, ToUnixMillis(next)).Bind(3, note).Step();
       return q.status();
     });
+  }
+
+  StatusOr<std::vector<FanInRun>> ListFanInProgress() override {
+    return ReadAll<FanInRun>(sql::kAllFanInProgressSql, [](Query&) {}, ReadFanInRun);
+  }
+
+  // AlertStore
+  StatusOr<int> AddAlerts(const std::vector<NewAlert>& alerts) override {
+    int added = 0;
+    Status s = RunSync([&](Db& db) {
+      added = 0;
+      return InsertAlerts(db, alerts, &added);
+    });
+    if (!s.ok()) return s;
+    return added;
+  }
+
+  StatusOr<std::optional<AlertSinkState>> ClaimAlertSink(const std::string& name, const std::string& owner, TimePoint now,
+                                                        Duration lease) override {
+    std::optional<AlertSinkState> out;
+    Status s = RunSync([&](Db& db) -> Status {
+      out.reset();
+      Query ins = db.Prepare(sql::kInsertAlertSinkSql);
+      ins.Bind(1, name).Step();
+      if (!ins.status().ok()) return ins.status();
+      const int64_t now_ms = ToUnixMillis(now);
+      Query lease_q = db.Prepare(sql::kLeaseAlertSinkSql);
+      lease_q.Bind(1, name).Bind(2, owner).Bind(3, now_ms).Bind(4, now_ms + lease.count()).Step();
+      if (!lease_q.status().ok()) return lease_q.status();
+      if (db.Changes() == 0) return Status::Ok();
+      Query q = db.Prepare(std::string("SELECT ") + sql::kAlertSinkColumns + " FROM alert_sinks WHERE name = ?1");
+      q.Bind(1, name);
+      if (q.Step()) out = ReadAlertSink(q);
+      return q.status();
+    });
+    if (!s.ok()) return s;
+    return out;
+  }
+
+  StatusOr<std::vector<StoredAlert>> AlertsAfter(int64_t after, int limit) override {
+    return ReadAll<StoredAlert>(std::string("SELECT ") + sql::kAlertColumns + " FROM alerts WHERE id > ?1 ORDER BY id LIMIT ?2",
+                                [&](Query& q) { q.Bind(1, after).Bind(2, int64_t{limit}); }, ReadAlert);
+  }
+
+  Status SaveAlertSink(const AlertSinkState& st, const std::string& owner) override {
+    return RunSync([&](Db& db) -> Status {
+      Query q = db.Prepare(sql::kSaveAlertSinkSql);
+      q.Bind(1, st.name).Bind(2, owner).Bind(3, st.last_alert_id);
+      if (st.last_sent_at) q.Bind(4, ToUnixMillis(*st.last_sent_at));
+      else q.BindNull(4);
+      q.Bind(5, int64_t{st.attempts}).Bind(6, ToUnixMillis(st.next_at)).Bind(7, st.last_error).Bind(8, st.delivered).Step();
+      if (!q.status().ok()) return q.status();
+      if (db.Changes() == 0) return Status(StatusCode::kFailedPrecondition, "alert sink " + st.name + ": lease lost");
+      return Status::Ok();
+    });
+  }
+
+  StatusOr<std::vector<AlertSinkState>> ListAlertSinks() override {
+    return ReadAll<AlertSinkState>(std::string("SELECT ") + sql::kAlertSinkColumns + " FROM alert_sinks ORDER BY name",
+                                   [](Query&) {}, ReadAlertSink);
+  }
+
+  StatusOr<StartRuns> RunsOfStart(const std::string& connection_id, int64_t start_id, int limit) override {
+    StartRuns out;
+    Status s = RunSync([&](Db& db) -> Status {
+      out = StartRuns{};
+      Query n = db.Prepare(sql::kStartTriggersSql);
+      n.Bind(1, connection_id).Bind(2, start_id);
+      if (n.Step()) out.triggers = n.Int(0);
+      if (!n.status().ok()) return n.status();
+      Query q = db.Prepare(sql::kRunsOfStartSql);
+      q.Bind(1, connection_id).Bind(2, start_id).Bind(3, int64_t{limit});
+      while (q.Step()) AddStartRun(q.Text(0), q.Int(1), q.Text(2), q.Text(3), limit, out);
+      return q.status();
+    });
+    if (!s.ok()) return s;
+    return out;
   }
 
   Status Ping() override {
@@ -695,7 +812,51 @@ class SqliteStore : public Store {
       out.duplicate_run = !same.Step();
       return same.status();
     }
-    return InsertTriggers(db, ev.event_id, db.LastInsertId(), triggers, now, out);
+    const int64_t event_seq = db.LastInsertId();
+    if (Status st = InsertTriggers(db, ev.event_id, event_seq, triggers, now, out); !st.ok()) return st;
+    return ApplyFanIn(db, ev.event_id, event_seq, ev.fan_in, now, out);
+  }
+
+  // Counts the event's run toward each fan-in route and fires those it completes
+  // (store::FanInStep). One writer: nothing else runs between the read and the writes.
+  static Status ApplyFanIn(Db& db, const std::string& event_id, int64_t event_seq, const std::vector<FanInStep>& steps,
+                           int64_t now, AppendResult& out) {
+    for (const FanInStep& step : steps) {
+      FanInResult res;
+      res.route = step.route;
+      Query ins = db.Prepare(sql::kInsertFanInSql);
+      ins.Bind(1, step.route).Bind(2, step.job_id).Bind(3, step.run_id).Bind(4, event_id).Bind(5, now).Step();
+      if (!ins.status().ok()) return ins.status();
+      std::vector<FanInRun> progress;
+      Query q = db.Prepare(sql::kFanInProgressSql);
+      q.Bind(1, step.route);
+      while (q.Step()) progress.push_back(ReadFanInRun(q));
+      if (!q.status().ok()) return q.status();
+      const FanInDecision d = DecideFanIn(step, progress);
+      Query clear = db.Prepare(d.fire ? sql::kClearFanInSql : sql::kExpireFanInSql);
+      clear.Bind(1, step.route);
+      if (!d.fire) clear.Bind(2, d.expire_before ? ToUnixMillis(*d.expire_before) : int64_t{0});
+      clear.Step();
+      if (!clear.status().ok()) return clear.status();
+      if (!d.fire) {
+        res.waiting_for = d.waiting_for;
+      } else {
+        AppendResult fired;
+        if (Status st = InsertTriggers(db, event_id, event_seq, step.fire, now, fired); !st.ok()) return st;
+        const std::string runs = FanInRunsJson(d.counted);
+        for (int64_t id : fired.trigger_ids) {
+          if (id == 0) continue;
+          Query set = db.Prepare(sql::kSetFanInRunsSql);
+          set.Bind(1, id).Bind(2, runs).Step();
+          if (!set.status().ok()) return set.status();
+        }
+        res.fired = true;
+        res.runs = d.counted;
+        res.trigger_ids = std::move(fired.trigger_ids);
+      }
+      out.fan_in.push_back(std::move(res));
+    }
+    return Status::Ok();
   }
 
   // The triggers of event `event_id` (row id `event_seq`), each taking its connection's next
@@ -818,6 +979,26 @@ class SqliteStore : public Store {
       q.Bind(1, a.connection_id).Bind(2, a.kind).Bind(3, ToUnixMillis(a.at)).Bind(4, a.latency_ms);
       q.Bind(5, int64_t{a.http_status}).Bind(6, a.outcome).Bind(7, a.sync_id).Bind(8, a.start_id).Step();
       if (!q.status().ok()) return q.status();
+    }
+    for (NewAlert& a : t.alerts) {
+      if (a.start_index >= 0 && static_cast<size_t>(a.start_index) < t.starts.size()) {
+        a.start_id = t.starts[static_cast<size_t>(a.start_index)].id;
+      }
+    }
+    int added = 0;
+    return InsertAlerts(db, t.alerts, &added);
+  }
+
+  static Status InsertAlerts(Db& db, const std::vector<NewAlert>& alerts, int* added) {
+    for (const NewAlert& a : alerts) {
+      Query q = db.Prepare(sql::kInsertAlertSql);
+      q.Bind(1, a.kind).Bind(2, ToUnixMillis(a.at)).Bind(3, a.connection_id).Bind(4, a.sync_id).Bind(5, a.start_id);
+      q.Bind(6, a.error).Bind(7, a.summary);
+      if (a.dedupe_key.empty()) q.BindNull(8);
+      else q.Bind(8, a.dedupe_key);
+      q.Step();
+      if (!q.status().ok()) return q.status();
+      *added += db.Changes();
     }
     return Status::Ok();
   }

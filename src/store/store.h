@@ -24,6 +24,41 @@
 
 namespace relay::store {
 
+struct NewTrigger;
+
+// One run counted toward a fan-in route (config::Route::after_all) since the route last fired.
+struct FanInRun {
+  std::string route;
+  int64_t job_id = 0;
+  int64_t run_id = 0;
+  std::string event_id;
+  TimePoint at;  // when its event was received
+};
+
+// What an event does to one fan-in route it matches (routing::FanInFor): its run counts toward
+// the route, in the same transaction as the event; when that completes the set (each job of
+// `after_all` has a counted run, the latest ones within `within` of one another), `fire` is added,
+// every counted run is recorded on those triggers (Trigger::fan_in_runs) and the set starts over.
+// Concurrent appends on one route are serialised (PostgreSQL: a transaction-scoped advisory
+// lock), so two instances receiving the last two runs at once fire once.
+struct FanInStep {
+  std::string route;
+  int64_t job_id = 0;
+  int64_t run_id = 0;
+  std::vector<int64_t> after_all;
+  Duration within{0};  // zero: no window
+  std::vector<NewTrigger> fire;
+};
+
+// What a fan-in step came to.
+struct FanInResult {
+  std::string route;
+  bool fired = false;
+  std::vector<int64_t> waiting_for;  // not fired: the jobs with no counted run (in after_all order)
+  std::vector<FanInRun> runs;        // fired: the runs it consumed
+  std::vector<int64_t> trigger_ids;  // fired: one per FanInStep::fire, 0 for a dedupe key seen before
+};
+
 // The event as received and parsed, plus its raw bytes (kept for audit and replay).
 struct NewEvent {
   std::string event_id;
@@ -43,6 +78,8 @@ struct NewEvent {
   // Stored with verification pending and no triggers; the verifier (reconcile/verifier.h)
   // confirms the run with dbt Cloud and adds them (RunStore::ResolveVerification).
   bool verify = false;
+  // The fan-in routes the event counts toward (applied only when the event is stored).
+  std::vector<FanInStep> fan_in{};
 };
 
 // "Connection C must be synced because of this event". `dedupe_key` makes a trigger unique
@@ -61,12 +98,34 @@ struct AppendResult {
   // One entry per NewTrigger passed in, in order: the new trigger's id, or 0 when an earlier
   // event already triggered that (route, connection, run, outcome).
   std::vector<int64_t> trigger_ids;
+  std::vector<FanInResult> fan_in;  // one per FanInStep, in order
+  // New triggers, fan-in ones included.
   int created() const {
     int n = 0;
     for (int64_t id : trigger_ids) n += id != 0;
+    for (const FanInResult& f : fan_in) {
+      for (int64_t id : f.trigger_ids) n += id != 0;
+    }
     return n;
   }
 };
+
+// The decision of one fan-in step, given the route's stored progress (the step's own run
+// included): shared by both backends. `expire_before`: rows received before it no longer count
+// (set only with a window).
+struct FanInDecision {
+  bool fire = false;
+  std::vector<int64_t> waiting_for;
+  std::vector<FanInRun> counted;  // the rows of after_all's jobs that still count
+  std::optional<TimePoint> expire_before;
+};
+// `now`, when given, counts as the newest time for the window (what the route would still
+// count if a run arrived now: status and explain).
+FanInDecision DecideFanIn(const FanInStep& step, const std::vector<FanInRun>& progress,
+                          std::optional<TimePoint> now = std::nullopt);
+// The runs as stored in triggers.fan_in_runs (JSON), and back.
+std::string FanInRunsJson(const std::vector<FanInRun>& runs);
+std::vector<FanInRun> ParseFanInRuns(std::string_view json, const std::string& route);
 
 // Trigger states as reads report them (docs/schema.md):
 //   pending → starting → running → succeeded | failed
@@ -101,6 +160,7 @@ struct Trigger {
   std::string last_error;
   std::string sync_id;
   int64_t start_id = 0;  // the start covering it; 0 while pending or for a row from before schema 5
+  std::vector<FanInRun> fan_in_runs;  // a fan-in route's trigger: every run that satisfied it
 };
 
 // Connection phases (dispatch/connection_machine.h explains the transitions).
@@ -191,6 +251,40 @@ struct Sync {
   std::string sync_type;
 };
 
+// An alert raised (alerts/ delivers it to every [[alert]] sink whose `on` lists its kind).
+struct NewAlert {
+  std::string kind;  // config::kAlert*
+  TimePoint at;
+  std::string connection_id;
+  std::string sync_id;
+  int64_t start_id = 0;  // the start it is about: delivery adds the dbt runs the start covered
+  // In a Transition: the start is Transition::starts[start_index] (Commit sets start_id once
+  // that start has its id). -1: start_id as given.
+  int start_index = -1;
+  std::string error;
+  std::string summary;  // one human line
+  // Unique when set: an alert with a key stored before is not stored again (several instances,
+  // or a check that runs again, raise it once).
+  std::string dedupe_key;
+};
+
+struct StoredAlert {
+  int64_t id = 0;
+  NewAlert alert;
+};
+
+// A sink's delivery state: every alert with an id up to `last_alert_id` has been handled
+// (delivered, or not wanted by the sink).
+struct AlertSinkState {
+  std::string name;
+  int64_t last_alert_id = 0;
+  std::optional<TimePoint> last_sent_at;
+  int attempts = 0;  // consecutive failed deliveries
+  TimePoint next_at;  // not tried before this
+  std::string last_error;
+  int64_t delivered = 0;  // messages delivered so far
+};
+
 // One atomic step of a connection's state machine, committed only while `owner` holds the lease.
 // Its cost does not depend on how many triggers the starts cover.
 struct Transition {
@@ -200,6 +294,7 @@ struct Transition {
   std::vector<Start> starts;  // upserted by id; id 0 inserts, and Commit writes the new id back
   std::vector<Sync> syncs;   // upserted by (connection_id, sync_id)
   std::vector<Attempt> attempts;
+  std::vector<NewAlert> alerts;  // raised by this step (sync failed, start dead)
   bool release = false;  // give up the lease afterwards
 };
 
@@ -219,6 +314,7 @@ struct ConnectionStatus {
   std::string last_outcome;   // its status
   std::string last_finished_at;
   int64_t last_succeeded = 0, last_failed = 0, last_total = 0;  // its record counts
+  std::optional<TimePoint> oldest_pending;  // created_at of its oldest pending trigger (queued ones included)
 };
 
 // Point-in-time numbers for /metrics.
@@ -242,13 +338,15 @@ struct PruneCounts {
   int64_t syncs = 0;
   int64_t attempts = 0;
   int64_t starts = 0;
-  int64_t total() const { return events + triggers + syncs + attempts + starts; }
+  int64_t alerts = 0;
+  int64_t total() const { return events + triggers + syncs + attempts + starts + alerts; }
   PruneCounts& operator+=(const PruneCounts& o) {
     events += o.events;
     triggers += o.triggers;
     syncs += o.syncs;
     attempts += o.attempts;
     starts += o.starts;
+    alerts += o.alerts;
     return *this;
   }
 };
@@ -372,6 +470,38 @@ class OperatorStore {
   // first one that is not old enough (ids grow with time): an old row stored after a newer one
   // (a wall clock set back) waits until that one ages out too.
   virtual StatusOr<PruneCounts> Prune(TimePoint cutoff, int batch, bool dry_run) = 0;
+  // Every fan-in route's progress: the runs counted since it last fired, by route then time.
+  virtual StatusOr<std::vector<FanInRun>> ListFanInProgress() = 0;
+};
+
+// Alerts (alerts/): raised by the lifecycle (Transition::alerts) and by the relay's checks,
+// delivered to each sink in id order. A sink is delivered by one owner at a time (a lease), and
+// its position only moves forward once the sink has answered: an alert is delivered at least once.
+class AlertStore {
+ public:
+  virtual ~AlertStore() = default;
+  // Stores the alerts; one whose dedupe_key was stored before is skipped. Returns how many were new.
+  virtual StatusOr<int> AddAlerts(const std::vector<NewAlert>& alerts) = 0;
+  // Leases sink `name` to `owner` until now + lease when it is due (next_at <= now) and no other
+  // owner's lease is live. A sink seen for the first time starts after the newest alert stored
+  // (it is not sent the history). nullopt when not due or held.
+  virtual StatusOr<std::optional<AlertSinkState>> ClaimAlertSink(const std::string& name, const std::string& owner,
+                                                                TimePoint now, Duration lease) = 0;
+  // Alerts with id above `after`, oldest first, at most `limit`.
+  virtual StatusOr<std::vector<StoredAlert>> AlertsAfter(int64_t after, int limit) = 0;
+  // Writes the sink's state (position, attempts, next try, …) and ends `owner`'s lease.
+  // FailedPrecondition when `owner` no longer holds it.
+  virtual Status SaveAlertSink(const AlertSinkState& state, const std::string& owner) = 0;
+  // Every sink's state, by name.
+  virtual StatusOr<std::vector<AlertSinkState>> ListAlertSinks() = 0;
+  // The dbt runs a start covered, for an alert: (event id, run id) of its first `limit`
+  // triggers in seq order (a fan-in trigger contributes each run it recorded), and how many
+  // triggers it covers in all.
+  struct StartRuns {
+    std::vector<std::pair<std::string, int64_t>> runs;
+    int64_t triggers = 0;
+  };
+  virtual StatusOr<StartRuns> RunsOfStart(const std::string& connection_id, int64_t start_id, int limit) = 0;
 };
 
 // dbt Cloud reconciliation and run verification (reconcile/). Events themselves are stored
@@ -391,10 +521,12 @@ class RunStore {
   // `run_status_code` (the verified one) as its status unless another event records that outcome
   // already, and adds `triggers` (each takes its connection's next seq; a dedupe key seen before
   // makes id 0, as in Append). When the event is not pending any more (another instance resolved
-  // it), nothing changes and the result is `duplicate`.
+  // it), nothing changes and the result is `duplicate`. `fan_in` is applied as Append applies
+  // NewEvent::fan_in.
   virtual StatusOr<AppendResult> ResolveVerification(const std::string& event_id, std::string_view state,
                                                      const std::string& note, int run_status_code,
-                                                     const std::vector<NewTrigger>& triggers, TimePoint now) = 0;
+                                                     const std::vector<NewTrigger>& triggers,
+                                                     const std::vector<FanInStep>& fan_in, TimePoint now) = 0;
   // Tries again at `next`; the note says why (shown while the event is pending).
   virtual Status PostponeVerification(const std::string& event_id, TimePoint next, const std::string& note) = 0;
 };
@@ -409,7 +541,17 @@ class HealthStore {
 };
 
 // All of it: what a backend implements. Implementations are safe for concurrent use.
-class Store : public IngestStore, public LifecycleStore, public OperatorStore, public RunStore, public HealthStore {};
+// For RunsOfStart's backends: adds one trigger's runs (its event's, or a fan-in trigger's
+// recorded ones) to `out`, up to `limit` runs.
+void AddStartRun(const std::string& event_id, int64_t run_id, std::string_view fan_in_runs, const std::string& route,
+                 int limit, AlertStore::StartRuns& out);
+
+class Store : public IngestStore,
+              public LifecycleStore,
+              public OperatorStore,
+              public RunStore,
+              public AlertStore,
+              public HealthStore {};
 
 // Opens the database named by a store URL ("sqlite://path", "postgresql://…"). By default it
 // creates a missing SQLite file and applies pending schema migrations (what `serve` does).

@@ -3,6 +3,7 @@
 #include <fstream>
 #include <sys/stat.h>
 
+#include <atomic>
 #include <map>
 #include <mutex>
 #include <set>
@@ -22,7 +23,16 @@ namespace {
 using relay::testing::TempDir;
 
 NewEvent Event(const std::string& id, int64_t run = 1, int code = 10) {
-  return NewEvent{id, "job.run.completed", 1, 123, run, code, "{\"raw\":\"" + id + "\"}", FromUnixMillis(1'000'000)};
+  NewEvent e;
+  e.event_id = id;
+  e.event_type = "job.run.completed";
+  e.account_id = 1;
+  e.job_id = 123;
+  e.run_id = run;
+  e.run_status_code = code;
+  e.raw_body = "{\"raw\":\"" + id + "\"}";
+  e.received_at = FromUnixMillis(1'000'000);
+  return e;
 }
 
 NewTrigger Trigger(const std::string& connection, const std::string& dedupe) {
@@ -979,11 +989,11 @@ TEST_P(StoreTest, AVerificationIsResolvedOnceWithItsTriggers) {
   EXPECT_EQ((*store->GetEvent("wev_v"))->verify_note, "not complete yet");
 
   auto done = store->ResolveVerification("wev_v", kVerifyConfirmed, "dbt Cloud: Success", 10,
-                                         {Trigger("c1", "k-v"), Trigger("c2", "k-v2")}, FromUnixMillis(1'031'000));
+                                         {Trigger("c1", "k-v"), Trigger("c2", "k-v2")}, {}, FromUnixMillis(1'031'000));
   ASSERT_TRUE(done.ok()) << done.status().ToString();
   EXPECT_FALSE(done->duplicate);
   EXPECT_EQ(done->created(), 2);
-  auto again = store->ResolveVerification("wev_v", kVerifyRejected, "late", 10, {Trigger("c3", "k-v3")},
+  auto again = store->ResolveVerification("wev_v", kVerifyRejected, "late", 10, {Trigger("c3", "k-v3")}, {},
                                           FromUnixMillis(1'032'000));
   ASSERT_TRUE(again.ok());
   EXPECT_TRUE(again->duplicate) << "a second instance resolving it changes nothing";
@@ -999,7 +1009,7 @@ TEST_P(StoreTest, AVerificationIsResolvedOnceWithItsTriggers) {
   NewEvent forged = Outcome("wev_forged", 12, 10);
   forged.verify = true;
   ASSERT_TRUE(store->Append(forged, {}).ok());
-  ASSERT_TRUE(store->ResolveVerification("wev_forged", kVerifyCorrected, "API: 20", 20, {}, FromUnixMillis(1'033'000)).ok());
+  ASSERT_TRUE(store->ResolveVerification("wev_forged", kVerifyCorrected, "API: 20", 20, {}, {}, FromUnixMillis(1'033'000)).ok());
   EXPECT_EQ((*store->GetEvent("wev_forged"))->run_status_code, 20);
   auto known = *store->KnownRuns({{12, 10}, {12, 20}});
   EXPECT_EQ(known, (std::vector<RunStore::RunOutcome>{{12, 20}}));
@@ -1007,12 +1017,205 @@ TEST_P(StoreTest, AVerificationIsResolvedOnceWithItsTriggers) {
   other.verify = true;
   ASSERT_TRUE(store->Append(other, {}).ok());
   ASSERT_FALSE(store->Append(Outcome("wev_13e", 13, 20), {})->duplicate);
-  ASSERT_TRUE(store->ResolveVerification("wev_other", kVerifyCorrected, "API: 20", 20, {}, FromUnixMillis(1'034'000)).ok());
+  ASSERT_TRUE(store->ResolveVerification("wev_other", kVerifyCorrected, "API: 20", 20, {}, {}, FromUnixMillis(1'034'000)).ok());
   EXPECT_EQ((*store->GetEvent("wev_other"))->run_status_code, 10) << "wev_13e records (13, 20) already";
   // They are ordinary triggers: the dispatcher claims their connection.
   auto claim = store->ClaimConnection("w", FromUnixMillis(1'040'000), std::chrono::seconds(30));
   ASSERT_TRUE(claim.ok() && claim->has_value());
   EXPECT_EQ((*claim)->backlog.Count((*claim)->connection.covered), 1);
+}
+
+// ---- fan-in ------------------------------------------------------------------------------
+
+// A success of `job` (run `run`) at `at_s` seconds, counting toward route "r360" = after_all
+// {123, 456} (within `within`), which fires connection c-fan.
+NewEvent FanInEvent(const std::string& id, int64_t job, int64_t run, int64_t at_s, Duration within = Duration{0}) {
+  NewEvent e = Event(id, run, 10);
+  e.job_id = job;
+  e.received_at = FromUnixMillis(at_s * 1000);
+  e.records_outcome = true;
+  FanInStep step;
+  step.route = "r360";
+  step.job_id = job;
+  step.run_id = run;
+  step.after_all = {123, 456};
+  step.within = within;
+  step.fire = {NewTrigger{"r360", "c-fan", "incremental", "queue", "r360|c-fan|1|" + std::to_string(run) + "|10"}};
+  e.fan_in = {step};
+  return e;
+}
+
+int64_t FanTriggers(Store& store) {
+  auto t = store.ListTriggers("", 100);
+  EXPECT_TRUE(t.ok());
+  int64_t n = 0;
+  for (const auto& x : *t) n += x.route == "r360";
+  return n;
+}
+
+TEST_P(StoreTest, FanInFiresWhenEveryJobHasSucceededInEitherOrder) {
+  auto store = Open();
+  auto a = store->Append(FanInEvent("wev_a", 123, 1, 1000), {});
+  ASSERT_TRUE(a.ok()) << a.status().ToString();
+  ASSERT_EQ(a->fan_in.size(), 1u);
+  EXPECT_FALSE(a->fan_in[0].fired);
+  EXPECT_EQ(a->fan_in[0].waiting_for, std::vector<int64_t>{456});
+  EXPECT_EQ(a->created(), 0);
+  auto b = store->Append(FanInEvent("wev_b", 456, 2, 1010), {});
+  ASSERT_TRUE(b.ok());
+  ASSERT_TRUE(b->fan_in[0].fired);
+  EXPECT_EQ(b->created(), 1);
+  ASSERT_EQ(b->fan_in[0].runs.size(), 2u);
+  // The trigger hangs off the completing event and records both runs.
+  auto triggers = *store->EventTriggers("wev_b");
+  ASSERT_EQ(triggers.size(), 1u);
+  EXPECT_EQ(triggers[0].connection_id, "c-fan");
+  ASSERT_EQ(triggers[0].fan_in_runs.size(), 2u);
+  EXPECT_EQ(triggers[0].fan_in_runs[0].run_id, 1);
+  EXPECT_EQ(triggers[0].fan_in_runs[0].event_id, "wev_a");
+  EXPECT_EQ(triggers[0].fan_in_runs[1].run_id, 2);
+  EXPECT_TRUE(store->ListFanInProgress()->empty()) << "the set starts over";
+  // B then A fires once more; A twice then B once.
+  EXPECT_FALSE(store->Append(FanInEvent("wev_b2", 456, 3, 1100), {})->fan_in[0].fired);
+  EXPECT_TRUE(store->Append(FanInEvent("wev_a2", 123, 4, 1110), {})->fan_in[0].fired);
+  EXPECT_FALSE(store->Append(FanInEvent("wev_a3", 123, 5, 1200), {})->fan_in[0].fired);
+  EXPECT_FALSE(store->Append(FanInEvent("wev_a4", 123, 6, 1210), {})->fan_in[0].fired);
+  EXPECT_EQ(store->ListFanInProgress()->size(), 2u);
+  auto last = store->Append(FanInEvent("wev_b3", 456, 7, 1220), {});
+  ASSERT_TRUE(last->fan_in[0].fired);
+  EXPECT_EQ(last->fan_in[0].runs.size(), 3u) << "both runs of job 123 are recorded";
+  EXPECT_EQ(FanTriggers(*store), 3);
+  // A duplicate delivery of a counted run changes nothing.
+  EXPECT_TRUE(store->Append(FanInEvent("wev_b3", 456, 7, 1230), {})->duplicate);
+  EXPECT_TRUE(store->ListFanInProgress()->empty());
+}
+
+TEST_P(StoreTest, FanInProgressSurvivesReopeningAndExpiresOutsideTheWindow) {
+  const Duration six_hours = std::chrono::hours(6);
+  {
+    auto store = Open();
+    ASSERT_FALSE(store->Append(FanInEvent("wev_a", 123, 1, 1000, six_hours), {})->fan_in[0].fired);
+  }
+  auto store = Open();  // a restart in the middle
+  auto progress = *store->ListFanInProgress();
+  ASSERT_EQ(progress.size(), 1u);
+  EXPECT_EQ(progress[0].job_id, 123);
+  EXPECT_EQ(progress[0].event_id, "wev_a");
+  // B seven hours later: A is outside the window and no longer counts.
+  auto late = store->Append(FanInEvent("wev_b", 456, 2, 1000 + 7 * 3600, six_hours), {});
+  ASSERT_TRUE(late.ok());
+  EXPECT_FALSE(late->fan_in[0].fired);
+  EXPECT_EQ(late->fan_in[0].waiting_for, std::vector<int64_t>{123});
+  progress = *store->ListFanInProgress();
+  ASSERT_EQ(progress.size(), 1u) << "the expired run is dropped";
+  EXPECT_EQ(progress[0].job_id, 456);
+  // A within the window of that B fires.
+  EXPECT_TRUE(store->Append(FanInEvent("wev_a2", 123, 3, 1000 + 8 * 3600, six_hours), {})->fan_in[0].fired);
+  EXPECT_EQ(FanTriggers(*store), 1);
+}
+
+TEST_P(StoreTest, FanInFiresOnceWhenTheLastTwoRunsArriveTogether) {
+  // Two store handles (two instances on PostgreSQL; one writer thread each on SQLite) each
+  // receive one of the last two runs, many times over: every round fires exactly once.
+  auto one = Open();
+  auto two = Open();
+  constexpr int kRounds = 20;
+  for (int i = 0; i < kRounds; ++i) {
+    std::atomic<int> fired{0};
+    auto send = [&](Store& s, int64_t job, int64_t run) {
+      auto r = s.Append(FanInEvent("wev_" + std::to_string(run), job, run, 2000 + i), {});
+      ASSERT_TRUE(r.ok()) << r.status().ToString();
+      fired += r->fan_in[0].fired ? 1 : 0;
+    };
+    std::thread a([&] { send(*one, 123, 100 + 2 * i); });
+    std::thread b([&] { send(*two, 456, 101 + 2 * i); });
+    a.join();
+    b.join();
+    EXPECT_EQ(fired.load(), 1) << "round " << i;
+  }
+  EXPECT_EQ(FanTriggers(*one), kRounds);
+}
+
+// ---- alerts ------------------------------------------------------------------------------
+
+NewAlert AnAlert(const std::string& kind, const std::string& key = "") {
+  NewAlert a;
+  a.kind = kind;
+  a.at = FromUnixMillis(1'000'000);
+  a.connection_id = "c1";
+  a.summary = kind + " happened";
+  a.dedupe_key = key;
+  return a;
+}
+
+TEST_P(StoreTest, AlertSinksStartAfterTheNewestAlertAndMoveOnlyWhenSaved) {
+  auto store = Open();
+  ASSERT_EQ(*store->AddAlerts({AnAlert("sync_failed")}), 1);
+  auto sink = store->ClaimAlertSink("slack-1", "me", FromUnixMillis(1'000'000), std::chrono::seconds(30));
+  ASSERT_TRUE(sink.ok() && sink->has_value()) << sink.status().ToString();
+  EXPECT_EQ((*sink)->last_alert_id, (*store->AlertsAfter(0, 10))[0].id) << "a new sink is not sent the history";
+  // Leased: another owner cannot claim it until the lease ends.
+  EXPECT_FALSE(store->ClaimAlertSink("slack-1", "other", FromUnixMillis(1'010'000), std::chrono::seconds(30))->has_value());
+  ASSERT_EQ(*store->AddAlerts({AnAlert("trigger_dead", "k1"), AnAlert("trigger_dead", "k1"), AnAlert("sync_failed")}), 2)
+      << "a dedupe key is stored once";
+  auto after = *store->AlertsAfter((*sink)->last_alert_id, 10);
+  ASSERT_EQ(after.size(), 2u);
+  EXPECT_EQ(after[0].alert.kind, "trigger_dead");
+  EXPECT_EQ(after[0].alert.summary, "trigger_dead happened");
+  AlertSinkState st = **sink;
+  st.last_alert_id = after[1].id;
+  st.last_sent_at = FromUnixMillis(1'020'000);
+  st.delivered = 1;
+  ASSERT_TRUE(store->SaveAlertSink(st, "me").ok());
+  EXPECT_EQ(store->SaveAlertSink(st, "me").code(), StatusCode::kFailedPrecondition) << "saving ends the lease";
+  auto sinks = *store->ListAlertSinks();
+  ASSERT_EQ(sinks.size(), 1u);
+  EXPECT_EQ(sinks[0].last_alert_id, after[1].id);
+  EXPECT_EQ(sinks[0].delivered, 1);
+  ASSERT_TRUE(sinks[0].last_sent_at.has_value());
+  // Not due before next_at.
+  st.next_at = FromUnixMillis(2'000'000);
+  ASSERT_TRUE(store->ClaimAlertSink("slack-1", "me", FromUnixMillis(1'030'000), std::chrono::seconds(30))->has_value());
+  ASSERT_TRUE(store->SaveAlertSink(st, "me").ok());
+  EXPECT_FALSE(store->ClaimAlertSink("slack-1", "me", FromUnixMillis(1'999'999), std::chrono::seconds(30))->has_value());
+  EXPECT_TRUE(store->ClaimAlertSink("slack-1", "me", FromUnixMillis(2'000'000), std::chrono::seconds(30))->has_value());
+}
+
+TEST_P(StoreTest, AlertCommittedWithATransitionNamesTheRunsOfItsStart) {
+  auto store = Open();
+  ASSERT_TRUE(store->Append(Event("wev_1", 11), {Trigger("c1", "k1")}).ok());
+  ASSERT_TRUE(store->Append(Event("wev_2", 12), {Trigger("c1", "k2")}).ok());
+  auto claim = store->ClaimConnection("w", FromUnixMillis(1'001'000), std::chrono::seconds(30));
+  ASSERT_TRUE(claim.ok() && claim->has_value());
+  Transition t;
+  t.owner = "w";
+  t.now = FromUnixMillis(1'002'000);
+  t.connection = (*claim)->connection;
+  t.connection.covered = (*claim)->backlog.seq;
+  Start dead;
+  dead.connection_id = "c1";
+  dead.seq_lo = 0;
+  dead.seq_hi = (*claim)->backlog.seq;
+  dead.triggers = 2;
+  dead.state = "dead";
+  dead.error = "404 not found";
+  dead.oldest = FromUnixMillis(1'000'000);
+  t.starts = {dead};
+  NewAlert a = AnAlert("trigger_dead");
+  a.start_index = 0;
+  t.alerts = {a};
+  t.release = true;
+  ASSERT_TRUE(store->Commit(t).ok());
+  auto alerts = *store->AlertsAfter(0, 10);
+  ASSERT_EQ(alerts.size(), 1u);
+  EXPECT_EQ(alerts[0].alert.start_id, t.starts[0].id) << "the new start's id";
+  auto runs = store->RunsOfStart("c1", alerts[0].alert.start_id, 10);
+  ASSERT_TRUE(runs.ok()) << runs.status().ToString();
+  EXPECT_EQ(runs->triggers, 2);
+  ASSERT_EQ(runs->runs.size(), 2u);
+  EXPECT_EQ(runs->runs[0], (std::pair<std::string, int64_t>{"wev_1", 11}));
+  EXPECT_EQ(runs->runs[1], (std::pair<std::string, int64_t>{"wev_2", 12}));
+  EXPECT_EQ(store->RunsOfStart("c1", alerts[0].alert.start_id, 1)->runs.size(), 1u) << "bounded";
 }
 
 TEST_P(StoreTest, UnreachableDatabaseIsUnavailable) {

@@ -343,3 +343,93 @@ TEST(ConfigLoaderTest, ApiBaseIsNormalised) {
 
 }  // namespace
 }  // namespace relay::config
+
+namespace relay::config {
+namespace {
+
+constexpr const char* kBase = R"(
+[dbt]
+webhook_secret = "s"
+[rudderstack]
+token = "t"
+)";
+
+StatusOr<Config> Parse(const std::string& extra) {
+  return ParseConfig(std::string(kBase) + extra, [](std::string_view name) -> std::optional<std::string> {
+    if (name == "SLACK_URL") return "https://hooks.slack.com/services/T1/B2/secret";
+    return std::nullopt;
+  });
+}
+
+TEST(ConfigLoaderFanInTest, AfterAllAndWithinAreRead) {
+  auto c = Parse("[[route]]\nname = \"c360\"\nafter_all = [\"123\", 456]\nwithin = \"6h\"\nconnections = [\"2abc\"]\n");
+  ASSERT_TRUE(c.ok()) << c.status().message();
+  ASSERT_EQ(c->routes.size(), 1u);
+  EXPECT_TRUE(c->routes[0].fan_in());
+  EXPECT_EQ(c->routes[0].after_all, (std::vector<int64_t>{123, 456}));
+  EXPECT_EQ(c->routes[0].within, std::chrono::hours(6));
+  EXPECT_TRUE(c->routes[0].job_ids.empty());
+}
+
+TEST(ConfigLoaderFanInTest, MisusesAreClearErrors) {
+  auto both = Parse("[[route]]\nafter_all = [\"1\", \"2\"]\njob_ids = [\"1\"]\nconnections = [\"c\"]\n");
+  ASSERT_FALSE(both.ok());
+  EXPECT_NE(both.status().message().find("route[0].job_ids: cannot be used with after_all"), std::string::npos)
+      << both.status().message();
+  auto one = Parse("[[route]]\nafter_all = [\"1\"]\nconnections = [\"c\"]\n");
+  ASSERT_FALSE(one.ok());
+  EXPECT_NE(one.status().message().find("at least two job ids"), std::string::npos);
+  auto twice = Parse("[[route]]\nafter_all = [\"1\", 1]\nconnections = [\"c\"]\n");
+  ASSERT_FALSE(twice.ok());
+  EXPECT_NE(twice.status().message().find("lists a job id twice"), std::string::npos);
+  auto within = Parse("[[route]]\nwithin = \"6h\"\nconnections = [\"c\"]\n");
+  ASSERT_FALSE(within.ok());
+  EXPECT_NE(within.status().message().find("applies only to a fan-in route"), std::string::npos);
+}
+
+TEST(ConfigLoaderAlertTest, SinksAreReadWithDefaults) {
+  auto c = Parse(
+      "[[route]]\nconnections = [\"c\"]\n"
+      "[[alert]]\nkind = \"slack\"\nurl = \"${SLACK_URL}\"\non = [\"sync_failed\"]\n"
+      "[[alert]]\nkind = \"webhook\"\nname = \"pager\"\nurl = \"https://alerts.example.com/retl\"\nsecret = \"k\"\n"
+      "min_interval = \"0s\"\n"
+      "[alerting]\npending_too_long = \"30m\"\nsignature_failures = 3\n");
+  ASSERT_TRUE(c.ok()) << c.status().message();
+  ASSERT_EQ(c->alerts.size(), 2u);
+  EXPECT_EQ(c->alerts[0].name, "slack-1");
+  EXPECT_EQ(c->alerts[0].url, "https://hooks.slack.com/services/T1/B2/secret");
+  EXPECT_EQ(c->alerts[0].on, std::vector<std::string>{"sync_failed"});
+  EXPECT_EQ(c->alerts[0].min_interval, std::chrono::minutes(1));
+  EXPECT_EQ(c->alerts[1].name, "pager");
+  EXPECT_EQ(c->alerts[1].on.size(), 4u) << "every kind by default";
+  EXPECT_EQ(c->alerts[1].min_interval, Duration{0});
+  EXPECT_EQ(c->alerting.pending_too_long, std::chrono::minutes(30));
+  EXPECT_EQ(c->alerting.signature_failures, 3);
+}
+
+TEST(ConfigLoaderAlertTest, BadSinksAreClearErrors) {
+  auto c = Parse(
+      "[[route]]\nconnections = [\"c\"]\n"
+      "[[alert]]\nkind = \"email\"\nurl = \"https://x\"\n"
+      "[[alert]]\nkind = \"webhook\"\nurl = \"ftp://x\"\non = [\"sync_failled\"]\n"
+      "[[alert]]\nkind = \"slack\"\nurl = \"https://x\"\nsecret = \"s\"\n");
+  ASSERT_FALSE(c.ok());
+  const std::string m = c.status().message();
+  EXPECT_NE(m.find("alert[0].kind: unknown kind \"email\""), std::string::npos) << m;
+  EXPECT_NE(m.find("alert[1].url: not an http(s) URL"), std::string::npos) << m;
+  EXPECT_NE(m.find("alert[1].on: unknown alert \"sync_failled\""), std::string::npos) << m;
+  EXPECT_NE(m.find("alert[2].secret: applies only to kind = \"webhook\""), std::string::npos) << m;
+}
+
+TEST(ConfigLoaderAlertTest, SinkUrlsAreShownWithoutTheirSecretParts) {
+  EXPECT_EQ(RedactedUrl("https://hooks.slack.com/services/T1/B2/secret"), "https://hooks.slack.com/…");
+  EXPECT_EQ(RedactedUrl("https://user:pw@alerts.example.com:8443/x?token=1"), "https://alerts.example.com:8443/…");
+  EXPECT_EQ(RedactedUrl("http://127.0.0.1:9"), "http://127.0.0.1:9");
+  const auto keys = LiteralSecretKeys(
+      "[[alert]]\nkind = \"slack\"\nurl = \"https://hooks.slack.com/services/T/B/x\"\n"
+      "[[alert]]\nkind = \"webhook\"\nurl = \"https://a.example.com\"\nsecret = \"${S}\"\n");
+  EXPECT_EQ(keys, std::vector<std::string>{"alert[0].url"}) << "a literal Slack URL is a secret in the file";
+}
+
+}  // namespace
+}  // namespace relay::config

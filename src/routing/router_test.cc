@@ -129,3 +129,43 @@ TEST(RouterTest, ExplainAgreesWithMatchEverywhere) {
 
 }  // namespace
 }  // namespace relay::routing
+
+namespace relay::routing {
+namespace {
+
+config::Route FanIn() {
+  config::Route r = RouteFor("c360", {"c1", "c2"});
+  r.after_all = {123, 456};
+  r.within = std::chrono::hours(6);
+  return r;
+}
+
+TEST(RouterFanInTest, AFanInRouteCountsItsJobsRunsAndNeverFiresDirectly) {
+  const std::vector<config::Route> routes = {FanIn()};
+  EXPECT_TRUE(MatchRoutes(routes, Event("job.run.completed", 10, 123)).empty());
+  EXPECT_TRUE(TriggersFor(routes, Event("job.run.completed", 10, 123)).empty());
+  auto steps = FanInFor(routes, Event("job.run.completed", 10, 456));
+  ASSERT_EQ(steps.size(), 1u);
+  EXPECT_EQ(steps[0].route, "c360");
+  EXPECT_EQ(steps[0].job_id, 456);
+  EXPECT_EQ(steps[0].run_id, 99);
+  EXPECT_EQ(steps[0].after_all, (std::vector<int64_t>{123, 456}));
+  EXPECT_EQ(steps[0].within, std::chrono::hours(6));
+  ASSERT_EQ(steps[0].fire.size(), 2u);
+  EXPECT_EQ(steps[0].fire[1].connection_id, "c2");
+  EXPECT_EQ(steps[0].fire[0].dedupe_key, "c360|c1|1|99|10") << "keyed like any trigger, by the completing run";
+  EXPECT_TRUE(FanInFor(routes, Event("job.run.completed", 10, 789)).empty()) << "not one of after_all";
+  EXPECT_TRUE(FanInFor(routes, Event("job.run.completed", 20, 123)).empty()) << "on = success";
+  EXPECT_TRUE(FanInFor(routes, Event("job.run.started", 3, 123)).empty());
+  config::Route filtered = FanIn();
+  filtered.environment_ids = {5};
+  EXPECT_TRUE(FanInFor({filtered}, Event("job.run.completed", 10, 123)).empty()) << "other filters still apply";
+  auto v = ExplainRoutes(routes, Event("job.run.completed", 10, 123));
+  ASSERT_EQ(v.size(), 1u);
+  EXPECT_TRUE(v[0].matched);
+  EXPECT_TRUE(v[0].fan_in);
+  EXPECT_EQ(v[0].reasons.back(), "job_id 123 is one of after_all [123, 456]: counts toward the fan-in");
+}
+
+}  // namespace
+}  // namespace relay::routing

@@ -42,7 +42,7 @@ class RelayIntegrationTest : public ::testing::Test {
   void SetUp() override {
     fake_ = std::make_unique<Process>(
         std::vector<std::string>{RelayBinary(), "fake-rudderstack", "--port-file", dir_.File("fake.port"),
-                                 "--sync-duration", "200ms"},
+                                 "--sync-duration", "200ms", "--outcome", fake_outcome_},
         std::map<std::string, std::string>{{"RUDDERSTACK_API_TOKEN", kToken}}, dir_.File("fake.log"));
     fake_port_ = testing::WaitForPortFile(dir_.File("fake.port"));
     ASSERT_GT(fake_port_, 0) << "fake did not start";
@@ -134,6 +134,7 @@ class RelayIntegrationTest : public ::testing::Test {
 
   testing::TempDir dir_;
   std::string extra_config_;  // appended to relay.toml (a [dbt_cloud] section, say)
+  std::string fake_outcome_ = "succeeded";  // how the fake's syncs end
   std::mt19937_64 rng_{42};
   std::unique_ptr<Process> fake_, relay_;
   int fake_port_ = 0, relay_port_ = 0;
@@ -1008,6 +1009,220 @@ TEST_F(VerifyRunsTest, AForgedButSignedSuccessStartsNothingAndARealOneStarts) {
   auto replay = Cli({"replay", forged_id});
   EXPECT_EQ(replay.exit_code, 1);
   EXPECT_NE(replay.err.find("corrected"), std::string::npos) << replay.err;
+}
+
+}  // namespace
+}  // namespace relay
+
+namespace relay {
+namespace {
+
+// ---- alerts --------------------------------------------------------------------------------
+
+constexpr char kAlertSecret[] = "alert-signing-secret-0123";
+
+class AlertTest : public RelayIntegrationTest {
+ protected:
+  void SetUp() override {
+    sink_ = std::make_unique<Process>(
+        std::vector<std::string>{RelayBinary(), "fake-alert-sink", "--port-file", dir_.File("sink.port")},
+        std::map<std::string, std::string>{}, dir_.File("sink.log"));
+    sink_port_ = testing::WaitForPortFile(dir_.File("sink.port"));
+    ASSERT_GT(sink_port_, 0) << "fake alert sink did not start";
+    fake_outcome_ = "failed";
+    extra_config_ = "[[alert]]\nkind = \"webhook\"\nurl = \"" + SinkUrl("/hooks/retl") + "\"\nsecret = \"" +
+                    kAlertSecret + "\"\non = [\"sync_failed\", \"trigger_dead\"]\nmin_interval = \"" + min_interval_ +
+                    "\"\n[[alert]]\nname = \"team-slack\"\nkind = \"slack\"\nurl = \"" +
+                    SinkUrl("/services/T000/B000/SLACKTOKENXYZ") + "\"\non = [\"trigger_dead\"]\n" + alert_extra_;
+    RelayIntegrationTest::SetUp();
+  }
+  std::string SinkUrl(const std::string& path) const { return "http://127.0.0.1:" + std::to_string(sink_port_) + path; }
+  // What the sink received on `path`, as parsed bodies with their signatures.
+  std::vector<std::pair<json::object, std::string>> Received(const std::string& path) {
+    std::vector<std::pair<json::object, std::string>> out;
+    auto r = HttpCall("GET", SinkUrl("/_fake/received"));
+    if (r.status != 200) return out;
+    const json::value v = json::parse(r.body);  // named: the loop below refers into it
+    for (const auto& e : v.at("received").as_array()) {
+      if (e.at("path").as_string() != path) continue;
+      const std::string body(e.at("body").as_string());
+      EXPECT_EQ(std::string(e.at("signature").as_string()), path == "/hooks/retl" ? "sha256=" + dbt::SignBody(body, kAlertSecret) : "")
+          << "signed with the sink's secret, over the exact body";
+      out.emplace_back(json::parse(body).as_object(), std::string(e.at("signature").as_string()));
+    }
+    return out;
+  }
+
+  std::string min_interval_ = "1m";
+  std::string alert_extra_;
+  std::unique_ptr<Process> sink_;
+  int sink_port_ = 0;
+};
+
+TEST_F(AlertTest, AFailedSyncSendsOneSignedAlertNamingTheRunAndTheSync) {
+  const std::string body = Payload();
+  auto hook = PostSigned(body);
+  ASSERT_EQ(hook.status, 200) << hook.body;
+  const std::string event_id(json::parse(hook.body).at("event_id").as_string());
+  const std::string run_id(json::parse(body).at("data").at("runId").as_string());
+  ASSERT_TRUE(Eventually([&] { return Received("/hooks/retl").size() == 1; }, std::chrono::seconds(10)))
+      << testing::ReadFileBytes(dir_.File("relay.log"));
+  const json::object a = Received("/hooks/retl")[0].first;
+  EXPECT_EQ(a.at("kind").as_string(), "sync_failed");
+  EXPECT_EQ(a.at("connection_id").as_string(), "conn_main");
+  EXPECT_FALSE(a.at("sync_id").as_string().empty());
+  EXPECT_FALSE(a.at("error").as_string().empty()) << "RudderStack's error";
+  ASSERT_EQ(a.at("event_ids").as_array().size(), 1u);
+  EXPECT_EQ(a.at("event_ids").as_array()[0].as_string(), event_id);
+  EXPECT_EQ(a.at("run_ids").as_array()[0].as_string(), run_id);
+  EXPECT_NE(a.at("summary").as_string().find("failed"), std::string::npos);
+  EXPECT_FALSE(a.at("at").as_string().empty());
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+  EXPECT_EQ(Received("/hooks/retl").size(), 1u) << "delivered once";
+  EXPECT_TRUE(Received("/services/T000/B000/SLACKTOKENXYZ").empty()) << "the Slack sink wants trigger_dead only";
+  auto metrics = HttpCall("GET", RelayUrl("/metrics"), "", {std::string("Authorization: Bearer ") + kAdminToken});
+  EXPECT_NE(metrics.body.find(R"(retl_relay_alerts_total{sink="webhook-1",result="delivered"} 1)"), std::string::npos)
+      << metrics.body;
+}
+
+TEST_F(AlertTest, ASinkAnswering500IsRetriedAndGetsTheAlertOnce) {
+  ASSERT_EQ(HttpCall("POST", SinkUrl("/_fake/faults"), R"({"status":500,"times":1})").status, 200);
+  ASSERT_EQ(PostSigned(Payload()).status, 200);
+  ASSERT_TRUE(Eventually([&] { return Received("/hooks/retl").size() == 1; }, std::chrono::seconds(20)))
+      << testing::ReadFileBytes(dir_.File("relay.log"));
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+  EXPECT_EQ(Received("/hooks/retl").size(), 1u);
+  const std::string log = testing::ReadFileBytes(dir_.File("relay.log"));
+  EXPECT_NE(log.find("alert sink did not answer; will retry"), std::string::npos) << log;
+  EXPECT_EQ(log.find("SLACKTOKENXYZ"), std::string::npos) << "a Slack URL never reaches the log";
+}
+
+TEST_F(AlertTest, ADeadTriggerReachesSlackAsText) {
+  InjectFault(R"({"endpoint":"start","status":404,"times":1})");
+  ASSERT_EQ(PostSigned(Payload()).status, 200);
+  const std::string slack = "/services/T000/B000/SLACKTOKENXYZ";
+  ASSERT_TRUE(Eventually([&] { return Received(slack).size() == 1; }, std::chrono::seconds(10)))
+      << testing::ReadFileBytes(dir_.File("relay.log"));
+  const json::object m = Received(slack)[0].first;
+  ASSERT_EQ(m.size(), 1u) << "Slack's incoming-webhook shape: {\"text\": …}";
+  const std::string text(m.at("text").as_string());
+  EXPECT_NE(text.find("trigger_dead"), std::string::npos) << text;
+  EXPECT_NE(text.find("conn_main"), std::string::npos) << text;
+  EXPECT_NE(text.find("404"), std::string::npos) << text;
+  // The webhook sink wants trigger_dead too.
+  ASSERT_TRUE(Eventually([&] { return Received("/hooks/retl").size() == 1; }));
+  EXPECT_EQ(Received("/hooks/retl")[0].first.at("kind").as_string(), "trigger_dead");
+}
+
+TEST_F(AlertTest, SendTestAlertReportsEachSinkAndRedactsItsUrl) {
+  auto r = Cli({"send-test-alert"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("webhook-1"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("team-slack"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("HTTP 200"), std::string::npos) << r.out;
+  EXPECT_EQ(r.out.find("SLACKTOKENXYZ"), std::string::npos) << "the Slack URL is a credential";
+  ASSERT_EQ(Received("/hooks/retl").size(), 1u);
+  EXPECT_EQ(Received("/hooks/retl")[0].first.at("kind").as_string(), "test");
+  ASSERT_EQ(HttpCall("POST", SinkUrl("/_fake/faults"), R"({"status":404,"times":1})").status, 200);
+  auto failed = Cli({"send-test-alert", "--json"});
+  EXPECT_EQ(failed.exit_code, 1);
+  json::value v = json::parse(failed.out);
+  EXPECT_FALSE(v.at("ok").as_bool());
+  auto checked = Cli({"check-config"});
+  EXPECT_EQ(checked.out.find("SLACKTOKENXYZ"), std::string::npos) << checked.out;
+  EXPECT_NE(checked.out.find("alert team-slack: slack http://127.0.0.1:"), std::string::npos) << checked.out;
+}
+
+class AlertStormTest : public AlertTest {
+ protected:
+  void SetUp() override {
+    min_interval_ = "3s";
+    // One route, fifty connections the fake does not know: fifty dead starts at once.
+    alert_extra_ = "[[route]]\nname = \"storm\"\njob_ids = [\"777\"]\nconnections = [";
+    for (int i = 0; i < 50; ++i) alert_extra_ += (i ? ", \"" : "\"") + std::string("conn_storm_") + std::to_string(i) + "\"";
+    alert_extra_ += "]\n";
+    AlertTest::SetUp();
+  }
+};
+
+TEST_F(AlertStormTest, FiftyFailuresInAMinuteBecomeARateLimitedSummary) {
+  InjectFault(R"({"endpoint":"start","status":404,"times":50})");
+  ASSERT_EQ(PostSigned(Payload("job.run.completed", 10, "", "777")).status, 200);
+  int64_t alerts = 0;
+  ASSERT_TRUE(Eventually(
+      [&] {
+        alerts = 0;
+        for (const auto& [m, sig] : Received("/hooks/retl")) alerts += m.at("kind").as_string() == "summary" ? m.at("count").as_int64() : 1;
+        return alerts == 50;
+      },
+      std::chrono::seconds(20)))
+      << alerts << " alerts; " << testing::ReadFileBytes(dir_.File("relay.log"));
+  const auto messages = Received("/hooks/retl");
+  EXPECT_LE(messages.size(), 3u) << "a storm is a few messages, not fifty";
+  bool summary = false;
+  for (const auto& [m, sig] : messages) {
+    if (m.at("kind").as_string() != "summary") continue;
+    summary = true;
+    EXPECT_EQ(m.at("counts").at("trigger_dead").as_int64(), m.at("count").as_int64());
+    EXPECT_LE(m.at("alerts").as_array().size(), 20u);
+    EXPECT_NE(m.at("summary").as_string().find("rate-limited"), std::string::npos);
+  }
+  EXPECT_TRUE(summary);
+}
+
+// ---- fan-in --------------------------------------------------------------------------------
+
+class FanInTest : public RelayIntegrationTest {
+ protected:
+  void SetUp() override {
+    extra_config_ = "[[route]]\nname = \"customer_360\"\nafter_all = [\"201\", \"202\"]\nwithin = \"6h\"\n"
+                    "connections = [\"conn_360\"]\n";
+    RelayIntegrationTest::SetUp();
+  }
+  size_t StartsOf(const std::string& connection) {
+    size_t n = 0;
+    for (const auto& s : Starts()) n += s.at("status").as_int64() == 200 && s.at("path").as_string().find(connection) != std::string::npos;
+    return n;
+  }
+};
+
+TEST_F(FanInTest, ARunOfEachJobAcrossARestartStartsOneSyncThatRecordsBoth) {
+  const std::string a = Payload("job.run.completed", 10, "", "201");
+  auto first = PostSigned(a);
+  ASSERT_EQ(first.status, 200) << first.body;
+  EXPECT_NE(first.body.find(R"("fan_in":[{"route":"customer_360","fired":false,"waiting_for_jobs":["202"]}])"),
+            std::string::npos)
+      << first.body;
+  // Another run of the same job changes nothing but the progress.
+  ASSERT_EQ(PostSigned(Payload("job.run.completed", 10, "", "201")).status, 200);
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  EXPECT_EQ(StartsOf("conn_360"), 0u);
+  auto status = Cli({"status"});
+  EXPECT_NE(status.out.find("fan-in route customer_360"), std::string::npos) << status.out;
+  EXPECT_NE(status.out.find("waiting for jobs 202"), std::string::npos) << status.out;
+  std::ofstream(dir_.File("b.json")) << Payload("job.run.completed", 10, "", "202");
+  auto explain = Cli({"explain", dir_.File("b.json")});
+  EXPECT_NE(explain.out.find("would complete the set and fire the route"), std::string::npos) << explain.out;
+  auto api = Admin("GET", "status");
+  ASSERT_EQ(api.status, 200);
+  EXPECT_EQ(json::parse(api.body).at("fan_in").as_array()[0].at("have").as_array().size(), 2u) << api.body;
+
+  relay_->Stop();  // progress is durable
+  StartRelay();
+  auto second = PostSigned(testing::ReadFileBytes(dir_.File("b.json")));
+  ASSERT_EQ(second.status, 200) << second.body;
+  EXPECT_NE(second.body.find(R"("fired":true)"), std::string::npos) << second.body;
+  ASSERT_TRUE(Eventually([&] { return StartsOf("conn_360") == 1; })) << testing::ReadFileBytes(dir_.File("relay.log"));
+  const std::string event_id(json::parse(second.body).at("event_id").as_string());
+  json::value trail = json::parse(Admin("GET", "events/" + event_id).body);
+  const auto& trigger = trail.at("triggers").as_array().at(0);
+  EXPECT_EQ(trigger.at("route").as_string(), "customer_360");
+  EXPECT_EQ(trigger.at("fan_in_runs").as_array().size(), 3u) << "two runs of 201 and the run of 202";
+  auto shown = Cli({"event", event_id});
+  EXPECT_NE(shown.out.find("after job 201 run"), std::string::npos) << shown.out;
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  EXPECT_EQ(StartsOf("conn_360"), 1u);
+  EXPECT_EQ(StartsOf("conn_main"), 0u) << "the fan-in jobs are not job 123";
 }
 
 }  // namespace

@@ -147,19 +147,22 @@ Status Alerter::CheckPending(TimePoint now) {
   if (!conns.ok()) return conns.status();
   std::vector<store::NewAlert> raised;
   for (const store::ConnectionStatus& c : *conns) {
-    if (!c.oldest_pending || now - *c.oldest_pending < config_.alerting.pending_too_long) continue;
-    const auto waited = std::chrono::duration_cast<std::chrono::minutes>(now - *c.oldest_pending).count();
+    // Waiting: pending, queued behind another sync, or in a start RudderStack has not accepted.
+    std::optional<TimePoint> oldest = c.oldest_pending;
+    if (c.oldest_starting && (!oldest || *c.oldest_starting < *oldest)) oldest = c.oldest_starting;
+    if (!oldest || now - *oldest < config_.alerting.pending_too_long) continue;
+    const auto waited = std::chrono::duration_cast<std::chrono::minutes>(now - *oldest).count();
     store::NewAlert a;
     a.kind = std::string(config::kAlertPendingTooLong);
     a.at = now;
     a.connection_id = c.connection.id;
     a.sync_id = c.connection.sync_id;
     a.error = c.connection.last_error;
-    a.summary = "connection " + c.connection.id + " has " + std::to_string(c.pending) +
-                " pending trigger(s), the oldest waiting " + std::to_string(waited) + " min (phase " +
+    a.summary = "connection " + c.connection.id + " has trigger(s) waiting for a sync, the oldest for " +
+                std::to_string(waited) + " min (phase " +
                 c.connection.phase + ")" + (c.connection.last_error.empty() ? "" : "; last error: " + c.connection.last_error);
     // Once per trigger that crosses the line: the oldest pending one names it.
-    a.dedupe_key = "pending_too_long|" + c.connection.id + "|" + std::to_string(ToUnixMillis(*c.oldest_pending));
+    a.dedupe_key = "pending_too_long|" + c.connection.id + "|" + std::to_string(ToUnixMillis(*oldest));
     raised.push_back(std::move(a));
   }
   if (raised.empty()) return Status::Ok();

@@ -561,7 +561,8 @@ class PostgresStore : public Store {
           ", " + sql::kPendingOfConnection + ", " + sql::kDeadOfConnection + ","
           " COALESCE(s.sync_id,''), COALESCE(s.status,''), COALESCE(s.finished_at_text,''), "
           "COALESCE(s.metrics_succeeded,0), COALESCE(s.metrics_failed,0), COALESCE(s.metrics_total,0), " +
-          sql::kOldestPendingOfConnection + " FROM connections c LEFT JOIN LATERAL (SELECT sync_id, status, finished_at_text, metrics_succeeded, "
+          sql::kOldestPendingOfConnection + ", (SELECT MIN(x.oldest_at) FROM starts x WHERE x.connection_id = c.id AND "
+          "x.state = 'starting') FROM connections c LEFT JOIN LATERAL (SELECT sync_id, status, finished_at_text, metrics_succeeded, "
           "metrics_failed, metrics_total FROM syncs x "
           "WHERE x.connection_id = c.id AND x.origin <> 'external' ORDER BY x.updated_at DESC, x.id DESC LIMIT 1) s ON true "
           "ORDER BY c.id"));
@@ -577,6 +578,7 @@ class PostgresStore : public Store {
         cs.last_failed = r->Int(i, 16);
         cs.last_total = r->Int(i, 17);
         if (!r->IsNull(i, 18)) cs.oldest_pending = FromUnixMillis(r->Int(i, 18));
+        if (!r->IsNull(i, 19)) cs.oldest_starting = FromUnixMillis(r->Int(i, 19));
         out.push_back(std::move(cs));
       }
       return Status::Ok();

@@ -325,7 +325,8 @@ class SqliteStore : public Store {
                            ", c.covered, ") + sql::kPendingOfConnection + ", " + sql::kDeadOfConnection + ", "
                            "COALESCE(s.sync_id,''), COALESCE(s.status,''), COALESCE(s.finished_at_text,''), "
                            "COALESCE(s.metrics_succeeded,0), COALESCE(s.metrics_failed,0), COALESCE(s.metrics_total,0), " +
-                           sql::kOldestPendingOfConnection + " FROM connections c LEFT JOIN syncs s ON s.rowid = (SELECT rowid FROM syncs x "
+                           sql::kOldestPendingOfConnection + ", (SELECT MIN(x.oldest_at) FROM starts x WHERE x.connection_id = c.id AND "
+          "x.state = 'starting') FROM connections c LEFT JOIN syncs s ON s.rowid = (SELECT rowid FROM syncs x "
                            "WHERE x.connection_id = c.id AND x.origin != 'external' ORDER BY x.updated_at DESC, x.rowid DESC LIMIT 1) "
                            "ORDER BY c.id");
       while (q.Step()) {
@@ -340,6 +341,7 @@ class SqliteStore : public Store {
         cs.last_failed = q.Int(16);
         cs.last_total = q.Int(17);
         if (!q.IsNull(18)) cs.oldest_pending = FromUnixMillis(q.Int(18));
+        if (!q.IsNull(19)) cs.oldest_starting = FromUnixMillis(q.Int(19));
         out.push_back(std::move(cs));
       }
       return q.status();

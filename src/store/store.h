@@ -315,6 +315,8 @@ struct ConnectionStatus {
   std::string last_finished_at;
   int64_t last_succeeded = 0, last_failed = 0, last_total = 0;  // its record counts
   std::optional<TimePoint> oldest_pending;  // created_at of its oldest pending trigger (queued ones included)
+  // The oldest trigger of a start not answered yet (starting: being sent, or retried).
+  std::optional<TimePoint> oldest_starting;
 };
 
 // Point-in-time numbers for /metrics.

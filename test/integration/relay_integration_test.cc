@@ -9,6 +9,7 @@
 #include <atomic>
 #include <boost/json.hpp>
 #include <fstream>
+#include <map>
 #include <mutex>
 #include <random>
 #include <regex>
@@ -1031,7 +1032,7 @@ class AlertTest : public RelayIntegrationTest {
     ASSERT_GT(sink_port_, 0) << "fake alert sink did not start";
     fake_outcome_ = "failed";
     extra_config_ = "[[alert]]\nkind = \"webhook\"\nurl = \"" + SinkUrl("/hooks/retl") + "\"\nsecret = \"" +
-                    kAlertSecret + "\"\non = [\"sync_failed\", \"trigger_dead\"]\nmin_interval = \"" + min_interval_ +
+                    kAlertSecret + "\"\non = [" + webhook_on_ + "]\nmin_interval = \"" + min_interval_ +
                     "\"\n[[alert]]\nname = \"team-slack\"\nkind = \"slack\"\nurl = \"" +
                     SinkUrl("/services/T000/B000/SLACKTOKENXYZ") + "\"\non = [\"trigger_dead\"]\n" + alert_extra_;
     RelayIntegrationTest::SetUp();
@@ -1054,6 +1055,7 @@ class AlertTest : public RelayIntegrationTest {
   }
 
   std::string min_interval_ = "1m";
+  std::string webhook_on_ = "\"sync_failed\", \"trigger_dead\"";
   std::string alert_extra_;
   std::unique_ptr<Process> sink_;
   int sink_port_ = 0;
@@ -1168,6 +1170,44 @@ TEST_F(AlertStormTest, FiftyFailuresInAMinuteBecomeARateLimitedSummary) {
     EXPECT_NE(m.at("summary").as_string().find("rate-limited"), std::string::npos);
   }
   EXPECT_TRUE(summary);
+}
+
+class AlertChecksTest : public AlertTest {
+ protected:
+  void SetUp() override {
+    webhook_on_ = "\"signature_failures\", \"pending_too_long\"";
+    min_interval_ = "0s";
+    alert_extra_ = "[alerting]\ncheck_interval = \"200ms\"\nsignature_failures = 3\npending_too_long = \"1s\"\n";
+    AlertTest::SetUp();
+  }
+};
+
+TEST_F(AlertChecksTest, ABurstOfBadSignaturesAndATriggerPendingTooLongAreAlertedOnce) {
+  for (int i = 0; i < 3; ++i) {
+    auto bad = HttpCall("POST", RelayUrl(), Payload(), {"Content-Type: application/json", "Authorization: 00ff"});
+    ASSERT_EQ(bad.status, 401);
+  }
+  auto kinds = [&] {
+    std::map<std::string, int> n;
+    for (const auto& [m, sig] : Received("/hooks/retl")) ++n[std::string(m.at("kind").as_string())];
+    return n;
+  };
+  ASSERT_TRUE(Eventually([&] { return kinds()["signature_failures"] == 1; }, std::chrono::seconds(10)))
+      << testing::ReadFileBytes(dir_.File("relay.log"));
+  EXPECT_NE(Received("/hooks/retl")[0].first.at("summary").as_string().find("rotated"), std::string::npos);
+  // RudderStack keeps failing: the trigger stays pending past pending_too_long.
+  InjectFault(R"({"endpoint":"start","status":503,"times":1000})");
+  ASSERT_EQ(PostSigned(Payload()).status, 200);
+  ASSERT_TRUE(Eventually([&] { return kinds()["pending_too_long"] == 1; }, std::chrono::seconds(10)))
+      << testing::ReadFileBytes(dir_.File("relay.log"));
+  std::this_thread::sleep_for(std::chrono::milliseconds(1000));
+  EXPECT_EQ(kinds()["pending_too_long"], 1) << "once per trigger that crosses the line";
+  EXPECT_EQ(kinds()["signature_failures"], 1) << "no new burst, no new alert";
+  for (const auto& [m, sig] : Received("/hooks/retl")) {
+    if (m.at("kind").as_string() == "pending_too_long") {
+      EXPECT_EQ(m.at("connection_id").as_string(), "conn_main");
+    }
+  }
 }
 
 // ---- fan-in --------------------------------------------------------------------------------

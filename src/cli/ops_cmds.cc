@@ -379,13 +379,13 @@ Runner SetupPrune(CLI::App& app) {
     }
     json::object out{{"dry_run", *dry_run},        {"older_than", *older_than},      {"cutoff", FormatIso8601(cutoff)},
                      {"events", total->events},   {"triggers", total->triggers},   {"syncs", total->syncs},
-                     {"attempts", total->attempts}, {"starts", total->starts}};
+                     {"attempts", total->attempts}, {"starts", total->starts}, {"alerts", total->alerts}};
     if (common->json) {
       std::cout << json::serialize(out) << "\n";
     } else {
       std::cout << (*dry_run ? "would remove" : "removed") << " (older than " << FormatIso8601(cutoff) << "): "
                 << total->events << " events, " << total->triggers << " triggers, " << total->syncs << " syncs, "
-                << total->attempts << " attempts, " << total->starts << " starts\n";
+                << total->attempts << " attempts, " << total->starts << " starts, " << total->alerts << " alerts\n";
     }
     return kExitOk;
   };

@@ -51,7 +51,8 @@ void Pruner::Loop() {
       continue;
     }
     for (auto [kind, n] : {std::pair<const char*, int64_t>{"events", pass->events}, {"triggers", pass->triggers},
-                           {"syncs", pass->syncs}, {"attempts", pass->attempts}, {"starts", pass->starts}}) {
+                           {"syncs", pass->syncs}, {"attempts", pass->attempts}, {"starts", pass->starts},
+                           {"alerts", pass->alerts}}) {
       metrics::Default()
           .GetCounter("retl_relay_pruned_total", "rows removed by store.retention, by kind", {{"kind", kind}})
           .Inc(static_cast<uint64_t>(n));
@@ -59,7 +60,7 @@ void Pruner::Loop() {
     if (pass->total() > 0) {
       log::Info("retention pass", {{"events", std::to_string(pass->events)}, {"triggers", std::to_string(pass->triggers)},
                                    {"syncs", std::to_string(pass->syncs)}, {"attempts", std::to_string(pass->attempts)},
-                                   {"starts", std::to_string(pass->starts)}});
+                                   {"starts", std::to_string(pass->starts)}, {"alerts", std::to_string(pass->alerts)}});
     }
   }
 }

@@ -258,7 +258,11 @@ StatusOr<json::value> Operations::Event(const std::string& event_id) {
   out["triggers"] = trail;
   // The fan-in routes its run counted toward, and whether it still waits in their progress.
   json::array fan_in;
-  if (auto parsed = dbt::ParseRunWebhook((*event)->raw_body); parsed.ok() && (*event)->verify_state != store::kVerifyPending) {
+  const std::string& verified = (*event)->verify_state;
+  if (auto parsed = dbt::ParseRunWebhook((*event)->raw_body);
+      parsed.ok() && verified != store::kVerifyPending && verified != store::kVerifyRejected) {
+    // A corrected event counted with the API's status, which the stored event records.
+    parsed->run_status_code = (*event)->run_status_code;
     std::vector<store::FanInStep> steps = routing::FanInFor(config_.routes, *parsed);
     if (!steps.empty()) {
       auto progress = store_->ListFanInProgress();

@@ -15,6 +15,7 @@ namespace {
 
 constexpr int kBatch = 500;             // alerts read per round and sink
 constexpr int kRunsPerAlert = 20;       // dbt runs listed per alert
+constexpr size_t kEnriched = 20;        // alerts of one message whose runs are read (a summary shows 20)
 constexpr Duration kTick = std::chrono::seconds(1);
 constexpr Duration kFirstRetry = std::chrono::seconds(5);
 constexpr Duration kMaxRetry = std::chrono::minutes(10);
@@ -28,7 +29,9 @@ void Count(const std::string& sink, const char* result, int64_t n) {
 }
 
 // One POST to a sink. The URL is never in the Status's text (a Slack URL is a credential).
-Status Post(const config::AlertSink& sink, const std::string& body, Duration timeout, long* http_status) {
+// `abort`, when set, abandons the call (shutdown).
+Status Post(const config::AlertSink& sink, const std::string& body, Duration timeout, long* http_status,
+            const std::atomic<bool>* abort = nullptr) {
   httpc::Request req;
   req.method = "POST";
   req.url = sink.url;
@@ -36,6 +39,7 @@ Status Post(const config::AlertSink& sink, const std::string& body, Duration tim
   req.body = body;
   req.timeout = timeout;
   req.connect_timeout = std::min<Duration>(timeout, std::chrono::seconds(10));
+  req.abort = abort;
   if (!sink.secret.empty()) req.headers.push_back("X-Retl-Relay-Signature: " + SignatureValue(body, sink.secret));
   httpc::Exchange ex = httpc::Perform(req);
   if (http_status != nullptr) *http_status = ex.status;
@@ -57,20 +61,13 @@ void Alerter::Start() {
 }
 
 void Alerter::Stop() {
+  abort_ = true;  // a POST in progress gives up within about a second
   {
     MutexLock lock(mu_);
     stopping_ = true;
   }
   cv_.SignalAll();
   if (thread_.joinable()) thread_.join();
-}
-
-void Alerter::Wake() {
-  {
-    MutexLock lock(mu_);
-    woken_ = true;
-  }
-  cv_.SignalAll();
 }
 
 Duration Alerter::RetryIn(const Status& failure, int attempts) {
@@ -86,7 +83,6 @@ void Alerter::Loop() {
     {
       MutexLock lock(mu_);
       if (stopping_) return;
-      woken_ = false;
     }
     if (Status s = RunOnce(); !s.ok()) {
       const std::string problem = s.ToString();
@@ -96,7 +92,7 @@ void Alerter::Loop() {
       last_problem_.clear();
     }
     MutexLock lock(mu_);
-    cv_.WaitFor(mu_, kTick, [this]() REQUIRES(mu_) { return stopping_ || woken_; });
+    cv_.WaitFor(mu_, kTick, [this]() REQUIRES(mu_) { return stopping_; });
   }
 }
 
@@ -178,8 +174,9 @@ Status Alerter::Deliver(const config::AlertSink& sink, const std::vector<store::
     if (!next.ok()) return next.status();
     if (next->empty()) return Status::Ok();
   }
+  // The lease outlives a round: at most kEnriched reads and one POST bounded by request_timeout.
   StatusOr<std::optional<store::AlertSinkState>> claimed =
-      alerts_.ClaimAlertSink(sink.name, owner_, now, config_.alerting.request_timeout * 3);
+      alerts_.ClaimAlertSink(sink.name, owner_, now, config_.alerting.request_timeout * 2 + std::chrono::seconds(60));
   if (!claimed.ok()) return claimed.status();
   if (!claimed->has_value()) return Status::Ok();  // another instance has it, or not due
   store::AlertSinkState st = **claimed;
@@ -204,7 +201,8 @@ Status Alerter::Deliver(const config::AlertSink& sink, const std::vector<store::
     st.next_at = *st.last_sent_at + sink.min_interval;
     return alerts_.SaveAlertSink(st, owner_);
   }
-  for (Alert& a : wanted) {
+  for (size_t i = 0; i < wanted.size() && i < kEnriched; ++i) {
+    Alert& a = wanted[i];
     const store::NewAlert& n = a.stored.alert;
     if (n.start_id == 0 || n.connection_id.empty()) continue;
     StatusOr<store::AlertStore::StartRuns> runs = alerts_.RunsOfStart(n.connection_id, n.start_id, kRunsPerAlert);
@@ -214,7 +212,7 @@ Status Alerter::Deliver(const config::AlertSink& sink, const std::vector<store::
   }
   const std::string body = sink.kind == "slack" ? SlackBody(wanted) : WebhookBody(wanted, now);
   long http_status = 0;
-  const Status sent = Post(sink, body, config_.alerting.request_timeout, &http_status);
+  const Status sent = Post(sink, body, config_.alerting.request_timeout, &http_status, &abort_);
   const TimePoint after = FromUnixMillis(ToUnixMillis(clock_.Now()));
   if (sent.ok()) {
     if (st.attempts > 0) log::Info("alert sink answers again", {{"sink", sink.name}});

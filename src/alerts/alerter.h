@@ -1,7 +1,8 @@
 #pragma once
 // Alerter: raises the alerts that are not lifecycle outcomes and delivers every alert to the
 // [[alert]] sinks that want it, on its own thread ("retl-alerts"), never on an HTTP thread nor
-// on a dispatcher worker. docs/operations.md, "Alerts", is the operator's view.
+// on a dispatcher worker. It looks every second (tick), so an alert raised by the lifecycle is
+// sent within about a second. docs/operations.md, "Alerts", is the operator's view.
 //
 // Raised where:
 //   sync_failed, trigger_dead   by the connection machine, in the commit that ends the start
@@ -47,8 +48,6 @@ class Alerter {
   void Stop();
   // A webhook delivery was rejected for its signature. Any thread; never blocks.
   void SignatureRejected() { rejected_.fetch_add(1, std::memory_order_relaxed); }
-  // An alert may have been stored: deliver soon rather than at the next tick.
-  void Wake();
 
   // One round, as the thread runs it: the checks (when due), then every due sink. Tests call it
   // with a FakeClock.
@@ -78,6 +77,7 @@ class Alerter {
   Clock& clock_;
   const std::string owner_;
   std::atomic<int64_t> rejected_{0};
+  std::atomic<bool> abort_{false};  // set by Stop: a POST in progress gives up
   // (time, rejected_ then) at each check within the window: the count over the window is the
   // difference with the oldest.
   std::deque<std::pair<TimePoint, int64_t>> rejected_seen_;
@@ -86,7 +86,6 @@ class Alerter {
   Mutex mu_;
   CondVar cv_;
   bool stopping_ GUARDED_BY(mu_) = false;
-  bool woken_ GUARDED_BY(mu_) = false;
   std::thread thread_;
 };
 

@@ -160,7 +160,9 @@ inline constexpr std::string_view kAlertKinds[] = {kAlertSyncFailed, kAlertTrigg
 
 // One [[alert]] sink (alerts/ delivers; docs/operations.md "Alerts").
 struct AlertSink {
-  std::string name;  // unique; default "<kind>-<n>" (n counts from 1 in file order)
+  // Unique; the store keeps the sink's delivery position under it. Default "<kind>-<8 hex>",
+  // a hash of the URL (so reordering the file changes nothing; a new URL starts afresh).
+  std::string name;
   std::string kind;  // "slack" (incoming webhook, {"text": …}) or "webhook" (generic JSON, signed)
   // Where to POST. Secret for Slack (the path holds the token): shown only as scheme://host/….
   std::string url;
@@ -205,7 +207,9 @@ struct Config {
   AdminConfig admin;
   DbtCloudConfig dbt_cloud;
   std::vector<Route> routes;
-  std::vector<AlertSink> alerts;  // [[alert]]; empty: no alert is raised or stored
+  // [[alert]]. Empty: nothing is delivered (the lifecycle still stores the alerts it raises,
+  // pruned with the history; the relay's own checks do not run).
+  std::vector<AlertSink> alerts;
   AlertingConfig alerting;
   std::string source;  // the file it came from, or "environment" in zero-config mode
 };

@@ -199,6 +199,15 @@ bool ValidBaseUrl(std::string_view url) {
   return !rest.empty() && rest.front() != '/' && rest.find_first_of(" \t?#") == std::string_view::npos;
 }
 
+// An alert sink's URL: http(s), a host, and anything after it (a query may hold its token).
+bool ValidSinkUrl(std::string_view url) {
+  std::string_view rest;
+  if (url.starts_with("https://")) rest = url.substr(8);
+  else if (url.starts_with("http://")) rest = url.substr(7);
+  else return false;
+  return !rest.empty() && rest.front() != '/' && rest.front() != '?' && rest.find_first_of(" \t\r\n") == std::string_view::npos;
+}
+
 std::string NormaliseBase(std::string url) {
   while (!url.empty() && url.back() == '/') url.pop_back();
   if (url.ends_with("/v2")) url.resize(url.size() - 3);
@@ -439,13 +448,21 @@ void ReadAlerts(const toml::table& root, const EnvLookup& env, Problems& p, std:
     if (s.kind != "slack" && s.kind != "webhook") {
       p.Add(prefix + ".kind", s.kind.empty() ? "not set (slack or webhook)" : "unknown kind \"" + s.kind + "\" (slack or webhook)");
     }
-    if (s.name.empty()) s.name = (s.kind.empty() ? "alert" : s.kind) + "-" + std::to_string(i + 1);
+    if (s.name.empty()) {
+      // Derived from the URL, not from the sink's place in the file: the store keeps each
+      // sink's delivery position by name, and reordering [[alert]] blocks must not swap them.
+      uint32_t h = 2166136261u;  // FNV-1a: stable across builds and machines
+      for (unsigned char ch : s.url) h = (h ^ ch) * 16777619u;
+      char hex[9];
+      std::snprintf(hex, sizeof(hex), "%08x", h);
+      s.name = (s.kind.empty() ? "alert" : s.kind) + "-" + std::string(hex);
+    }
     if (!names.insert(s.name).second) p.Add(prefix + ".name", "duplicate alert name \"" + s.name + "\"");
     if (s.name.size() > 64 || s.name.find_first_of(" \t\"\\") != std::string::npos) {
       p.Add(prefix + ".name", "must be at most 64 characters without spaces or quotes");
     }
     if (s.url.empty()) p.Add(prefix + ".url", "not set (the sink's https URL; ${VAR} reads it from the environment)");
-    else if (!ValidBaseUrl(s.url)) p.Add(prefix + ".url", "not an http(s) URL");
+    else if (!ValidSinkUrl(s.url)) p.Add(prefix + ".url", "not an http(s) URL");
     if (r.Has("secret") && s.secret.empty()) p.Add(prefix + ".secret", "is empty (leave it out to send unsigned)");
     if (s.kind == "slack" && !s.secret.empty()) p.Add(prefix + ".secret", "applies only to kind = \"webhook\"");
     if (s.min_interval.count() < 0) p.Add(prefix + ".min_interval", "must not be negative");

@@ -396,7 +396,8 @@ TEST(ConfigLoaderAlertTest, SinksAreReadWithDefaults) {
       "[alerting]\npending_too_long = \"30m\"\nsignature_failures = 3\n");
   ASSERT_TRUE(c.ok()) << c.status().message();
   ASSERT_EQ(c->alerts.size(), 2u);
-  EXPECT_EQ(c->alerts[0].name, "slack-1");
+  EXPECT_EQ(c->alerts[0].name.rfind("slack-", 0), 0u) << c->alerts[0].name;
+  EXPECT_EQ(c->alerts[0].name.size(), 14u) << "slack-<8 hex of the URL>: not the sink's place in the file";
   EXPECT_EQ(c->alerts[0].url, "https://hooks.slack.com/services/T1/B2/secret");
   EXPECT_EQ(c->alerts[0].on, std::vector<std::string>{"sync_failed"});
   EXPECT_EQ(c->alerts[0].min_interval, std::chrono::minutes(1));
@@ -405,6 +406,17 @@ TEST(ConfigLoaderAlertTest, SinksAreReadWithDefaults) {
   EXPECT_EQ(c->alerts[1].min_interval, Duration{0});
   EXPECT_EQ(c->alerting.pending_too_long, std::chrono::minutes(30));
   EXPECT_EQ(c->alerting.signature_failures, 3);
+}
+
+TEST(ConfigLoaderAlertTest, DefaultNamesFollowTheUrlNotTheOrder) {
+  const std::string a = "[[alert]]\nkind = \"webhook\"\nurl = \"https://a.example.com/x?token=1\"\n";
+  const std::string b = "[[alert]]\nkind = \"webhook\"\nurl = \"https://b.example.com/y\"\n";
+  auto one = Parse("[[route]]\nconnections = [\"c\"]\n" + a + b);
+  auto two = Parse("[[route]]\nconnections = [\"c\"]\n" + b + a);
+  ASSERT_TRUE(one.ok()) << one.status().message() << " (a query string is allowed: it may hold the token)";
+  ASSERT_TRUE(two.ok());
+  EXPECT_EQ(one->alerts[0].name, two->alerts[1].name);
+  EXPECT_NE(one->alerts[0].name, one->alerts[1].name);
 }
 
 TEST(ConfigLoaderAlertTest, BadSinksAreClearErrors) {

@@ -198,6 +198,10 @@ Status Reconciler::Store(const dbtcloud::Run& run, PassReport& report) {
   e.source = "reconcile";
   e.records_outcome = true;
   e.fan_in = routing::FanInFor(config_.routes, *ev);
+  // A run found late counts from when it finished, for a fan-in route's window.
+  for (store::FanInStep& step : e.fan_in) {
+    if (run.finished) step.at = FromUnixMillis(ToUnixMillis(std::min(*run.finished, now)));
+  }
   std::vector<store::NewTrigger> triggers = routing::TriggersFor(config_.routes, *ev);
   StatusOr<store::AppendResult> r = ingest_.Append(std::move(e), triggers);
   if (!r.ok()) return r.status();

@@ -850,6 +850,9 @@ class PostgresStore : public Store {
     std::optional<AlertSinkState> out;
     Status s = exec_.RunSync([&](PgConn& db) -> Status {
       out.reset();
+      // The same lock as InsertAlerts: a new sink's position (the newest id) then has no
+      // uncommitted alert below it.
+      if (Status st = db.Run("SELECT pg_advisory_xact_lock(hashtext('retl-relay alerts'))"); !st.ok()) return st;
       if (Status st = db.Run(PgSql(sql::kInsertAlertSinkSql), {P(name)}); !st.ok()) return st;
       const int64_t now_ms = ToUnixMillis(now);
       RELAY_PG_TRY(l, db.Exec(PgSql(sql::kLeaseAlertSinkSql), {P(name), P(owner), P(now_ms), P(now_ms + lease.count())}));
@@ -1118,17 +1121,20 @@ class PostgresStore : public Store {
   }
 
   // Counts the event's run toward each fan-in route and fires those it completes
-  // (store::FanInStep). A transaction-scoped advisory lock per route serialises instances:
-  // under READ COMMITTED the second one, once the first has committed, reads its run too.
+  // (store::FanInStep). A transaction-scoped advisory lock serialises instances: under READ
+  // COMMITTED the second one, once the first has committed, reads its run too. One lock for
+  // every fan-in route, not one per route: a batch holding two could otherwise meet another
+  // batch holding them in the other order.
   static Status ApplyFanIn(PgConn& db, const std::string& event_id, const std::vector<FanInStep>& steps, int64_t now_ms,
                            AppendResult& out) {
     for (const FanInStep& step : steps) {
       FanInResult res;
       res.route = step.route;
-      if (Status st = db.Run("SELECT pg_advisory_xact_lock(hashtext('retl-relay fan-in'), hashtext($1))", {P(step.route)});
+      if (Status st = db.Run("SELECT pg_advisory_xact_lock(hashtext('retl-relay fan-in'))"); !st.ok()) return st;
+      const int64_t at = step.at ? ToUnixMillis(*step.at) : now_ms;
+      if (Status st = db.Run(PgSql(sql::kInsertFanInSql), {P(step.route), P(step.job_id), P(step.run_id), P(event_id), P(at)});
           !st.ok()) return st;
-      if (Status st = db.Run(PgSql(sql::kInsertFanInSql),
-                             {P(step.route), P(step.job_id), P(step.run_id), P(event_id), P(now_ms)});
+      if (Status st = db.Run(PgSql(sql::kCapFanInSql), {P(step.route), P(step.job_id), P(int64_t{kFanInRunsPerJob})});
           !st.ok()) return st;
       RELAY_PG_TRY(rows, db.Exec(PgSql(sql::kFanInProgressSql), {P(step.route)}));
       std::vector<FanInRun> progress;
@@ -1156,7 +1162,12 @@ class PostgresStore : public Store {
     return Status::Ok();
   }
 
+  // Alert ids must commit in id order, or a sink whose position passed id N+1 would never see
+  // N committed after it: inserts take one transaction-scoped lock, held to the commit. Alerts
+  // are rare; only the transactions that raise one wait.
   static Status InsertAlerts(PgConn& db, const std::vector<NewAlert>& alerts, int* added) {
+    if (alerts.empty()) return Status::Ok();
+    if (Status st = db.Run("SELECT pg_advisory_xact_lock(hashtext('retl-relay alerts'))"); !st.ok()) return st;
     for (const NewAlert& a : alerts) {
       RELAY_PG_TRY(r, db.Exec(PgSql(sql::kInsertAlertSql),
                               {P(a.kind), P(ToUnixMillis(a.at)), P(a.connection_id), P(a.sync_id), P(a.start_id), P(a.error),

@@ -111,7 +111,7 @@ const char* const kAlertsMigration = R"sql(
       );
       ALTER TABLE triggers ADD COLUMN fan_in_runs TEXT;
       CREATE TABLE alerts (
-        id INTEGER PRIMARY KEY,
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
         kind TEXT NOT NULL,
         at BIGINT NOT NULL,
         connection_id TEXT NOT NULL DEFAULT '',
@@ -158,7 +158,9 @@ std::string SchemaAlertsMigration(bool postgres) {
   std::string view = starts.substr(starts.find("CREATE VIEW trigger_view"));
   ReplaceOnce(view, "t.created_at, t.next_attempt_at,", "t.created_at, t.next_attempt_at, t.fan_in_runs,");
   sql += view;
-  if (postgres) ReplaceOnce(sql, "id INTEGER PRIMARY KEY", "id BIGSERIAL PRIMARY KEY");
+  // Ids never come back (SQLite: AUTOINCREMENT; PostgreSQL: a sequence): a sink's position
+  // must not meet a reused id after the history was pruned.
+  if (postgres) ReplaceOnce(sql, "id INTEGER PRIMARY KEY AUTOINCREMENT", "id BIGSERIAL PRIMARY KEY");
   return sql;
 }
 

@@ -139,6 +139,11 @@ inline constexpr const char* kAllFanInProgressSql =
 inline constexpr const char* kInsertFanInSql =
     "INSERT INTO fanin_progress (route, job_id, run_id, event_id, at) VALUES (?1, ?2, ?3, ?4, ?5) "
     "ON CONFLICT (route, job_id, run_id) DO NOTHING";
+// Keeps the newest ?3 runs of job ?2 for route ?1: a job that runs every few minutes while
+// another is broken does not make every event read an ever longer progress.
+inline constexpr const char* kCapFanInSql =
+    "DELETE FROM fanin_progress WHERE route = ?1 AND job_id = ?2 AND run_id NOT IN (SELECT run_id FROM fanin_progress "
+    "WHERE route = ?1 AND job_id = ?2 ORDER BY at DESC, run_id DESC LIMIT ?3)";
 inline constexpr const char* kExpireFanInSql = "DELETE FROM fanin_progress WHERE route = ?1 AND at < ?2";
 inline constexpr const char* kClearFanInSql = "DELETE FROM fanin_progress WHERE route = ?1";
 inline constexpr const char* kSetFanInRunsSql = "UPDATE triggers SET fan_in_runs = ?2 WHERE id = ?1";

@@ -827,8 +827,12 @@ class SqliteStore : public Store {
       FanInResult res;
       res.route = step.route;
       Query ins = db.Prepare(sql::kInsertFanInSql);
-      ins.Bind(1, step.route).Bind(2, step.job_id).Bind(3, step.run_id).Bind(4, event_id).Bind(5, now).Step();
+      ins.Bind(1, step.route).Bind(2, step.job_id).Bind(3, step.run_id).Bind(4, event_id);
+      ins.Bind(5, step.at ? ToUnixMillis(*step.at) : now).Step();
       if (!ins.status().ok()) return ins.status();
+      Query cap = db.Prepare(sql::kCapFanInSql);
+      cap.Bind(1, step.route).Bind(2, step.job_id).Bind(3, int64_t{kFanInRunsPerJob}).Step();
+      if (!cap.status().ok()) return cap.status();
       std::vector<FanInRun> progress;
       Query q = db.Prepare(sql::kFanInProgressSql);
       q.Bind(1, step.route);

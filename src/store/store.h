@@ -45,10 +45,16 @@ struct FanInStep {
   std::string route;
   int64_t job_id = 0;
   int64_t run_id = 0;
+  // When the run counts from: its finish time for a run the reconciler found late; unset, the
+  // event's received_at.
+  std::optional<TimePoint> at;
   std::vector<int64_t> after_all;
   Duration within{0};  // zero: no window
   std::vector<NewTrigger> fire;
 };
+
+// Progress keeps at most this many runs per (route, job), the newest.
+inline constexpr int kFanInRunsPerJob = 10;
 
 // What a fan-in step came to.
 struct FanInResult {
@@ -477,8 +483,11 @@ class OperatorStore {
 };
 
 // Alerts (alerts/): raised by the lifecycle (Transition::alerts) and by the relay's checks,
-// delivered to each sink in id order. A sink is delivered by one owner at a time (a lease), and
-// its position only moves forward once the sink has answered: an alert is delivered at least once.
+// delivered to each sink in id order. Ids are never reused and commit in id order (PostgreSQL:
+// inserts take one transaction-scoped lock), so a position never passes an alert that has yet
+// to commit. A sink is delivered by one owner at a time (a lease), and its position only moves
+// forward once the sink has answered: an alert is delivered at least once, unless the sink
+// fails for longer than store.retention (pruning removes alerts by age).
 class AlertStore {
  public:
   virtual ~AlertStore() = default;

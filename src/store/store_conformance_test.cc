@@ -1114,6 +1114,22 @@ TEST_P(StoreTest, FanInProgressSurvivesReopeningAndExpiresOutsideTheWindow) {
   EXPECT_EQ(FanTriggers(*store), 1);
 }
 
+TEST_P(StoreTest, FanInProgressKeepsTheNewestRunsOfEachJobAndALateRunCountsFromItsFinish) {
+  auto store = Open();
+  for (int i = 0; i < kFanInRunsPerJob + 5; ++i) {
+    ASSERT_FALSE(store->Append(FanInEvent("wev_a" + std::to_string(i), 123, 100 + i, 1000 + i), {})->fan_in[0].fired);
+  }
+  auto progress = *store->ListFanInProgress();
+  ASSERT_EQ(progress.size(), static_cast<size_t>(kFanInRunsPerJob)) << "a broken job B does not grow A's progress";
+  EXPECT_EQ(progress.front().run_id, 105) << "the newest are kept";
+  // A run the reconciler found late counts from when it finished: outside the window here.
+  NewEvent late = FanInEvent("wev_b", 456, 500, 1000 + 20 * 3600, std::chrono::hours(6));
+  late.fan_in[0].at = FromUnixMillis(1000 * 1000);
+  auto r = store->Append(late, {});
+  ASSERT_TRUE(r.ok());
+  EXPECT_TRUE(r->fan_in[0].fired) << "finished at 1000 s, within 6 h of job 123's runs, though stored 20 h later";
+}
+
 TEST_P(StoreTest, FanInFiresOnceWhenTheLastTwoRunsArriveTogether) {
   // Two store handles (two instances on PostgreSQL; one writer thread each on SQLite) each
   // receive one of the last two runs, many times over: every round fires exactly once.

@@ -1031,7 +1031,7 @@ class AlertTest : public RelayIntegrationTest {
     sink_port_ = testing::WaitForPortFile(dir_.File("sink.port"));
     ASSERT_GT(sink_port_, 0) << "fake alert sink did not start";
     fake_outcome_ = "failed";
-    extra_config_ = "[[alert]]\nkind = \"webhook\"\nurl = \"" + SinkUrl("/hooks/retl") + "\"\nsecret = \"" +
+    extra_config_ = "[[alert]]\nname = \"ops-webhook\"\nkind = \"webhook\"\nurl = \"" + SinkUrl("/hooks/retl") + "\"\nsecret = \"" +
                     kAlertSecret + "\"\non = [" + webhook_on_ + "]\nmin_interval = \"" + min_interval_ +
                     "\"\n[[alert]]\nname = \"team-slack\"\nkind = \"slack\"\nurl = \"" +
                     SinkUrl("/services/T000/B000/SLACKTOKENXYZ") + "\"\non = [\"trigger_dead\"]\n" + alert_extra_;
@@ -1083,7 +1083,7 @@ TEST_F(AlertTest, AFailedSyncSendsOneSignedAlertNamingTheRunAndTheSync) {
   EXPECT_EQ(Received("/hooks/retl").size(), 1u) << "delivered once";
   EXPECT_TRUE(Received("/services/T000/B000/SLACKTOKENXYZ").empty()) << "the Slack sink wants trigger_dead only";
   auto metrics = HttpCall("GET", RelayUrl("/metrics"), "", {std::string("Authorization: Bearer ") + kAdminToken});
-  EXPECT_NE(metrics.body.find(R"(retl_relay_alerts_total{sink="webhook-1",result="delivered"} 1)"), std::string::npos)
+  EXPECT_NE(metrics.body.find(R"(retl_relay_alerts_total{sink="ops-webhook",result="delivered"} 1)"), std::string::npos)
       << metrics.body;
 }
 
@@ -1100,11 +1100,20 @@ TEST_F(AlertTest, ASinkAnswering500IsRetriedAndGetsTheAlertOnce) {
 }
 
 TEST_F(AlertTest, ADeadTriggerReachesSlackAsText) {
+  // Both sinks fail their first try: the Slack URL must not show in the log nor in the stored error.
+  ASSERT_EQ(HttpCall("POST", SinkUrl("/_fake/faults"), R"({"status":500,"times":2})").status, 200);
   InjectFault(R"({"endpoint":"start","status":404,"times":1})");
   ASSERT_EQ(PostSigned(Payload()).status, 200);
   const std::string slack = "/services/T000/B000/SLACKTOKENXYZ";
-  ASSERT_TRUE(Eventually([&] { return Received(slack).size() == 1; }, std::chrono::seconds(10)))
+  ASSERT_TRUE(Eventually([&] { return Received(slack).size() == 1; }, std::chrono::seconds(20)))
       << testing::ReadFileBytes(dir_.File("relay.log"));
+  const std::string log = testing::ReadFileBytes(dir_.File("relay.log"));
+  EXPECT_NE(log.find("alert sink did not answer; will retry"), std::string::npos) << log;
+  EXPECT_EQ(log.find("SLACKTOKENXYZ"), std::string::npos) << log;
+  const std::vector<store::AlertSinkState> sinks = *OpenStore()->ListAlertSinks();
+  for (const store::AlertSinkState& st : sinks) {
+    EXPECT_EQ(st.last_error.find("SLACKTOKENXYZ"), std::string::npos) << st.last_error;
+  }
   const json::object m = Received(slack)[0].first;
   ASSERT_EQ(m.size(), 1u) << "Slack's incoming-webhook shape: {\"text\": …}";
   const std::string text(m.at("text").as_string());
@@ -1112,14 +1121,14 @@ TEST_F(AlertTest, ADeadTriggerReachesSlackAsText) {
   EXPECT_NE(text.find("conn_main"), std::string::npos) << text;
   EXPECT_NE(text.find("404"), std::string::npos) << text;
   // The webhook sink wants trigger_dead too.
-  ASSERT_TRUE(Eventually([&] { return Received("/hooks/retl").size() == 1; }));
+  ASSERT_TRUE(Eventually([&] { return Received("/hooks/retl").size() == 1; }, std::chrono::seconds(20)));
   EXPECT_EQ(Received("/hooks/retl")[0].first.at("kind").as_string(), "trigger_dead");
 }
 
 TEST_F(AlertTest, SendTestAlertReportsEachSinkAndRedactsItsUrl) {
   auto r = Cli({"send-test-alert"});
   EXPECT_EQ(r.exit_code, 0) << r.err;
-  EXPECT_NE(r.out.find("webhook-1"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("ops-webhook"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("team-slack"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("HTTP 200"), std::string::npos) << r.out;
   EXPECT_EQ(r.out.find("SLACKTOKENXYZ"), std::string::npos) << "the Slack URL is a credential";

@@ -430,11 +430,21 @@ void ReadRoute(const toml::table& t, size_t index, const EnvLookup& env, Problem
   routes.push_back(std::move(route));
 }
 
-void ReadAlerts(const toml::table& root, const EnvLookup& env, Problems& p, std::vector<AlertSink>& sinks) {
-  const toml::node* n = root.get("alert");
-  if (n == nullptr) return;
+// The [[key]] tables, or nullptr when absent (or not an array of tables: reported).
+const toml::array* ArrayOfTables(const toml::table& root, const std::string& key, Problems& p) {
+  const toml::node* n = root.get(key);
+  if (n == nullptr) return nullptr;
   const toml::array* a = n->as_array();
-  if (a == nullptr || !a->is_array_of_tables()) return p.Add("alert", "must be an array of tables ([[alert]])");
+  if (a == nullptr || !a->is_array_of_tables()) {
+    p.Add(key, "must be an array of tables ([[" + key + "]])");
+    return nullptr;
+  }
+  return a;
+}
+
+void ReadAlerts(const toml::table& root, const EnvLookup& env, Problems& p, std::vector<AlertSink>& sinks) {
+  const toml::array* a = ArrayOfTables(root, "alert", p);
+  if (a == nullptr) return;
   std::set<std::string> names;
   for (size_t i = 0; i < a->size(); ++i) {
     const std::string prefix = "alert[" + std::to_string(i) + "]";
@@ -501,10 +511,8 @@ void ReadAlerting(const toml::table& root, const EnvLookup& env, Problems& p, Al
 }
 
 void ReadRoutes(const toml::table& root, const EnvLookup& env, Problems& p, std::vector<Route>& routes) {
-  const toml::node* n = root.get("route");
-  if (n == nullptr) return;
-  const toml::array* a = n->as_array();
-  if (a == nullptr || !a->is_array_of_tables()) return p.Add("route", "must be an array of tables ([[route]])");
+  const toml::array* a = ArrayOfTables(root, "route", p);
+  if (a == nullptr) return;
   std::set<std::string> names;
   for (size_t i = 0; i < a->size(); ++i) ReadRoute(*a->get(i)->as_table(), i, env, p, names, routes);
 }

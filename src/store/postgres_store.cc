@@ -619,16 +619,7 @@ class PostgresStore : public Store {
         RELAY_PG_TRY(e, db.Exec("SELECT 1 FROM events WHERE event_id = $1 FOR SHARE", {P(event_id)}));
         if (e->rows() == 0) return NotFoundError("no event " + event_id);
       }
-      for (const NewTrigger& t : triggers) {
-        RELAY_PG_TRY(r, db.Exec(
-            "INSERT INTO triggers (event_id, route, connection_id, sync_type, if_running, dedupe_key, state, "
-            "created_at, next_attempt_at, updated_at, conn_seq) VALUES (NULLIF($1, ''), $2, $3, $4, $5, NULL, 'pending', "
-            "$6, $6, $6, 0) RETURNING id",
-            {P(event_id), P(t.route), P(t.connection_id), P(t.sync_type), P(t.if_running), P(now_ms)}));
-        ids.push_back(r->Int(0, 0));
-        if (Status c = EnsureConnection(db, t.connection_id, now_ms); !c.ok()) return c;
-      }
-      return Status::Ok();
+      return InsertTriggers(db, event_id, triggers, now_ms, ids);
     });
     if (!s.ok()) return s;
     return ids;
@@ -1103,14 +1094,15 @@ class PostgresStore : public Store {
   }
 
   // Unsequenced, as ingest stores them: the connection's next claim sequences them. Appends each
-  // new trigger's id (0 for a dedupe key seen before) to `ids`.
+  // new trigger's id (0 for a dedupe key seen before) to `ids`. An empty event id (a manual
+  // trigger) or dedupe key (manual, replay) is stored as NULL: such a trigger never conflicts.
   static Status InsertTriggers(PgConn& db, const std::string& event_id, const std::vector<NewTrigger>& triggers,
                                int64_t now_ms, std::vector<int64_t>& ids) {
     for (const NewTrigger& t : triggers) {
       RELAY_PG_TRY(r, db.Exec(
           "INSERT INTO triggers (event_id, route, connection_id, sync_type, if_running, dedupe_key, state, "
-          "created_at, next_attempt_at, updated_at, conn_seq) VALUES ($1, $2, $3, $4, $5, $6, 'pending', "
-          "$7, $7, $7, 0) ON CONFLICT (dedupe_key) DO NOTHING RETURNING id",
+          "created_at, next_attempt_at, updated_at, conn_seq) VALUES (NULLIF($1, ''), $2, $3, $4, $5, NULLIF($6, ''), "
+          "'pending', $7, $7, $7, 0) ON CONFLICT (dedupe_key) DO NOTHING RETURNING id",
           {P(event_id), P(t.route), P(t.connection_id), P(t.sync_type), P(t.if_running), P(t.dedupe_key), P(now_ms)}));
       ids.push_back(r->rows() > 0 ? r->Int(0, 0) : 0);
       if (r->rows() > 0) {

@@ -114,6 +114,9 @@ Status Alerter::RunOnce() {
 
 Status Alerter::CheckSignatures(TimePoint now) {
   const int64_t total = rejected_.load(std::memory_order_relaxed);
+  // The counter starts at zero with the process: rejections before the first check count too
+  // (a slow start must not hide a burst that came with it).
+  if (rejected_seen_.empty()) rejected_seen_.emplace_back(now, 0);
   rejected_seen_.emplace_back(now, total);
   while (rejected_seen_.size() > 1 && rejected_seen_.front().first < now - config_.alerting.signature_window) {
     rejected_seen_.pop_front();

@@ -52,7 +52,7 @@ struct FakeSinkOptions {
 Runner SetupSendTestAlert(CLI::App& app) {
   auto path = std::make_shared<std::string>();
   auto as_json = std::make_shared<bool>(false);
-  app.add_option("-c,--config", *path, "config file (default: environment variables)");
+  app.add_option("-c,--config", *path, kConfigHelp);
   app.add_flag("--json", *as_json, "print JSON: each sink's answer");
   return [path, as_json] { return RunSendTestAlert(*path, *as_json); };
 }

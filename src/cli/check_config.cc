@@ -69,8 +69,9 @@ json::object AlertJson(const config::AlertSink& a) {
 
 // Exactly serve's validation (LoadOptions::for_serve), every problem at once; nothing is
 // created or opened. Secrets are never printed: only whether they are set.
-int CheckConfig(const std::string& path, bool as_json) {
+int CheckConfig(const std::string& path_flag, bool as_json) {
   auto env = config::ProcessEnv();
+  const std::string path = config::ConfigPath(path_flag, env);
   config::LoadOptions load;
   load.for_serve = true;
   StatusOr<config::Config> c = path.empty() ? config::ConfigFromEnvironment(env, load) : config::LoadConfigFile(path, env, load);
@@ -84,7 +85,7 @@ int CheckConfig(const std::string& path, bool as_json) {
       json::array routes;
       for (const config::Route& r : c->routes) routes.push_back(RouteJson(r));
       out["listen"] = c->server.listen;
-      out["store"] = c->store.url;
+      out["store"] = config::RedactedStoreUrl(c->store.url);
       out["rudderstack"] = {{"api_base", config::ApiBase(c->rudderstack)}, {"token_set", !c->rudderstack.token.empty()}};
       out["dbt"] = {{"webhook_secrets", c->dbt.webhook_secrets.size()}, {"allow_unsigned", c->dbt.allow_unsigned}};
       out["admin_api"] = !c->admin.token.empty();
@@ -114,7 +115,7 @@ int CheckConfig(const std::string& path, bool as_json) {
   for (const std::string& w : c->warnings) std::cerr << "warning: " << w << "\n";
   std::cout << "config: " << c->source << "\n"
             << "listen: " << c->server.listen << "\n"
-            << "store: " << c->store.url << "\n"
+            << "store: " << config::RedactedStoreUrl(c->store.url) << "\n"
             << "rudderstack: " << config::ApiBase(c->rudderstack) << " (token "
             << (c->rudderstack.token.empty() ? "missing" : "set, redacted") << ")\n"
             << "dbt webhook secrets: " << c->dbt.webhook_secrets.size() << " (redacted)"
@@ -155,7 +156,7 @@ int CheckConfig(const std::string& path, bool as_json) {
 Runner SetupCheckConfig(CLI::App& app) {
   auto path = std::make_shared<std::string>();
   auto as_json = std::make_shared<bool>(false);
-  app.add_option("-c,--config", *path, "TOML config file (default: zero-config mode from the environment)");
+  app.add_option("-c,--config", *path, kConfigHelp);
   app.add_flag("--json", *as_json, "print the result as JSON: ok, the resolved config (secrets as set/unset), problems, warnings");
   return [path, as_json] { return CheckConfig(*path, *as_json); };
 }

@@ -14,6 +14,12 @@ const std::vector<Command>& Commands() {
       {"serve", "Receive dbt Cloud webhooks and start RudderStack Reverse ETL syncs", SetupServe,
        "  retl-relay serve --config /etc/retl-relay/relay.toml\n"
        "  RUDDERSTACK_API_TOKEN=… RETL_CONNECTION_ID=2abc… DBT_WEBHOOK_SECRET=… retl-relay serve"},
+      {"lambda", "Serve as an AWS Lambda function (the Runtime API loop; PostgreSQL store)", SetupLambda,
+       "  AWS_LAMBDA_RUNTIME_API=127.0.0.1:9001 retl-relay lambda --config /etc/retl-relay/relay.toml"},
+      {"doctor", "Check a deployment before dbt sends to it: config, store, token, connections, listen address",
+       SetupDoctor, "  retl-relay doctor --config /etc/retl-relay/relay.toml\n  retl-relay doctor --json"},
+      {"probe", "GET a running relay's /healthz (or another URL); exit 0 on 2xx (container health checks)",
+       SetupProbe, "  retl-relay probe\n  retl-relay probe http://127.0.0.1:8080/readyz"},
       {"sandbox", "The relay plus a fake RudderStack on loopback, to see the whole flow", SetupSandbox,
        "  retl-relay sandbox\n  retl-relay sandbox --listen 127.0.0.1:9000"},
       {"check-config", "Validate a config exactly as serve does; print the resolved routes (secrets redacted)",

@@ -55,8 +55,15 @@ Runner SetupReconcile(CLI::App& app);
 Runner SetupSendTestAlert(CLI::App& app);
 Runner SetupFakeAlertSink(CLI::App& app);
 Runner SetupFakeDbtCloud(CLI::App& app);
+Runner SetupDoctor(CLI::App& app);
+Runner SetupProbe(CLI::App& app);
+Runner SetupLambda(CLI::App& app);
 
 // Shared option helpers.
+// The --config help: where the file comes from when the option is left out (config::ConfigPath).
+inline constexpr char kConfigHelp[] =
+    "config file (default: $RETL_RELAY_CONFIG, else /etc/retl-relay/relay.toml if present, else zero-config mode "
+    "from the environment)";
 struct LogOptions {
   std::string level = "info";
   std::string format = "json";

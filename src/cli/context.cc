@@ -3,6 +3,7 @@
 #include <boost/json.hpp>
 #include <iostream>
 
+#include "cli/commands.h"
 #include "config/config_loader.h"
 #include "rudderstack/http_client.h"
 
@@ -10,13 +11,14 @@ namespace relay::cli {
 namespace json = boost::json;
 
 void AddCommonOptions(CLI::App& app, CommonOptions& options) {
-  app.add_option("-c,--config", options.config_path, "config file (default: environment variables)");
+  app.add_option("-c,--config", options.config_path, kConfigHelp);
   app.add_option("--store", options.store_url, "store URL, overriding the config (e.g. sqlite:///var/lib/retl-relay/relay.db)");
   app.add_flag("--json", options.json, "print JSON instead of a table");
 }
 
-std::optional<config::Config> LoadCliConfig(const std::string& path) {
+std::optional<config::Config> LoadCliConfig(const std::string& path_flag) {
   auto env = config::ProcessEnv();
+  const std::string path = config::ConfigPath(path_flag, env);
   if (!path.empty()) {
     auto c = config::LoadConfigFile(path, env);
     if (!c.ok()) {
@@ -48,7 +50,7 @@ std::unique_ptr<Context> Context::Open(const CommonOptions& options, bool needs_
     std::string url = options.store_url.empty() ? ctx->config_.store.url : options.store_url;
     auto store = store::OpenStore(url, {.create_if_missing = false, .migrate = false});
     if (!store.ok()) {
-      std::cerr << "error: cannot open the store " << url << ": " << store.status().message() << "\n";
+      std::cerr << "error: cannot open the store " << config::RedactedStoreUrl(url) << ": " << store.status().message() << "\n";
       return nullptr;
     }
     ctx->store_ = std::move(store).value();

@@ -40,6 +40,7 @@ struct FakeCmdOptions {
   std::string outcome = "succeeded";
   std::string port_file;
   uint64_t seed = 1;
+  std::vector<std::string> connections;
   LogOptions log;
 };
 
@@ -65,7 +66,7 @@ int RunFake(const FakeCmdOptions& opt) {
     log::Warn("fake-rudderstack listening beyond loopback", {{"host", listen_host}});
   }
   SystemClock clock;
-  fake::FakeRudderstack fake({token, *duration, opt.outcome, opt.seed}, clock);
+  fake::FakeRudderstack fake({token, *duration, opt.outcome, opt.seed, opt.connections}, clock);
   std::string host = opt.host == "localhost" ? "127.0.0.1" : opt.host;
   std::string listen = !opt.listen.empty() ? opt.listen
                                            : (host.find(':') != std::string::npos ? "[" + host + "]" : host) + ":" +
@@ -88,6 +89,8 @@ Runner SetupFake(CLI::App& app) {
       ->check(CLI::IsMember({"succeeded", "failed"}))
       ->capture_default_str();
   app.add_option("--port-file", opt->port_file, "write the bound port to this file once listening");
+  app.add_option("--connections", opt->connections, "the connection ids that exist (others answer 404); default: any")
+      ->delimiter(',');
   app.add_option("--seed", opt->seed, "seed for faults injected with a rate (repeatable runs)")->capture_default_str();
   AddLogOptions(app, opt->log);
   return [opt] { return RunFake(*opt); };

@@ -395,7 +395,7 @@ Runner SetupExplain(CLI::App& app) {
   auto config_path = std::make_shared<std::string>();
   auto file = std::make_shared<std::string>();
   auto as_json = std::make_shared<bool>(false);
-  app.add_option("-c,--config", *config_path, "config file (default: environment variables)");
+  app.add_option("-c,--config", *config_path, kConfigHelp);
   app.add_option("FILE", *file, "a dbt webhook body, or - for standard input")->required();
   app.add_flag("--json", *as_json, "print JSON");
   return [=] {

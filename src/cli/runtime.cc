@@ -11,7 +11,6 @@
 #include "rudderstack/http_client.h"
 
 namespace relay::cli {
-namespace {
 
 std::string InstanceId() {
   char host[256] = {0};
@@ -19,6 +18,8 @@ std::string InstanceId() {
   std::random_device rd;
   return std::string(host) + ":" + std::to_string(getpid()) + ":" + std::to_string(rd() % 100000);
 }
+
+namespace {
 
 // Raises the soft file-descriptor limit to the hard one and keeps the connection cap below it
 // (room for the store, the API client and log files), so the cap, not EMFILE, turns excess
@@ -73,32 +74,35 @@ boost::asio::awaitable<http::Response> RelayRuntime::Route(http::Request&& r, Li
   return webhooks_->Handle(std::move(r));
 }
 
-StatusOr<std::unique_ptr<RelayRuntime>> RelayRuntime::Create(config::Config config, boost::asio::io_context& ioc) {
+StatusOr<std::unique_ptr<RelayRuntime>> RelayRuntime::Create(config::Config config, boost::asio::io_context& ioc,
+                                                            RuntimeOptions options) {
   std::unique_ptr<RelayRuntime> rt(new RelayRuntime(std::move(config)));
   const config::Config& cfg = rt->config_;
   RelayRuntime* self = rt.get();
   // Bind first: an address that is taken fails before the store is created or migrated. The
   // servers only answer once Start() runs, when every handler exists.
-  http::ServerOptions server_options{cfg.server.max_body_bytes, cfg.server.header_timeout, cfg.server.body_timeout,
-                                     cfg.server.idle_timeout, ConnectionCap(cfg.server.max_connections), nullptr};
-  server_options.on_reject = [](unsigned status, std::string_view target) {
-    if (!http::WebhookHandler::IsWebhookTarget(target)) return;
-    http::WebhookHandler::CountWebhook(status == 413 ? "too_large" : "bad_request");
-  };
-  rt->server_ = std::make_unique<http::Server>(
-      ioc, server_options, [self](http::Request&& r) { return self->Route(std::move(r), Listener::kPublic); });
-  auto port = rt->server_->Listen(cfg.server.listen);
-  if (!port.ok()) return Status(port.status().code(), "server.listen: " + port.status().message());
-  rt->port_ = *port;
-  if (!cfg.admin.listen.empty()) {
-    http::ServerOptions admin_options = server_options;
-    admin_options.max_connections = 256;  // operators and Prometheus, not the internet
-    admin_options.on_reject = nullptr;
-    rt->admin_server_ = std::make_unique<http::Server>(
-        ioc, admin_options, [self](http::Request&& r) { return self->Route(std::move(r), Listener::kAdmin); });
-    auto admin_port = rt->admin_server_->Listen(cfg.admin.listen);
-    if (!admin_port.ok()) return Status(admin_port.status().code(), "admin.listen: " + admin_port.status().message());
-    rt->admin_port_ = *admin_port;
+  if (options.listen) {
+    http::ServerOptions server_options{cfg.server.max_body_bytes, cfg.server.header_timeout, cfg.server.body_timeout,
+                                       cfg.server.idle_timeout, ConnectionCap(cfg.server.max_connections), nullptr};
+    server_options.on_reject = [](unsigned status, std::string_view target) {
+      if (!http::WebhookHandler::IsWebhookTarget(target)) return;
+      http::WebhookHandler::CountWebhook(status == 413 ? "too_large" : "bad_request");
+    };
+    rt->server_ = std::make_unique<http::Server>(
+        ioc, server_options, [self](http::Request&& r) { return self->Route(std::move(r), Listener::kPublic); });
+    auto port = rt->server_->Listen(cfg.server.listen);
+    if (!port.ok()) return Status(port.status().code(), "server.listen: " + port.status().message());
+    rt->port_ = *port;
+    if (!cfg.admin.listen.empty()) {
+      http::ServerOptions admin_options = server_options;
+      admin_options.max_connections = 256;  // operators and Prometheus, not the internet
+      admin_options.on_reject = nullptr;
+      rt->admin_server_ = std::make_unique<http::Server>(
+          ioc, admin_options, [self](http::Request&& r) { return self->Route(std::move(r), Listener::kAdmin); });
+      auto admin_port = rt->admin_server_->Listen(cfg.admin.listen);
+      if (!admin_port.ok()) return Status(admin_port.status().code(), "admin.listen: " + admin_port.status().message());
+      rt->admin_port_ = *admin_port;
+    }
   }
 
   auto store = store::OpenStore(cfg.store.url);
@@ -139,8 +143,10 @@ StatusOr<std::unique_ptr<RelayRuntime>> RelayRuntime::Create(config::Config conf
   // Progress is expected within a request (bounded by the timeouts) plus a few polls.
   const Duration tolerance = cfg.rudderstack.connect_timeout + 2 * cfg.rudderstack.request_timeout +
                              3 * cfg.dispatch.poll_interval + std::chrono::seconds(5);
+  // Without listeners (lambda) no worker runs between invocations: readiness is the store's.
+  const bool workers = options.listen;
   rt->health_ = std::make_unique<admin::HealthHandler>(
-      *rt->store_, [d, tolerance] { return d->Alive(tolerance); }, rt->clock_, *rt->health_pool_);
+      *rt->store_, [d, tolerance, workers] { return !workers || d->Alive(tolerance); }, rt->clock_, *rt->health_pool_);
   store::PrunerOptions retention;
   retention.retention = cfg.store.retention;
   retention.interval = cfg.store.retention_interval;
@@ -151,7 +157,7 @@ StatusOr<std::unique_ptr<RelayRuntime>> RelayRuntime::Create(config::Config conf
 
 RelayRuntime::~RelayRuntime() { Shutdown(); }
 
-void RelayRuntime::Start() {
+void RelayRuntime::ReleaseStaleVerifications() {
   if (!config_.dbt_cloud.enabled() || !config_.dbt_cloud.verify_runs) {
     // Events an earlier configuration left waiting for verification must not wait for ever.
     if (Status s = reconcile::ReleasePendingVerifications(config_, *store_, clock_); !s.ok()) {
@@ -159,11 +165,15 @@ void RelayRuntime::Start() {
                 {{"error", s.ToString()}});
     }
   }
+}
+
+void RelayRuntime::Start() {
+  ReleaseStaleVerifications();
   dispatcher_->Start();
   pruner_->Start();
   if (watcher_) watcher_->Start();
   alerter_->Start();
-  server_->Start();
+  if (server_) server_->Start();
   if (admin_server_) admin_server_->Start();
 }
 

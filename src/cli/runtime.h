@@ -25,11 +25,22 @@
 
 namespace relay::cli {
 
+// "host:pid:random": names this process's lease owners in the store (unique per process).
+std::string InstanceId();
+
+struct RuntimeOptions {
+  // False for `lambda`: no listener is bound and no background thread will run; requests come
+  // through Handle, and the invocation loop drives dispatcher(), alerter() and the dbt Cloud
+  // client itself. /readyz then checks the store only.
+  bool listen = true;
+};
+
 class RelayRuntime {
  public:
   // Binds the listener(s) — server.listen, and admin.listen when set — then opens the store;
   // nothing runs yet. Errors name the failing part.
-  static StatusOr<std::unique_ptr<RelayRuntime>> Create(config::Config config, boost::asio::io_context& ioc);
+  static StatusOr<std::unique_ptr<RelayRuntime>> Create(config::Config config, boost::asio::io_context& ioc,
+                                                        RuntimeOptions options = {});
   ~RelayRuntime();
 
   uint16_t port() const { return port_; }
@@ -39,13 +50,28 @@ class RelayRuntime {
   http::Server& server() { return *server_; }
   // The servers to stop at shutdown: the public one and the admin one, if any.
   std::vector<http::Server*> servers() {
-    std::vector<http::Server*> out{server_.get()};
+    std::vector<http::Server*> out;
+    if (server_) out.push_back(server_.get());
     if (admin_server_) out.push_back(admin_server_.get());
     return out;
   }
 
   // Starts the dispatcher and the listener.
   void Start();
+
+  // What the public listener would answer (the webhook, probes, the admin API and the page):
+  // how `lambda` answers an HTTP event. Runs on `ioc`'s executor.
+  boost::asio::awaitable<http::Response> Handle(http::Request&& r) { return Route(std::move(r), Listener::kPublic); }
+  // For `lambda`, which runs the lifecycle itself between invocations.
+  dispatch::Dispatcher& dispatcher() { return *dispatcher_; }
+  alerts::Alerter& alerter() { return *alerter_; }
+  store::Pruner& pruner() { return *pruner_; }
+  dbtcloud::Client* dbt_cloud() { return dbt_cloud_.get(); }  // null without [dbt_cloud]
+  Clock& clock() { return clock_; }
+  // Set: RudderStack and dbt Cloud calls in progress give up within about a second.
+  std::atomic<bool>& abort_calls() { return abort_calls_; }
+  // Routes events an earlier configuration left pending verification (Start does this).
+  void ReleaseStaleVerifications();
   // Abandons RudderStack calls in progress (within about a second; recovered after a restart
   // like a dropped connection), stops the dispatcher, then drains the store. Call after the
   // io_context stopped running.

@@ -98,7 +98,7 @@ int RunSandbox(const SandboxOptions& opt) {
   const std::string admin_token = RandomToken("sandbox-admin-");
   boost::asio::io_context ioc(2);
   SignalLoop signals(ioc);  // before the port file: a SIGTERM from then on exits cleanly
-  fake::FakeRudderstack fake({token, *duration, opt.outcome, 1}, clock);
+  fake::FakeRudderstack fake({token, *duration, opt.outcome, 1, {}}, clock);
   http::Server fake_server(ioc, {}, [&fake](http::Request&& r) { return fake.Handle(std::move(r)); });
   auto fake_port = fake_server.Listen("127.0.0.1:0");
   if (!fake_port.ok()) {

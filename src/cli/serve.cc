@@ -23,11 +23,12 @@ struct ServeOptions {
 // problem at once. Nothing is created before this has passed.
 std::optional<config::Config> LoadOrExplain(const ServeOptions& opt) {
   const config::LoadOptions load{.for_serve = true, .listen = opt.listen, .store_url = opt.store_url};
-  StatusOr<config::Config> c = opt.config_path.empty() ? config::ConfigFromEnvironment(config::ProcessEnv(), load)
-                                                       : config::LoadConfigFile(opt.config_path, config::ProcessEnv(), load);
+  const std::string path = config::ConfigPath(opt.config_path, config::ProcessEnv());
+  StatusOr<config::Config> c = path.empty() ? config::ConfigFromEnvironment(config::ProcessEnv(), load)
+                                            : config::LoadConfigFile(path, config::ProcessEnv(), load);
   if (!c.ok()) {
     std::cerr << "error: " << c.status().message() << "\n";
-    if (opt.config_path.empty()) std::cerr << "(pass --config FILE, or set the variables above)\n";
+    if (path.empty()) std::cerr << "(pass --config FILE, or set the variables above)\n";
     return std::nullopt;
   }
   return std::move(c).value();
@@ -60,7 +61,7 @@ int Serve(const ServeOptions& opt) {
   }
   (*rt)->Start();
   log::Info("retl-relay serving", {{"listen", cfg.server.listen}, {"port", std::to_string((*rt)->port())},
-                                   {"store", cfg.store.url}, {"api_base", config::ApiBase(cfg.rudderstack)},
+                                   {"store", config::RedactedStoreUrl(cfg.store.url)}, {"api_base", config::ApiBase(cfg.rudderstack)},
                                    {"routes", std::to_string(cfg.routes.size())}, {"config", cfg.source},
                                    {"admin_api", cfg.admin.token.empty() ? "off" : "on"},
                                    {"admin_listen", cfg.admin.listen.empty() ? "(server.listen)" : cfg.admin.listen},
@@ -76,8 +77,7 @@ int Serve(const ServeOptions& opt) {
 Runner SetupServe(CLI::App& app) {
   auto opt = std::make_shared<ServeOptions>();
   app.add_option("-c,--config", opt->config_path,
-                 "TOML config file; without it, zero-config mode reads RUDDERSTACK_API_TOKEN, "
-                 "RETL_CONNECTION_ID and DBT_WEBHOOK_SECRET from the environment");
+                 kConfigHelp);
   app.add_option("--listen", opt->listen, "host:port to listen on (overrides server.listen; port 0 = any)");
   app.add_option("--store", opt->store_url, "store URL (overrides store.url), e.g. sqlite:///var/lib/retl-relay/relay.db");
   app.add_option("--port-file", opt->port_file, "write the bound port to this file once listening");

@@ -10,6 +10,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
+#include <filesystem>
 #include <set>
 #include <sstream>
 
@@ -814,7 +815,11 @@ StatusOr<Config> ConfigFromEnvironment(const EnvLookup& env, const LoadOptions& 
     c.store.url = DefaultStoreUrl(env);
     c.store.url_defaulted = true;
   }
-  if (auto v = env("RETL_RELAY_LISTEN")) c.server.listen = *v;
+  if (auto v = env("RETL_RELAY_LISTEN")) {
+    c.server.listen = *v;
+  } else if (auto port = env("PORT"); port && !port->empty()) {
+    c.server.listen = "0.0.0.0:" + *port;  // Cloud Run, Knative: the port to serve on
+  }
   if (auto v = env("RETL_RELAY_ADMIN_TOKEN")) c.admin.token = *v;
   if (auto v = env("RETL_RELAY_ADMIN_LISTEN")) c.admin.listen = *v;
   ResolveStore(p, c.store);
@@ -858,6 +863,36 @@ std::vector<std::string> ServeProblems(const Config& config) {
     } else if (config.admin.listen == config.server.listen && !config.server.listen.ends_with(":0")) {
       out.push_back("admin.listen: is server.listen; the admin listener needs an address of its own");
     }
+  }
+  return out;
+}
+
+std::string ConfigPath(const std::string& flag, const EnvLookup& env) {
+  if (!flag.empty()) return flag;
+  if (auto v = env("RETL_RELAY_CONFIG"); v && !v->empty()) return *v;
+  std::error_code ec;
+  if (std::filesystem::is_regular_file(kDefaultConfigFile, ec)) return kDefaultConfigFile;
+  return "";
+}
+
+std::string RedactedStoreUrl(std::string_view url) {
+  std::string out(url);
+  if (!out.starts_with("postgres")) return out;
+  const size_t scheme = out.find("://");
+  if (scheme != std::string::npos) {
+    const size_t start = scheme + 3;
+    const size_t at = out.find('@', start);
+    const size_t slash = out.find('/', start);
+    if (at != std::string::npos && (slash == std::string::npos || at < slash)) {
+      const size_t colon = out.find(':', start);
+      if (colon != std::string::npos && colon < at) out.replace(colon + 1, at - colon - 1, "***");
+    }
+  }
+  for (size_t p = out.find("password="); p != std::string::npos; p = out.find("password=", p + 1)) {
+    if (p > 0 && out[p - 1] != '?' && out[p - 1] != '&') continue;
+    const size_t value = p + 9;
+    const size_t end = out.find('&', value);
+    out.replace(value, (end == std::string::npos ? out.size() : end) - value, "***");
   }
   return out;
 }

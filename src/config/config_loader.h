@@ -40,10 +40,22 @@ std::vector<std::string> LiteralSecretKeys(std::string_view toml_text);
 // holds secrets literally adds a line to Config::warnings.
 StatusOr<Config> LoadConfigFile(const std::string& path, const EnvLookup& env, const LoadOptions& options = {});
 
+// The config file a command reads when --config is not given: $RETL_RELAY_CONFIG when set and
+// not empty, else /etc/retl-relay/relay.toml when that file exists (the container image's and
+// the systemd unit's place), else "" (zero-config mode: the environment). `flag` (--config)
+// wins when not empty.
+inline constexpr char kDefaultConfigFile[] = "/etc/retl-relay/relay.toml";
+std::string ConfigPath(const std::string& flag, const EnvLookup& env);
+
+// A store URL as it may be shown (logs, errors, doctor): a PostgreSQL URL's password, in the
+// user-info part or as a password= parameter, becomes "***".
+std::string RedactedStoreUrl(std::string_view url);
+
 // Zero-config mode, the seed handler's variables: RUDDERSTACK_API_TOKEN and RETL_CONNECTION_ID
 // give one route starting that connection incrementally on every successful run. Optional:
-// DBT_WEBHOOK_SECRET, RETL_RELAY_ALLOW_UNSIGNED=true, RETL_RELAY_STORE_URL, RETL_RELAY_LISTEN,
-// RUDDERSTACK_REGION, RUDDERSTACK_API_BASE. InvalidArgument names each missing variable.
+// DBT_WEBHOOK_SECRET, RETL_RELAY_ALLOW_UNSIGNED=true, RETL_RELAY_STORE_URL, RETL_RELAY_LISTEN
+// (else PORT, as Cloud Run and Knative set it: 0.0.0.0:$PORT), RUDDERSTACK_REGION,
+// RUDDERSTACK_API_BASE. InvalidArgument names each missing variable.
 StatusOr<Config> ConfigFromEnvironment(const EnvLookup& env, const LoadOptions& options = {});
 
 // The RudderStack settings of the environment alone (RUDDERSTACK_API_TOKEN, RUDDERSTACK_REGION,

@@ -3,6 +3,7 @@
 #include "common/mutex.h"
 #include "http/target.h"
 
+#include <algorithm>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
@@ -214,8 +215,12 @@ net::awaitable<http::Response> FakeRudderstack::Handle(http::Request&& req) {
     const bool injected = fault && fault->status != 0 && fault->status != 200;
     bool performed = false;
     unsigned real_status = 0;  // what the call really did, even when the answer is a lie
+    const auto& known = st.options.connections;
+    const bool exists = known.empty() || std::find(known.begin(), known.end(), seg[2]) != known.end();
     if (!authorized) {
       res = http::JsonError(401, "Unauthorized");
+    } else if (!exists) {
+      res = http::JsonError(404, "Reverse ETL connection was not found for the specified connection ID.");
     } else if (!injected || fault->perform) {
       res = st.Api(endpoint, seg, req);
       performed = true;

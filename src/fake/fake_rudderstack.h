@@ -6,6 +6,7 @@
 //   POST /v2/retl-connections/{id}/stop    204 (the running sync ends as failed, "stopped")
 //   GET  /v2/retl-connections/{id}/syncs   200 {"syncs":[…],"paging":{…}} (?status=, ?per_page=)
 //   GET  /v2/retl-connections/{id}/syncs/{syncId}   200 sync object · 404
+//   any of them for a connection not in FakeOptions::connections (when set) → 404
 //
 // Syncs run for a configurable time, then succeed (or fail, if configured). Test hooks, under
 // /_fake/ (no token needed):
@@ -26,6 +27,7 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "common/clock.h"
 #include "http/server.h"
@@ -37,6 +39,8 @@ struct FakeOptions {
   Duration sync_duration = std::chrono::milliseconds(500);  // how long a sync runs
   std::string outcome = "succeeded";                        // final status: succeeded | failed
   uint64_t seed = 1;                                        // for faults with a "rate"
+  // The connections that exist; others answer 404 as RudderStack does. Empty: every id exists.
+  std::vector<std::string> connections;
 };
 
 class FakeRudderstack {

@@ -10,29 +10,34 @@
 namespace relay::httpc {
 namespace {
 
-constexpr size_t kMaxResponseBytes = 1024 * 1024;
 constexpr char kUserAgent[] = "retl-relay/0.1";
 
+// Where libcurl's callbacks write.
+struct Sink {
+  Exchange* ex;
+  size_t limit;
+};
+
 size_t OnBody(char* data, size_t size, size_t n, void* user) {
-  auto* ex = static_cast<Exchange*>(user);
-  if (ex->body.size() + size * n > kMaxResponseBytes) return 0;  // aborts the transfer
-  ex->body.append(data, size * n);
+  auto* sink = static_cast<Sink*>(user);
+  if (sink->ex->body.size() + size * n > sink->limit) return 0;  // aborts the transfer
+  sink->ex->body.append(data, size * n);
   return size * n;
 }
 
 size_t OnHeader(char* data, size_t size, size_t n, void* user) {
+  auto* ex = static_cast<Sink*>(user)->ex;
   std::string_view line(data, size * n);
-  constexpr std::string_view kName = "retry-after:";
-  if (line.size() > kName.size()) {
-    std::string lower(line.substr(0, kName.size()));
-    for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    if (lower == kName) {
-      std::string_view v = line.substr(kName.size());
-      while (!v.empty() && (v.front() == ' ' || v.front() == '\t')) v.remove_prefix(1);
-      while (!v.empty() && (v.back() == '\r' || v.back() == '\n' || v.back() == ' ')) v.remove_suffix(1);
-      static_cast<Exchange*>(user)->retry_after = std::string(v);
-    }
-  }
+  if (line.starts_with("HTTP/")) ex->headers.clear();  // a new response (after a 100 Continue)
+  const size_t colon = line.find(':');
+  if (colon == std::string_view::npos || colon == 0) return size * n;
+  std::string name(line.substr(0, colon));
+  for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  std::string_view v = line.substr(colon + 1);
+  while (!v.empty() && (v.front() == ' ' || v.front() == '\t')) v.remove_prefix(1);
+  while (!v.empty() && (v.back() == '\r' || v.back() == '\n' || v.back() == ' ')) v.remove_suffix(1);
+  if (name == "retry-after") ex->retry_after = std::string(v);
+  ex->headers.emplace_back(std::move(name), std::string(v));
   return size * n;
 }
 
@@ -74,9 +79,10 @@ Exchange Perform(const Request& r) {
   api->easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(r.connect_timeout.count()));
   api->easy_setopt(h, CURLOPT_TIMEOUT_MS, static_cast<long>(r.timeout.count()));
   api->easy_setopt(h, CURLOPT_WRITEFUNCTION, OnBody);
-  api->easy_setopt(h, CURLOPT_WRITEDATA, &ex);
+  Sink sink{&ex, r.max_response_bytes};
+  api->easy_setopt(h, CURLOPT_WRITEDATA, &sink);
   api->easy_setopt(h, CURLOPT_HEADERFUNCTION, OnHeader);
-  api->easy_setopt(h, CURLOPT_HEADERDATA, &ex);
+  api->easy_setopt(h, CURLOPT_HEADERDATA, &sink);
   if (r.abort != nullptr) {
     api->easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
     api->easy_setopt(h, CURLOPT_XFERINFOFUNCTION, OnProgress);
@@ -100,6 +106,13 @@ Exchange Perform(const Request& r) {
   }
   log::Debug("upstream call", {{"method", r.method}, {"url", r.log_url.empty() ? r.url : r.log_url}, {"http_status", std::to_string(ex.status)}});
   return ex;
+}
+
+std::string_view HeaderOf(const Exchange& ex, std::string_view name) {
+  for (const auto& [n, v] : ex.headers) {
+    if (n == name) return v;
+  }
+  return {};
 }
 
 Status StatusOf(const Exchange& ex, const std::string& what, const std::string& detail) {

@@ -12,6 +12,8 @@
 #include <atomic>
 #include <cstdint>
 #include <string>
+#include <string_view>
+#include <utility>
 #include <vector>
 
 #include <curl/curl.h>
@@ -33,12 +35,16 @@ struct Request {
   Duration timeout = std::chrono::seconds(30);
   // When set and true, a call in progress is abandoned within about a second (shutdown).
   const std::atomic<bool>* abort = nullptr;
+  // A longer answer fails the transfer. The Lambda Runtime API hands out events up to 6 MB.
+  size_t max_response_bytes = 1024 * 1024;
 };
 
 struct Exchange {
   long status = 0;  // 0 when no answer arrived
-  std::string body;  // at most 1 MiB; a longer answer fails the transfer
+  std::string body;  // at most Request::max_response_bytes
   std::string retry_after;
+  // Every response header, the name lower-cased, the value trimmed, in arrival order.
+  std::vector<std::pair<std::string, std::string>> headers;
   CURLcode code = CURLE_OK;
   std::string curl_error;  // libcurl's text for `code`
   int64_t latency_ms = 0;
@@ -48,6 +54,8 @@ struct Exchange {
 // whose reused keep-alive connection died before any answer, and a second POST …/start would
 // be a second sync. GETs reuse connections.
 Exchange Perform(const Request& request);
+// The value of response header `name` (lower-case), or "" when absent.
+std::string_view HeaderOf(const Exchange& ex, std::string_view name);
 
 // The Status of an exchange (table above). `what` names the call ("dbt cloud GET …/runs/");
 // `detail`, when not empty, is the API's own error text, appended in parentheses.

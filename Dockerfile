@@ -15,8 +15,10 @@ RUN apt-get update -qq \
       g++ cmake ninja-build pkg-config libboost1.81-dev libboost-json1.81-dev libssl-dev \
       libcurl4-openssl-dev libsqlite3-dev libpq-dev libtomlplusplus-dev libcli11-dev >/dev/null
 WORKDIR /src
-COPY CMakeLists.txt CMakePresets.json ./
+COPY CMakeLists.txt CMakePresets.json README.md ./
 COPY cmake cmake
+COPY packaging packaging
+COPY docs docs
 COPY ui ui
 COPY src src
 RUN cmake --preset release >/dev/null \

@@ -13,7 +13,8 @@ PACKAGES=(
 )
 for arg in "$@"; do
   case "$arg" in
-    --test) PACKAGES+=(prometheus postgresql python3) ;;  # promtool validates /metrics; a PostgreSQL to test against
+    --test) PACKAGES+=(prometheus postgresql python3 systemd) ;;  # promtool validates /metrics; a PostgreSQL to test against; systemd-analyze checks the unit
+    --image) PACKAGES+=(podman runc mmdebstrap) ;;  # the container image, built from Debian packages (scripts/image-test.sh)
     --ui) PACKAGES+=(chromium chromium-driver python3-selenium) ;;  # the status page, in a real browser
     --fuzz) PACKAGES+=(clang-14 libclang-rt-14-dev) ;;   # libFuzzer and its sanitizer runtimes
     --bench) PACKAGES+=(wrk nginx-light) ;;

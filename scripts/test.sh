@@ -4,8 +4,10 @@
 #   2. lint: the three grep rules of STYLE.md B8,
 #   3. builds with warnings as errors and runs every unit and integration test (ctest), with a
 #      private PostgreSQL server started for the run and stopped after (scripts/with-postgres.sh),
-#   4. runs a few-second smoke of the benchmark script (no timing assertions), and the status
+#   4. runs a few-second smoke of the benchmark script (no timing assertions), the status
 #      page in headless Chromium (test/ui/ui_test.py, ~10 s; screenshot in build/ui-screenshot.png),
+#      and the container image: built from Debian packages with podman and run (scripts/image-test.sh,
+#      ~3 min; RELAY_SKIP_IMAGE=1 skips it),
 #   5. reliability: the crash harness (SIGKILL at random moments) and the same under injected
 #      RudderStack faults (test/reliability/crash_harness.py; bounded; invariants or exit 1),
 #   6. fuzzes each libFuzzer target for a minute (scripts/fuzz.sh; clang 14 + ASan),
@@ -15,7 +17,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-bash scripts/install-deps.sh --test --bench --fuzz --ui
+bash scripts/install-deps.sh --test --bench --fuzz --ui --image
 bash scripts/lint.sh
 
 run_suite() {
@@ -34,6 +36,10 @@ tail -3 build/bench-smoke.log
 echo "== status page in headless Chromium"
 # Debian's interpreter: python3-selenium lives in its dist-packages.
 timeout 300 /usr/bin/python3 test/ui/ui_test.py --bin build/ci/bin/retl-relay --screenshot build/ui-screenshot.png
+if [[ "${RELAY_SKIP_IMAGE:-0}" != "1" ]]; then
+  echo "== container image: mmdebstrap base, podman build, run, send-test, SIGTERM"
+  timeout 1800 bash scripts/image-test.sh build/ci
+fi
 echo "== crash harness: 5 rounds × 500 webhooks, 2 SIGKILLs per round"
 python3 test/reliability/crash_harness.py --bin build/ci/bin/retl-relay --rounds 5 --webhooks 500 \
   --json build/crash-harness.json | tail -1

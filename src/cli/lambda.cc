@@ -12,7 +12,7 @@
 //   Scheduled event (EventBridge) → one pass: verification, reconciliation ([dbt_cloud]),
 //       dispatch steps (due starts, retries, polls of running syncs), alert delivery, and at
 //       most once per store.retention_interval per sandbox a prune pass; then the response
-//       {"dispatch_steps", …}.
+//       {"instance", "dispatch_steps", "dispatch_done", "verified", "reconciled_runs"}.
 //
 // A RudderStack call still running one second before the deadline is abandoned (it is then
 // ambiguous, and resolved by whoever claims the connection next: no duplicate start). The store
@@ -235,7 +235,7 @@ class LambdaLoop {
 
   // The lifecycle work an invocation does; `scheduled` adds reconciliation, alerts and pruning.
   json::object Work(TimePoint deadline, bool scheduled) {
-    json::object summary;
+    json::object summary{{"instance", owner_}};
     if (verifier_ && TimeLeft(deadline)) {
       const reconcile::Verifier::Report r = verifier_->RunDue();
       summary["verified"] = r.resolved;

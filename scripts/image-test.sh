@@ -4,6 +4,7 @@
 #      BASE_IMAGE defaults to the public debian:bookworm-slim; this is the same release);
 #   2. `podman build` of the repository's Dockerfile (both stages: it compiles the relay);
 #   3. run it in zero-config mode (environment, PORT as Cloud Run sets it) with a named volume
+#      (health timers off: they need systemd; `podman healthcheck run` runs the check itself)
 #      on /var/lib/retl-relay; `retl-relay send-test` from the host signs a webhook and the
 #      sync starts on the fake RudderStack; the process is not root; the image's HEALTHCHECK
 #      (the binary probing /healthz) passes; SIGTERM stops it with exit 0 within seconds;
@@ -70,7 +71,7 @@ starts() {
 }
 
 step "run: zero-config mode, PORT, a named volume"
-ctr=$("${P[@]}" run -d --network=host --name relay-env \
+ctr=$("${P[@]}" run -d --network=host --health-interval disable --name relay-env \
   -e RUDDERSTACK_API_TOKEN=$token -e RETL_CONNECTION_ID=conn_image -e DBT_WEBHOOK_SECRET=$secret \
   -e RUDDERSTACK_API_BASE="http://127.0.0.1:$fake_port" -e PORT="$relay_port" \
   -v retl-relay-state:/var/lib/retl-relay localhost/retl-relay:test)
@@ -110,7 +111,7 @@ job_ids = ["123"]
 connections = ["conn_image"]
 EOF
 chmod 644 "$work/relay.toml"
-ctr=$("${P[@]}" run -d --network=host --name relay-file \
+ctr=$("${P[@]}" run -d --network=host --health-interval disable --name relay-file \
   -e RUDDERSTACK_API_TOKEN=$token -e DBT_WEBHOOK_SECRET=$secret -e PORT="$relay_port" \
   -v "$work/relay.toml:/etc/retl-relay/relay.toml:ro" -v retl-relay-state:/var/lib/retl-relay localhost/retl-relay:test)
 wait_healthy

@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <filesystem>
 #include <map>
 
 namespace relay::config {
@@ -441,6 +442,48 @@ TEST(ConfigLoaderAlertTest, SinkUrlsAreShownWithoutTheirSecretParts) {
       "[[alert]]\nkind = \"slack\"\nurl = \"https://hooks.slack.com/services/T/B/x\"\n"
       "[[alert]]\nkind = \"webhook\"\nurl = \"https://a.example.com\"\nsecret = \"${S}\"\n");
   EXPECT_EQ(keys, std::vector<std::string>{"alert[0].url"}) << "a literal Slack URL is a secret in the file";
+}
+
+}  // namespace
+}  // namespace relay::config
+
+namespace relay::config {
+namespace {
+
+// Cloud Run and Knative say where to listen with PORT; RETL_RELAY_LISTEN still wins.
+TEST(ConfigLoaderDeployTest, PortSetsTheListenAddressInZeroConfigMode) {
+  std::map<std::string, std::string> vars{
+      {"RUDDERSTACK_API_TOKEN", "t"}, {"RETL_CONNECTION_ID", "c1"}, {"DBT_WEBHOOK_SECRET", "s"}, {"PORT", "9000"}};
+  auto c = ConfigFromEnvironment(Env(vars));
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_EQ(c->server.listen, "0.0.0.0:9000");
+  vars["RETL_RELAY_LISTEN"] = "127.0.0.1:7000";
+  EXPECT_EQ(ConfigFromEnvironment(Env(vars))->server.listen, "127.0.0.1:7000");
+  vars.erase("RETL_RELAY_LISTEN");
+  vars["PORT"] = "not-a-port";
+  LoadOptions serve;
+  serve.for_serve = true;
+  auto bad = ConfigFromEnvironment(Env(vars), serve);
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("server.listen"), std::string::npos) << bad.status().message();
+}
+
+TEST(ConfigLoaderDeployTest, ConfigPathPrefersTheFlagThenTheVariable) {
+  EXPECT_EQ(ConfigPath("/x/relay.toml", Env({{"RETL_RELAY_CONFIG", "/y/relay.toml"}})), "/x/relay.toml");
+  EXPECT_EQ(ConfigPath("", Env({{"RETL_RELAY_CONFIG", "/y/relay.toml"}})), "/y/relay.toml");
+  // Without either: the system file when it exists (not on a test machine), else the environment.
+  const bool system_file = std::filesystem::is_regular_file(kDefaultConfigFile);
+  EXPECT_EQ(ConfigPath("", Env({})), system_file ? kDefaultConfigFile : "");
+  EXPECT_EQ(ConfigPath("", Env({{"RETL_RELAY_CONFIG", ""}})), system_file ? kDefaultConfigFile : "");
+}
+
+TEST(ConfigLoaderDeployTest, StoreUrlPasswordsAreRedacted) {
+  EXPECT_EQ(RedactedStoreUrl("postgresql://relay:s3cret@db:5432/relay"), "postgresql://relay:***@db:5432/relay");
+  EXPECT_EQ(RedactedStoreUrl("postgres://relay@db/relay?sslmode=require&password=s3cret"),
+            "postgres://relay@db/relay?sslmode=require&password=***");
+  EXPECT_EQ(RedactedStoreUrl("postgresql://relay@db/relay"), "postgresql://relay@db/relay");
+  EXPECT_EQ(RedactedStoreUrl("postgresql://db/relay?user=a@b"), "postgresql://db/relay?user=a@b");
+  EXPECT_EQ(RedactedStoreUrl("sqlite:///var/lib/retl-relay/relay.db"), "sqlite:///var/lib/retl-relay/relay.db");
 }
 
 }  // namespace

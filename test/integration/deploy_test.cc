@@ -253,6 +253,47 @@ TEST_F(LambdaTest, AScheduledEventFollowsARunningSyncToItsOutcome) {
   EXPECT_EQ(store->ListTriggers("", 10)->at(0).state, "succeeded") << Log(0);
 }
 
+// A RudderStack call that outlives the invocation is abandoned a second before the deadline:
+// the runtime gets the sandbox back in time, and a later scheduled pass resolves the ambiguous
+// start without starting a second sync.
+TEST_F(LambdaTest, TheDeadlineAbandonsASlowStartWhichALaterPassResolves) {
+  // A request timeout longer than the invocation: only the deadline can cut the call short.
+  std::string config = testing::ReadFileBytes(dir_.File("relay.toml"));
+  config.replace(config.find("request_timeout = \"2s\""), 22, "request_timeout = \"20s\"");
+  std::ofstream(dir_.File("relay.toml")) << config;
+  StartLambda(0);
+  const std::string fake = "http://127.0.0.1:" + std::to_string(fake_port_);
+  ASSERT_EQ(HttpCall("POST", fake + "/_fake/faults", R"({"endpoint":"start","status":0,"times":1,"latency_ms":6000})").status,
+            200);
+  std::mt19937_64 rng(5);
+  const std::string body = Webhook("100", rng);
+  const std::string id = runtime_.Invoke(
+      EventV2("POST", "/webhooks/dbt", body, {{"authorization", dbt::SignBody(body, kSecret)}}), std::chrono::milliseconds(2500));
+  auto answer = runtime_.Await(id);
+  ASSERT_TRUE(answer.has_value());
+  EXPECT_EQ(json::parse(answer->body).at("statusCode").as_int64(), 200);
+  // The sandbox asks for the next invocation well before the slow call would have ended.
+  SystemClock clock;
+  const auto asked = clock.SteadyNow();
+  auto health = runtime_.Await(runtime_.Invoke(EventV2("GET", "/healthz", "", {})), std::chrono::seconds(10));
+  ASSERT_TRUE(health.has_value());
+  EXPECT_LT(clock.SteadyNow() - asked, std::chrono::milliseconds(4000)) << "the invocation outlived its deadline";
+  auto store = Store();
+  ASSERT_TRUE(Eventually(
+      [&] {
+        runtime_.Await(runtime_.Invoke(kScheduled));
+        auto t = *store->ListTriggers("", 10);
+        return t.size() == 1 && t[0].state == "succeeded";
+      },
+      std::chrono::seconds(30)))
+      << Log(0);
+  int performed = 0;
+  for (const auto& c : FakeCalls()) {
+    if (c.at("endpoint").as_string() == "start" && c.at("real_status").as_int64() == 200) ++performed;
+  }
+  EXPECT_EQ(performed, static_cast<int>(store->ListSyncs("", 10)->size())) << "no sync unknown to the store";
+}
+
 TEST_F(LambdaTest, TwoLambdaProcessesOnOneDatabaseNeverStartTwice) {
   StartLambda(0);
   StartLambda(1);

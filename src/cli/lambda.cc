@@ -14,8 +14,9 @@
 //       most once per store.retention_interval per sandbox a prune pass; then the response
 //       {"instance", "dispatch_steps", "dispatch_done", "verified", "reconciled_runs"}.
 //
-// A RudderStack call still running one second before the deadline is abandoned (it is then
-// ambiguous, and resolved by whoever claims the connection next: no duplicate start). The store
+// A RudderStack or dbt Cloud call still running max(2 s, margin / 2) before the deadline is
+// abandoned (a start is then ambiguous, and resolved by whoever claims the connection next: no
+// duplicate start). An exception while answering fails that invocation, never the process. The store
 // must be PostgreSQL: /tmp does not outlive a sandbox, and many sandboxes run at once, sharing
 // the work through the store's leases like several `serve` instances.
 
@@ -145,10 +146,17 @@ class Watchdog {
   std::thread thread_;
 };
 
+// Lease owner: the sandbox's log stream (unique per sandbox) when Lambda names it, and this
+// process's id with 64 random bits.
+std::string OwnerId() {
+  const char* stream = std::getenv("AWS_LAMBDA_LOG_STREAM_NAME");
+  return std::string("lambda:") + (stream != nullptr ? std::string(stream) + ":" : "") + InstanceId();
+}
+
 class LambdaLoop {
  public:
   LambdaLoop(RelayRuntime& rt, boost::asio::io_context& ioc, RuntimeApi& api, Duration margin)
-      : rt_(rt), ioc_(ioc), api_(api), margin_(margin), owner_("lambda:" + InstanceId()) {
+      : rt_(rt), ioc_(ioc), api_(api), margin_(margin), owner_(OwnerId()) {
     const config::Config& cfg = rt.config();
     if (rt.dbt_cloud() != nullptr) {
       reconciler_ = std::make_unique<reconcile::Reconciler>(cfg, *rt.dbt_cloud(), rt.store(), rt.store(), rt.clock());
@@ -174,8 +182,17 @@ class LambdaLoop {
       if (!inv->trace_id.empty()) ::setenv("_X_AMZN_TRACE_ID", inv->trace_id.c_str(), 1);
       // Without a deadline header (an emulator), a minute.
       const TimePoint deadline = inv->deadline.value_or(rt_.clock().Now() + std::chrono::minutes(1));
-      Watchdog watchdog(rt_.abort_calls(), rt_.clock(), deadline - std::chrono::seconds(1));
-      Invoke(*inv, deadline);
+      // Calls still running then give up (curl notices within a second), leaving time to answer.
+      Watchdog watchdog(rt_.abort_calls(), rt_.clock(),
+                        deadline - std::max<Duration>(std::chrono::seconds(2), margin_ / 2));
+      try {
+        Invoke(*inv, deadline);
+      } catch (const std::exception& e) {
+        // Nothing a request carries may end the process: the invocation fails, the next one runs.
+        log::Error("lambda: invocation failed", {{"request_id", inv->id}, {"error", e.what()}});
+        Report(api_.Fail(inv->id, "Relay.InternalError", "internal error; the relay logged it"), inv->id);
+      }
+      last_invocation_ = rt_.clock().SteadyNow();
     }
     log::Info("lambda: stopping");
     return kExitOk;
@@ -190,10 +207,17 @@ class LambdaLoop {
       return;
     }
     if (auto* http_event = std::get_if<lambda::HttpEvent>(&*event)) {
+      if (http_event->refusal) {
+        Report(api_.Respond(inv.id, lambda::ProxyResponse(*http_event->refusal)), inv.id);
+        return;
+      }
       const bool webhook = http_event->request.method() == boost::beast::http::verb::post &&
                            http::WebhookHandler::IsWebhookTarget(std::string_view(
                                http_event->request.target().data(), http_event->request.target().size()));
-      const http::Response res = Answer(std::move(http_event->request));
+      const bool head = http_event->request.method() == boost::beast::http::verb::head;
+      if (webhook) RefreshStoreAfterIdle();
+      http::Response res = Answer(std::move(http_event->request));
+      if (head) res.body().clear();  // as serve answers HEAD: the headers a GET would have
       Report(api_.Respond(inv.id, lambda::ProxyResponse(res)), inv.id);
       // The answer is out (dbt Cloud waits 10 s at most); now start what it triggered.
       if (webhook && res.result_int() == 200) Work(deadline, false);
@@ -233,6 +257,15 @@ class LambdaLoop {
 
   bool TimeLeft(TimePoint deadline) { return rt_.clock().Now() + margin_ < deadline; }
 
+  // A sandbox frozen for a while may hold a database connection that a proxy or NAT has
+  // dropped since: the first commit would fail with 503 (dbt retries, nothing is lost, but the
+  // retry costs a minute). One cheap round trip first finds a dead connection and drops it,
+  // and the webhook's commit then connects afresh.
+  void RefreshStoreAfterIdle() {
+    if (last_invocation_ && rt_.clock().SteadyNow() - *last_invocation_ < std::chrono::seconds(30)) return;
+    if (Status s = rt_.store().Ping(); !s.ok()) log::Info("lambda: store connection renewed", {{"cause", s.message()}});
+  }
+
   // The lifecycle work an invocation does; `scheduled` adds reconciliation, alerts and pruning.
   json::object Work(TimePoint deadline, bool scheduled) {
     json::object summary{{"instance", owner_}};
@@ -267,7 +300,8 @@ class LambdaLoop {
     }
     summary["dispatch_steps"] = steps;
     summary["dispatch_done"] = drained;  // false: the deadline came first; the next invocation goes on
-    if (scheduled && TimeLeft(deadline)) {
+    // An alert POST is bounded by alerting.request_timeout, not by the watchdog.
+    if (scheduled && TimeLeft(deadline - rt_.config().alerting.request_timeout)) {
       if (Status s = rt_.alerter().RunOnce(); !s.ok()) log::Warn("lambda: alert pass failed", {{"error", s.ToString()}});
     }
     const config::StoreConfig& store = rt_.config().store;
@@ -292,6 +326,7 @@ class LambdaLoop {
   std::unique_ptr<reconcile::Reconciler> reconciler_;
   std::unique_ptr<reconcile::Verifier> verifier_;
   std::optional<TimePoint> last_prune_;
+  std::optional<std::chrono::steady_clock::time_point> last_invocation_;
 };
 
 int Lambda(const LambdaOptions& opt) {

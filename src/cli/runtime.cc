@@ -3,6 +3,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include <cstdio>
 #include <random>
 
 #include "common/log.h"
@@ -15,8 +16,12 @@ namespace relay::cli {
 std::string InstanceId() {
   char host[256] = {0};
   gethostname(host, sizeof(host) - 1);
+  // 64 random bits: containers sharing a host name (host networking) may share a pid too.
   std::random_device rd;
-  return std::string(host) + ":" + std::to_string(getpid()) + ":" + std::to_string(rd() % 100000);
+  const uint64_t r = (uint64_t{rd()} << 32) ^ rd();
+  char hex[17];
+  std::snprintf(hex, sizeof(hex), "%016llx", static_cast<unsigned long long>(r));
+  return std::string(host) + ":" + std::to_string(getpid()) + ":" + hex;
 }
 
 namespace {
@@ -54,7 +59,7 @@ boost::asio::awaitable<http::Response> Answer(http::Response res) { co_return re
 boost::asio::awaitable<http::Response> RelayRuntime::Route(http::Request&& r, Listener listener) {
   std::string_view target(r.target().data(), r.target().size());
   const std::string_view path = target.substr(0, target.find('?'));
-  const bool split = admin_server_ != nullptr;
+  const bool split = !config_.admin.listen.empty();  // under lambda too: no admin listener then
   const bool probe = path == "/healthz" || path == "/readyz";
   // With a private admin listener, the public one serves the webhook paths and the probes only,
   // and the admin one everything but the webhooks (the usual Envoy/Prometheus split).

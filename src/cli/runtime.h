@@ -25,7 +25,8 @@
 
 namespace relay::cli {
 
-// "host:pid:random": names this process's lease owners in the store (unique per process).
+// "host:pid:64 random bits in hex": names this process's lease owners in the store (unique
+// per process).
 std::string InstanceId();
 
 struct RuntimeOptions {
@@ -59,8 +60,9 @@ class RelayRuntime {
   // Starts the dispatcher and the listener.
   void Start();
 
-  // What the public listener would answer (the webhook, probes, the admin API and the page):
-  // how `lambda` answers an HTTP event. Runs on `ioc`'s executor.
+  // What the public listener would answer (the webhook, probes, the admin API and the page;
+  // with admin.listen set, the webhook paths and probes only): how `lambda` answers an HTTP
+  // event. Runs on `ioc`'s executor.
   boost::asio::awaitable<http::Response> Handle(http::Request&& r) { return Route(std::move(r), Listener::kPublic); }
   // For `lambda`, which runs the lifecycle itself between invocations.
   dispatch::Dispatcher& dispatcher() { return *dispatcher_; }

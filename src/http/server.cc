@@ -30,8 +30,6 @@ using tcp = net::ip::tcp;
 
 namespace {
 
-constexpr uint32_t kHeaderLimitBytes = 16 * 1024;
-constexpr size_t kTargetLimitBytes = 8 * 1024;  // a longer request target is 414
 constexpr size_t kReadChunkBytes = 4 * 1024;  // a dbt webhook is 1-3 KB; idle connections stay cheap
 
 auto Tuple() { return net::as_tuple(net::use_awaitable); }

@@ -45,6 +45,11 @@ struct ServerOptions {
 // being written (the fake RudderStack uses it to simulate a dropped connection).
 inline constexpr char kDropConnectionHeader[] = "X-Retl-Relay-Drop-Connection";
 
+// The request line and headers may take this much (431 beyond), the target alone this much
+// (414 beyond). `lambda` applies the same limits to the requests it builds from events.
+inline constexpr uint32_t kHeaderLimitBytes = 16 * 1024;
+inline constexpr size_t kTargetLimitBytes = 8 * 1024;
+
 // A JSON response: `json_body` must already be serialized JSON.
 Response JsonResponse(unsigned status, std::string json_body);
 // {"error": message} with the given status.

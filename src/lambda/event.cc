@@ -2,10 +2,13 @@
 
 #include <openssl/evp.h>
 
+#include <boost/beast/core/string.hpp>
 #include <boost/json.hpp>
 #include <cctype>
 #include <memory>
 #include <optional>
+#include <utility>
+#include <vector>
 
 namespace relay::lambda {
 namespace {
@@ -60,6 +63,51 @@ std::string QueryOf10(const json::object& e) {
   return q;
 }
 
+// The headers an event carries, in order: 1.0's multiValueHeaders keep every value (joined
+// with ", "); otherwise `headers` (2.0 joins repeats with commas already), plus 2.0's cookies.
+std::vector<std::pair<std::string, std::string>> HeadersOf(const json::object& e, bool v2) {
+  std::vector<std::pair<std::string, std::string>> out;
+  const json::value* mv = v2 ? nullptr : e.if_contains("multiValueHeaders");
+  if (mv != nullptr && mv->is_object() && !mv->as_object().empty()) {
+    for (const auto& [name, values] : mv->as_object()) {
+      if (!values.is_array()) continue;
+      std::string joined;
+      for (const json::value& v : values.as_array()) {
+        if (!v.is_string()) continue;
+        joined += joined.empty() ? "" : ", ";
+        joined += std::string_view(v.as_string());
+      }
+      out.emplace_back(std::string(name), std::move(joined));
+    }
+  } else if (const json::value* hs = e.if_contains("headers"); hs != nullptr && hs->is_object()) {
+    for (const auto& [name, v] : hs->as_object()) {
+      if (v.is_string()) out.emplace_back(std::string(name), std::string(v.as_string()));
+    }
+  }
+  if (const json::value* cookies = v2 ? e.if_contains("cookies") : nullptr; cookies != nullptr && cookies->is_array()) {
+    std::string joined;
+    for (const json::value& c : cookies->as_array()) {
+      if (!c.is_string()) continue;
+      joined += joined.empty() ? "" : "; ";
+      joined += std::string_view(c.as_string());
+    }
+    if (!joined.empty()) out.emplace_back("Cookie", std::move(joined));
+  }
+  return out;
+}
+
+// The path as the client asked for it: an API Gateway stage other than $default is removed
+// from its front ("/prod/webhooks/dbt" → "/webhooks/dbt").
+std::string PathWithoutStage(const json::object& e, std::string_view path) {
+  const json::value* rc = e.if_contains("requestContext");
+  const json::string* stage = rc != nullptr && rc->is_object() ? StringAt(rc->as_object(), "stage") : nullptr;
+  if (stage == nullptr || stage->empty() || *stage == "$default") return std::string(path);
+  const std::string prefix = "/" + std::string(*stage);
+  if (path == prefix) return "/";
+  if (path.starts_with(prefix + "/")) return std::string(path.substr(prefix.size()));
+  return std::string(path);
+}
+
 StatusOr<Event> HttpEventOf(const json::object& e, bool v2) {
   HttpEvent out;
   out.format = v2 ? "2.0" : "1.0";
@@ -77,8 +125,9 @@ StatusOr<Event> HttpEventOf(const json::object& e, bool v2) {
     path = StringAt(e, "path");
     query = QueryOf10(e);
   }
-  if (method == nullptr || method->empty()) {
-    return InvalidArgumentError(v2 ? "requestContext.http.method: missing" : "httpMethod: missing");
+  if (method == nullptr || method->empty() || method->size() > 32) {
+    return InvalidArgumentError(v2 ? "requestContext.http.method: missing or not a method"
+                                   : "httpMethod: missing or not a method");
   }
   if (path == nullptr || path->empty() || path->front() != '/') {
     return InvalidArgumentError(v2 ? "rawPath: missing or not absolute" : "path: missing or not absolute");
@@ -91,36 +140,33 @@ StatusOr<Event> HttpEventOf(const json::object& e, bool v2) {
   } else {
     req.method(verb);
   }
-  std::string target(path->data(), path->size());
+  std::string target = PathWithoutStage(e, std::string_view(path->data(), path->size()));
   if (!query.empty()) target += "?" + query;
-  req.target(target);
-  // Headers: 1.0's multiValueHeaders keep every value; otherwise `headers` (2.0 joins repeats
-  // with commas already). Names match case-insensitively in Beast.
-  const json::value* mv = v2 ? nullptr : e.if_contains("multiValueHeaders");
-  if (mv != nullptr && mv->is_object() && !mv->as_object().empty()) {
-    for (const auto& [name, values] : mv->as_object()) {
-      if (!values.is_array()) continue;
-      std::string joined;
-      for (const json::value& v : values.as_array()) {
-        if (!v.is_string()) continue;
-        joined += joined.empty() ? "" : ", ";
-        joined += std::string_view(v.as_string());
-      }
-      req.set(std::string_view(name), joined);
-    }
-  } else if (const json::value* hs = e.if_contains("headers"); hs != nullptr && hs->is_object()) {
-    for (const auto& [name, v] : hs->as_object()) {
-      if (v.is_string()) req.set(std::string_view(name), std::string_view(v.as_string()));
-    }
+  // serve's limits, checked before anything reaches Beast's header container.
+  if (target.size() > http::kTargetLimitBytes) {
+    out.refusal = http::JsonError(414, "request target too long");
+    return Event(std::move(out));
   }
-  if (const json::value* cookies = v2 ? e.if_contains("cookies") : nullptr; cookies != nullptr && cookies->is_array()) {
-    std::string joined;
-    for (const json::value& c : cookies->as_array()) {
-      if (!c.is_string()) continue;
-      joined += joined.empty() ? "" : "; ";
-      joined += std::string_view(c.as_string());
+  req.target(target);
+  const auto headers = HeadersOf(e, v2);
+  size_t header_bytes = target.size() + 16;
+  for (const auto& [name, value] : headers) header_bytes += name.size() + value.size() + 4;
+  if (header_bytes > http::kHeaderLimitBytes) {
+    out.refusal = http::JsonError(431, "request headers too large");
+    return Event(std::move(out));
+  }
+  for (const auto& [name, value] : headers) {
+    if (name.empty()) continue;
+    req.insert(name, value);
+  }
+  // Nothing decodes compressed bodies: say so, as serve does.
+  for (const auto& f : req) {
+    if (f.name() != bhttp::field::content_encoding) continue;
+    std::string_view v(f.value().data(), f.value().size());
+    if (!v.empty() && !boost::beast::iequals(v, "identity")) {
+      out.refusal = http::JsonError(415, "Content-Encoding is not supported");
+      return Event(std::move(out));
     }
-    if (!joined.empty()) req.set(bhttp::field::cookie, joined);
   }
   // The body as the client sent it.
   if (const json::string* body = StringAt(e, "body")) {
@@ -145,7 +191,14 @@ StatusOr<Event> HttpEventOf(const json::object& e, bool v2) {
 }  // namespace
 
 std::optional<std::string> DecodeBase64(std::string_view text) {
+  // Strictly RFC 4648 §4: OpenSSL's decoder would skip whitespace and stop at '-'.
   if (text.size() % 4 != 0) return std::nullopt;
+  size_t padding = 0;
+  while (padding < 2 && padding < text.size() && text[text.size() - 1 - padding] == '=') ++padding;
+  for (size_t i = 0; i + padding < text.size(); ++i) {
+    const auto c = static_cast<unsigned char>(text[i]);
+    if (!std::isalnum(c) && c != '+' && c != '/') return std::nullopt;
+  }
   std::unique_ptr<EVP_ENCODE_CTX, void (*)(EVP_ENCODE_CTX*)> ctx(EVP_ENCODE_CTX_new(), EVP_ENCODE_CTX_free);
   if (!ctx) return std::nullopt;
   EVP_DecodeInit(ctx.get());

@@ -8,11 +8,14 @@
 //   API Gateway REST API (payload 1.0): httpMethod, path, headers (any case) or
 //       multiValueHeaders, queryStringParameters / multiValueQueryStringParameters, body,
 //       isBase64Encoded
+//   Either format from an API Gateway stage other than $default carries the stage in front of
+//   the path (/prod/webhooks/dbt): it is removed, so the routes match as on a function URL.
 //   EventBridge scheduled event: "source": "aws.events", "detail-type": "Scheduled Event"
 //       (or {"retl_relay": "dispatch"}, for EventBridge Scheduler's custom input)
 //
 // A base64 body is decoded to the exact bytes the client sent: dbt's signature covers them.
 
+#include <optional>
 #include <string>
 #include <string_view>
 #include <variant>
@@ -22,10 +25,13 @@
 
 namespace relay::lambda {
 
-// An HTTP request, ready for the same handlers `serve` uses.
+// An HTTP request, ready for the same handlers `serve` uses; or, when `refusal` is set, the
+// answer serve's server itself would have given (414 target too long, 431 headers too large,
+// 415 a Content-Encoding) without reaching a handler.
 struct HttpEvent {
   http::Request request;
   std::string format;  // "2.0" or "1.0"
+  std::optional<http::Response> refusal;
 };
 // A scheduled event: one dispatch pass.
 struct ScheduledEvent {};

@@ -88,6 +88,43 @@ TEST(LambdaEventTest, ScheduledEventsAndUnsupportedOnes) {
   EXPECT_FALSE(ParseEvent(R"({"version":"2.0","rawPath":"/x","requestContext":{}})").ok());  // no method
 }
 
+// API Gateway puts a named stage in front of the path; the routes match without it.
+TEST(LambdaEventTest, AStageInFrontOfThePathIsRemoved) {
+  json::object ev{{"version", "2.0"},
+                  {"rawPath", "/prod/webhooks/dbt"},
+                  {"requestContext", json::object{{"http", json::object{{"method", "POST"}}}, {"stage", "prod"}}},
+                  {"body", "{}"}};
+  EXPECT_EQ(RequestOf(ParseEvent(json::serialize(ev))).target(), "/webhooks/dbt");
+  ev["requestContext"].as_object()["stage"] = "$default";
+  ev["rawPath"] = "/prod/webhooks/dbt";
+  EXPECT_EQ(RequestOf(ParseEvent(json::serialize(ev))).target(), "/prod/webhooks/dbt");
+  json::object v1{{"httpMethod", "GET"}, {"path", "/live/healthz"}, {"requestContext", json::object{{"stage", "live"}}}};
+  EXPECT_EQ(RequestOf(ParseEvent(json::serialize(v1))).target(), "/healthz");
+}
+
+// serve's server-level refusals, before anything reaches Beast's header container (which
+// throws on a field of 64 KiB).
+TEST(LambdaEventTest, OversizedOrEncodedRequestsAreRefusedAsServeRefusesThem) {
+  auto refusal = [](const json::object& ev) -> unsigned {
+    StatusOr<Event> e = ParseEvent(json::serialize(ev));
+    EXPECT_TRUE(e.ok()) << e.status().ToString();
+    const auto& h = std::get<HttpEvent>(*e);
+    return h.refusal ? h.refusal->result_int() : 0;
+  };
+  json::object ev{{"version", "2.0"},
+                  {"rawPath", "/webhooks/dbt"},
+                  {"requestContext", json::object{{"http", json::object{{"method", "POST"}}}}},
+                  {"headers", json::object{{"x-big", std::string(70000, 'a')}}}};
+  EXPECT_EQ(refusal(ev), 431u);
+  ev["headers"] = json::object{{"content-encoding", "gzip"}};
+  EXPECT_EQ(refusal(ev), 415u);
+  ev["headers"] = json::object{};
+  ev["rawPath"] = "/" + std::string(9000, 'p');
+  EXPECT_EQ(refusal(ev), 414u);
+  ev["rawPath"] = "/webhooks/dbt";
+  EXPECT_EQ(refusal(ev), 0u);
+}
+
 TEST(LambdaEventTest, ProxyResponseHasTheFullShape) {
   http::Response res = http::JsonResponse(401, R"({"error":"bad signature"})");
   res.insert("X-Multi", "a");
@@ -109,6 +146,9 @@ TEST(LambdaEventTest, DecodeBase64) {
   EXPECT_EQ(*DecodeBase64("Zm9v"), "foo");
   EXPECT_FALSE(DecodeBase64("Zm9").has_value());
   EXPECT_FALSE(DecodeBase64("Zm9*").has_value());
+  EXPECT_FALSE(DecodeBase64("Zm9v Zm9v").has_value()) << "no whitespace";
+  EXPECT_FALSE(DecodeBase64("Zm-vZm9v").has_value()) << "OpenSSL would stop at '-'";
+  EXPECT_FALSE(DecodeBase64("Z===").has_value());
 }
 
 }  // namespace

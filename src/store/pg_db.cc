@@ -1,5 +1,7 @@
 #include "store/pg_db.h"
 
+#include <cctype>
+
 #include <algorithm>
 #include <charconv>
 
@@ -7,6 +9,52 @@ namespace relay::store {
 
 PgConn::~PgConn() {
   if (conn_ != nullptr) pq_->finish(conn_);
+}
+
+namespace {
+
+std::string PercentDecoded(std::string_view s) {
+  std::string out;
+  for (size_t i = 0; i < s.size(); ++i) {
+    if (s[i] == '%' && i + 2 < s.size() && std::isxdigit(static_cast<unsigned char>(s[i + 1])) &&
+        std::isxdigit(static_cast<unsigned char>(s[i + 2]))) {
+      out += static_cast<char>(std::stoi(std::string(s.substr(i + 1, 2)), nullptr, 16));
+      i += 2;
+    } else {
+      out += s[i];
+    }
+  }
+  return out;
+}
+
+void ReplaceAll(std::string& text, const std::string& what) {
+  if (what.empty()) return;
+  for (size_t at = text.find(what); at != std::string::npos; at = text.find(what, at + 3)) text.replace(at, what.size(), "***");
+}
+
+}  // namespace
+
+std::string WithoutPassword(std::string message, std::string_view url) {
+  std::vector<std::string> secrets;
+  const size_t scheme = url.find("://");
+  if (scheme != std::string_view::npos) {
+    const size_t start = scheme + 3;
+    const size_t at = url.find('@', start);
+    const size_t slash = url.find('/', start);
+    const size_t colon = url.find(':', start);
+    if (at != std::string_view::npos && (slash == std::string_view::npos || at < slash) && colon < at) {
+      secrets.emplace_back(url.substr(colon + 1, at - colon - 1));
+    }
+  }
+  for (size_t p = url.find("password="); p != std::string_view::npos; p = url.find("password=", p + 1)) {
+    const size_t end = url.find('&', p + 9);
+    secrets.emplace_back(url.substr(p + 9, end == std::string_view::npos ? std::string_view::npos : end - p - 9));
+  }
+  for (const std::string& s : secrets) {
+    ReplaceAll(message, s);
+    ReplaceAll(message, PercentDecoded(s));
+  }
+  return message;
 }
 
 Status PgConn::EnsureConnected() {
@@ -24,8 +72,9 @@ Status PgConn::EnsureConnected() {
   const char* values[] = {url_.c_str(), "5", "retl-relay", nullptr};
   conn_ = pq_->connectdb_params(keys, values, /*expand_dbname=*/1);
   if (pq_->status(conn_) != CONNECTION_OK) {
-    // The message may echo the host and user, never the password (libpq does not print it).
-    std::string err = pq_->error_message(conn_);
+    // The message may echo the host and user, and, for a URL it cannot parse, the password
+    // itself ("invalid percent-encoded token: …"): the password is replaced wherever it shows.
+    std::string err = WithoutPassword(pq_->error_message(conn_), url_);
     while (!err.empty() && (err.back() == '\n' || err.back() == ' ')) err.pop_back();
     return UnavailableError("postgres: connect: " + err);
   }

@@ -908,8 +908,19 @@ class PostgresStore : public Store {
     return out;
   }
 
+  // Reachable is not enough: a hot standby, read-only transactions or a user without write
+  // grants would fail every webhook's commit.
   Status Ping() override {
-    return exec_.RunSync([](PgConn& db) { return db.Run("SELECT 1"); });
+    return exec_.RunSync([](PgConn& db) -> Status {
+      RELAY_PG_TRY(t, db.Exec("SELECT pg_is_in_recovery(), current_setting('transaction_read_only'), "
+                              "has_table_privilege('events', 'INSERT') AND has_table_privilege('connections', 'UPDATE')"));
+      if (t->Text(0, 0) == "t") return UnavailableError("postgres: the server is a read-only standby");
+      if (t->Text(0, 1) == "on") return UnavailableError("postgres: transactions are read-only (default_transaction_read_only)");
+      if (t->Text(0, 2) != "t") {
+        return UnavailableError("postgres: this user may not write the relay's tables (INSERT on events, UPDATE on connections)");
+      }
+      return Status::Ok();
+    });
   }
 
   StatusOr<Gauges> ReadGauges() override {

@@ -11,6 +11,7 @@
 
 #include "../../test/support/pg.h"
 #include "../../test/support/temp_dir.h"
+#include "store/pg_db.h"
 #include "store/schema.h"
 #include "store/sqlite_db.h"
 #include "store/pruner.h"
@@ -1241,6 +1242,34 @@ TEST_P(StoreTest, UnreachableDatabaseIsUnavailable) {
                                 : "postgresql://relay@127.0.0.1:1/nothing_listens_here");
   ASSERT_FALSE(s.ok());
   EXPECT_EQ(s.status().code(), StatusCode::kUnavailable);
+}
+
+// libpq repeats a URL it cannot parse, password included; the relay's messages never do.
+TEST(PgPasswordTest, LibpqMessagesNeverCarryThePassword) {
+  EXPECT_EQ(WithoutPassword("invalid percent-encoded token: \"p%zzs3cret\"", "postgresql://relay:p%zzs3cret@db/relay"),
+            "invalid percent-encoded token: \"***\"");
+  EXPECT_EQ(WithoutPassword("bad: s3cr3t!", "postgresql://relay:s3cr3t%21@db/relay"), "bad: ***");
+  EXPECT_EQ(WithoutPassword("bad: hunter2", "postgresql://db/relay?user=relay&password=hunter2"), "bad: ***");
+  EXPECT_EQ(WithoutPassword("connection refused", "postgresql://relay@db/relay"), "connection refused");
+  auto s = OpenStore("postgresql://relay:p%zzs3cret@127.0.0.1:1/relay");
+  ASSERT_FALSE(s.ok());
+  EXPECT_EQ(s.status().message().find("s3cret"), std::string::npos) << s.status().message();
+}
+
+// /readyz and doctor say "writable" only when a commit could succeed.
+TEST(PgPingTest, AReadOnlyDatabaseIsNotReady) {
+  testing::TempPgDatabase pg;
+  if (!pg.available()) GTEST_SKIP() << "no PostgreSQL (RELAY_TEST_PG_URL) " << pg.error();
+  ASSERT_TRUE(OpenStore(pg.url()).ok());  // creates the schema
+  EXPECT_TRUE((*OpenStore(pg.url(), {.create_if_missing = false, .migrate = false}))->Ping().ok());
+  ASSERT_EQ(pg.Query("DO $$ BEGIN EXECUTE format('ALTER DATABASE %I SET default_transaction_read_only = on', "
+                     "current_database()); END $$"),
+            "");
+  auto store = OpenStore(pg.url(), {.create_if_missing = false, .migrate = false});
+  ASSERT_TRUE(store.ok()) << store.status().ToString();
+  Status ping = (*store)->Ping();
+  EXPECT_EQ(ping.code(), StatusCode::kUnavailable);
+  EXPECT_NE(ping.message().find("read-only"), std::string::npos) << ping.message();
 }
 
 }  // namespace

@@ -173,10 +173,12 @@ class LambdaTest : public ::testing::Test {
 
 TEST_F(LambdaTest, SignedEventsOfBothFormatsAreAnsweredAsServeAndStartTheSyncInTheSameInvocation) {
   StartLambda(0);
+  ASSERT_TRUE(Eventually([&] { return runtime_.Waiting() == 1; })) << Log(0);
   std::mt19937_64 rng(1);
   // Payload 2.0 (function URL), plain body: accepted, and the sync started before the
-  // runtime asked for the next invocation.
+  // runtime asked for the next invocation (when the sandbox would be frozen).
   const std::string body = Webhook("100", rng);
+  const int asks = runtime_.Asks();
   json::object res = Call(EventV2("POST", "/webhooks/dbt", body,
                                   {{"authorization", dbt::SignBody(body, kSecret)}, {"content-type", "application/json"}}));
   ASSERT_EQ(res.at("statusCode").as_int64(), 200) << json::serialize(res) << Log(0);
@@ -184,7 +186,8 @@ TEST_F(LambdaTest, SignedEventsOfBothFormatsAreAnsweredAsServeAndStartTheSyncInT
   EXPECT_EQ(res.at("headers").at("Content-Type").as_string(), "application/json");
   json::value answer = json::parse(res.at("body").as_string());
   EXPECT_EQ(answer.at("status").as_string(), "accepted");
-  EXPECT_TRUE(Eventually([&] { return Starts("conn_0") == 1; })) << Log(0);
+  ASSERT_TRUE(Eventually([&] { return runtime_.Asks() == asks + 1; })) << Log(0);
+  EXPECT_EQ(Starts("conn_0"), 1) << "started within the webhook's own invocation";
 
   // Payload 1.0 (REST API), base64 body, header names in the client's case: the signature is
   // over the decoded bytes.
@@ -233,14 +236,19 @@ TEST_F(LambdaTest, ABadSignatureIs401AndStoresNothing) {
 }
 
 TEST_F(LambdaTest, AScheduledEventFollowsARunningSyncToItsOutcome) {
+  // The first poll is due 2 s after the start: no invocation before it can finish the sync.
+  std::string config = testing::ReadFileBytes(dir_.File("relay.toml"));
+  config.replace(config.find("sync_poll_interval = \"100ms\""), 28, "sync_poll_interval = \"2s\"");
+  std::ofstream(dir_.File("relay.toml")) << config;
   StartLambda(0);
   std::mt19937_64 rng(3);
   const std::string body = Webhook("100", rng);
   json::object res = Call(EventV2("POST", "/webhooks/dbt", body, {{"authorization", dbt::SignBody(body, kSecret)}}));
   ASSERT_EQ(res.at("statusCode").as_int64(), 200);
   ASSERT_TRUE(Eventually([&] { return Starts("conn_0") == 1; }));
-  // Between invocations nothing runs: the trigger stays "running" until a scheduled event.
-  std::this_thread::sleep_for(std::chrono::milliseconds(600));  // the fake's sync takes 300 ms
+  // Between invocations nothing runs: the trigger stays "running" until a scheduled event,
+  // though the fake's sync ended after 300 ms and the poll is due.
+  std::this_thread::sleep_for(std::chrono::milliseconds(2200));
   auto store = Store();
   EXPECT_EQ(store->ListTriggers("", 10)->at(0).state, "running");
   const std::string id = runtime_.Invoke(kScheduled);
@@ -297,6 +305,7 @@ TEST_F(LambdaTest, TheDeadlineAbandonsASlowStartWhichALaterPassResolves) {
 TEST_F(LambdaTest, TwoLambdaProcessesOnOneDatabaseNeverStartTwice) {
   StartLambda(0);
   StartLambda(1);
+  ASSERT_TRUE(Eventually([&] { return runtime_.Waiting() == 2; })) << Log(0) << Log(1);
   std::mt19937_64 rng(4);
   constexpr int kWebhooks = 40;
   std::vector<std::string> ids;
@@ -347,6 +356,13 @@ TEST_F(LambdaTest, AnUnsupportedEventIsAnInvocationError) {
   EXPECT_EQ(a->kind, "error");
   EXPECT_EQ(a->error_type, "Relay.UnsupportedEvent");
   EXPECT_NE(json::parse(a->body).at("errorMessage").as_string().find("unsupported event"), json::string::npos);
+  // A header too large for any HTTP server: 431, as serve answers it.
+  EXPECT_EQ(Call(EventV2("POST", "/webhooks/dbt", "{}", {{"x-big", std::string(70000, 'a')}})).at("statusCode").as_int64(),
+            431);
+  // A HEAD has the headers of the GET and no body.
+  json::object head = Call(EventV2("HEAD", "/healthz", "", {}));
+  EXPECT_EQ(head.at("statusCode").as_int64(), 200);
+  EXPECT_EQ(head.at("body").as_string(), "");
   // The process goes on serving.
   EXPECT_EQ(Call(EventV2("GET", "/healthz", "", {})).at("statusCode").as_int64(), 200);
 }

@@ -69,6 +69,16 @@ class FakeLambdaRuntime {
     std::lock_guard lock(mu_);
     return taken_;
   }
+  // Requests for the next invocation received so far, and those waiting now: a runtime asks
+  // again only once it has finished everything for the previous invocation.
+  int Asks() {
+    std::lock_guard lock(mu_);
+    return asks_;
+  }
+  int Waiting() {
+    std::lock_guard lock(mu_);
+    return waiting_;
+  }
 
  private:
   struct Invocation {
@@ -81,6 +91,11 @@ class FakeLambdaRuntime {
     // /2018-06-01/runtime/invocation/next | /invocation/{id}/response|error | /init/error
     if (seg.size() == 4 && seg[2] == "invocation" && seg[3] == "next") {
       boost::asio::steady_timer timer(co_await boost::asio::this_coro::executor);
+      {
+        std::lock_guard lock(mu_);
+        ++asks_;
+        ++waiting_;
+      }
       for (;;) {
         std::optional<Invocation> inv;
         {
@@ -89,6 +104,7 @@ class FakeLambdaRuntime {
             inv = std::move(queue_.front());
             queue_.pop_front();
             ++taken_;
+            --waiting_;
           }
         }
         if (inv) {
@@ -126,6 +142,8 @@ class FakeLambdaRuntime {
   std::optional<Answer> init_error_;
   int next_id_ = 0;
   int taken_ = 0;
+  int asks_ = 0;
+  int waiting_ = 0;
 };
 
 }  // namespace relay::testing

@@ -41,7 +41,8 @@ ENV STATE_DIRECTORY=/var/lib/retl-relay
 VOLUME /var/lib/retl-relay
 USER 10001:10001
 EXPOSE 8080
-# `retl-relay probe` GETs http://127.0.0.1:$PORT/healthz (8080 by default): no curl needed.
+# `retl-relay probe` GETs /healthz where the relay listens (the config file's server.listen,
+# else RETL_RELAY_LISTEN, else $PORT, else 8080): no curl needed.
 HEALTHCHECK --interval=30s --timeout=5s --start-period=10s --retries=3 CMD ["retl-relay", "probe"]
 STOPSIGNAL SIGTERM
 ENTRYPOINT ["retl-relay"]

@@ -18,7 +18,7 @@ const std::vector<Command>& Commands() {
        "  AWS_LAMBDA_RUNTIME_API=127.0.0.1:9001 retl-relay lambda --config /etc/retl-relay/relay.toml"},
       {"doctor", "Check a deployment before dbt sends to it: config, store, token, connections, listen address",
        SetupDoctor, "  retl-relay doctor --config /etc/retl-relay/relay.toml\n  retl-relay doctor --json"},
-      {"probe", "GET a running relay's /healthz (or another URL); exit 0 on 2xx (container health checks)",
+      {"probe", "GET the running relay's /healthz (or another URL); exit 0 on 2xx (container health checks)",
        SetupProbe, "  retl-relay probe\n  retl-relay probe http://127.0.0.1:8080/readyz"},
       {"sandbox", "The relay plus a fake RudderStack on loopback, to see the whole flow", SetupSandbox,
        "  retl-relay sandbox\n  retl-relay sandbox --listen 127.0.0.1:9000"},

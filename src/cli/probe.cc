@@ -5,6 +5,7 @@
 #include <iostream>
 
 #include "cli/commands.h"
+#include "config/config_loader.h"
 #include "httpc/http_call.h"
 
 namespace relay::cli {
@@ -16,10 +17,25 @@ struct ProbeOptions {
   bool quiet = false;
 };
 
-// http://127.0.0.1:$PORT/healthz, PORT defaulting to 8080 (as the image and Cloud Run set it).
+// /healthz on the port the relay listens on, as serve would work it out: the config file's
+// server.listen (config::ConfigPath), else RETL_RELAY_LISTEN, else PORT, else 8080; on
+// loopback when it listens on every address.
 std::string DefaultUrl() {
-  const char* port = std::getenv("PORT");
-  return std::string("http://127.0.0.1:") + (port != nullptr && *port != '\0' ? port : "8080") + "/healthz";
+  const auto env = config::ProcessEnv();
+  std::string listen;
+  if (const std::string path = config::ConfigPath("", env); !path.empty()) {
+    if (auto c = config::LoadConfigFile(path, env); c.ok()) listen = c->server.listen;
+  }
+  if (listen.empty()) listen = env("RETL_RELAY_LISTEN").value_or("");
+  if (listen.empty()) {
+    const std::string port = env("PORT").value_or("");
+    listen = "0.0.0.0:" + (port.empty() ? std::string("8080") : port);
+  }
+  const size_t colon = listen.rfind(':');
+  std::string host = listen.substr(0, colon);
+  if (host == "0.0.0.0" || host.empty()) host = "127.0.0.1";
+  if (host == "[::]") host = "[::1]";
+  return "http://" + host + listen.substr(colon) + "/healthz";
 }
 
 int Probe(const ProbeOptions& opt) {
@@ -49,7 +65,8 @@ int Probe(const ProbeOptions& opt) {
 
 Runner SetupProbe(CLI::App& app) {
   auto opt = std::make_shared<ProbeOptions>();
-  app.add_option("url", opt->url, "what to GET (default http://127.0.0.1:$PORT/healthz, PORT defaulting to 8080)");
+  app.add_option("url", opt->url, "what to GET (default: /healthz where the relay listens: the config file's server.listen, else "
+                 "RETL_RELAY_LISTEN, else PORT, else 8080)");
   app.add_option("--timeout", opt->timeout_s, "seconds to wait for the answer")->capture_default_str();
   app.add_flag("-q,--quiet", opt->quiet, "print nothing; the exit code says it");
   return [opt] { return Probe(*opt); };

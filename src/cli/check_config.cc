@@ -74,7 +74,7 @@ int CheckConfig(const std::string& path_flag, bool as_json) {
   const std::string path = config::ConfigPath(path_flag, env);
   config::LoadOptions load;
   load.for_serve = true;
-  StatusOr<config::Config> c = path.empty() ? config::ConfigFromEnvironment(env, load) : config::LoadConfigFile(path, env, load);
+  StatusOr<config::Config> c = config::LoadConfig(path, env, load);
   if (as_json) {
     json::object out{{"ok", c.ok()}, {"source", path.empty() ? "environment" : path}};
     json::array problems, warnings;

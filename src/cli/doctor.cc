@@ -205,8 +205,7 @@ int Doctor(const DoctorOptions& opt) {
   const auto env = config::ProcessEnv();
   const std::string path = config::ConfigPath(opt.config_path, env);
   const config::LoadOptions load{.for_serve = true, .listen = "", .store_url = opt.store_url};
-  StatusOr<config::Config> cfg = path.empty() ? config::ConfigFromEnvironment(env, load)
-                                              : config::LoadConfigFile(path, env, load);
+  StatusOr<config::Config> cfg = config::LoadConfig(path, env, load);
   std::vector<Check> checks;
   std::vector<std::string> problems;
   if (!cfg.ok()) {

@@ -355,8 +355,7 @@ int Lambda(const LambdaOptions& opt) {
   const std::string path = config::ConfigPath(opt.config_path, env);
   config::LoadOptions load;
   load.for_serve = true;
-  StatusOr<config::Config> cfg = path.empty() ? config::ConfigFromEnvironment(env, load)
-                                              : config::LoadConfigFile(path, env, load);
+  StatusOr<config::Config> cfg = config::LoadConfig(path, env, load);
   if (!cfg.ok()) return init_error(cfg.status().message());
   if (!cfg->store.url.starts_with("postgres")) {
     return init_error("lambda needs a PostgreSQL store (store.url or RETL_RELAY_STORE_URL = postgresql://…), not " +

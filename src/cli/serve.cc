@@ -24,8 +24,7 @@ struct ServeOptions {
 std::optional<config::Config> LoadOrExplain(const ServeOptions& opt) {
   const config::LoadOptions load{.for_serve = true, .listen = opt.listen, .store_url = opt.store_url};
   const std::string path = config::ConfigPath(opt.config_path, config::ProcessEnv());
-  StatusOr<config::Config> c = path.empty() ? config::ConfigFromEnvironment(config::ProcessEnv(), load)
-                                            : config::LoadConfigFile(path, config::ProcessEnv(), load);
+  StatusOr<config::Config> c = config::LoadConfig(path, config::ProcessEnv(), load);
   if (!c.ok()) {
     std::cerr << "error: " << c.status().message() << "\n";
     if (path.empty()) std::cerr << "(pass --config FILE, or set the variables above)\n";

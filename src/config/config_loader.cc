@@ -867,6 +867,10 @@ std::vector<std::string> ServeProblems(const Config& config) {
   return out;
 }
 
+StatusOr<Config> LoadConfig(const std::string& path, const EnvLookup& env, const LoadOptions& options) {
+  return path.empty() ? ConfigFromEnvironment(env, options) : LoadConfigFile(path, env, options);
+}
+
 std::string ConfigPath(const std::string& flag, const EnvLookup& env) {
   if (!flag.empty()) return flag;
   if (auto v = env("RETL_RELAY_CONFIG"); v && !v->empty()) return *v;

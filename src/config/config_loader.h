@@ -47,6 +47,10 @@ StatusOr<Config> LoadConfigFile(const std::string& path, const EnvLookup& env, c
 inline constexpr char kDefaultConfigFile[] = "/etc/retl-relay/relay.toml";
 std::string ConfigPath(const std::string& flag, const EnvLookup& env);
 
+// What serve, lambda, check-config and doctor load: the file at `path` (ConfigPath's answer),
+// or zero-config mode from the environment when it is "".
+StatusOr<Config> LoadConfig(const std::string& path, const EnvLookup& env, const LoadOptions& options = {});
+
 // A store URL as it may be shown (logs, errors, doctor): a PostgreSQL URL's password, in the
 // user-info part or as a password= parameter, becomes "***".
 std::string RedactedStoreUrl(std::string_view url);

@@ -492,6 +492,39 @@ TEST_F(DoctorTest, ListenAddressTakenByARelayOrBySomethingElse) {
   EXPECT_EQ(closed.exit_code, 1);
 }
 
+// With [dbt_cloud], the dbt Cloud token is checked too: 401 names the token, 404 the account.
+TEST_F(DoctorTest, TheDbtCloudTokenAndAccountAreChecked) {
+  Process dbt({RelayBinary(), "fake-dbt-cloud", "--port-file", dir_.File("dbt.port"), "--account-id", "7",
+               "--log-level", "warn"},
+              {{"DBT_CLOUD_API_TOKEN", "dbt-token"}}, dir_.File("dbt.log"));
+  const int dbt_port = testing::WaitForPortFile(dir_.File("dbt.port"));
+  ASSERT_GT(dbt_port, 0);
+  auto with_dbt = [&](const std::string& account) {
+    WriteConfig(R"("conn_a")");
+    std::ofstream(dir_.File("relay.toml"), std::ios::app)
+        << "[dbt_cloud]\napi_base = \"http://127.0.0.1:" << dbt_port << "\"\naccount_id = \"" << account
+        << "\"\ntoken = \"${DBT_TOKEN}\"\n";
+  };
+  auto doctor = [&](const std::string& dbt_token) {
+    return RunCommand({"doctor", "--config", dir_.File("relay.toml")},
+                      {{"SECRET", kSecret}, {"TOKEN", kToken}, {"DBT_TOKEN", dbt_token}});
+  };
+  with_dbt("7");
+  auto ok = doctor("dbt-token");
+  EXPECT_EQ(ok.exit_code, 0) << ok.out;
+  EXPECT_NE(ok.out.find("ok    dbt_cloud   account 7"), std::string::npos) << ok.out;
+  auto bad = doctor("stale-token");
+  EXPECT_EQ(bad.exit_code, 1);
+  EXPECT_NE(bad.out.find("FAIL  dbt_cloud   account 7"), std::string::npos) << bad.out;
+  EXPECT_NE(bad.out.find("token rejected"), std::string::npos) << bad.out;
+  EXPECT_EQ(bad.out.find("stale-token"), std::string::npos) << "the token is never printed";
+  with_dbt("8");
+  auto wrong = doctor("dbt-token");
+  EXPECT_EQ(wrong.exit_code, 1);
+  EXPECT_NE(wrong.out.find("account 8"), std::string::npos) << wrong.out;
+  EXPECT_NE(wrong.out.find("fix: check dbt_cloud.account_id"), std::string::npos) << wrong.out;
+}
+
 TEST(DoctorConfigTest, AnInvalidConfigListsEveryProblem) {
   testing::TempDir dir;
   std::ofstream(dir.File("relay.toml")) << "[rudderstack]\ntoken = \"t\"\nregion = \"mars\"\n";

@@ -137,8 +137,8 @@ std::vector<Check> RudderstackChecks(const config::Config& c) {
         continue;
       case StatusCode::kNotFound:
         out.push_back(Fail("rudderstack", what + ": not found at " + base + " (404)",
-                           "copy the id from the connection's page in RudderStack (Reverse ETL → the source → the "
-                           "connection); an EU workspace needs rudderstack.region = \"eu\" (RUDDERSTACK_REGION=eu)"));
+                           "copy the id from the connection's Settings tab in RudderStack (Reverse ETL → the source → "
+                           "the connection); an EU workspace needs rudderstack.region = \"eu\" (RUDDERSTACK_REGION=eu)"));
         continue;
       default:
         out.push_back(Fail("rudderstack", what + ": " + syncs.status().message(),

@@ -191,6 +191,9 @@ class LambdaLoop {
         // Nothing a request carries may end the process: the invocation fails, the next one runs.
         log::Error("lambda: invocation failed", {{"request_id", inv->id}, {"error", e.what()}});
         Report(api_.Fail(inv->id, "Relay.InternalError", "internal error; the relay logged it"), inv->id);
+      } catch (...) {
+        log::Error("lambda: invocation failed", {{"request_id", inv->id}});
+        Report(api_.Fail(inv->id, "Relay.InternalError", "internal error; the relay logged it"), inv->id);
       }
       last_invocation_ = rt_.clock().SteadyNow();
     }

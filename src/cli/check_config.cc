@@ -25,19 +25,6 @@ std::string Outcomes(const std::vector<int>& codes) {
   return out;
 }
 
-// The problem lines of a load's InvalidArgument ("source: N problem(s)\n  key: problem…").
-std::vector<std::string> ProblemLines(const std::string& message) {
-  std::vector<std::string> out;
-  size_t at = message.find("\n  ");
-  if (at == std::string::npos) return {message};
-  while (at != std::string::npos) {
-    const size_t next = message.find("\n  ", at + 3);
-    out.push_back(message.substr(at + 3, next == std::string::npos ? std::string::npos : next - at - 3));
-    at = next;
-  }
-  return out;
-}
-
 json::object RouteJson(const config::Route& r) {
   auto ids = [](const std::vector<int64_t>& v) {
     json::array a;
@@ -79,7 +66,7 @@ int CheckConfig(const std::string& path_flag, bool as_json) {
     json::object out{{"ok", c.ok()}, {"source", path.empty() ? "environment" : path}};
     json::array problems, warnings;
     if (!c.ok()) {
-      for (const std::string& p : ProblemLines(c.status().message())) problems.push_back(json::value(p));
+      for (const std::string& p : config::ProblemLines(c.status().message())) problems.push_back(json::value(p));
     } else {
       for (const std::string& w : c->warnings) warnings.push_back(json::value(w));
       json::array routes;

@@ -187,4 +187,12 @@ int RunCli(int argc, char** argv) {
   return kExitUsage;
 }
 
+std::string LocalUrl(const std::string& listen, std::string_view path) {
+  const size_t colon = listen.rfind(':');
+  std::string host = listen.substr(0, colon);
+  if (host == "0.0.0.0" || host.empty()) host = "127.0.0.1";
+  if (host == "[::]") host = "[::1]";
+  return "http://" + host + (colon == std::string::npos ? "" : listen.substr(colon)) + std::string(path);
+}
+
 }  // namespace relay::cli

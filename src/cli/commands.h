@@ -74,6 +74,9 @@ bool ApplyLogOptions(const LogOptions& options);
 // Serves a fake API (fake-rudderstack, fake-dbt-cloud) on `listen` until SIGINT/SIGTERM,
 // writing the bound port to `port_file` (when set) once listening. Returns the exit code.
 int ServeFake(const char* name, const std::string& listen, const std::string& port_file, http::Handler handler);
+// http://HOST:PORT`path` for a relay listening on `listen` ("IP:port"), reached from this
+// machine: an any-address listener (0.0.0.0, [::]) on loopback. For doctor and probe.
+std::string LocalUrl(const std::string& listen, std::string_view path);
 // Writes `port` to `path` atomically (write + rename), for tests and scripts using port 0.
 bool WritePortFile(const std::string& path, unsigned port);
 

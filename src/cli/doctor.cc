@@ -182,12 +182,8 @@ Check ListenCheck(const std::string& key, const std::string& address) {
     return Fail("listen", key + " " + address + ": " + port.status().message(), "use IP:port, e.g. 0.0.0.0:8080");
   }
   // Taken: by a relay (healthy?) or by something else.
-  const size_t colon = address.rfind(':');
-  std::string host = address.substr(0, colon);
-  if (host == "0.0.0.0" || host.empty()) host = "127.0.0.1";
-  if (host == "[::]") host = "[::1]";
   httpc::Request req;
-  req.url = "http://" + host + address.substr(colon) + "/healthz";
+  req.url = LocalUrl(address, "/healthz");
   req.connect_timeout = std::chrono::seconds(2);
   req.timeout = std::chrono::seconds(3);
   const httpc::Exchange ex = httpc::Perform(req);
@@ -209,16 +205,9 @@ int Doctor(const DoctorOptions& opt) {
   std::vector<Check> checks;
   std::vector<std::string> problems;
   if (!cfg.ok()) {
-    const Status status = cfg.status();
-    const std::string& m = status.message();
     checks.push_back(Fail("config", path.empty() ? "environment (zero-config mode)" : path,
                           "correct each problem below (retl-relay check-config shows them too)"));
-    for (size_t at = m.find("\n  "); at != std::string::npos;) {
-      const size_t next = m.find("\n  ", at + 3);
-      problems.push_back(m.substr(at + 3, next == std::string::npos ? std::string::npos : next - at - 3));
-      at = next;
-    }
-    if (problems.empty()) problems.push_back(m);
+    problems = config::ProblemLines(cfg.status().message());
   } else {
     const config::Config& c = *cfg;
     std::set<std::string> connections;

@@ -31,11 +31,7 @@ std::string DefaultUrl() {
     const std::string port = env("PORT").value_or("");
     listen = "0.0.0.0:" + (port.empty() ? std::string("8080") : port);
   }
-  const size_t colon = listen.rfind(':');
-  std::string host = listen.substr(0, colon);
-  if (host == "0.0.0.0" || host.empty()) host = "127.0.0.1";
-  if (host == "[::]") host = "[::1]";
-  return "http://" + host + listen.substr(colon) + "/healthz";
+  return LocalUrl(listen, "/healthz");
 }
 
 int Probe(const ProbeOptions& opt) {

@@ -123,6 +123,11 @@ class TableReader {
     }
     *out = v;
   }
+  void Int(std::string_view k, int min, int max, int* out) {
+    int64_t v = *out;
+    Int(k, int64_t{min}, int64_t{max}, &v);
+    *out = static_cast<int>(v);
+  }
   void Dur(std::string_view k, Duration* out) {
     std::string text;
     const toml::node* n = t_.get(k);
@@ -228,12 +233,8 @@ void ReadServer(const toml::table& root, const EnvLookup& env, Problems& p, Serv
   r.Dur("header_timeout", &s.header_timeout);
   r.Dur("body_timeout", &s.body_timeout);
   r.Dur("idle_timeout", &s.idle_timeout);
-  int64_t threads = s.io_threads;
-  r.Int("io_threads", 1, 64, &threads);
-  s.io_threads = static_cast<int>(threads);
-  int64_t connections = s.max_connections;
-  r.Int("max_connections", 1, 1000000, &connections);
-  s.max_connections = static_cast<int>(connections);
+  r.Int("io_threads", 1, 64, &s.io_threads);
+  r.Int("max_connections", 1, 1000000, &s.max_connections);
   r.Dur("shutdown_timeout", &s.shutdown_timeout);
 }
 
@@ -297,9 +298,7 @@ void ReadDispatch(const toml::table& root, const EnvLookup& env, Problems& p, Di
   TableReader r(*t, "dispatch", env, p,
                 {"workers", "poll_interval", "notify_coalesce", "retry_initial", "retry_max", "max_age", "lease", "sync_poll_interval",
                  "outcome_timeout", "start_skew"});
-  int64_t workers = d.workers;
-  r.Int("workers", 1, 64, &workers);
-  d.workers = static_cast<int>(workers);
+  r.Int("workers", 1, 64, &d.workers);
   r.Dur("poll_interval", &d.poll_interval);
   r.Dur("notify_coalesce", &d.notify_coalesce);
   r.Dur("retry_initial", &d.retry_initial);
@@ -499,9 +498,7 @@ void ReadAlerting(const toml::table& root, const EnvLookup& env, Problems& p, Al
   TableReader r(*t, "alerting", env, p,
                 {"pending_too_long", "signature_failures", "signature_window", "check_interval", "request_timeout"});
   r.Dur("pending_too_long", &a.pending_too_long);
-  int64_t failures = a.signature_failures;
-  r.Int("signature_failures", 1, 1000000, &failures);
-  a.signature_failures = static_cast<int>(failures);
+  r.Int("signature_failures", 1, 1000000, &a.signature_failures);
   r.Dur("signature_window", &a.signature_window);
   r.Dur("check_interval", &a.check_interval);
   r.Dur("request_timeout", &a.request_timeout);
@@ -867,6 +864,18 @@ std::vector<std::string> ServeProblems(const Config& config) {
   return out;
 }
 
+std::vector<std::string> ProblemLines(const std::string& message) {
+  std::vector<std::string> out;
+  size_t at = message.find("\n  ");
+  if (at == std::string::npos) return {message};
+  while (at != std::string::npos) {
+    const size_t next = message.find("\n  ", at + 3);
+    out.push_back(message.substr(at + 3, next == std::string::npos ? std::string::npos : next - at - 3));
+    at = next;
+  }
+  return out;
+}
+
 StatusOr<Config> LoadConfig(const std::string& path, const EnvLookup& env, const LoadOptions& options) {
   return path.empty() ? ConfigFromEnvironment(env, options) : LoadConfigFile(path, env, options);
 }
@@ -879,25 +888,43 @@ std::string ConfigPath(const std::string& flag, const EnvLookup& env) {
   return "";
 }
 
-std::string RedactedStoreUrl(std::string_view url) {
-  std::string out(url);
-  if (!out.starts_with("postgres")) return out;
-  const size_t scheme = out.find("://");
-  if (scheme != std::string::npos) {
+namespace {
+
+// Where a PostgreSQL URL's passwords are, as [begin, end) offsets in order: the user-info
+// part's and each password= parameter's.
+std::vector<std::pair<size_t, size_t>> PasswordSpans(std::string_view url) {
+  std::vector<std::pair<size_t, size_t>> out;
+  if (!url.starts_with("postgres")) return out;
+  const size_t scheme = url.find("://");
+  if (scheme != std::string_view::npos) {
     const size_t start = scheme + 3;
-    const size_t at = out.find('@', start);
-    const size_t slash = out.find('/', start);
-    if (at != std::string::npos && (slash == std::string::npos || at < slash)) {
-      const size_t colon = out.find(':', start);
-      if (colon != std::string::npos && colon < at) out.replace(colon + 1, at - colon - 1, "***");
+    const size_t at = url.find('@', start);
+    const size_t slash = url.find('/', start);
+    const size_t colon = url.find(':', start);
+    if (at != std::string_view::npos && (slash == std::string_view::npos || at < slash) && colon < at) {
+      out.emplace_back(colon + 1, at);
     }
   }
-  for (size_t p = out.find("password="); p != std::string::npos; p = out.find("password=", p + 1)) {
-    if (p > 0 && out[p - 1] != '?' && out[p - 1] != '&') continue;
-    const size_t value = p + 9;
-    const size_t end = out.find('&', value);
-    out.replace(value, (end == std::string::npos ? out.size() : end) - value, "***");
+  for (size_t p = url.find("password="); p != std::string_view::npos; p = url.find("password=", p + 1)) {
+    if (p > 0 && url[p - 1] != '?' && url[p - 1] != '&') continue;
+    const size_t end = url.find('&', p + 9);
+    out.emplace_back(p + 9, end == std::string_view::npos ? url.size() : end);
   }
+  return out;
+}
+
+}  // namespace
+
+std::vector<std::string> StoreUrlPasswords(std::string_view url) {
+  std::vector<std::string> out;
+  for (const auto& [begin, end] : PasswordSpans(url)) out.emplace_back(url.substr(begin, end - begin));
+  return out;
+}
+
+std::string RedactedStoreUrl(std::string_view url) {
+  std::string out(url);
+  const auto spans = PasswordSpans(url);
+  for (auto it = spans.rbegin(); it != spans.rend(); ++it) out.replace(it->first, it->second - it->first, "***");
   return out;
 }
 

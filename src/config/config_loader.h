@@ -6,6 +6,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "common/status.h"
 #include "config/config.h"
@@ -32,6 +33,10 @@ EnvLookup ProcessEnv();
 StatusOr<Config> ParseConfig(std::string_view toml_text, const EnvLookup& env,
                              std::string_view source_name = "config", const LoadOptions& options = {});
 
+// The problem lines of a load's InvalidArgument ("source: N problem(s)\n  key: problem…"), one
+// per entry; the message itself when it has no such lines.
+std::vector<std::string> ProblemLines(const std::string& message);
+
 // The secret keys whose value is written in the text itself rather than taken from ${VAR}
 // (for the world-readable warning). Unparsable text gives none.
 std::vector<std::string> LiteralSecretKeys(std::string_view toml_text);
@@ -54,6 +59,9 @@ StatusOr<Config> LoadConfig(const std::string& path, const EnvLookup& env, const
 // A store URL as it may be shown (logs, errors, doctor): a PostgreSQL URL's password, in the
 // user-info part or as a password= parameter, becomes "***".
 std::string RedactedStoreUrl(std::string_view url);
+// The passwords a PostgreSQL store URL carries, as written (percent-encoded): its user-info
+// part's and any password= parameter's. Empty for other URLs.
+std::vector<std::string> StoreUrlPasswords(std::string_view url);
 
 // Zero-config mode, the seed handler's variables: RUDDERSTACK_API_TOKEN and RETL_CONNECTION_ID
 // give one route starting that connection incrementally on every successful run. Optional:

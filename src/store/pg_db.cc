@@ -1,9 +1,10 @@
 #include "store/pg_db.h"
 
-#include <cctype>
-
 #include <algorithm>
+#include <cctype>
 #include <charconv>
+
+#include "config/config_loader.h"
 
 namespace relay::store {
 
@@ -35,22 +36,7 @@ void ReplaceAll(std::string& text, const std::string& what) {
 }  // namespace
 
 std::string WithoutPassword(std::string message, std::string_view url) {
-  std::vector<std::string> secrets;
-  const size_t scheme = url.find("://");
-  if (scheme != std::string_view::npos) {
-    const size_t start = scheme + 3;
-    const size_t at = url.find('@', start);
-    const size_t slash = url.find('/', start);
-    const size_t colon = url.find(':', start);
-    if (at != std::string_view::npos && (slash == std::string_view::npos || at < slash) && colon < at) {
-      secrets.emplace_back(url.substr(colon + 1, at - colon - 1));
-    }
-  }
-  for (size_t p = url.find("password="); p != std::string_view::npos; p = url.find("password=", p + 1)) {
-    const size_t end = url.find('&', p + 9);
-    secrets.emplace_back(url.substr(p + 9, end == std::string_view::npos ? std::string_view::npos : end - p - 9));
-  }
-  for (const std::string& s : secrets) {
+  for (const std::string& s : config::StoreUrlPasswords(url)) {
     ReplaceAll(message, s);
     ReplaceAll(message, PercentDecoded(s));
   }

@@ -36,7 +36,7 @@ struct Fixture {
   Fixture() {
     auto env = [](std::string_view) -> std::optional<std::string> { return std::nullopt; };
     auto c = relay::config::ParseConfig(
-        "[dbt]\nwebhook_secret = \"s\"\n[rudderstack]\ntoken = \"t\"\n[admin]\ntoken = \"fuzz\"\n"
+        "[dbt]\nwebhook_secret = \"test-secret\"\n[rudderstack]\ntoken = \"test-token\"\n[admin]\ntoken = \"fuzz-admin-token\"\n"
         "[[route]]\nname = \"a\"\njob_ids = [123]\nconnections = [\"c1\"]\n",
         env);
     if (!c.ok()) {

@@ -32,7 +32,7 @@ struct Fixture {
   Fixture() {
     auto env = [](std::string_view) -> std::optional<std::string> { return std::nullopt; };
     auto c = relay::config::ParseConfig(
-        "[dbt]\nwebhook_secret = \"fuzz-webhook-secret\"\n[rudderstack]\ntoken = \"t\"\n"
+        "[dbt]\nwebhook_secret = \"fuzz-webhook-secret\"\n[rudderstack]\ntoken = \"test-token\"\n"
         "[[route]]\nname = \"a\"\njob_ids = [123]\nconnections = [\"c1\", \"c2\"]\n"
         "[[route]]\nname = \"b\"\non = [\"success\", \"error\", \"cancelled\"]\nconnections = [\"c3\"]\n"
         "sync_type = \"full\"\nif_running = \"skip\"\n",

@@ -3,6 +3,7 @@
 // Shaped after leveldb's Status with absl's codes, so a later switch to absl is mechanical.
 // A Status is cheap to copy when ok (no allocation). Thread-compatible.
 
+#include <algorithm>
 #include <chrono>
 #include <string>
 #include <string_view>
@@ -38,10 +39,14 @@ class [[nodiscard]] Status {
   StatusCode code() const { return code_; }
   const std::string& message() const { return message_; }
 
-  // A server's Retry-After hint, zero when none was given.
+  // A server's Retry-After hint, zero when none was given. The one place that bounds a
+  // server-given delay: a hint is held to [0, kMaxRetryAfter], so no answer (Retry-After:
+  // 99999999 from RudderStack, dbt Cloud or an alert sink) can park a connection, a
+  // reconciliation pass, a verification or a sink for longer than the backoff's own maximum.
+  static constexpr std::chrono::milliseconds kMaxRetryAfter{std::chrono::minutes(5)};
   std::chrono::milliseconds retry_after() const { return retry_after_; }
   Status& set_retry_after(std::chrono::milliseconds d) {
-    retry_after_ = d;
+    retry_after_ = std::clamp(d, std::chrono::milliseconds(0), kMaxRetryAfter);
     return *this;
   }
 

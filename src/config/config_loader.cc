@@ -2,6 +2,7 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <toml++/toml.h>
@@ -9,12 +10,15 @@
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
+#include <cerrno>
 #include <fstream>
 #include <filesystem>
 #include <set>
 #include <sstream>
 
 #include "common/ids.h"
+#include "common/redact.h"
 
 namespace relay::config {
 namespace {
@@ -36,6 +40,12 @@ class Problems {
   void NoteEnvValue(const std::string& name, const std::string& value) {
     if (!value.empty()) env_values_.emplace_back(name, value);
   }
+  // Counts bytes that ${VAR} expansion produced; false once the whole config's expansion
+  // passes kMaxExpandedBytes (the expansion then stops, with a problem).
+  bool SpendExpansion(size_t bytes) {
+    expanded_ += bytes;
+    return expanded_ <= kMaxExpandedBytes;
+  }
   Status ToStatus(std::string_view source) const {
     std::string msg = std::string(source) + ": " + std::to_string(list_.size()) + " problem(s)";
     for (const auto& p : list_) msg += "\n  " + Redacted(p);
@@ -43,20 +53,93 @@ class Problems {
   }
 
  private:
+  // Whole values only (RedactWhole): a short value ("us", "1") would otherwise replace every
+  // occurrence of its letters, mangling the text and giving the value away.
   std::string Redacted(std::string text) const {
-    for (const auto& [name, value] : env_values_) {
-      const std::string shown = "<value of $" + name + ">";
-      for (size_t at = text.find(value); at != std::string::npos; at = text.find(value, at + shown.size())) {
-        text.replace(at, value.size(), shown);
-      }
-    }
+    for (const auto& [name, value] : env_values_) text = RedactWhole(std::move(text), value, "<value of $" + name + ">");
     return text;
   }
 
   std::vector<std::string> list_;
   std::vector<std::string> notes_;
   std::vector<std::pair<std::string, std::string>> env_values_;
+  size_t expanded_ = 0;
 };
+
+// Bounds the text before toml++ sees it: toml++ recurses once per dotted-key segment (a key
+// with 50,000 of them overflowed the stack) and per nesting level. A light scan that knows
+// strings and comments counts the dots of each key chain and the depth of [ and {.
+Status CheckTomlBounds(std::string_view text) {
+  if (text.size() > kMaxConfigBytes) {
+    return InvalidArgumentError(std::to_string(text.size()) + " bytes; a config may hold at most " +
+                                std::to_string(kMaxConfigBytes));
+  }
+  enum class In { kCode, kComment, kBasic, kLiteral, kMultiBasic, kMultiLiteral } in = In::kCode;
+  size_t line = 1, dots = 0, depth = 0;
+  auto at = [&](size_t i, std::string_view what) { return text.substr(i, what.size()) == what; };
+  for (size_t i = 0; i < text.size(); ++i) {
+    const char ch = text[i];
+    if (ch == '\n') {
+      ++line;
+      dots = 0;
+    }
+    switch (in) {
+      case In::kComment:
+        if (ch == '\n') in = In::kCode;
+        continue;
+      case In::kBasic:
+        if (ch == '\\') ++i;
+        else if (ch == '"' || ch == '\n') in = In::kCode;
+        continue;
+      case In::kLiteral:
+        if (ch == '\'' || ch == '\n') in = In::kCode;
+        continue;
+      case In::kMultiBasic:
+        if (ch == '\\') ++i;
+        else if (at(i, "\"\"\"")) in = In::kCode, i += 2;
+        continue;
+      case In::kMultiLiteral:
+        if (at(i, "\'\'\'")) in = In::kCode, i += 2;
+        continue;
+      case In::kCode:
+        break;
+    }
+    switch (ch) {
+      case '#': in = In::kComment; break;
+      case '"':
+        if (at(i, "\"\"\"")) in = In::kMultiBasic, i += 2;
+        else in = In::kBasic;
+        break;
+      case '\'':
+        if (at(i, "\'\'\'")) in = In::kMultiLiteral, i += 2;
+        else in = In::kLiteral;
+        break;
+      case '.':
+        if (++dots >= kMaxKeySegments) {
+          return InvalidArgumentError("line " + std::to_string(line) + ": a key or table header with more than " +
+                                      std::to_string(kMaxKeySegments) + " dotted parts");
+        }
+        break;
+      case '[': case '{':
+        dots = 0;
+        if (++depth > kMaxNesting) {
+          return InvalidArgumentError("line " + std::to_string(line) + ": nested more than " +
+                                      std::to_string(kMaxNesting) + " levels deep");
+        }
+        break;
+      case ']': case '}':
+        dots = 0;
+        if (depth > 0) --depth;
+        break;
+      case '=': case ',': case '\n':
+        dots = 0;
+        break;
+      default:
+        break;
+    }
+  }
+  return Status::Ok();
+}
 
 // Replaces ${VAR} from the environment; "$$" stands for a literal "$".
 std::optional<std::string> Expand(std::string_view in, const EnvLookup& env, std::string_view key,
@@ -79,6 +162,11 @@ std::optional<std::string> Expand(std::string_view in, const EnvLookup& env, std
         return std::nullopt;
       }
       problems.NoteEnvValue(name, *v);
+      if (out.size() + v->size() > kMaxValueBytes || !problems.SpendExpansion(v->size())) {
+        problems.Add(std::string(key), "too long once ${VAR} is expanded (at most " + std::to_string(kMaxValueBytes) +
+                                           " bytes a value, " + std::to_string(kMaxExpandedBytes) + " in all)");
+        return std::nullopt;
+      }
       out += *v;
       i = end;
     } else {
@@ -568,6 +656,7 @@ std::string ApiBase(const RudderstackConfig& rs) {
 std::vector<std::string> LiteralSecretKeys(std::string_view toml_text) {
   std::vector<std::string> keys;
   toml::table root;
+  if (!CheckTomlBounds(toml_text).ok()) return {};
   try {
     root = toml::parse(toml_text);
   } catch (const toml::parse_error&) {
@@ -614,7 +703,29 @@ std::vector<std::string> LiteralSecretKeys(std::string_view toml_text) {
 namespace {
 
 // Applies serve's overrides and, for serve, its checks, to a config being loaded.
+// Tokens and secrets go into HTTP headers and HMAC keys: a control character (CR/LF from a
+// ${VAR}, say) would inject a header, and a value too short to be secret cannot be redacted
+// without giving it away. Both are refused at load, wherever the value came from.
+void CheckSecrets(Problems& p, const Config& c) {
+  auto check = [&p](const std::string& key, const std::string& value) {
+    if (value.empty()) return;
+    if (std::any_of(value.begin(), value.end(), [](char ch) {
+          return static_cast<unsigned char>(ch) < 0x20 || ch == 0x7f;
+        })) {
+      p.Add(key, "contains a control character (a line break from the environment?)");
+    } else if (value.size() < kMinSecretBytes) {
+      p.Add(key, "too short to be a secret (at least " + std::to_string(kMinSecretBytes) + " characters)");
+    }
+  };
+  check("rudderstack.token", c.rudderstack.token);
+  for (const std::string& s : c.dbt.webhook_secrets) check("dbt.webhook_secret", s);
+  check("admin.token", c.admin.token);
+  check("dbt_cloud.token", c.dbt_cloud.token);
+  for (size_t i = 0; i < c.alerts.size(); ++i) check("alert[" + std::to_string(i) + "].secret", c.alerts[i].secret);
+}
+
 void FinishLoad(const LoadOptions& options, Problems& p, Config& c) {
+  CheckSecrets(p, c);
   if (!options.listen.empty()) c.server.listen = options.listen;
   if (!options.store_url.empty()) {
     c.store.url = options.store_url;
@@ -683,6 +794,7 @@ Status CheckListenAddress(std::string_view host_port) {
 
 StatusOr<Config> ParseConfig(std::string_view toml_text, const EnvLookup& env, std::string_view source_name,
                              const LoadOptions& options) {
+  if (Status s = CheckTomlBounds(toml_text); !s.ok()) return InvalidArgumentError(std::string(source_name) + ": " + s.message());
   toml::table root;
   try {
     root = toml::parse(toml_text, source_name);
@@ -745,12 +857,45 @@ std::optional<int> RunStatusCodeFor(std::string_view word, std::string* canonica
   return std::nullopt;
 }
 
+StatusOr<std::string> ReadConfigText(const std::string& path) {
+  // O_NONBLOCK: opening a FIFO must not wait for a writer. Only a regular file is read, and at
+  // most kMaxConfigBytes of it: /dev/zero, a directory or a 100 MB file is refused, not read.
+  const int fd = ::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+  if (fd < 0) return NotFoundError(path + ": cannot read config file (" + std::strerror(errno) + ")");
+  struct stat st {};
+  std::string text;
+  Status s;
+  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    s = InvalidArgumentError(path + ": not a regular file");
+  } else if (st.st_size > static_cast<off_t>(kMaxConfigBytes)) {
+    s = InvalidArgumentError(path + ": " + std::to_string(st.st_size) + " bytes; a config file may hold at most " +
+                             std::to_string(kMaxConfigBytes));
+  } else {
+    char buf[16384];
+    for (;;) {
+      const ssize_t n = ::read(fd, buf, sizeof(buf));
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) {
+        s = NotFoundError(path + ": cannot read config file (" + std::strerror(errno) + ")");
+        break;
+      }
+      if (n == 0) break;
+      text.append(buf, static_cast<size_t>(n));
+      if (text.size() > kMaxConfigBytes) {  // grew while being read
+        s = InvalidArgumentError(path + ": a config file may hold at most " + std::to_string(kMaxConfigBytes) + " bytes");
+        break;
+      }
+    }
+  }
+  ::close(fd);
+  if (!s.ok()) return s;
+  return text;
+}
+
 StatusOr<Config> LoadConfigFile(const std::string& path, const EnvLookup& env, const LoadOptions& options) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return NotFoundError(path + ": cannot read config file");
-  std::stringstream ss;
-  ss << in.rdbuf();
-  const std::string text = ss.str();
+  StatusOr<std::string> read = ReadConfigText(path);
+  if (!read.ok()) return read.status();
+  const std::string& text = *read;
   StatusOr<Config> c = ParseConfig(text, env, path, options);
   if (!c.ok()) return c;
   struct stat st {};

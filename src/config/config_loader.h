@@ -27,9 +27,21 @@ struct LoadOptions {
 using EnvLookup = std::function<std::optional<std::string>(std::string_view name)>;
 EnvLookup ProcessEnv();
 
+// Bounds on what a config may hold, checked before the text reaches toml++ (issue 33: a key
+// with 50,000 dotted parts crashed it, `${S}` repeated 20,000 times took 1.5 GB).
+inline constexpr size_t kMaxConfigBytes = 1024 * 1024;     // the file, or the text
+inline constexpr size_t kMaxKeySegments = 32;              // parts of one dotted key or header
+inline constexpr size_t kMaxNesting = 32;                  // depth of [ and { together
+inline constexpr size_t kMaxValueBytes = 64 * 1024;        // one string value after ${VAR}
+inline constexpr size_t kMaxExpandedBytes = 1024 * 1024;   // everything ${VAR} adds, in all
+// Tokens and secrets (rudderstack.token, dbt.webhook_secret(s), admin.token, dbt_cloud.token,
+// alert secrets) have at least this many characters and no control character.
+inline constexpr size_t kMinSecretBytes = 8;
+
 // Parses TOML text. `${VAR}` in string values is replaced from `env` (an unset variable is an
 // error); DBT_WEBHOOK_SECRET and RUDDERSTACK_API_TOKEN fill secrets the file leaves out.
 // Returns InvalidArgument whose message lists every problem, one per line, "key: problem".
+// Text past the bounds above is refused before it is parsed.
 StatusOr<Config> ParseConfig(std::string_view toml_text, const EnvLookup& env,
                              std::string_view source_name = "config", const LoadOptions& options = {});
 
@@ -41,8 +53,10 @@ std::vector<std::string> ProblemLines(const std::string& message);
 // (for the world-readable warning). Unparsable text gives none.
 std::vector<std::string> LiteralSecretKeys(std::string_view toml_text);
 
-// Reads and parses a file. NotFound if it cannot be read. A file readable by other users that
-// holds secrets literally adds a line to Config::warnings.
+// Reads and parses a file. NotFound if it cannot be read; InvalidArgument for anything but a
+// regular file (a FIFO is never waited on, a directory never read as empty) or one over
+// kMaxConfigBytes. A file readable by other users that holds secrets literally adds a line to
+// Config::warnings.
 StatusOr<Config> LoadConfigFile(const std::string& path, const EnvLookup& env, const LoadOptions& options = {});
 
 // The config file a command reads when --config is not given: $RETL_RELAY_CONFIG when set and

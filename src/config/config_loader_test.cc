@@ -6,6 +6,9 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <fstream>
+
+#include "common/redact.h"
 #include <map>
 
 namespace relay::config {
@@ -52,16 +55,16 @@ connections = ["2xyz"]
 )";
 
 TEST(ConfigLoaderTest, ParsesTheDesignExample) {
-  auto c = ParseConfig(kFull, Env({{"DBT_SECRET", "s3cret"}, {"RS_TOKEN", "tok"}}));
+  auto c = ParseConfig(kFull, Env({{"DBT_SECRET", "test-secret"}, {"RS_TOKEN", "test-token"}}));
   ASSERT_TRUE(c.ok()) << c.status().message();
   EXPECT_EQ(c->server.listen, "127.0.0.1:9000");
   EXPECT_EQ(c->server.max_body_bytes, 65536u);
   EXPECT_EQ(c->server.header_timeout, std::chrono::seconds(5));
   EXPECT_EQ(c->store.sqlite_path, "/tmp/relay.db");
   ASSERT_EQ(c->dbt.webhook_secrets.size(), 1u);
-  EXPECT_EQ(c->dbt.webhook_secrets[0], "s3cret");
+  EXPECT_EQ(c->dbt.webhook_secrets[0], "test-secret");
   EXPECT_EQ(ApiBase(c->rudderstack), "https://api.eu.rudderstack.com");
-  EXPECT_EQ(c->rudderstack.token, "tok");
+  EXPECT_EQ(c->rudderstack.token, "test-token");
   EXPECT_EQ(c->dispatch.retry_initial, std::chrono::milliseconds(250));
   EXPECT_EQ(c->dispatch.max_age, std::chrono::hours(2));
   ASSERT_EQ(c->routes.size(), 2u);
@@ -79,10 +82,10 @@ TEST(ConfigLoaderTest, ParsesTheDesignExample) {
 
 TEST(ConfigLoaderTest, SecretsComeFromTheEnvironmentWhenTheFileLeavesThemOut) {
   auto c = ParseConfig("[[route]]\nconnections = [\"c\"]\n",
-                       Env({{"DBT_WEBHOOK_SECRET", "from-env"}, {"RUDDERSTACK_API_TOKEN", "tok-env"}}));
+                       Env({{"DBT_WEBHOOK_SECRET", "from-env"}, {"RUDDERSTACK_API_TOKEN", "token-from-env"}}));
   ASSERT_TRUE(c.ok()) << c.status().message();
   EXPECT_EQ(c->dbt.webhook_secrets, std::vector<std::string>{"from-env"});
-  EXPECT_EQ(c->rudderstack.token, "tok-env");
+  EXPECT_EQ(c->rudderstack.token, "token-from-env");
   EXPECT_EQ(ApiBase(c->rudderstack), "https://api.rudderstack.com");
 }
 
@@ -126,14 +129,14 @@ TEST(ConfigLoaderTest, SyntaxErrorNamesLine) {
 }
 
 TEST(ConfigLoaderTest, NoRoutesIsAnError) {
-  auto c = ParseConfig("[rudderstack]\ntoken = \"t\"\n", Env({}));
+  auto c = ParseConfig("[rudderstack]\ntoken = \"test-token\"\n", Env({}));
   ASSERT_FALSE(c.ok());
   EXPECT_NE(c.status().message().find("no [[route]]"), std::string::npos);
 }
 
 TEST(ConfigLoaderTest, ZeroConfigModeFromTheSeedVariables) {
-  auto c = ConfigFromEnvironment(Env({{"RUDDERSTACK_API_TOKEN", "tok"}, {"RETL_CONNECTION_ID", "2conn"},
-                                      {"DBT_WEBHOOK_SECRET", "s"}}));
+  auto c = ConfigFromEnvironment(Env({{"RUDDERSTACK_API_TOKEN", "test-token"}, {"RETL_CONNECTION_ID", "2conn"},
+                                      {"DBT_WEBHOOK_SECRET", "test-secret"}}));
   ASSERT_TRUE(c.ok()) << c.status().message();
   ASSERT_EQ(c->routes.size(), 1u);
   EXPECT_EQ(c->routes[0].connections, std::vector<std::string>{"2conn"});
@@ -143,24 +146,24 @@ TEST(ConfigLoaderTest, ZeroConfigModeFromTheSeedVariables) {
 }
 
 TEST(ConfigLoaderTest, DbtCloudSectionIsOptionalAndChecked) {
-  const std::string base = "[rudderstack]\ntoken = \"t\"\n[[route]]\nconnections = [\"c\"]\n";
-  auto none = ParseConfig(base, Env({{"DBT_CLOUD_API_TOKEN", "dbt-tok"}}));
+  const std::string base = "[rudderstack]\ntoken = \"test-token\"\n[[route]]\nconnections = [\"c\"]\n";
+  auto none = ParseConfig(base, Env({{"DBT_CLOUD_API_TOKEN", "dbt-cloud-token"}}));
   ASSERT_TRUE(none.ok()) << none.status().message();
   EXPECT_FALSE(none->dbt_cloud.enabled()) << "the token alone calls nothing";
 
   auto on = ParseConfig(base + "[dbt_cloud]\napi_base = \"https://emea.dbt.com/\"\naccount_id = 12345\n"
                                "reconcile_interval = \"1m\"\nlookback = \"6h\"\nverify_runs = true\n",
-                        Env({{"DBT_CLOUD_API_TOKEN", "dbt-tok"}}));
+                        Env({{"DBT_CLOUD_API_TOKEN", "dbt-cloud-token"}}));
   ASSERT_TRUE(on.ok()) << on.status().message();
   EXPECT_TRUE(on->dbt_cloud.enabled());
   EXPECT_EQ(on->dbt_cloud.api_base, "https://emea.dbt.com");
   EXPECT_EQ(on->dbt_cloud.account_id, "12345");
-  EXPECT_EQ(on->dbt_cloud.token, "dbt-tok");
+  EXPECT_EQ(on->dbt_cloud.token, "dbt-cloud-token");
   EXPECT_EQ(on->dbt_cloud.reconcile_interval, std::chrono::minutes(1));
   EXPECT_EQ(on->dbt_cloud.lookback, std::chrono::hours(6));
   EXPECT_TRUE(on->dbt_cloud.verify_runs);
 
-  auto off = ParseConfig(base + "[dbt_cloud]\naccount_id = \"1\"\ntoken = \"x\"\nreconcile_interval = \"0s\"\n", Env({}));
+  auto off = ParseConfig(base + "[dbt_cloud]\naccount_id = \"1\"\ntoken = \"test-token\"\nreconcile_interval = \"0s\"\n", Env({}));
   ASSERT_TRUE(off.ok()) << off.status().message();
   EXPECT_EQ(off->dbt_cloud.reconcile_interval.count(), 0);
 
@@ -175,14 +178,14 @@ TEST(ConfigLoaderTest, DbtCloudSectionIsOptionalAndChecked) {
 }
 
 TEST(ConfigLoaderTest, DbtCloudInZeroConfigMode) {
-  auto c = ConfigFromEnvironment(Env({{"RUDDERSTACK_API_TOKEN", "tok"}, {"RETL_CONNECTION_ID", "2conn"},
-                                      {"DBT_WEBHOOK_SECRET", "s"}, {"DBT_CLOUD_ACCOUNT_ID", "77"},
+  auto c = ConfigFromEnvironment(Env({{"RUDDERSTACK_API_TOKEN", "test-token"}, {"RETL_CONNECTION_ID", "2conn"},
+                                      {"DBT_WEBHOOK_SECRET", "test-secret"}, {"DBT_CLOUD_ACCOUNT_ID", "77"},
                                       {"DBT_CLOUD_API_TOKEN", "dbt-SECRET"}, {"DBT_CLOUD_VERIFY_RUNS", "true"}}));
   ASSERT_TRUE(c.ok()) << c.status().message();
   EXPECT_EQ(c->dbt_cloud.account_id, "77");
   EXPECT_EQ(c->dbt_cloud.api_base, "https://cloud.getdbt.com");
   EXPECT_TRUE(c->dbt_cloud.verify_runs);
-  auto missing = ConfigFromEnvironment(Env({{"RUDDERSTACK_API_TOKEN", "tok"}, {"RETL_CONNECTION_ID", "2conn"},
+  auto missing = ConfigFromEnvironment(Env({{"RUDDERSTACK_API_TOKEN", "test-token"}, {"RETL_CONNECTION_ID", "2conn"},
                                             {"DBT_CLOUD_ACCOUNT_ID", "77"}}));
   ASSERT_FALSE(missing.ok());
   EXPECT_NE(missing.status().message().find("dbt_cloud.token"), std::string::npos);
@@ -207,7 +210,7 @@ TEST(ConfigLoaderTest, ForServeEveryProblemComesAtOnce) {
   }
   // What serve used to refuse only after creating the database file.
   for (std::string listen : {"0.0.0.0:80800", "localhost:8080", "8080", "0.0.0.0:", "1.2.3:80", "[::1:80"}) {
-    auto bad = ParseConfig("[server]\nlisten = \"" + listen + "\"\n[dbt]\nwebhook_secret = \"s\"\n[rudderstack]\ntoken = \"t\"\n"
+    auto bad = ParseConfig("[server]\nlisten = \"" + listen + "\"\n[dbt]\nwebhook_secret = \"test-secret\"\n[rudderstack]\ntoken = \"test-token\"\n"
                            "[[route]]\nconnections = [\"c\"]\n", Env({}), "config", serve);
     ASSERT_FALSE(bad.ok()) << listen;
     EXPECT_NE(bad.status().message().find("server.listen"), std::string::npos) << bad.status().message();
@@ -216,12 +219,12 @@ TEST(ConfigLoaderTest, ForServeEveryProblemComesAtOnce) {
     EXPECT_TRUE(CheckListenAddress(listen).ok()) << listen;
   }
   // Without for_serve (the inspection commands), the same config loads.
-  EXPECT_TRUE(ParseConfig("[server]\nlisten = \"localhost:8080\"\n[rudderstack]\ntoken = \"t\"\n[[route]]\nconnections = [\"c\"]\n",
+  EXPECT_TRUE(ParseConfig("[server]\nlisten = \"localhost:8080\"\n[rudderstack]\ntoken = \"test-token\"\n[[route]]\nconnections = [\"c\"]\n",
                           Env({})).ok());
 }
 
 TEST(ConfigLoaderTest, OutcomeNamesOneVocabularyWithAliasesNoted) {
-  auto c = ParseConfig("[dbt]\nwebhook_secret = \"s\"\n[rudderstack]\ntoken = \"t\"\n"
+  auto c = ParseConfig("[dbt]\nwebhook_secret = \"test-secret\"\n[rudderstack]\ntoken = \"test-token\"\n"
                        "[[route]]\non = [\"success\", \"errored\", \"canceled\"]\nconnections = [\"c\"]\n", Env({}));
   ASSERT_TRUE(c.ok()) << c.status().message();
   EXPECT_EQ(c->routes[0].on_status_codes, (std::vector<int>{10, 20, 30}));
@@ -241,24 +244,24 @@ TEST(ConfigLoaderTest, TheDefaultStoreDoesNotDependOnTheCurrentDirectory) {
   EXPECT_EQ(DefaultStoreUrl(Env({{"XDG_STATE_HOME", "/home/a/.state"}, {"HOME", "/home/a"}}), false),
             "sqlite:///home/a/.state/retl-relay/relay.db");
   EXPECT_EQ(DefaultStoreUrl(Env({{"HOME", "/home/a"}}), false), "sqlite:///home/a/.local/state/retl-relay/relay.db");
-  auto c = ParseConfig("[rudderstack]\ntoken = \"t\"\n[[route]]\nconnections = [\"c\"]\n", Env({{"STATE_DIRECTORY", "/srv/state"}}));
+  auto c = ParseConfig("[rudderstack]\ntoken = \"test-token\"\n[[route]]\nconnections = [\"c\"]\n", Env({{"STATE_DIRECTORY", "/srv/state"}}));
   ASSERT_TRUE(c.ok());
   EXPECT_EQ(c->store.url, "sqlite:///srv/state/relay.db");
   EXPECT_EQ(c->store.retention, std::chrono::hours(24 * 90));
-  auto keep = ParseConfig("[store]\nretention = \"0s\"\n[rudderstack]\ntoken = \"t\"\n[[route]]\nconnections = [\"c\"]\n", Env({}));
+  auto keep = ParseConfig("[store]\nretention = \"0s\"\n[rudderstack]\ntoken = \"test-token\"\n[[route]]\nconnections = [\"c\"]\n", Env({}));
   ASSERT_TRUE(keep.ok()) << keep.status().message();
   EXPECT_EQ(keep->store.retention.count(), 0);
-  auto too_short = ParseConfig("[store]\nretention = \"1h\"\n[rudderstack]\ntoken = \"t\"\n[[route]]\nconnections = [\"c\"]\n", Env({}));
+  auto too_short = ParseConfig("[store]\nretention = \"1h\"\n[rudderstack]\ntoken = \"test-token\"\n[[route]]\nconnections = [\"c\"]\n", Env({}));
   ASSERT_FALSE(too_short.ok());
   EXPECT_NE(too_short.status().message().find("store.retention"), std::string::npos);
 }
 
 TEST(ConfigLoaderTest, ServeRefusesWithoutSecretUnlessAllowUnsigned) {
-  auto c = ConfigFromEnvironment(Env({{"RUDDERSTACK_API_TOKEN", "tok"}, {"RETL_CONNECTION_ID", "c"}}));
+  auto c = ConfigFromEnvironment(Env({{"RUDDERSTACK_API_TOKEN", "test-token"}, {"RETL_CONNECTION_ID", "c"}}));
   ASSERT_TRUE(c.ok());
   ASSERT_EQ(ServeProblems(*c).size(), 1u);
   EXPECT_NE(ServeProblems(*c)[0].find("dbt.webhook_secret"), std::string::npos);
-  auto unsigned_ok = ParseConfig("[dbt]\nallow_unsigned = true\n[rudderstack]\ntoken = \"t\"\n[[route]]\nconnections = [\"c\"]\n", Env({}));
+  auto unsigned_ok = ParseConfig("[dbt]\nallow_unsigned = true\n[rudderstack]\ntoken = \"test-token\"\n[[route]]\nconnections = [\"c\"]\n", Env({}));
   ASSERT_TRUE(unsigned_ok.ok()) << unsigned_ok.status().message();
   EXPECT_TRUE(ServeProblems(*unsigned_ok).empty());
 }
@@ -272,7 +275,7 @@ TEST(ConfigLoaderTest, SecretsNeverAppearInErrors) {
 // Found by fuzz_config: a value substituted from the environment was echoed in a problem.
 TEST(ConfigLoaderTest, ValuesFromTheEnvironmentAreRedactedInErrors) {
   auto c = ParseConfig("[rudderstack]\nregion = \"${X}\"\n[[route]]\non = [\"${X}\"]\nconnections = [\"c\"]\n",
-                       Env({{"X", "top-SECRET"}, {"RUDDERSTACK_API_TOKEN", "t"}}));
+                       Env({{"X", "top-SECRET"}, {"RUDDERSTACK_API_TOKEN", "test-token"}}));
   ASSERT_FALSE(c.ok());
   EXPECT_EQ(c.status().message().find("SECRET"), std::string::npos) << c.status().message();
   EXPECT_NE(c.status().message().find("unknown region \"<value of $X>\""), std::string::npos) << c.status().message();
@@ -281,7 +284,7 @@ TEST(ConfigLoaderTest, ValuesFromTheEnvironmentAreRedactedInErrors) {
 TEST(ConfigLoaderTest, LiteralSecretsAreFoundAndVariablesAreNot) {
   EXPECT_TRUE(LiteralSecretKeys(kFull).empty());
   auto keys = LiteralSecretKeys(
-      "[rudderstack]\ntoken = \"tok\"\n[dbt]\nwebhook_secrets = [\"${A}\", \"lit\"]\n[admin]\ntoken = \"${ADM}\"\n"
+      "[rudderstack]\ntoken = \"test-token\"\n[dbt]\nwebhook_secrets = [\"${A}\", \"lit\"]\n[admin]\ntoken = \"${ADM}\"\n"
       "[store]\nurl = \"postgresql://u:pw@db/relay\"\n");
   EXPECT_EQ(keys, (std::vector<std::string>{"rudderstack.token", "dbt.webhook_secrets", "store.url (password)"}));
 }
@@ -294,7 +297,7 @@ StatusOr<Config> LoadWithMode(const std::string& text, mode_t mode) {
   EXPECT_EQ(write(fd, text.data(), text.size()), static_cast<ssize_t>(text.size()));
   close(fd);
   chmod(path, mode);
-  StatusOr<Config> c = LoadConfigFile(path, Env({{"DBT_SECRET", "s"}, {"RS_TOKEN", "t"}}));
+  StatusOr<Config> c = LoadConfigFile(path, Env({{"DBT_SECRET", "test-secret"}, {"RS_TOKEN", "test-token"}}));
   unlink(path);
   return c;
 }
@@ -318,7 +321,7 @@ TEST(ConfigLoaderTest, WorldReadableFileWithLiteralSecretsWarnsWithoutTheSecret)
 
 TEST(ConfigLoaderTest, ServerLimitsAreRead) {
   auto c = ParseConfig("[server]\nmax_connections = 50\nshutdown_timeout = \"3s\"\n[[route]]\nconnections = [\"c\"]\n",
-                       Env({{"DBT_WEBHOOK_SECRET", "s"}, {"RUDDERSTACK_API_TOKEN", "t"}}));
+                       Env({{"DBT_WEBHOOK_SECRET", "test-secret"}, {"RUDDERSTACK_API_TOKEN", "test-token"}}));
   ASSERT_TRUE(c.ok()) << c.status().message();
   EXPECT_EQ(c->server.max_connections, 50);
   EXPECT_EQ(c->server.shutdown_timeout, std::chrono::seconds(3));
@@ -337,7 +340,7 @@ TEST(ConfigLoaderTest, Durations) {
 }
 
 TEST(ConfigLoaderTest, ApiBaseIsNormalised) {
-  auto c = ParseConfig("[rudderstack]\ntoken = \"t\"\napi_base = \"http://127.0.0.1:9/v2/\"\n[[route]]\nconnections = [\"c\"]\n", Env({}));
+  auto c = ParseConfig("[rudderstack]\ntoken = \"test-token\"\napi_base = \"http://127.0.0.1:9/v2/\"\n[[route]]\nconnections = [\"c\"]\n", Env({}));
   ASSERT_TRUE(c.ok()) << c.status().message();
   EXPECT_EQ(ApiBase(c->rudderstack), "http://127.0.0.1:9");
 }
@@ -350,9 +353,9 @@ namespace {
 
 constexpr const char* kBase = R"(
 [dbt]
-webhook_secret = "s"
+webhook_secret = "test-secret"
 [rudderstack]
-token = "t"
+token = "test-token"
 )";
 
 StatusOr<Config> Parse(const std::string& extra) {
@@ -392,7 +395,7 @@ TEST(ConfigLoaderAlertTest, SinksAreReadWithDefaults) {
   auto c = Parse(
       "[[route]]\nconnections = [\"c\"]\n"
       "[[alert]]\nkind = \"slack\"\nurl = \"${SLACK_URL}\"\non = [\"sync_failed\"]\n"
-      "[[alert]]\nkind = \"webhook\"\nname = \"pager\"\nurl = \"https://alerts.example.com/retl\"\nsecret = \"k\"\n"
+      "[[alert]]\nkind = \"webhook\"\nname = \"pager\"\nurl = \"https://alerts.example.com/retl\"\nsecret = \"sink-secret\"\n"
       "min_interval = \"0s\"\n"
       "[alerting]\npending_too_long = \"30m\"\nsignature_failures = 3\n");
   ASSERT_TRUE(c.ok()) << c.status().message();
@@ -425,7 +428,7 @@ TEST(ConfigLoaderAlertTest, BadSinksAreClearErrors) {
       "[[route]]\nconnections = [\"c\"]\n"
       "[[alert]]\nkind = \"email\"\nurl = \"https://x\"\n"
       "[[alert]]\nkind = \"webhook\"\nurl = \"ftp://x\"\non = [\"sync_failled\"]\n"
-      "[[alert]]\nkind = \"slack\"\nurl = \"https://x\"\nsecret = \"s\"\n");
+      "[[alert]]\nkind = \"slack\"\nurl = \"https://x\"\nsecret = \"sink-secret\"\n");
   ASSERT_FALSE(c.ok());
   const std::string m = c.status().message();
   EXPECT_NE(m.find("alert[0].kind: unknown kind \"email\""), std::string::npos) << m;
@@ -453,7 +456,7 @@ namespace {
 // Cloud Run and Knative say where to listen with PORT; RETL_RELAY_LISTEN still wins.
 TEST(ConfigLoaderDeployTest, PortSetsTheListenAddressInZeroConfigMode) {
   std::map<std::string, std::string> vars{
-      {"RUDDERSTACK_API_TOKEN", "t"}, {"RETL_CONNECTION_ID", "c1"}, {"DBT_WEBHOOK_SECRET", "s"}, {"PORT", "9000"}};
+      {"RUDDERSTACK_API_TOKEN", "test-token"}, {"RETL_CONNECTION_ID", "c1"}, {"DBT_WEBHOOK_SECRET", "test-secret"}, {"PORT", "9000"}};
   auto c = ConfigFromEnvironment(Env(vars));
   ASSERT_TRUE(c.ok()) << c.status().ToString();
   EXPECT_EQ(c->server.listen, "0.0.0.0:9000");
@@ -484,6 +487,126 @@ TEST(ConfigLoaderDeployTest, StoreUrlPasswordsAreRedacted) {
   EXPECT_EQ(RedactedStoreUrl("postgresql://relay@db/relay"), "postgresql://relay@db/relay");
   EXPECT_EQ(RedactedStoreUrl("postgresql://db/relay?user=a@b"), "postgresql://db/relay?user=a@b");
   EXPECT_EQ(RedactedStoreUrl("sqlite:///var/lib/retl-relay/relay.db"), "sqlite:///var/lib/retl-relay/relay.db");
+}
+
+}  // namespace
+}  // namespace relay::config
+
+// ---- Round-3 hardening (issue 33): config input is bounded before toml++ sees it ----------
+
+namespace relay::config {
+namespace {
+
+std::string Repeat(std::string_view piece, size_t n) {
+  std::string out;
+  out.reserve(piece.size() * n);
+  for (size_t i = 0; i < n; ++i) out += piece;
+  return out;
+}
+
+// 50,000 dotted parts segfaulted inside toml++ (its recursion per part overflowed the stack).
+TEST(ConfigBoundsTest, DeepKeysAndHeadersAreRefusedBeforeParsing) {
+  const std::string key = "a" + Repeat(".a", 50000);
+  for (const std::string& text : {key + " = 1\n", "[" + key + "]\n", "[[" + key + "]]\n", "x = {" + key + " = 1}\n",
+                                  "x = " + Repeat("[", 50000) + "\n"}) {
+    auto c = ParseConfig(text, [](std::string_view) { return std::nullopt; });
+    ASSERT_FALSE(c.ok());
+    EXPECT_EQ(c.status().code(), StatusCode::kInvalidArgument);
+    EXPECT_LT(c.status().message().size(), 300u) << "says what is wrong, does not quote it";
+    EXPECT_TRUE(LiteralSecretKeys(text).empty());
+  }
+  // Dots inside strings, comments, floats and times are not key parts.
+  auto ok = ParseConfig("# " + Repeat("a.", 100) + "\n[rudderstack]\ntoken = \"test-token\"\napi_base = \"http://" +
+                            Repeat("a.", 40) + "example\"\n[[route]]\nconnections = [\"c\"]\nname = '''" +
+                            Repeat("x.", 50) + "'''\n",
+                        [](std::string_view) { return std::nullopt; });
+  EXPECT_TRUE(ok.ok()) << ok.status().message();
+  EXPECT_TRUE(ParseConfig("[a.b.c]\nx = 1\n", [](std::string_view) { return std::nullopt; }).status().message().find(
+                  "dotted") == std::string::npos)
+      << "a normal header goes on to the parser (and is then an unknown key)";
+}
+
+// `${S}` 20,000 times aborted with std::bad_alloc (1.5 GB).
+TEST(ConfigBoundsTest, ExpansionIsBounded) {
+  const std::string big(1000, 'v');
+  auto env = [&](std::string_view name) -> std::optional<std::string> {
+    if (name == "S") return big;
+    if (name == "RUDDERSTACK_API_TOKEN") return std::string("test-token");
+    return std::nullopt;
+  };
+  auto c = ParseConfig("[[route]]\nname = \"" + Repeat("${S}", 20000) + "\"\nconnections = [\"c\"]\n", env);
+  ASSERT_FALSE(c.ok());
+  EXPECT_NE(c.status().message().find("too long once ${VAR} is expanded"), std::string::npos) << c.status().message();
+  // Many values, each under the per-value bound, still meet the bound for the whole config.
+  std::string many = "[rudderstack]\ntoken = \"test-token\"\n";
+  for (int i = 0; i < 40; ++i) many += "[[route]]\nname = \"" + Repeat("${S}", 60) + "\"\nconnections = [\"c\"]\n";
+  auto all = ParseConfig(many, env);
+  ASSERT_FALSE(all.ok());
+  EXPECT_NE(all.status().message().find("in all"), std::string::npos);
+  EXPECT_GT(ParseConfig(std::string(kMaxConfigBytes + 1, '#'), env).status().message().find("at most"), 0u);
+}
+
+// A FIFO hung silently, /dev/zero read gigabytes, a directory read as an empty config.
+TEST(ConfigBoundsTest, OnlyARegularFileOfBoundedSizeIsRead) {
+  const std::string dir = std::filesystem::temp_directory_path() / ("relay-bounds-" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  const std::string fifo = dir + "/fifo.toml";
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  auto env = [](std::string_view) { return std::optional<std::string>(); };
+  for (const std::string& path : {fifo, std::string("/dev/zero"), dir}) {
+    StatusOr<Config> c = LoadConfigFile(path, env);
+    ASSERT_FALSE(c.ok()) << path;
+    EXPECT_NE(c.status().message().find("not a regular file"), std::string::npos) << c.status().message();
+  }
+  const std::string huge = dir + "/huge.toml";
+  std::ofstream(huge) << std::string(kMaxConfigBytes + 1, '#');
+  StatusOr<Config> c = LoadConfigFile(huge, env);
+  ASSERT_FALSE(c.ok());
+  EXPECT_NE(c.status().message().find("at most"), std::string::npos) << c.status().message();
+  EXPECT_EQ(LoadConfigFile(dir + "/missing.toml", env).status().code(), StatusCode::kNotFound);
+  std::filesystem::remove_all(dir);
+}
+
+// CR/LF in a ${VAR} token reached RudderStack as an injected header (X-Injected: yes).
+TEST(ConfigBoundsTest, ControlCharactersInSecretsAreRefused) {
+  for (const char* var : {"RUDDERSTACK_API_TOKEN", "DBT_WEBHOOK_SECRET", "RETL_RELAY_ADMIN_TOKEN"}) {
+    std::map<std::string, std::string> vars = {{"RUDDERSTACK_API_TOKEN", "test-token"},
+                                               {"RETL_CONNECTION_ID", "c1"},
+                                               {"DBT_WEBHOOK_SECRET", "test-secret"}};
+    vars[var] = "good-token\r\nX-Injected: yes";
+    auto c = ConfigFromEnvironment([&](std::string_view n) -> std::optional<std::string> {
+      auto it = vars.find(std::string(n));
+      return it == vars.end() ? std::nullopt : std::optional<std::string>(it->second);
+    });
+    ASSERT_FALSE(c.ok()) << var;
+    EXPECT_NE(c.status().message().find("control character"), std::string::npos) << c.status().message();
+    EXPECT_EQ(c.status().message().find("X-Injected"), std::string::npos) << "the value is never echoed";
+  }
+  auto file = ParseConfig("[rudderstack]\ntoken = \"test-\\ttoken\"\n[[route]]\nconnections = [\"c\"]\n",
+                          [](std::string_view) { return std::nullopt; });
+  ASSERT_FALSE(file.ok());
+  EXPECT_NE(file.status().message().find("rudderstack.token: contains a control character"), std::string::npos);
+}
+
+// With a one-letter secret every occurrence of that letter in a message was replaced.
+TEST(ConfigBoundsTest, ShortSecretsAreRefusedAndRedactionTakesWholeValues) {
+  auto none = [](std::string_view) { return std::optional<std::string>(); };
+  auto c = ParseConfig("[rudderstack]\ntoken = \"t\"\n[[route]]\nconnections = [\"c\"]\n", none);
+  ASSERT_FALSE(c.ok());
+  EXPECT_NE(c.status().message().find("rudderstack.token: too short to be a secret"), std::string::npos)
+      << c.status().message();
+  // A short (non-secret) value from the environment is redacted where it stands whole only.
+  auto region = ParseConfig("[rudderstack]\ntoken = \"test-token\"\nregion = \"${R}\"\n[[route]]\nconnections = [\"c\"]\n",
+                            [](std::string_view n) -> std::optional<std::string> {
+                              return n == "R" ? std::optional<std::string>("u") : std::nullopt;
+                            });
+  ASSERT_FALSE(region.ok());
+  EXPECT_NE(region.status().message().find("rudderstack.region: unknown region \"<value of $R>\" (us or eu)"),
+            std::string::npos)
+      << region.status().message();
+  EXPECT_EQ(RedactWhole("a secret: abc, abcd, xabc", "abc", "***"), "a secret: ***, abcd, xabc");
+  EXPECT_EQ(RedactWhole("long-secret-value inside xlong-secret-valuex", "long-secret-value", "***"), "*** inside x***x")
+      << "a value of secret length is redacted wherever it occurs";
 }
 
 }  // namespace

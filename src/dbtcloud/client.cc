@@ -2,6 +2,9 @@
 
 #include <boost/json/parse.hpp>
 #include <boost/json/value.hpp>
+#include <algorithm>
+#include <charconv>
+#include <limits>
 
 #include "common/metrics.h"
 #include "httpc/http_call.h"
@@ -18,10 +21,11 @@ std::optional<int64_t> IdField(const json::object& o, const char* key) {
   if (v->is_uint64() && v->get_uint64() <= static_cast<uint64_t>(INT64_MAX)) return static_cast<int64_t>(v->get_uint64());
   if (v->is_string()) {
     const json::string& s = v->get_string();
-    if (s.empty() || s.size() > 18 || std::string_view(s).find_first_not_of("0123456789") != std::string_view::npos) {
-      return std::nullopt;
-    }
-    return std::stoll(std::string(s));
+    if (s.empty() || std::string_view(s).find_first_not_of("0123456789") != std::string_view::npos) return std::nullopt;
+    int64_t out = 0;
+    auto [ptr, ec] = std::from_chars(s.data(), s.data() + s.size(), out);
+    if (ec != std::errc() || ptr != s.data() + s.size()) return std::nullopt;  // past int64
+    return out;
   }
   return std::nullopt;
 }
@@ -38,6 +42,9 @@ StatusOr<Run> RunFromObject(const json::object& o) {
   if (!job) job = IdField(o, "job_id");
   std::optional<int64_t> status = IdField(o, "status");
   if (!id || !job || !status) return InvalidArgumentError("dbt cloud run: missing id, job_definition_id or status");
+  // A status code is small (1 … 30); one past int is refused, never cut to 32 bits
+  // (4294967306 would read as 10, Success).
+  if (*status > std::numeric_limits<int>::max()) return InvalidArgumentError("dbt cloud run: status out of range");
   r.id = *id;
   r.job_id = *job;
   r.status = static_cast<int>(*status);
@@ -98,6 +105,9 @@ class HttpClient : public Client {
     if (data == nullptr || !data->is_array()) return UnavailableError("dbt cloud runs list: no \"data\" array in the answer");
     std::vector<Run> out;
     for (const json::value& e : data->get_array()) {
+      // A page holds at most what was asked for: an answer that ignores `limit` cannot make a
+      // pass read more than Reconciler's cap of runs.
+      if (out.size() >= static_cast<size_t>(std::max(q.limit, 0))) break;
       if (!e.is_object()) continue;
       StatusOr<Run> r = RunFromObject(e.get_object());
       if (r.ok()) out.push_back(std::move(*r));
@@ -113,6 +123,8 @@ class HttpClient : public Client {
     if (data == nullptr || !data->is_object()) return UnavailableError("dbt cloud run: no \"data\" object in the answer");
     StatusOr<Run> r = RunFromObject(data->get_object());
     if (!r.ok()) return UnavailableError(r.status().message());
+    // An answer about another run is not about this one (the verifier would act on it).
+    if (r->id != run_id) return UnavailableError("dbt cloud GET …/runs/" + std::to_string(run_id) + "/: the answer is about another run");
     return r;
   }
 

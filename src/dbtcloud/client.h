@@ -47,8 +47,11 @@ struct RunsQuery {
 class Client {
  public:
   virtual ~Client() = default;
+  // At most query.limit runs, whatever the answer holds; runs that are not valid (a status
+  // past int, say) are left out.
   virtual StatusOr<std::vector<Run>> ListRuns(const RunsQuery& query) = 0;
-  // GET /api/v2/accounts/{account}/runs/{run_id}/.
+  // GET /api/v2/accounts/{account}/runs/{run_id}/. An answer about another run, or one that is
+  // not a valid run, is Unavailable.
   virtual StatusOr<Run> GetRun(int64_t run_id) = 0;
 };
 

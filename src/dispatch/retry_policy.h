@@ -18,7 +18,8 @@ struct BackoffOptions {
 };
 
 // Capped exponential backoff with full jitter: a uniform delay in [0, min(max, initial·2^attempt)],
-// where `unit_random` is in [0, 1). A server's Retry-After is honoured as a lower bound.
+// where `unit_random` is in [0, 1). A server's Retry-After is honoured as a lower bound
+// (Status bounds it at Status::kMaxRetryAfter, so a hostile answer cannot park a connection).
 // attempt 0 is the first retry.
 Duration BackoffDelay(const BackoffOptions& options, int attempt, double unit_random, const Status& cause);
 

@@ -224,7 +224,7 @@ TEST_F(WebhookHandlerTest, TheSecondEventOfAFailedRunIsADuplicate) {
 // retrieved with this token and route at once.
 TEST_F(WebhookHandlerTest, VerifyRunsHoldsTheConfiguredAccountsRunsOnly) {
   config_.dbt_cloud.account_id = "1";
-  config_.dbt_cloud.token = "t";
+  config_.dbt_cloud.token = "dbt-cloud-token";
   config_.dbt_cloud.verify_runs = true;
   auto mine = handler_->Prepare(Signed(ReadFileBytes(TestdataPath("completed.body"))));  // accountId 1
   EXPECT_TRUE(mine.event.verify);

@@ -141,9 +141,11 @@ Status StatusOf(const Exchange& ex, const std::string& what, const std::string& 
     case 429: s = {StatusCode::kResourceExhausted, err}; break;
     default: s = {ex.status >= 500 ? StatusCode::kUnavailable : StatusCode::kInvalidArgument, err};
   }
-  if (!ex.retry_after.empty() && ex.retry_after.find_first_not_of("0123456789") == std::string::npos &&
-      ex.retry_after.size() < 9) {
-    s.set_retry_after(std::chrono::seconds(std::stoll(ex.retry_after)));
+  // Delta-seconds only (an HTTP-date is ignored); Status bounds it (Status::kMaxRetryAfter).
+  if (!ex.retry_after.empty() && ex.retry_after.find_first_not_of("0123456789") == std::string::npos) {
+    const bool huge = ex.retry_after.size() > 9;  // past any cap; stoll would overflow
+    s.set_retry_after(huge ? Status::kMaxRetryAfter
+                           : std::chrono::milliseconds(std::chrono::seconds(std::stoll(ex.retry_after))));
   }
   return s;
 }

@@ -135,7 +135,10 @@ Status Reconciler::ReconcileScope(const Scope& scope, PassReport& report) {
   }
   const TimePoint cutoff = std::max(*mark, now - config_.dbt_cloud.lookback);
   const TimePoint settled = now - config_.dbt_cloud.grace;  // finished before this: webhook overdue
-  std::vector<dbtcloud::Run> window;
+  // Page by page: each page's runs are checked against the store and stored before the next
+  // page is read, so no store job holds more than one page's runs (the writer is never held
+  // long enough to delay a webhook's commit) and memory holds one page.
+  std::set<store::RunStore::RunOutcome> done_runs;  // a run listed twice (paging shifted) once
   bool done = false;
   for (int page = 0; page < kMaxPages && !done; ++page) {
     dbtcloud::RunsQuery q;
@@ -147,9 +150,12 @@ Status Reconciler::ReconcileScope(const Scope& scope, PassReport& report) {
     q.offset = page * kPageSize;
     StatusOr<std::vector<dbtcloud::Run>> runs = api_.ListRuns(q);
     if (!runs.ok()) return runs.status();
+    // The cap counts runs, not pages: an answer longer than asked for is cut to the page.
+    if (runs->size() > static_cast<size_t>(kPageSize)) runs->resize(static_cast<size_t>(kPageSize));
     ++report.pages;
     report.runs_listed += static_cast<int>(runs->size());
     if (runs->size() < static_cast<size_t>(kPageSize)) done = true;
+    std::vector<dbtcloud::Run> window;
     for (dbtcloud::Run& run : *runs) {
       // Unfinished runs (no finished_at) may come first in a descending order: skip them, and
       // stop at the first finished run older than the cutoff.
@@ -161,7 +167,13 @@ Status Reconciler::ReconcileScope(const Scope& scope, PassReport& report) {
       if (Finished(run.status) && *run.finished <= settled) window.push_back(std::move(run));
     }
     if (!done && page + 1 == kMaxPages) report.truncated.push_back(scope.key);
+    if (Status s = ReconcileRuns(window, done_runs, report); !s.ok()) return s;
   }
+  return Status::Ok();
+}
+
+Status Reconciler::ReconcileRuns(const std::vector<dbtcloud::Run>& window,
+                                 std::set<store::RunStore::RunOutcome>& done_runs, PassReport& report) {
   report.in_window += static_cast<int>(window.size());
   if (window.empty()) return Status::Ok();
   std::vector<store::RunStore::RunOutcome> keys;
@@ -169,7 +181,6 @@ Status Reconciler::ReconcileScope(const Scope& scope, PassReport& report) {
   StatusOr<std::vector<store::RunStore::RunOutcome>> known = runs_.KnownRuns(keys);
   if (!known.ok()) return known.status();
   const std::set<store::RunStore::RunOutcome> seen(known->begin(), known->end());
-  std::set<store::RunStore::RunOutcome> done_runs;  // a run listed twice (paging shifted) once
   for (const dbtcloud::Run& r : window) {
     if (seen.count({r.id, r.status}) > 0) {
       ++report.known;

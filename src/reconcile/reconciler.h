@@ -13,8 +13,10 @@
 // burst of syncs for old runs. After that a run counts when it finished after the watermark,
 // within `lookback` of now, and at least `grace` ago (an on-time webhook may arrive a while
 // after finished_at). Watermarks are in the store, shared by every instance. Each pass reads
-// the whole window again (the store says which runs are known): at most kMaxPages pages per
-// scope, so runs beyond the newest 2,000 in the window are not reconciled (logged).
+// the whole window again (the store says which runs are known): at most kMaxPages pages of
+// kPageSize runs per scope — runs, not pages: a page answer longer than kPageSize is cut — so
+// runs beyond the newest 2,000 in the window are not reconciled (logged). Each page is checked
+// against the store and stored before the next is read: no store job sees more than one page.
 //
 // Scopes: each job id a route names; for a route without job ids, each project id (with each
 // of its environment ids, when it names both), else each environment id, else the whole
@@ -25,6 +27,7 @@
 #include <cstdint>
 #include <functional>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -79,6 +82,9 @@ class Reconciler {
 
  private:
   Status ReconcileScope(const Scope& scope, PassReport& report);
+  // The finished runs of one page: those the store does not know yet are stored.
+  Status ReconcileRuns(const std::vector<dbtcloud::Run>& window, std::set<store::RunStore::RunOutcome>& done_runs,
+                       PassReport& report);
   // Stores the event of one missed run; appends to report.created when it was new.
   Status Store(const dbtcloud::Run& run, PassReport& report);
 

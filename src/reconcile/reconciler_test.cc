@@ -51,6 +51,7 @@ class MemoryDbtCloud : public dbtcloud::Client {
   }
   void Fail(Status s, int times) { errors_.insert(errors_.end(), static_cast<size_t>(times), s); }
   int list_calls = 0, get_calls = 0;
+  bool ignore_limit = false;  // a hostile API: every page holds every run from the offset on
 
   StatusOr<std::vector<dbtcloud::Run>> ListRuns(const dbtcloud::RunsQuery& q) override {
     ++list_calls;
@@ -65,7 +66,8 @@ class MemoryDbtCloud : public dbtcloud::Client {
       return a.finished && *a.finished > *b.finished;
     });
     std::vector<dbtcloud::Run> page;
-    for (size_t i = static_cast<size_t>(q.offset); i < match.size() && page.size() < static_cast<size_t>(q.limit); ++i) {
+    for (size_t i = static_cast<size_t>(q.offset);
+         i < match.size() && (ignore_limit || page.size() < static_cast<size_t>(q.limit)); ++i) {
       page.push_back(match[i]);
     }
     return page;
@@ -105,7 +107,7 @@ class ReconcilerTest : public ::testing::Test {
  protected:
   void SetUp() override {
     cfg_.dbt_cloud.account_id = "1";
-    cfg_.dbt_cloud.token = "t";
+    cfg_.dbt_cloud.token = "dbt-cloud-token";
     cfg_.dbt_cloud.lookback = hours(24);
     cfg_.dbt_cloud.grace = Duration(0);  // GraceLeavesFreshRunsToTheirWebhook tests it
     cfg_.routes = {JobRoute("orders", {123}, "conn_a")};
@@ -289,6 +291,68 @@ TEST_F(ReconcilerTest, ErrorsAreReportedAndBackOff) {
   EXPECT_EQ(r.RunPass().created.size(), 1u);
 }
 
+// The store as the reconciler sees it, recording the largest KnownRuns question: one job.
+class CountingRunStore : public store::RunStore {
+ public:
+  explicit CountingRunStore(store::RunStore& inner) : inner_(inner) {}
+  size_t largest_known_runs = 0;
+  StatusOr<TimePoint> Watermark(const std::string& scope, TimePoint now) override { return inner_.Watermark(scope, now); }
+  StatusOr<std::vector<RunOutcome>> KnownRuns(const std::vector<RunOutcome>& runs) override {
+    largest_known_runs = std::max(largest_known_runs, runs.size());
+    return inner_.KnownRuns(runs);
+  }
+  StatusOr<std::vector<store::PendingVerification>> DueVerifications(TimePoint now, int limit) override {
+    return inner_.DueVerifications(now, limit);
+  }
+  StatusOr<store::AppendResult> ResolveVerification(const std::string& e, std::string_view st, const std::string& note,
+                                                    int code, const std::vector<store::NewTrigger>& t,
+                                                    const std::vector<store::FanInStep>& f, TimePoint now) override {
+    return inner_.ResolveVerification(e, st, note, code, t, f, now);
+  }
+  Status PostponeVerification(const std::string& e, TimePoint next, const std::string& note) override {
+    return inner_.PostponeVerification(e, next, note);
+  }
+
+ private:
+  store::RunStore& inner_;
+};
+
+// Found by the round-3 probe: an API that ignores `limit` (10,000 runs a page) made a pass read
+// 200,000 runs and check them in one store job that held the writer for seconds.
+TEST_F(ReconcilerTest, APassReadsAtMostTheDocumentedRunsAndOnePagePerStoreJob) {
+  CountingRunStore counting(*store_);
+  Reconciler r(cfg_, api_, *store_, counting, clock_);
+  r.RunPass();  // watermark
+  clock_.Advance(minutes(1));
+  for (int i = 0; i < 3000; ++i) api_.Finish(123, 20, seconds(1));  // errors: no route fires
+  api_.ignore_limit = true;
+  PassReport p = r.RunPass();
+  ASSERT_TRUE(p.status.ok()) << p.status.ToString();
+  EXPECT_EQ(p.runs_listed, Reconciler::kPageSize * Reconciler::kMaxPages) << "runs, not pages, are capped";
+  EXPECT_EQ(p.in_window, 2000);
+  EXPECT_LE(counting.largest_known_runs, static_cast<size_t>(Reconciler::kPageSize));
+  EXPECT_EQ(p.truncated.size(), 1u);
+}
+
+// Found by the round-3 probe: a Retry-After of three years stopped reconciliation until 2030.
+TEST_F(ReconcilerTest, AServerGivenDelayIsCapped) {
+  Status limited(StatusCode::kResourceExhausted, "dbt cloud GET …/runs/: HTTP 429");
+  limited.set_retry_after(seconds(99999999));
+  EXPECT_EQ(limited.retry_after(), Status::kMaxRetryAfter);
+  EXPECT_LE(Watcher::NextPassIn(limited, 1, minutes(1)), Status::kMaxRetryAfter);
+}
+
+// Found by the round-3 probe: status 4294967306 read as 10 (Success) once cut to 32 bits.
+TEST(DbtCloudRunTest, AStatusPastIntIsRefusedNotTruncated) {
+  EXPECT_FALSE(dbtcloud::ParseRunJson(R"({"id":5,"job_id":9,"status":4294967306})").ok());
+  EXPECT_FALSE(dbtcloud::ParseRunJson(R"({"id":5,"job_id":9,"status":"4294967306"})").ok());
+  EXPECT_FALSE(dbtcloud::ParseRunJson(R"({"id":5,"job_id":9,"status":-10})").ok());
+  auto big = dbtcloud::ParseRunJson(R"({"id":"9223372036854775807","job_id":9,"status":10})");
+  ASSERT_TRUE(big.ok()) << "ids use their full range";
+  EXPECT_EQ(big->id, INT64_MAX);
+  EXPECT_FALSE(dbtcloud::ParseRunJson(R"({"id":"9223372036854775808","job_id":9,"status":10})").ok());
+}
+
 // The shape of the Admin API's Run (spec §8.2): Django times with microseconds and +00:00,
 // integer ids (digit strings accepted), finished_at null while the run goes on.
 TEST(DbtCloudRunTest, ParsesTheAdminApiShape) {
@@ -400,6 +464,22 @@ TEST_F(VerifierTest, A404ForTheWholeAccountIsNotARejection) {
   clock_.Advance(minutes(1));
   EXPECT_EQ(v.RunDue().resolved, 1);  // the API answers again
   EXPECT_EQ(State("wev_misconfigured"), "confirmed");
+}
+
+// Found by the round-3 probe: dbt Cloud's Retry-After left a pending event unrouted long past
+// verify_window; the README says the signed webhook is then acted on.
+TEST_F(VerifierTest, RetryAfterNeverPostponesPastTheWindow) {
+  const int64_t run = api_.Finish(123, 10);
+  Receive("wev_limited", run, 10);
+  Status limited(StatusCode::kResourceExhausted, "dbt cloud: HTTP 429");
+  limited.set_retry_after(std::chrono::hours(24 * 365));
+  api_.Fail(limited, 100);
+  Verifier v = MakeVerifier();
+  EXPECT_EQ(v.RunDue().postponed, 1);
+  clock_.Advance(cfg_.dbt_cloud.verify_window);
+  EXPECT_EQ(v.RunDue().resolved, 1) << "due again when the window ends";
+  EXPECT_EQ(State("wev_limited"), "unverified");
+  EXPECT_EQ(Triggers(), 1);
 }
 
 TEST_F(VerifierTest, PendingEventsAreReleasedWhenVerificationIsTurnedOff) {

@@ -48,7 +48,7 @@ class Client {
   // GET …/syncs?status=…&per_page=…; status may be empty for all.
   virtual StatusOr<std::vector<SyncInfo>> ListSyncs(const std::string& connection_id, const std::string& status,
                                                     int per_page, CallMeta* meta) = 0;
-  // GET …/syncs/{syncId}.
+  // GET …/syncs/{syncId}. An answer whose id is not sync_id is Unavailable (asked again later).
   virtual StatusOr<SyncInfo> GetSync(const std::string& connection_id, const std::string& sync_id,
                                      CallMeta* meta) = 0;
 };

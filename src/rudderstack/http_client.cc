@@ -114,7 +114,13 @@ class HttpClient : public Client {
     if (Status s = FromExchange(ex, "rudderstack GET /v2/retl-connections/" + connection_id + "/syncs/" + sync_id); !s.ok()) {
       return s;
     }
-    return ParseSyncJson(ex.body);
+    StatusOr<SyncInfo> sync = ParseSyncJson(ex.body);
+    // An answer about another sync is no answer about this one: believing it would record the
+    // other sync's outcome and leave this one "running" forever. Asked again later.
+    if (sync.ok() && sync->id != sync_id) {
+      return UnavailableError("rudderstack GET …/syncs/" + sync_id + ": the answer is about another sync");
+    }
+    return sync;
   }
 
  private:

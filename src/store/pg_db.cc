@@ -4,6 +4,7 @@
 #include <cctype>
 #include <charconv>
 
+#include "common/redact.h"
 #include "config/config_loader.h"
 
 namespace relay::store {
@@ -28,17 +29,13 @@ std::string PercentDecoded(std::string_view s) {
   return out;
 }
 
-void ReplaceAll(std::string& text, const std::string& what) {
-  if (what.empty()) return;
-  for (size_t at = text.find(what); at != std::string::npos; at = text.find(what, at + 3)) text.replace(at, what.size(), "***");
-}
 
 }  // namespace
 
 std::string WithoutPassword(std::string message, std::string_view url) {
   for (const std::string& s : config::StoreUrlPasswords(url)) {
-    ReplaceAll(message, s);
-    ReplaceAll(message, PercentDecoded(s));
+    message = RedactWhole(std::move(message), s, "***");
+    message = RedactWhole(std::move(message), PercentDecoded(s), "***");
   }
   return message;
 }

@@ -18,7 +18,7 @@ namespace relay::store {
 using PgParam = std::optional<std::string>;  // nullopt is SQL NULL
 
 // `message` (libpq's) with the password of the connection URL `url` — in its user-info part
-// or a password= parameter, as written or percent-decoded — replaced by "***".
+// or a password= parameter, as written or percent-decoded — replaced by "***" (RedactWhole).
 std::string WithoutPassword(std::string message, std::string_view url);
 inline PgParam P(int64_t v) { return std::to_string(v); }
 inline PgParam P(std::string v) { return v; }

@@ -21,7 +21,7 @@ for f in etc/retl-relay/relay.toml.example etc/retl-relay/env.example share/doc/
          share/doc/retl-relay/deploy.md; do
   [[ -f "$tmp/root$prefix/$f" ]] || { echo "FAIL: $prefix/$f not installed"; exit 1; }
 done
-DBT_WEBHOOK_SECRET=x RUDDERSTACK_API_TOKEN=y "$tmp/root$exec_path" check-config \
+DBT_WEBHOOK_SECRET=test-secret RUDDERSTACK_API_TOKEN=test-token "$tmp/root$exec_path" check-config \
   --config "$tmp/root$prefix/etc/retl-relay/relay.toml.example" >/dev/null \
   || { echo "FAIL: the sample config does not load"; exit 1; }
 

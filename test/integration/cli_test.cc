@@ -45,7 +45,7 @@ class CliTest : public ::testing::Test {
     Populate();
     std::ofstream(dir_.File("relay.toml"))
         << "[store]\nurl = \"sqlite://" << dir_.File("relay.db") << "\"\n"
-        << "[dbt]\nwebhook_secret = \"s\"\n"
+        << "[dbt]\nwebhook_secret = \"test-secret\"\n"
         << "[rudderstack]\napi_base = \"http://127.0.0.1:9\"\ntoken = \"cli-test-token\"\nrequest_timeout = \"2s\"\n"
         << "[[route]]\nname = \"main\"\njob_ids = [\"123\"]\nconnections = [\"conn_a\"]\n"
         << "[[route]]\nname = \"full-nightly\"\njob_ids = [\"123\"]\nconnections = [\"conn_c\"]\nsync_type = \"full\"\n";
@@ -348,13 +348,13 @@ TEST_F(CliTest, UnknownCommandsSuggestTheClosestAndHelpHasExamples) {
 // One vocabulary: the config's outcome names work for send-test, and the old spellings are
 // accepted everywhere with a note; --job-id everywhere.
 TEST_F(CliTest, OneVocabularyForOutcomesAndJobIds) {
-  auto printed = RunCommand({"send-test", "--print", "--status", "error"}, {{"DBT_WEBHOOK_SECRET", "s"}});
+  auto printed = RunCommand({"send-test", "--print", "--status", "error"}, {{"DBT_WEBHOOK_SECRET", "test-secret"}});
   EXPECT_EQ(printed.exit_code, 0) << printed.err;
   EXPECT_NE(printed.out.find("\"runStatusCode\":20"), std::string::npos) << printed.out;
-  auto old = RunCommand({"send-test", "--print", "--status", "errored"}, {{"DBT_WEBHOOK_SECRET", "s"}});
+  auto old = RunCommand({"send-test", "--print", "--status", "errored"}, {{"DBT_WEBHOOK_SECRET", "test-secret"}});
   EXPECT_EQ(old.exit_code, 0);
   EXPECT_NE(old.err.find("read as error"), std::string::npos) << old.err;
-  EXPECT_EQ(RunCommand({"send-test", "--print", "--status", "done"}, {{"DBT_WEBHOOK_SECRET", "s"}}).exit_code, 2);
+  EXPECT_EQ(RunCommand({"send-test", "--print", "--status", "done"}, {{"DBT_WEBHOOK_SECRET", "test-secret"}}).exit_code, 2);
   EXPECT_EQ(Json({"events", "--job-id", "456"}).at("events").as_array().size(), 1u);
   EXPECT_EQ(Json({"events", "--job", "456"}).at("events").as_array().size(), 1u) << "the old flag stays an alias";
 }
@@ -362,7 +362,7 @@ TEST_F(CliTest, OneVocabularyForOutcomesAndJobIds) {
 // check-config says exactly what serve would refuse, at once, and creates nothing.
 TEST_F(CliTest, CheckConfigIsAsStrictAsServeAndSpeaksJson) {
   std::ofstream(dir_.File("listen.toml")) << "[server]\nlisten = \"0.0.0.0:80800\"\n[store]\nurl = \"sqlite://"
-                                            << dir_.File("never.db") << "\"\n[rudderstack]\ntoken = \"t\"\n"
+                                            << dir_.File("never.db") << "\"\n[rudderstack]\ntoken = \"test-token\"\n"
                                             << "[[route]]\nconnections = [\"c\"]\non = [\"errored\"]\n";
   auto bad = RunCommand({"check-config", "--config", dir_.File("listen.toml")});
   EXPECT_EQ(bad.exit_code, 1);
@@ -417,7 +417,7 @@ TEST_F(CliTest, CheckConfigRedactsSecretsAndListsProblems) {
   EXPECT_EQ(ok.exit_code, 0) << ok.err;
   EXPECT_EQ(ok.out.find("cli-test-token"), std::string::npos);
   EXPECT_NE(ok.out.find("full-nightly"), std::string::npos);
-  std::ofstream(dir_.File("bad.toml")) << "[rudderstack]\ntoken = \"t\"\nregion = \"mars\"\n[[route]]\nname = \"a\"\n"
+  std::ofstream(dir_.File("bad.toml")) << "[rudderstack]\ntoken = \"test-token\"\nregion = \"mars\"\n[[route]]\nname = \"a\"\n"
                                           "connections = []\n[[route]]\nname = \"a\"\nconnections = [\"c\"]\nsurprise = 1\n";
   auto bad = RunCommand({"check-config", "--config", dir_.File("bad.toml")});
   EXPECT_EQ(bad.exit_code, 1);

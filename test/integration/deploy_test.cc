@@ -372,7 +372,7 @@ TEST(LambdaInitTest, ASqliteStoreIsAnInitErrorThatSaysWhy) {
   testing::TempDir dir;
   FakeLambdaRuntime runtime;
   std::ofstream(dir.File("relay.toml")) << "[store]\nurl = \"sqlite://" << dir.File("relay.db") << "\"\n"
-                                        << "[dbt]\nwebhook_secret = \"s\"\n[rudderstack]\ntoken = \"t\"\n"
+                                        << "[dbt]\nwebhook_secret = \"test-secret\"\n[rudderstack]\ntoken = \"test-token\"\n"
                                         << "[[route]]\nname = \"r\"\nconnections = [\"c1\"]\n";
   auto r = RunCommand({"lambda", "--config", dir.File("relay.toml")}, {{"AWS_LAMBDA_RUNTIME_API", runtime.endpoint()}});
   EXPECT_EQ(r.exit_code, 1);
@@ -527,7 +527,7 @@ TEST_F(DoctorTest, TheDbtCloudTokenAndAccountAreChecked) {
 
 TEST(DoctorConfigTest, AnInvalidConfigListsEveryProblem) {
   testing::TempDir dir;
-  std::ofstream(dir.File("relay.toml")) << "[rudderstack]\ntoken = \"t\"\nregion = \"mars\"\n";
+  std::ofstream(dir.File("relay.toml")) << "[rudderstack]\ntoken = \"test-token\"\nregion = \"mars\"\n";
   auto r = RunCommand({"doctor", "--config", dir.File("relay.toml")});
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_NE(r.out.find("FAIL  config"), std::string::npos) << r.out;

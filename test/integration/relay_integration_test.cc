@@ -769,7 +769,7 @@ TEST_F(RelayIntegrationTest, GracefulShutdownUnderLoadLosesNothingAndStartsNothi
 TEST(RelayZeroConfigTest, SeedVariablesAloneNeedASecretOrExplicitUnsigned) {
   testing::TempDir dir;
   Process relay({RelayBinary(), "serve", "--listen", "127.0.0.1:0"},
-                {{"RUDDERSTACK_API_TOKEN", "t"}, {"RETL_CONNECTION_ID", "c"}, {"RETL_RELAY_STORE_URL", "sqlite://" + dir.File("z.db")}},
+                {{"RUDDERSTACK_API_TOKEN", "test-token"}, {"RETL_CONNECTION_ID", "c"}, {"RETL_RELAY_STORE_URL", "sqlite://" + dir.File("z.db")}},
                 dir.File("relay.log"));
   EXPECT_EQ(relay.Wait(std::chrono::seconds(10)), 1);
   EXPECT_NE(testing::ReadFileBytes(dir.File("relay.log")).find("dbt.webhook_secret"), std::string::npos);
@@ -801,7 +801,7 @@ TEST(SandboxTest, WebhookInSyncSucceededLineOut) {
 TEST(RelayZeroConfigTest, AdminApiIsOffWithoutAToken) {
   testing::TempDir dir;
   Process relay({RelayBinary(), "serve", "--listen", "127.0.0.1:0", "--port-file", dir.File("relay.port")},
-                {{"RUDDERSTACK_API_TOKEN", "t"}, {"RETL_CONNECTION_ID", "c"}, {"DBT_WEBHOOK_SECRET", "s"},
+                {{"RUDDERSTACK_API_TOKEN", "test-token"}, {"RETL_CONNECTION_ID", "c"}, {"DBT_WEBHOOK_SECRET", "test-secret"},
                  {"RETL_RELAY_STORE_URL", "sqlite://" + dir.File("z.db")}},
                 dir.File("relay.log"));
   int port = testing::WaitForPortFile(dir.File("relay.port"));
@@ -813,12 +813,12 @@ TEST(RelayZeroConfigTest, AdminApiIsOffWithoutAToken) {
 
 TEST(RelayZeroConfigTest, SeedVariablesStartTheConnection) {
   testing::TempDir dir;
-  Process fake({RelayBinary(), "fake-rudderstack", "--port-file", dir.File("fake.port")}, {{"RUDDERSTACK_API_TOKEN", "t"}},
+  Process fake({RelayBinary(), "fake-rudderstack", "--port-file", dir.File("fake.port")}, {{"RUDDERSTACK_API_TOKEN", "test-token"}},
                dir.File("fake.log"));
   int fake_port = testing::WaitForPortFile(dir.File("fake.port"));
   ASSERT_GT(fake_port, 0);
   Process relay({RelayBinary(), "serve", "--listen", "127.0.0.1:0", "--port-file", dir.File("relay.port")},
-                {{"RUDDERSTACK_API_TOKEN", "t"}, {"RETL_CONNECTION_ID", "2seedconn"}, {"DBT_WEBHOOK_SECRET", "s"},
+                {{"RUDDERSTACK_API_TOKEN", "test-token"}, {"RETL_CONNECTION_ID", "2seedconn"}, {"DBT_WEBHOOK_SECRET", "test-secret"},
                  {"RUDDERSTACK_API_BASE", "http://127.0.0.1:" + std::to_string(fake_port)},
                  {"RETL_RELAY_STORE_URL", "sqlite://" + dir.File("z.db")}},
                 dir.File("relay.log"));

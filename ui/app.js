@@ -40,6 +40,19 @@ function el(tag, attrs, ...children) {
   return e;
 }
 
+// Text from upstream (RudderStack's errors, dbt's ids, verification notes) goes in its own
+// bidi-isolated box, so a U+202E in it cannot reverse the page's own text around it. Past LONG
+// characters it shows its start and the whole on demand (details/summary), and it wraps
+// anywhere (app.css), so a 100 KB unbroken error cannot make the page wider than the screen.
+const LONG = 300;
+function data(text, cls) {
+  const s = text === null || text === undefined ? '' : String(text);
+  if (s.length <= LONG) return el('bdi', { class: cls }, s);
+  return el('details', { class: 'long' + (cls ? ' ' + cls : '') },
+    el('summary', {}, el('bdi', {}, s.slice(0, LONG)), '… (' + s.length + ' characters; show all)'),
+    el('bdi', { class: 'whole' }, s));
+}
+
 function pill(text) {
   return el('span', { class: 'pill s-' + String(text).replace(/[^a-z]/g, '') }, text);
 }
@@ -140,7 +153,7 @@ function renderConnections(conns) {
       el('td', { class: 'num' }, c.dead),
       el('td', {}, last),
       el('td', {}, c.phase === 'idle' && c.pending === 0 ? '—' : when(c.next_check_at)),
-      el('td', { class: 'error' }, c.last_error || ''),
+      el('td', { class: 'error' }, data(c.last_error)),
       el('td', {}, el('div', { class: 'actions' },
         el('button', { type: 'button', onclick: () => act('Start an incremental sync of ' + c.connection_id + '?',
           'connections/' + encodeURIComponent(c.connection_id) + '/trigger', '{"sync_type":"incremental"}') }, 'Sync now'),
@@ -166,7 +179,7 @@ function renderDead(triggers) {
       el('td', { class: 'mono' }, t.connection_id),
       el('td', {}, t.route),
       el('td', {}, when(t.created_at)),
-      el('td', { class: 'error' }, t.last_error || ''),
+      el('td', { class: 'error' }, data(t.last_error)),
       el('td', {}, hint(t.last_error)),
       el('td', {}, el('button', { type: 'button', onclick: () => act('Retry trigger ' + t.id + '?', 'triggers/' + t.id + '/retry') }, 'Retry'))));
   }
@@ -194,7 +207,7 @@ function renderRuns() {
         el('span', { class: 'mono' }, l.connection_id), ' ', pill(l.state),
         l.sync_id ? [' → ', el('a', { href: '#', class: 'mono', 'data-sync': l.sync_id,
           onclick: (ev) => { ev.preventDefault(); filterBySync(l.sync_id); } }, l.sync_id)] : null,
-        l.state === 'dead' && l.last_error ? el('span', { class: 'error' }, ' ' + l.last_error) : null));
+        l.state === 'dead' && l.last_error ? [' ', data(l.last_error, 'error')] : null));
     }
     if (!(e.links || []).length) chain.append(el('li', { class: 'muted' }, 'no route matched'));
     body.append(el('tr', { 'data-event': e.event_id, class: sync && (e.links || []).some((l) => l.sync_id === sync) ? 'hit' : null },
@@ -270,20 +283,20 @@ async function openTrail(eventId) {
   body.replaceChildren(el('p', {}, el('span', { class: 'mono' }, e.event_id), ' — job ', e.job_id, ', run ', e.run_id, ', ',
     STATUS_NAMES[e.run_status_code] || e.run_status_code, ', received ', when(e.received_at),
     e.source === 'reconcile' ? ' (reconciled from dbt Cloud\'s runs list: its webhook never arrived)' : ''));
-  if (e.verification) body.append(el('p', {}, 'Verification: ', pill(e.verification.state), ' ', e.verification.note));
+  if (e.verification) body.append(el('p', {}, 'Verification: ', pill(e.verification.state), ' ', data(e.verification.note)));
   for (const t of e.triggers || []) {
     body.append(el('h3', {}, 'Trigger ', t.id, ' → ', el('span', { class: 'mono' }, t.connection_id), ' ', pill(t.state)));
-    if (t.last_error) body.append(el('p', { class: 'error' }, t.last_error));
+    if (t.last_error) body.append(el('p', { class: 'error' }, data(t.last_error)));
     if (t.sync) {
       const m = t.sync.metrics || {};
       body.append(el('p', {}, 'Sync ', el('span', { class: 'mono' }, t.sync.sync_id), ' ', pill(t.sync.status),
         ` — ${m.succeeded || 0} succeeded, ${m.failed || 0} failed of ${m.total || 0} records; started ${when(t.sync.started_at)}, finished ${when(t.sync.finished_at)}`,
-        t.sync.error ? el('span', { class: 'error' }, ' ' + t.sync.error) : null));
+        t.sync.error ? [' ', data(t.sync.error, 'error')] : null));
     }
     const calls = el('ul', { class: 'chain' });
     for (const a of t.attempts || []) {
       calls.append(el('li', {}, when(a.at), ' ', el('span', { class: 'mono' }, a.kind), ' → ',
-        a.http_status ? 'HTTP ' + a.http_status : 'no answer', ' (', a.latency_ms, ' ms) ', a.outcome === 'ok' ? '' : el('span', { class: 'error' }, a.outcome)));
+        a.http_status ? 'HTTP ' + a.http_status : 'no answer', ' (', a.latency_ms, ' ms) ', a.outcome === 'ok' ? '' : data(a.outcome, 'error')));
     }
     if ((t.attempts || []).length) body.append(calls);
   }

@@ -39,6 +39,8 @@ struct Fault {
   bool perform = false;  // carry out the call first, then answer with `status` / drop / delay
   bool drop = false;     // close the connection without answering
   double rate = 0;       // > 0: never used up; hits each matching call with this probability
+  json::object merge;    // fields laid over the real JSON answer (a hostile or odd answer)
+  std::string connection;  // when set, only calls for this connection match
 };
 
 using http::QueryParam;
@@ -89,9 +91,10 @@ struct FakeRudderstack::State {
   }
 
   // The first fault matching `endpoint`, consumed; nullopt when none.
-  std::optional<Fault> TakeFault(const std::string& endpoint) REQUIRES(mu) {
+  std::optional<Fault> TakeFault(const std::string& endpoint, const std::string& connection) REQUIRES(mu) {
     for (auto it = faults.begin(); it != faults.end(); ++it) {
       if (it->endpoint != endpoint && it->endpoint != "any") continue;
+      if (!it->connection.empty() && it->connection != connection) continue;
       if (it->rate > 0) {
         if (std::uniform_real_distribution<double>(0.0, 1.0)(rng) < it->rate) return *it;
         continue;
@@ -163,6 +166,7 @@ struct FakeRudderstack::State {
       Fault f;
       const json::object& o = v.get_object();
       if (auto* e = o.if_contains("endpoint"); e && e->is_string()) f.endpoint = std::string(e->get_string());
+      if (auto* c = o.if_contains("connection"); c && c->is_string()) f.connection = std::string(c->get_string());
       for (auto [key, field] : {std::pair{"status", &f.status}, {"times", &f.times}, {"retry_after", &f.retry_after},
                                 {"latency_ms", &f.latency_ms}}) {
         if (auto* n = o.if_contains(key); n && n->is_int64()) *field = static_cast<int>(n->get_int64());
@@ -171,6 +175,7 @@ struct FakeRudderstack::State {
         if (auto* b = o.if_contains(key); b && b->is_bool()) *field = b->get_bool();
       }
       if (auto* r = o.if_contains("rate"); r && r->is_number()) f.rate = r->to_number<double>();
+      if (auto* m = o.if_contains("merge"); m && m->is_object()) f.merge = m->get_object();
       if (f.rate < 0 || f.rate > 1) return http::JsonError(400, "fault rate must be between 0 and 1");
       if (f.endpoint.empty()) return http::JsonError(400, "fault needs an endpoint");
       faults.push_back(f);
@@ -209,7 +214,7 @@ net::awaitable<http::Response> FakeRudderstack::Handle(http::Request&& req) {
   http::Response res;
   {
     MutexLock lock(st.mu);
-    fault = st.TakeFault(endpoint);
+    fault = st.TakeFault(endpoint, seg[2]);
     auto auth = req[bhttp::field::authorization];
     const bool authorized = std::string_view(auth.data(), auth.size()) == "Bearer " + st.options.token;
     const bool injected = fault && fault->status != 0 && fault->status != 200;
@@ -225,6 +230,15 @@ net::awaitable<http::Response> FakeRudderstack::Handle(http::Request&& req) {
       res = st.Api(endpoint, seg, req);
       performed = true;
       real_status = res.result_int();
+      if (fault && !fault->merge.empty()) {
+        boost::system::error_code ec;
+        json::value answer = json::parse(res.body(), ec);
+        if (!ec && answer.is_object()) {
+          for (const auto& [k, v] : fault->merge) answer.get_object()[k] = v;
+          res.body() = json::serialize(answer);
+          res.prepare_payload();
+        }
+      }
     }
     if (authorized && injected) {
       res = http::JsonError(static_cast<unsigned>(fault->status), "injected fault");

@@ -21,7 +21,10 @@
 //                                    "status" (what was answered, 0 = dropped) and "real_status".
 //                                    With "rate": 0.3 the fault is never used up: it hits each
 //                                    matching call with that probability (seeded: --seed), and
-//                                    faults are tried in the order they were added.
+//                                    faults are tried in the order they were added. With
+//                                    "merge": {…} (and status 0) the real answer is given with
+//                                    those fields laid over it (a 100 KB "error", say). With
+//                                    "connection": "id" only that connection's calls match.
 //   POST /_fake/connections/{id}/external   start a sync "from outside" (schedule, dashboard)
 // Thread-safe; handlers never block the io thread (latency is an asynchronous timer).
 

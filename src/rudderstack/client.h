@@ -26,7 +26,7 @@ struct SyncInfo {
   std::string status;  // "running", "succeeded", "failed", or anything else (non-terminal)
   std::string started_at;
   std::string finished_at;
-  std::string error;
+  std::string error;  // at most 4 KB (longer answers are cut, "…" marking the cut)
   int64_t succeeded = 0, failed = 0, changed = 0, total = 0;  // metrics.*.total
 };
 

@@ -42,13 +42,24 @@ std::string StringField(const json::object& o, const char* key) {
   return (v && v->is_string()) ? std::string(v->get_string().data(), v->get_string().size()) : std::string();
 }
 
+// An error text as it is kept (store, page, alerts): at most kMaxErrorBytes, cut on a UTF-8
+// character boundary, "…" marking the cut. RudderStack's text is the network's, of any length.
+constexpr size_t kMaxErrorBytes = 4096;
+std::string Bounded(std::string text) {
+  if (text.size() <= kMaxErrorBytes) return text;
+  size_t cut = kMaxErrorBytes;
+  while (cut > 0 && (static_cast<unsigned char>(text[cut]) & 0xC0) == 0x80) --cut;
+  text.resize(cut);
+  return text + "…";
+}
+
 SyncInfo SyncFromObject(const json::object& o) {
   SyncInfo s;
   s.id = StringField(o, "id");
   s.status = StringField(o, "status");
   s.started_at = StringField(o, "startedAt");
   s.finished_at = StringField(o, "finishedAt");
-  s.error = StringField(o, "error");
+  s.error = Bounded(StringField(o, "error"));
   if (const json::value* m = o.if_contains("metrics"); m && m->is_object()) {
     s.succeeded = MetricTotal(m->get_object(), "succeeded");
     s.failed = MetricTotal(m->get_object(), "failed");

@@ -3,6 +3,8 @@
 
 #include <gtest/gtest.h>
 
+#include <cctype>
+
 #include <sqlite3.h>
 
 #include <algorithm>
@@ -376,6 +378,34 @@ TEST_F(RelayIntegrationTest, AdminApiEndpoints) {
   ASSERT_TRUE(Eventually([&] { return Triggers()[3].state == "succeeded"; }));
   EXPECT_EQ(json::parse(Admin("POST", "dead/retry").body).at("retried").as_array().size(), 0u);
   EXPECT_EQ(Admin("DELETE", "status").status, 405);
+}
+
+// Round-3 probe: an accepted eventId with '<', '"', a space or U+202E could not be opened or
+// replayed (404): the admin API did not decode path segments, while the page encodes them.
+TEST_F(RelayIntegrationTest, AnEventIdWithAnyAcceptedCharactersCanBeOpenedAndReplayed) {
+  const std::string id = "wev_<\"odd id\xE2\x80\xAE>%41";
+  ASSERT_EQ(PostSigned(Payload("job.run.completed", 10, id)).status, 200);
+  std::string encoded;
+  for (unsigned char c : id) {
+    static const char* kHex = "0123456789ABCDEF";
+    if (std::isalnum(c) || c == '_' || c == '-') {
+      encoded += static_cast<char>(c);
+    } else {
+      encoded += '%';
+      encoded += kHex[c >> 4];
+      encoded += kHex[c & 15];
+    }
+  }
+  auto trail = Admin("GET", "events/" + encoded);
+  ASSERT_EQ(trail.status, 200) << trail.body;
+  EXPECT_EQ(json::parse(trail.body).at("event_id").as_string(), id);
+  auto listed = Admin("GET", "events?limit=5&job=%31%323");
+  ASSERT_EQ(listed.status, 200) << "query values are decoded too";
+  EXPECT_EQ(json::parse(listed.body).at("events").as_array().size(), 1u);
+  ASSERT_TRUE(Eventually([&] { return !Triggers().empty() && Triggers()[0].state == "succeeded"; }));
+  auto replay = Admin("POST", "events/" + encoded + "/replay");
+  ASSERT_EQ(replay.status, 200) << replay.body;
+  EXPECT_EQ(json::parse(replay.body).at("triggers").as_array().size(), 1u);
 }
 
 // Review findings on the admin API (issue 18, 19): each of these failed before its fix.

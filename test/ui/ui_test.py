@@ -45,9 +45,12 @@ def http(method, url, body=None, headers=None):
         return e.code, e.read().decode()
 
 
-def webhook(port, job, run):
+BIDI_EVENT = "wev_ui_201\u202etxet"  # U+202E: must not reverse the page's own text
+
+
+def webhook(port, job, run, event_id=None):
     b = json.dumps({
-        "accountId": 1, "webhookId": "wsu_ui", "eventId": "wev_ui_%d" % run,
+        "accountId": 1, "webhookId": "wsu_ui", "eventId": event_id or "wev_ui_%d" % run,
         "timestamp": "2026-01-01T00:00:00.000000000Z", "eventType": "job.run.completed", "webhookName": "ui",
         "data": {"jobId": str(job), "runId": str(run), "environmentId": "1", "projectId": "1",
                  "runStatus": "Success", "runStatusCode": 10, "runStatusMessage": "None",
@@ -125,10 +128,14 @@ def scripted_flow(relay):
         return runs[102]["links"][0]["sync_id"] is not None
     wait_for("conn_a's follow-up", follow_up_started)
     relay.fault({"endpoint": "start", "status": 404, "times": 1})  # the next start is conn_b's
-    webhook(relay.port, 2, 201)  # conn_b: dead, 404
+    webhook(relay.port, 2, 201, BIDI_EVENT)  # conn_b: dead, 404
     wait_for("conn_b dead", lambda: relay.connections()["conn_b"]["dead"] == 1)
     webhook(relay.port, 3, 301)  # conn_c: started, then stopped → failed
     wait_for("conn_c running", lambda: relay.connections()["conn_c"]["phase"] == "running")
+    # Its outcome comes with a 100 KB unbroken error (kept to 4 KB by the relay): the page wraps
+    # it and folds it, never growing wider than the window.
+    relay.fault({"endpoint": "get", "connection": "conn_c", "perform": True, "times": 1000,
+                 "merge": {"error": "E" * 100000}})
     status, _ = relay.api("POST", "connections/conn_c/stop")
     if status != 200:
         raise RuntimeError("stop answered %d" % status)
@@ -244,6 +251,29 @@ def main():
         trail = driver.find_element(By.ID, "trail-body").text
         check("conn_a" in trail and "sync_1" in trail and "succeeded" in trail and "start" in trail,
               "the trail of run 101: " + trail)
+        click("#trail-close")
+
+        # Hostile upstream text: a long error folds and wraps; U+202E is isolated.
+        width = driver.execute_script("return [document.documentElement.scrollWidth, window.innerWidth];")
+        check(width[0] <= width[1] + 1, "the page is no wider than the window: %s" % width)
+        click('#runs tr[data-event="%s"] td:last-child a' % BIDI_EVENT)
+        wait.until(lambda d: d.find_element(By.ID, "trail").is_displayed())
+        ids = [e for e in driver.find_elements(By.CSS_SELECTOR, "#trail-body .mono") if BIDI_EVENT in e.text]
+        check(bool(ids) and all(e.value_of_css_property("unicode-bidi") == "isolate" for e in ids),
+              "the event id with U+202E is bidi-isolated")
+        click("#trail-close")
+        click('#runs tr[data-event="wev_ui_301"] td:last-child a')
+        wait.until(lambda d: d.find_element(By.ID, "trail").is_displayed())
+        folded = driver.find_elements(By.CSS_SELECTOR, "#trail-body details.long")
+        check(len(folded) >= 1, "the long sync error is folded (%d)" % len(folded))
+        if folded:
+            summary = folded[0].find_element(By.TAG_NAME, "summary")
+            check("characters; show all" in summary.text, "the fold says how to see the whole: " + summary.text[-60:])
+            summary.click()
+            whole = folded[0].find_element(By.CSS_SELECTOR, ".whole")
+            check(whole.is_displayed() and len(whole.text) > 4000, "the whole error shows on demand (%d)" % len(whole.text))
+        width = driver.execute_script("return [document.documentElement.scrollWidth, window.innerWidth];")
+        check(width[0] <= width[1] + 1, "the open trail is no wider than the window: %s" % width)
         click("#trail-close")
 
         # Charts drawn by the page.

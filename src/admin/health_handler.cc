@@ -39,7 +39,8 @@ http::Response HealthHandler::Ready() {
 http::Response HealthHandler::Metrics() {
   std::vector<metrics::GaugeSample> gauges;
   StatusOr<store::Gauges> g = store_.ReadGauges();
-  gauges.push_back({"retl_relay_store_up", "1 when the store answered the metrics query", {}, g.ok() ? 1.0 : 0.0});
+  gauges.push_back({"retl_relay_store_up", "1 when the store answered the metrics query and its last write committed",
+                     {}, g.ok() && store_.LastCommit().ok() ? 1.0 : 0.0});
   gauges.push_back({"retl_relay_dispatcher_up", "1 while the dispatcher makes progress", {},
                     dispatcher_alive_() ? 1.0 : 0.0});
   if (g.ok()) {

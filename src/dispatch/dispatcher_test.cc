@@ -95,6 +95,7 @@ class FlakyKnownSyncStore : public store::Store {
   StatusOr<std::vector<store::AlertSinkState>> ListAlertSinks() override { return inner_->ListAlertSinks(); }
   StatusOr<StartRuns> RunsOfStart(const std::string& c, int64_t s, int l) override { return inner_->RunsOfStart(c, s, l); }
   Status Ping() override { return inner_->Ping(); }
+  Status LastCommit() override { return inner_->LastCommit(); }
   StatusOr<store::Gauges> ReadGauges() override { return inner_->ReadGauges(); }
 
  private:

@@ -92,11 +92,22 @@ class BatchExecutor {
     cv_.Signal();
   }
 
-  Status RunSync(Work work) {
+  Status RunSync(Work work, bool rerunnable = false) {
     std::promise<Status> p;
     std::future<Status> f = p.get_future();
-    Submit(std::move(work), [&p](const Status& s) { p.set_value(s); });
+    Submit(std::move(work), [&p](const Status& s) { p.set_value(s); }, rerunnable);
     return f.get();
+  }
+
+  // Whether the store can make a write durable, as its writes last said: the failure of the
+  // last batch that could not be committed (a failed BEGIN, job, commit or sync with a code
+  // IsTransient or kInternal: a full disk, an I/O error, a lost connection), until a batch of
+  // writes — rerunnable jobs, the webhooks' appends or a HealthStore::Ping probe — is committed
+  // (and synced) whole. OK otherwise. A failure that is the job's own (a duplicate, a lost
+  // lease, bad input) says nothing about the store and changes nothing. Thread-safe, no I/O.
+  Status LastWriteFailure() const {
+    MutexLock lock(health_mu_);
+    return write_failure_;
   }
 
  private:
@@ -111,6 +122,7 @@ class BatchExecutor {
     std::vector<Done> done;
     std::vector<Status> results;
     bool wrote = true;  // false: a read-only batch, which needs no sync of its own
+    bool writes = false;  // it holds rerunnable jobs (writes): see LastWriteFailure
   };
 
   void Loop(Conn& conn, bool pipelined) {
@@ -151,6 +163,7 @@ class BatchExecutor {
         SyncSeconds().Observe(std::chrono::duration<double>(Watch().SteadyNow() - began).count());
       }
       for (Committed& c : ready) {
+        NoteWriteHealth(synced, c.results, c.writes && c.wrote);
         for (size_t i = 0; i < c.done.size(); ++i) c.done[i](synced.ok() ? c.results[i] : synced);
       }
     }
@@ -257,9 +270,11 @@ class BatchExecutor {
       if (!tx.ok()) dialect_.rollback(conn);
       TransactionSeconds().Observe(std::chrono::duration<double>(Watch().SteadyNow() - began).count());
     }
+    const bool writes = std::any_of(batch.begin(), batch.end(), [](const Job& j) { return j.rerunnable; });
     if (pipelined && tx.ok()) {
       Committed c;
       c.wrote = wrote;
+      c.writes = writes;
       c.results = std::move(results);
       for (Job& job : batch) c.done.push_back(std::move(job.done));
       {
@@ -269,7 +284,28 @@ class BatchExecutor {
       sync_cv_.Signal();
       return;
     }
+    NoteWriteHealth(tx, results, writes);
     for (size_t i = 0; i < batch.size(); ++i) batch[i].done(tx.ok() ? results[i] : tx);
+  }
+
+  // The store's own failures: what a full disk, an I/O error or a lost server looks like.
+  static bool StoreFailure(const Status& s) {
+    return !s.ok() && (IsTransient(s) || s.code() == StatusCode::kInternal);
+  }
+
+  // See LastWriteFailure. `tx` is the batch's transaction (or sync), `results` its jobs'.
+  void NoteWriteHealth(const Status& tx, const std::vector<Status>& results, bool writes) {
+    Status failure = StoreFailure(tx) ? tx : Status::Ok();
+    for (size_t i = 0; failure.ok() && tx.ok() && i < results.size(); ++i) {
+      if (StoreFailure(results[i])) failure = results[i];
+    }
+    const bool all_ok = tx.ok() && std::all_of(results.begin(), results.end(), [](const Status& r) { return r.ok(); });
+    MutexLock lock(health_mu_);
+    if (!failure.ok()) {
+      write_failure_ = failure;
+    } else if (all_ok && writes) {
+      write_failure_ = Status::Ok();
+    }
   }
 
   std::vector<std::unique_ptr<Conn>> conns_;
@@ -280,6 +316,9 @@ class BatchExecutor {
   std::deque<Job> queue_ GUARDED_BY(mu_);
   bool stopping_ GUARDED_BY(mu_) = false;
   std::vector<std::thread> threads_;
+
+  mutable Mutex health_mu_;
+  Status write_failure_ GUARDED_BY(health_mu_);
 
   Mutex sync_mu_;
   CondVar sync_cv_;

@@ -919,9 +919,12 @@ class PostgresStore : public Store {
       if (t->Text(0, 2) != "t") {
         return UnavailableError("postgres: this user may not write the relay's tables (INSERT on events, UPDATE on connections)");
       }
-      return Status::Ok();
-    });
+      // A real one-row write, committed like a webhook's (see SqliteStore::Ping).
+      return db.Run(sql::kWriteProbeSql);
+    }, /*rerunnable=*/true);
   }
+
+  Status LastCommit() override { return exec_.LastWriteFailure(); }
 
   StatusOr<Gauges> ReadGauges() override {
     Gauges g;

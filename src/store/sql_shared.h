@@ -175,4 +175,9 @@ inline constexpr const char* kRunsOfStartSql =
     "ORDER BY t.conn_seq LIMIT ?3";
 inline constexpr const char* kStartTriggersSql = "SELECT triggers FROM starts WHERE id = ?2 AND connection_id = ?1";
 
+// HealthStore::Ping's write: a row changed and changed back, so the commit must reach the disk
+// (SQLite skips writing a row set to the value it has, and an empty commit writes nothing).
+inline constexpr char kWriteProbeSql[] =
+    "UPDATE schema_version SET version = -version; UPDATE schema_version SET version = -version";
+
 }  // namespace relay::store::sql

@@ -693,9 +693,16 @@ class SqliteStore : public Store {
   }
 
   Status Ping() override {
-    // A job runs inside the writer's BEGIN IMMEDIATE: it succeeds only if a write lock can be had.
-    return RunSync([](Db&) { return Status::Ok(); });
+    // A job runs inside the writer's BEGIN IMMEDIATE: it succeeds only if a write lock can be
+    // had; the one-row write (rerunnable: a write, see BatchExecutor::LastWriteFailure) must
+    // then reach the disk: an empty transaction commits even on a full disk.
+    Status s = exec_.RunSync([](Db& db) { return db.Run(sql::kWriteProbeSql); },
+                             /*rerunnable=*/true);
+    if (s.ok()) return s;
+    return UnavailableError("cannot commit a write: " + s.message());
   }
+
+  Status LastCommit() override { return exec_.LastWriteFailure(); }
 
   StatusOr<Gauges> ReadGauges() override {
     Gauges g;

@@ -546,8 +546,15 @@ class RunStore {
 class HealthStore {
  public:
   virtual ~HealthStore() = default;
-  // OK when the store can take a write transaction now; Unavailable (with the cause) otherwise.
+  // OK when the store can commit a write now: it takes a write transaction and commits a
+  // one-row write (durably, like a webhook), so a full disk or a read-only database is seen
+  // before any webhook meets it. Unavailable (with the cause) otherwise. A success also ends a
+  // failure LastCommit reports.
   virtual Status Ping() = 0;
+  // The failure of the store's last write that could not be made durable (a webhook's append
+  // on a full disk, say), until a write succeeds again; OK otherwise. No I/O: for
+  // retl_relay_store_up, which must not say 1 while every webhook gets 503.
+  virtual Status LastCommit() = 0;
   virtual StatusOr<Gauges> ReadGauges() = 0;
 };
 

@@ -1,6 +1,8 @@
 #include <gtest/gtest.h>
 
 #include <fstream>
+#include <signal.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 
 #include <atomic>
@@ -79,6 +81,46 @@ TEST_P(StoreTest, AppendStoresEventAndTriggers) {
   ASSERT_EQ(triggers->size(), 2u);
   EXPECT_EQ((*triggers)[0].connection_id, "c1");
   EXPECT_EQ((*triggers)[0].event_id, "wev_1");
+}
+
+// Round-3 probe: on a full disk /readyz said ready (Ping committed an empty transaction,
+// which writes nothing) and retl_relay_store_up stayed 1 while every webhook got 503. Here the
+// disk fills up as RLIMIT_FSIZE: no file of this process may grow past its size now.
+TEST_P(StoreTest, AFullDiskIsNotReadyAndRecovers) {
+  if (!IsSqlite()) GTEST_SKIP() << "the file limit applies to this process's files; PostgreSQL's are the server's";
+  auto store = Open();
+  ASSERT_TRUE(store->Ping().ok());
+  ASSERT_TRUE(store->LastCommit().ok());
+  struct sigaction ignore {}, before {};
+  ignore.sa_handler = SIG_IGN;
+  ASSERT_EQ(::sigaction(SIGXFSZ, &ignore, &before), 0);
+  rlimit old{};
+  ASSERT_EQ(::getrlimit(RLIMIT_FSIZE, &old), 0);
+  struct stat db {}, wal {};
+  ASSERT_EQ(::stat(dir_.File("relay.db").c_str(), &db), 0);
+  ::stat(dir_.File("relay.db-wal").c_str(), &wal);
+  rlimit full = old;
+  full.rlim_cur = static_cast<rlim_t>(wal.st_size);  // no file may grow: the disk is full
+  ASSERT_EQ(::setrlimit(RLIMIT_FSIZE, &full), 0);
+  Status failed;
+  const std::string body(16 * 1024, 'x');
+  for (int i = 0; i < 200 && failed.ok(); ++i) {
+    NewEvent e = Event("wev_full_" + std::to_string(i));
+    e.raw_body = body;
+    StatusOr<AppendResult> r = store->Append(e, {Trigger("c1", "full" + std::to_string(i))});
+    if (!r.ok()) failed = r.status();
+  }
+  const Status ping = store->Ping();
+  const Status last = store->LastCommit();
+  ASSERT_EQ(::setrlimit(RLIMIT_FSIZE, &old), 0);
+  ::sigaction(SIGXFSZ, &before, nullptr);
+  ASSERT_FALSE(failed.ok()) << "the disk never filled up";
+  EXPECT_FALSE(ping.ok()) << "not ready while a write cannot commit";
+  EXPECT_FALSE(last.ok()) << "retl_relay_store_up follows the last commit";
+  // Space again: the next probe commits, and so does a webhook.
+  EXPECT_TRUE(store->Ping().ok());
+  EXPECT_TRUE(store->LastCommit().ok());
+  EXPECT_TRUE(store->Append(Event("wev_after_full"), {}).ok());
 }
 
 TEST_P(StoreTest, DuplicateEventIdWritesNothing) {

@@ -856,7 +856,7 @@ TEST(RelayZeroConfigTest, SeedVariablesStartTheConnection) {
   ASSERT_GT(port, 0) << testing::ReadFileBytes(dir.File("relay.log"));
   std::string body = testing::ReadFileBytes(testing::TestdataPath("completed.body"));
   auto r = HttpCall("POST", "http://127.0.0.1:" + std::to_string(port) + "/webhook", body,
-                    {"Authorization: " + dbt::SignBody(body, "s")});
+                    {"Authorization: " + dbt::SignBody(body, "test-secret")});
   ASSERT_EQ(r.status, 200) << r.body;
   ASSERT_TRUE(Eventually([&] {
     auto calls = HttpCall("GET", "http://127.0.0.1:" + std::to_string(fake_port) + "/_fake/calls");

@@ -39,8 +39,11 @@ http::Response HealthHandler::Ready() {
 http::Response HealthHandler::Metrics() {
   std::vector<metrics::GaugeSample> gauges;
   StatusOr<store::Gauges> g = store_.ReadGauges();
+  // After a failed write, a probe tells whether the store has recovered (nothing else may write
+  // meanwhile: no webhook, no /readyz poller).
+  const bool committing = store_.LastCommit().ok() || store_.Ping().ok();
   gauges.push_back({"retl_relay_store_up", "1 when the store answered the metrics query and its last write committed",
-                     {}, g.ok() && store_.LastCommit().ok() ? 1.0 : 0.0});
+                     {}, g.ok() && committing ? 1.0 : 0.0});
   gauges.push_back({"retl_relay_dispatcher_up", "1 while the dispatcher makes progress", {},
                     dispatcher_alive_() ? 1.0 : 0.0});
   if (g.ok()) {

@@ -32,6 +32,24 @@ Status CheckIdentifier(std::string_view id, std::string_view field) {
       return InvalidArgumentError(std::string(field) + ": holds a control character");
     }
   }
+  // A %-decoded URL segment can be any bytes; a stored id is text (PostgreSQL refuses invalid
+  // UTF-8 with an error, not an answer).
+  for (size_t i = 0; i < id.size();) {
+    const unsigned char c = static_cast<unsigned char>(id[i]);
+    const size_t len = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xE ? 3 : (c >> 3) == 0x1E ? 4 : 0;
+    bool ok = len != 0 && i + len <= id.size() && !(len == 2 && c < 0xC2) && !(len == 4 && c > 0xF4);
+    for (size_t k = 1; ok && k < len; ++k) ok = (static_cast<unsigned char>(id[i + k]) & 0xC0) == 0x80;
+    if (ok && len == 3) {
+      const unsigned char c1 = static_cast<unsigned char>(id[i + 1]);
+      ok = !(c == 0xE0 && c1 < 0xA0) && !(c == 0xED && c1 >= 0xA0);  // overlong, surrogates
+    }
+    if (ok && len == 4) {
+      const unsigned char c1 = static_cast<unsigned char>(id[i + 1]);
+      ok = !(c == 0xF0 && c1 < 0x90) && !(c == 0xF4 && c1 >= 0x90);
+    }
+    if (!ok) return InvalidArgumentError(std::string(field) + ": not valid UTF-8");
+    i += len;
+  }
   return Status::Ok();
 }
 

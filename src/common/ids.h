@@ -20,7 +20,7 @@ inline constexpr size_t kMaxIdentifierBytes = 256;
 Status CheckRudderstackId(std::string_view id, std::string_view field);
 bool IsRudderstackId(std::string_view id);
 
-// OK for 1..kMaxIdentifierBytes bytes without control characters (below 0x20, and 0x7F), so a
+// OK for 1..kMaxIdentifierBytes bytes of valid UTF-8 without control characters (below 0x20, and 0x7F), so a
 // stored id can be printed on a terminal and padded in a table; otherwise InvalidArgument.
 Status CheckIdentifier(std::string_view id, std::string_view field);
 

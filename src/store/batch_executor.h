@@ -13,6 +13,7 @@
 // Private to the store module. Thread-safe.
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <deque>
 #include <functional>
@@ -100,11 +101,12 @@ class BatchExecutor {
   }
 
   // Whether the store can make a write durable, as its writes last said: the failure of the
-  // last batch that could not be committed (a failed BEGIN, job, commit or sync with a code
-  // IsTransient or kInternal: a full disk, an I/O error, a lost connection), until a batch of
-  // writes — rerunnable jobs, the webhooks' appends or a HealthStore::Ping probe — is committed
-  // (and synced) whole. OK otherwise. A failure that is the job's own (a duplicate, a lost
-  // lease, bad input) says nothing about the store and changes nothing. Thread-safe, no I/O.
+  // last batch that could not be made durable (a failed BEGIN, commit or sync, or a failed
+  // rerunnable job — the webhooks' appends, HealthStore::Ping's probe — with a code IsTransient
+  // or kInternal: a full disk, an I/O error, a lost connection), until a batch holding such a
+  // write is committed (and synced) whole. Outcomes apply in the order the batches began. OK
+  // otherwise. The other jobs' own failures (a lost lease, a read's bad input) change nothing.
+  // Thread-safe, no I/O.
   Status LastWriteFailure() const {
     MutexLock lock(health_mu_);
     return write_failure_;
@@ -123,7 +125,15 @@ class BatchExecutor {
     std::vector<Status> results;
     bool wrote = true;  // false: a read-only batch, which needs no sync of its own
     bool writes = false;  // it holds rerunnable jobs (writes): see LastWriteFailure
+    std::vector<bool> rerunnable;  // per job
+    uint64_t seq = 0;              // RunBatch's order
   };
+
+  static std::vector<bool> Rerunnable(const std::vector<Job>& batch) {
+    std::vector<bool> out;
+    for (const Job& j : batch) out.push_back(j.rerunnable);
+    return out;
+  }
 
   void Loop(Conn& conn, bool pipelined) {
     NameThisThread("retl-store");
@@ -163,7 +173,7 @@ class BatchExecutor {
         SyncSeconds().Observe(std::chrono::duration<double>(Watch().SteadyNow() - began).count());
       }
       for (Committed& c : ready) {
-        NoteWriteHealth(synced, c.results, c.writes && c.wrote);
+        NoteWriteHealth(c.seq, synced, c.rerunnable, c.results, c.writes && c.wrote);
         for (size_t i = 0; i < c.done.size(); ++i) c.done[i](synced.ok() ? c.results[i] : synced);
       }
     }
@@ -249,6 +259,7 @@ class BatchExecutor {
   }
 
   void RunBatch(Conn& conn, std::vector<Job>& batch, bool pipelined) {
+    const uint64_t seq = batch_seq_.fetch_add(1) + 1;  // the order for NoteWriteHealth
     std::vector<Status> results(batch.size());
     bool wrote = false;
     const auto began = Watch().SteadyNow();
@@ -275,6 +286,8 @@ class BatchExecutor {
       Committed c;
       c.wrote = wrote;
       c.writes = writes;
+      c.seq = seq;
+      c.rerunnable = Rerunnable(batch);
       c.results = std::move(results);
       for (Job& job : batch) c.done.push_back(std::move(job.done));
       {
@@ -284,7 +297,7 @@ class BatchExecutor {
       sync_cv_.Signal();
       return;
     }
-    NoteWriteHealth(tx, results, writes);
+    NoteWriteHealth(seq, tx, Rerunnable(batch), results, writes);
     for (size_t i = 0; i < batch.size(); ++i) batch[i].done(tx.ok() ? results[i] : tx);
   }
 
@@ -293,18 +306,23 @@ class BatchExecutor {
     return !s.ok() && (IsTransient(s) || s.code() == StatusCode::kInternal);
   }
 
-  // See LastWriteFailure. `tx` is the batch's transaction (or sync), `results` its jobs'.
-  void NoteWriteHealth(const Status& tx, const std::vector<Status>& results, bool writes) {
+  // See LastWriteFailure. `tx` is the batch's transaction (or sync), `results` its jobs';
+  // `rerunnable[i]` says whether job i is a write whose failure speaks for the store.
+  void NoteWriteHealth(uint64_t seq, const Status& tx, const std::vector<bool>& rerunnable,
+                       const std::vector<Status>& results, bool writes) {
     Status failure = StoreFailure(tx) ? tx : Status::Ok();
     for (size_t i = 0; failure.ok() && tx.ok() && i < results.size(); ++i) {
-      if (StoreFailure(results[i])) failure = results[i];
+      if (rerunnable[i] && StoreFailure(results[i])) failure = results[i];
     }
     const bool all_ok = tx.ok() && std::all_of(results.begin(), results.end(), [](const Status& r) { return r.ok(); });
     MutexLock lock(health_mu_);
+    if (seq < health_seq_) return;  // a batch that began later has spoken already
     if (!failure.ok()) {
       write_failure_ = failure;
+      health_seq_ = seq;
     } else if (all_ok && writes) {
       write_failure_ = Status::Ok();
+      health_seq_ = seq;
     }
   }
 
@@ -317,8 +335,10 @@ class BatchExecutor {
   bool stopping_ GUARDED_BY(mu_) = false;
   std::vector<std::thread> threads_;
 
+  std::atomic<uint64_t> batch_seq_{0};
   mutable Mutex health_mu_;
   Status write_failure_ GUARDED_BY(health_mu_);
+  uint64_t health_seq_ GUARDED_BY(health_mu_) = 0;
 
   Mutex sync_mu_;
   CondVar sync_cv_;

@@ -278,5 +278,31 @@ TEST(BatchExecutorTest, RerunnableJobsNeedNoSavepointsAndAFailureStillFailsAlone
   EXPECT_EQ(savepoints, before + 2) << "only the holding job and the RunSync that read the result took one";
 }
 
+// HealthStore::LastCommit: a write that could not be made durable is remembered until a write
+// commits again; the failures of reads, and reads that succeed, change nothing.
+TEST(BatchExecutorTest, TheLastWriteFailureLastsUntilAWriteCommits) {
+  std::atomic<bool> full{false};
+  BatchExecutor<FakeConn>::Dialect d{[](FakeConn&) { return Status::Ok(); },
+                                     [&full](FakeConn&) { return full ? UnavailableError("disk full") : Status::Ok(); },
+                                     [](FakeConn&) {},
+                                     [](FakeConn&) { return Status::Ok(); },
+                                     [](FakeConn&) {},
+                                     [](FakeConn&) {},
+                                     [](FakeConn&) { return true; }};
+  BatchExecutor<FakeConn> exec(OneConn(), d, 16);
+  EXPECT_TRUE(exec.RunSync(Write, /*rerunnable=*/true).ok());
+  EXPECT_TRUE(exec.LastWriteFailure().ok());
+  EXPECT_FALSE(exec.RunSync([](FakeConn&) { return InternalError("bad read"); }).ok());
+  EXPECT_TRUE(exec.LastWriteFailure().ok()) << "a read's own failure says nothing about the store";
+  full = true;
+  EXPECT_FALSE(exec.RunSync(Write, /*rerunnable=*/true).ok());
+  EXPECT_EQ(exec.LastWriteFailure().message(), "disk full");
+  full = false;
+  EXPECT_TRUE(exec.RunSync(Read).ok());
+  EXPECT_FALSE(exec.LastWriteFailure().ok()) << "a read that commits proves nothing";
+  EXPECT_TRUE(exec.RunSync(Write, /*rerunnable=*/true).ok());
+  EXPECT_TRUE(exec.LastWriteFailure().ok());
+}
+
 }  // namespace
 }  // namespace relay::store

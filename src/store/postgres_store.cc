@@ -919,8 +919,8 @@ class PostgresStore : public Store {
       if (t->Text(0, 2) != "t") {
         return UnavailableError("postgres: this user may not write the relay's tables (INSERT on events, UPDATE on connections)");
       }
-      // A real one-row write, committed like a webhook's (see SqliteStore::Ping).
-      return db.Run(sql::kWriteProbeSql);
+      // A commit that must reach the disk, like a webhook's (see SqliteStore::Ping).
+      return db.Run(sql::kPostgresWriteProbeSql);
     }, /*rerunnable=*/true);
   }
 

@@ -324,7 +324,9 @@ Status ApplyMigrations(Db& db, int up_to) {
   if (Status s = db.Exec("BEGIN IMMEDIATE"); !s.ok()) return s;
   StatusOr<int> current = CurrentVersion(db);
   Status result = current.status();
-  if (result.ok() && *current > LatestSchemaVersion()) {
+  if (result.ok() && *current < 0) {
+    result = Status(StatusCode::kFailedPrecondition, "database schema version " + std::to_string(*current) + " is not valid");
+  } else if (result.ok() && *current > LatestSchemaVersion()) {
     result = Status(StatusCode::kFailedPrecondition,
                     "database schema version " + std::to_string(*current) + " is newer than this build's " +
                         std::to_string(LatestSchemaVersion()));

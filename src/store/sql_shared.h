@@ -175,9 +175,13 @@ inline constexpr const char* kRunsOfStartSql =
     "ORDER BY t.conn_seq LIMIT ?3";
 inline constexpr const char* kStartTriggersSql = "SELECT triggers FROM starts WHERE id = ?2 AND connection_id = ?1";
 
-// HealthStore::Ping's write: a row changed and changed back, so the commit must reach the disk
-// (SQLite skips writing a row set to the value it has, and an empty commit writes nothing).
-inline constexpr char kWriteProbeSql[] =
+// SQLite's HealthStore::Ping write: the rows changed and changed back in one transaction (run
+// with Db::Exec, both statements), so the commit must reach the disk: SQLite skips writing a
+// row set to the value it has, and an empty commit writes nothing. No reader sees the middle.
+inline constexpr char kSqliteWriteProbeSql[] =
     "UPDATE schema_version SET version = -version; UPDATE schema_version SET version = -version";
+// PostgreSQL's: a transaction id makes the commit write (and flush) a commit record, with no
+// table, row lock or grant involved.
+inline constexpr char kPostgresWriteProbeSql[] = "SELECT txid_current()";
 
 }  // namespace relay::store::sql

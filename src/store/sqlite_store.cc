@@ -694,9 +694,9 @@ class SqliteStore : public Store {
 
   Status Ping() override {
     // A job runs inside the writer's BEGIN IMMEDIATE: it succeeds only if a write lock can be
-    // had; the one-row write (rerunnable: a write, see BatchExecutor::LastWriteFailure) must
-    // then reach the disk: an empty transaction commits even on a full disk.
-    Status s = exec_.RunSync([](Db& db) { return db.Run(sql::kWriteProbeSql); },
+    // had; the probe write (rerunnable: a write, see BatchExecutor::LastWriteFailure) must then
+    // reach the disk: an empty transaction commits even on a full disk.
+    Status s = exec_.RunSync([](Db& db) { return db.Exec(sql::kSqliteWriteProbeSql); },
                              /*rerunnable=*/true);
     if (s.ok()) return s;
     return UnavailableError("cannot commit a write: " + s.message());

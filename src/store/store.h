@@ -547,7 +547,7 @@ class HealthStore {
  public:
   virtual ~HealthStore() = default;
   // OK when the store can commit a write now: it takes a write transaction and commits a
-  // one-row write (durably, like a webhook), so a full disk or a read-only database is seen
+  // small write (durably, like a webhook), so a full disk or a read-only database is seen
   // before any webhook meets it. Unavailable (with the cause) otherwise. A success also ends a
   // failure LastCommit reports.
   virtual Status Ping() = 0;

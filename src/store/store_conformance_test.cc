@@ -123,6 +123,19 @@ TEST_P(StoreTest, AFullDiskIsNotReadyAndRecovers) {
   EXPECT_TRUE(store->Append(Event("wev_after_full"), {}).ok());
 }
 
+// Found in review: a probe that left schema_version changed would break the next open.
+TEST_P(StoreTest, PingsLeaveTheSchemaAsItWas) {
+  {
+    auto store = Open();
+    for (int i = 0; i < 3; ++i) ASSERT_TRUE(store->Ping().ok());
+  }
+  OpenOptions check;
+  check.migrate = false;
+  auto reopened = OpenStore(Url(), check);
+  ASSERT_TRUE(reopened.ok()) << reopened.status().ToString();
+  EXPECT_TRUE((*reopened)->Append(Event("wev_after_pings"), {}).ok());
+}
+
 TEST_P(StoreTest, DuplicateEventIdWritesNothing) {
   auto store = Open();
   ASSERT_TRUE(store->Append(Event("wev_1"), {Trigger("c1", "k1")}).ok());

@@ -403,6 +403,7 @@ TEST_F(RelayIntegrationTest, AnEventIdWithAnyAcceptedCharactersCanBeOpenedAndRep
   ASSERT_EQ(listed.status, 200) << "query values are decoded too";
   EXPECT_EQ(json::parse(listed.body).at("events").as_array().size(), 1u);
   ASSERT_TRUE(Eventually([&] { return !Triggers().empty() && Triggers()[0].state == "succeeded"; }));
+  EXPECT_EQ(Admin("GET", "events/%FF%FE").status, 400) << "decoded bytes that are not UTF-8 are refused";
   auto replay = Admin("POST", "events/" + encoded + "/replay");
   ASSERT_EQ(replay.status, 200) << replay.body;
   EXPECT_EQ(json::parse(replay.body).at("triggers").as_array().size(), 1u);

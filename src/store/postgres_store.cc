@@ -15,8 +15,10 @@ constexpr size_t kMaxBatch = 128;
 constexpr int64_t kMigrationLock = 0x7265746c;  // "retl"
 constexpr int64_t kPruneLock = 0x72657470;      // "retp"
 
+}  // namespace
+
 // Migrations are append-only: never edit a released entry, add a new one.
-const std::vector<std::string>& Migrations() {
+const std::vector<std::string>& PostgresMigrations() {
   static const std::vector<std::string> kMigrations = {
       R"sql(
       CREATE TABLE events (
@@ -95,7 +97,7 @@ const std::vector<std::string>& Migrations() {
       CREATE INDEX attempts_connection ON attempts (connection_id, id);
       )sql",
       // 2: starts (SQLite's migration 5; docs/schema.md).
-      SchemaStartsMigration(true),
+      kPostgresStartsMigration,
       // 3: ingest in one round trip. A webhook took five (savepoint, event, per trigger an
       // insert and the connection's row, release), each a network round trip; this function
       // does the same server-side. Triggers are stored unsequenced (conn_seq 0): taking the
@@ -140,7 +142,7 @@ const std::vector<std::string>& Migrations() {
       // event's source, outcome and verification (an overload; the old signature now calls it). Without a conflict target, the event insert
       // skips a duplicate eventId and a run outcome already recorded alike; the function tells
       // them apart: NULL for the first, {-1} for the second.
-      SchemaRunsMigration() + R"sql(
+      std::string(kRunsMigration) + R"sql(
       CREATE FUNCTION retl_relay_append(p_event_id TEXT, p_event_type TEXT, p_account_id BIGINT, p_job_id BIGINT,
                                         p_run_id BIGINT, p_code INTEGER, p_at BIGINT, p_raw TEXT, p_routes TEXT[],
                                         p_connections TEXT[], p_types TEXT[], p_policies TEXT[], p_keys TEXT[],
@@ -191,10 +193,12 @@ const std::vector<std::string>& Migrations() {
       $fn$;
       )sql",
       // 5: fan-in progress and alerts (SQLite's 7).
-      SchemaAlertsMigration(true),
+      kPostgresAlertsMigration,
   };
   return kMigrations;
 }
+
+namespace {
 
 using sql::kStartColumns;
 using sql::kTriggerColumns;
@@ -948,9 +952,9 @@ class PostgresStore : public Store {
   Status CheckSchema() {
     return exec_.RunSync([](PgConn& db) -> Status {
       RELAY_PG_TRY(t, db.Exec("SELECT to_regclass('schema_version') IS NOT NULL"));
-      if (t->Text(0, 0) != "t") return SchemaProblem(-1, static_cast<int>(Migrations().size()));
+      if (t->Text(0, 0) != "t") return SchemaProblem(-1, static_cast<int>(PostgresMigrations().size()));
       RELAY_PG_TRY(v, db.Exec("SELECT COALESCE(MAX(version), 0) FROM schema_version"));
-      return SchemaProblem(static_cast<int>(v->Int(0, 0)), static_cast<int>(Migrations().size()));
+      return SchemaProblem(static_cast<int>(v->Int(0, 0)), static_cast<int>(PostgresMigrations().size()));
     });
   }
 
@@ -962,14 +966,14 @@ class PostgresStore : public Store {
       if (Status s = db.Run("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)"); !s.ok()) return s;
       RELAY_PG_TRY(v, db.Exec("SELECT COALESCE(MAX(version), 0) FROM schema_version"));
       const int current = static_cast<int>(v->Int(0, 0));
-      const int all = static_cast<int>(Migrations().size());
+      const int all = static_cast<int>(PostgresMigrations().size());
       const int latest = up_to > 0 ? std::min(up_to, all) : all;
       if (current > all) {
         return Status(StatusCode::kFailedPrecondition, "database schema version " + std::to_string(current) +
                                                            " is newer than this build's " + std::to_string(all));
       }
       for (int i = current; i < latest; ++i) {
-        if (Status s = db.Run(Migrations()[static_cast<size_t>(i)]); !s.ok()) return s;
+        if (Status s = db.Run(PostgresMigrations()[static_cast<size_t>(i)]); !s.ok()) return s;
         if (Status s = db.Run("INSERT INTO schema_version (version) VALUES ($1)", {P(int64_t{i + 1})}); !s.ok()) return s;
       }
       return Status::Ok();

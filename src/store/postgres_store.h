@@ -8,6 +8,7 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "common/status.h"
 #include "store/store.h"
@@ -17,5 +18,9 @@ namespace relay::store {
 // `url` is a libpq connection URI ("postgresql://user@host:5432/db"). Fails with Unavailable
 // when the server cannot be reached or migrated.
 StatusOr<std::unique_ptr<Store>> OpenPostgresStore(const std::string& url, OpenOptions options = {});
+
+// The migrations, in order (index 0 is version 1). Released entries are frozen literal texts
+// (store_conformance_test.cc pins their SHA-256); a change is a new entry.
+const std::vector<std::string>& PostgresMigrations();
 
 }  // namespace relay::store

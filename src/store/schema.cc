@@ -6,10 +6,12 @@
 
 namespace relay::store {
 
-namespace {
-// Written for both SQLite (>= 3.33: UPDATE … FROM) and PostgreSQL; SchemaStartsMigration
-// adapts the two places where they differ.
-const char* const kStartsMigration = R"sql(
+// Each released migration is its own literal text, frozen: never built at run time by cutting
+// another one, never edited (store_conformance_test.cc pins each text's SHA-256). A change
+// to the schema is a new migration.
+
+// SQLite's 5, PostgreSQL's 2: the start-range model (docs/schema.md, "Starts").
+const char* const kSqliteStartsMigration = R"sql(
       ALTER TABLE triggers ADD COLUMN conn_seq BIGINT;
       ALTER TABLE connections ADD COLUMN seq BIGINT NOT NULL DEFAULT 0;
       ALTER TABLE connections ADD COLUMN covered BIGINT NOT NULL DEFAULT 0;
@@ -77,11 +79,77 @@ const char* const kStartsMigration = R"sql(
           SELECT x.id FROM starts x WHERE x.connection_id = t.connection_id AND x.seq_hi >= t.conn_seq
           AND t.conn_seq > 0 ORDER BY x.seq_hi LIMIT 1);
 )sql";
+const char* const kPostgresStartsMigration = R"sql(
+      ALTER TABLE triggers ADD COLUMN conn_seq BIGINT;
+      ALTER TABLE connections ADD COLUMN seq BIGINT NOT NULL DEFAULT 0;
+      ALTER TABLE connections ADD COLUMN covered BIGINT NOT NULL DEFAULT 0;
+      ALTER TABLE connections ADD COLUMN last_full_seq BIGINT NOT NULL DEFAULT 0;
+      ALTER TABLE connections ADD COLUMN last_skip_seq BIGINT NOT NULL DEFAULT 0;
+      ALTER TABLE connections ADD COLUMN last_queue_seq BIGINT NOT NULL DEFAULT 0;
+      ALTER TABLE connections ADD COLUMN last_restart_seq BIGINT NOT NULL DEFAULT 0;
+      ALTER TABLE attempts ADD COLUMN start_id BIGINT;
+      CREATE TABLE starts (
+        id BIGSERIAL PRIMARY KEY,
+        connection_id TEXT NOT NULL,
+        seq_lo BIGINT NOT NULL,
+        seq_hi BIGINT NOT NULL,
+        triggers BIGINT NOT NULL,
+        sync_type TEXT NOT NULL,
+        policies INTEGER NOT NULL,
+        state TEXT NOT NULL,
+        sync_id TEXT,
+        error TEXT,
+        oldest_at BIGINT NOT NULL,
+        attempted_at BIGINT,
+        created_at BIGINT NOT NULL,
+        updated_at BIGINT NOT NULL
+      );
+      CREATE INDEX starts_range ON starts (connection_id, seq_hi);
+      CREATE INDEX starts_open ON starts (connection_id) WHERE state IN ('starting', 'queued', 'running');
+      CREATE INDEX triggers_seq ON triggers (connection_id, conn_seq) WHERE conn_seq IS NOT NULL;
+      CREATE INDEX triggers_unsequenced ON triggers (connection_id) WHERE conn_seq = 0;
+      CREATE INDEX attempts_start ON attempts (start_id) WHERE start_id IS NOT NULL;
+      UPDATE triggers SET conn_seq = r.n FROM (
+        SELECT id, ROW_NUMBER() OVER (PARTITION BY connection_id
+                                      ORDER BY CASE WHEN state = 'pending' THEN 1 ELSE 0 END, id) AS n
+        FROM triggers WHERE state IN ('pending', 'starting', 'running')) r
+        WHERE triggers.id = r.id;
+      INSERT INTO starts (connection_id, seq_lo, seq_hi, triggers, sync_type, policies, state, sync_id, error,
+                          oldest_at, attempted_at, created_at, updated_at)
+        SELECT t.connection_id, 0, COUNT(*), COUNT(*),
+               CASE WHEN MAX(CASE WHEN t.sync_type = 'full' THEN 1 ELSE 0 END) = 1 THEN 'full' ELSE 'incremental' END,
+               MAX(CASE WHEN t.if_running = 'skip' THEN 1 ELSE 0 END) + MAX(CASE WHEN t.if_running = 'queue' THEN 2 ELSE 0 END)
+                 + MAX(CASE WHEN t.if_running = 'restart' THEN 4 ELSE 0 END),
+               CASE WHEN MAX(CASE WHEN t.state = 'running' THEN 1 ELSE 0 END) = 1 THEN 'running' ELSE 'starting' END,
+               MAX(t.sync_id), NULL, MIN(t.created_at), MAX(c.start_attempted_at), MIN(t.created_at), MAX(t.updated_at)
+        FROM triggers t JOIN connections c ON c.id = t.connection_id
+        WHERE t.state IN ('starting', 'running') GROUP BY t.connection_id;
+      UPDATE connections SET
+        seq = COALESCE((SELECT MAX(t.conn_seq) FROM triggers t WHERE t.connection_id = connections.id), 0),
+        covered = COALESCE((SELECT s.seq_hi FROM starts s WHERE s.connection_id = connections.id), 0),
+        last_full_seq = COALESCE((SELECT MAX(t.conn_seq) FROM triggers t
+                                  WHERE t.connection_id = connections.id AND t.sync_type = 'full'), 0),
+        last_skip_seq = COALESCE((SELECT MAX(t.conn_seq) FROM triggers t
+                                  WHERE t.connection_id = connections.id AND t.if_running = 'skip'), 0),
+        last_queue_seq = COALESCE((SELECT MAX(t.conn_seq) FROM triggers t
+                                   WHERE t.connection_id = connections.id AND t.if_running = 'queue'), 0),
+        last_restart_seq = COALESCE((SELECT MAX(t.conn_seq) FROM triggers t
+                                     WHERE t.connection_id = connections.id AND t.if_running = 'restart'), 0);
+      CREATE VIEW trigger_view AS
+        SELECT t.id, t.event_id, t.route, t.connection_id, t.sync_type, t.if_running, t.attempts,
+               t.created_at, t.next_attempt_at, t.conn_seq, s.id AS start_id,
+               CASE WHEN t.conn_seq IS NULL THEN t.state
+                    WHEN t.conn_seq = 0 OR s.id IS NULL OR s.state = 'queued' THEN 'pending' ELSE s.state END AS state,
+               CASE WHEN t.conn_seq IS NULL THEN t.sync_id WHEN s.state = 'queued' THEN NULL ELSE s.sync_id END AS sync_id,
+               CASE WHEN t.conn_seq IS NULL THEN t.last_error WHEN s.state = 'queued' THEN NULL ELSE s.error END
+                 AS last_error
+        FROM triggers t LEFT JOIN starts s ON s.id = (
+          SELECT x.id FROM starts x WHERE x.connection_id = t.connection_id AND x.seq_hi >= t.conn_seq
+          AND t.conn_seq > 0 ORDER BY x.seq_hi LIMIT 1);
+)sql";
 
-// Reconciliation and verification (#16): where an event came from, the run outcome it records
-// (unique: a webhook for a run the reconciler already recorded, or the reverse, is a
-// duplicate), its verification, and the reconciler's watermarks. Rows stored before keep
-// run_once NULL: they never conflict (completed + errored of one failed run both exist).
+// SQLite's 6; PostgreSQL's 4 adds its retl_relay_append to it. Event sources, run outcomes,
+// verification and reconciliation watermarks.
 const char* const kRunsMigration = R"sql(
       ALTER TABLE events ADD COLUMN source TEXT NOT NULL DEFAULT 'webhook';
       ALTER TABLE events ADD COLUMN run_once INTEGER;
@@ -97,10 +165,11 @@ const char* const kRunsMigration = R"sql(
       );
 )sql";
 
-// Fan-in progress and alerts (#17): the runs counted toward each fan-in route since it last
-// fired, the runs a fan-in trigger recorded (trigger_view gains the column), alerts raised and
-// each sink's delivery position.
-const char* const kAlertsMigration = R"sql(
+// SQLite's 7, PostgreSQL's 5: fan-in progress, the runs a fan-in trigger recorded
+// (trigger_view gains the column), alerts raised and each sink's delivery position. Alert ids
+// never come back (SQLite: AUTOINCREMENT; PostgreSQL: a sequence): a sink's position must not
+// meet a reused id after the history was pruned.
+const char* const kSqliteAlertsMigration = R"sql(
       CREATE TABLE fanin_progress (
         route TEXT NOT NULL,
         job_id BIGINT NOT NULL,
@@ -133,41 +202,66 @@ const char* const kAlertsMigration = R"sql(
         lease_until BIGINT
       );
       DROP VIEW trigger_view;
+CREATE VIEW trigger_view AS
+        SELECT t.id, t.event_id, t.event_seq, t.route, t.connection_id, t.sync_type, t.if_running, t.attempts,
+               t.created_at, t.next_attempt_at, t.fan_in_runs, t.conn_seq, s.id AS start_id,
+               CASE WHEN t.conn_seq IS NULL THEN t.state
+                    WHEN t.conn_seq = 0 OR s.id IS NULL OR s.state = 'queued' THEN 'pending' ELSE s.state END AS state,
+               CASE WHEN t.conn_seq IS NULL THEN t.sync_id WHEN s.state = 'queued' THEN NULL ELSE s.sync_id END AS sync_id,
+               CASE WHEN t.conn_seq IS NULL THEN t.last_error WHEN s.state = 'queued' THEN NULL ELSE s.error END
+                 AS last_error
+        FROM triggers t LEFT JOIN starts s ON s.id = (
+          SELECT x.id FROM starts x WHERE x.connection_id = t.connection_id AND x.seq_hi >= t.conn_seq
+          AND t.conn_seq > 0 ORDER BY x.seq_hi LIMIT 1);
+)sql";
+const char* const kPostgresAlertsMigration = R"sql(
+      CREATE TABLE fanin_progress (
+        route TEXT NOT NULL,
+        job_id BIGINT NOT NULL,
+        run_id BIGINT NOT NULL,
+        event_id TEXT NOT NULL,
+        at BIGINT NOT NULL,
+        PRIMARY KEY (route, job_id, run_id)
+      );
+      ALTER TABLE triggers ADD COLUMN fan_in_runs TEXT;
+      CREATE TABLE alerts (
+        id BIGSERIAL PRIMARY KEY,
+        kind TEXT NOT NULL,
+        at BIGINT NOT NULL,
+        connection_id TEXT NOT NULL DEFAULT '',
+        sync_id TEXT NOT NULL DEFAULT '',
+        start_id BIGINT NOT NULL DEFAULT 0,
+        error TEXT NOT NULL DEFAULT '',
+        summary TEXT NOT NULL,
+        dedupe_key TEXT UNIQUE
+      );
+      CREATE TABLE alert_sinks (
+        name TEXT PRIMARY KEY,
+        last_alert_id BIGINT NOT NULL,
+        last_sent_at BIGINT,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        next_at BIGINT NOT NULL DEFAULT 0,
+        last_error TEXT NOT NULL DEFAULT '',
+        delivered BIGINT NOT NULL DEFAULT 0,
+        lease_owner TEXT,
+        lease_until BIGINT
+      );
+      DROP VIEW trigger_view;
+CREATE VIEW trigger_view AS
+        SELECT t.id, t.event_id, t.route, t.connection_id, t.sync_type, t.if_running, t.attempts,
+               t.created_at, t.next_attempt_at, t.fan_in_runs, t.conn_seq, s.id AS start_id,
+               CASE WHEN t.conn_seq IS NULL THEN t.state
+                    WHEN t.conn_seq = 0 OR s.id IS NULL OR s.state = 'queued' THEN 'pending' ELSE s.state END AS state,
+               CASE WHEN t.conn_seq IS NULL THEN t.sync_id WHEN s.state = 'queued' THEN NULL ELSE s.sync_id END AS sync_id,
+               CASE WHEN t.conn_seq IS NULL THEN t.last_error WHEN s.state = 'queued' THEN NULL ELSE s.error END
+                 AS last_error
+        FROM triggers t LEFT JOIN starts s ON s.id = (
+          SELECT x.id FROM starts x WHERE x.connection_id = t.connection_id AND x.seq_hi >= t.conn_seq
+          AND t.conn_seq > 0 ORDER BY x.seq_hi LIMIT 1);
 )sql";
 
-void ReplaceOnce(std::string& s, const std::string& from, const std::string& to) {
-  s.replace(s.find(from), from.size(), to);
-}
-}  // namespace
-
-std::string SchemaStartsMigration(bool postgres) {
-  std::string sql = kStartsMigration;
-  if (postgres) {
-    ReplaceOnce(sql, "id INTEGER PRIMARY KEY", "id BIGSERIAL PRIMARY KEY");
-    ReplaceOnce(sql, "t.event_id, t.event_seq,", "t.event_id,");  // PostgreSQL finds an event's triggers by event_id
-  }
-  return sql;
-}
-
-std::string SchemaRunsMigration() { return kRunsMigration; }
-
-std::string SchemaAlertsMigration(bool postgres) {
-  std::string sql = kAlertsMigration;
-  // trigger_view as the starts migration made it, plus the fan-in runs.
-  std::string starts = SchemaStartsMigration(postgres);
-  std::string view = starts.substr(starts.find("CREATE VIEW trigger_view"));
-  ReplaceOnce(view, "t.created_at, t.next_attempt_at,", "t.created_at, t.next_attempt_at, t.fan_in_runs,");
-  sql += view;
-  // Ids never come back (SQLite: AUTOINCREMENT; PostgreSQL: a sequence): a sink's position
-  // must not meet a reused id after the history was pruned.
-  if (postgres) ReplaceOnce(sql, "id INTEGER PRIMARY KEY AUTOINCREMENT", "id BIGSERIAL PRIMARY KEY");
-  return sql;
-}
-
-namespace {
-
 // Migrations are append-only: never edit a released entry, add a new one.
-const std::vector<std::string>& Migrations() {
+const std::vector<std::string>& SqliteMigrations() {
   static const std::vector<std::string> kMigrations = {
       // 1: events, triggers, connection leases, syncs, attempts.
       R"sql(
@@ -278,14 +372,16 @@ const std::vector<std::string>& Migrations() {
       // claim decides from. Unfinished triggers are numbered (those in flight first), and the
       // in-flight ones of each connection become one start; finished rows keep their own state
       // (conn_seq NULL). PostgreSQL's migration 2 is the same.
-      SchemaStartsMigration(false),
+      kSqliteStartsMigration,
       // 6: reconciliation with dbt Cloud and run verification (PostgreSQL's migration 4).
-      SchemaRunsMigration(),
+      kRunsMigration,
       // 7: fan-in progress and alerts (PostgreSQL's migration 5).
-      SchemaAlertsMigration(false),
+      kSqliteAlertsMigration,
   };
   return kMigrations;
 }
+
+namespace {
 
 StatusOr<int> CurrentVersion(Db& db) {
   if (Status s = db.Exec("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)"); !s.ok()) return s;
@@ -297,7 +393,7 @@ StatusOr<int> CurrentVersion(Db& db) {
 
 }  // namespace
 
-int LatestSchemaVersion() { return static_cast<int>(Migrations().size()); }
+int LatestSchemaVersion() { return static_cast<int>(SqliteMigrations().size()); }
 
 Status CheckSchema(Db& db) {
   {
@@ -332,7 +428,7 @@ Status ApplyMigrations(Db& db, int up_to) {
                         std::to_string(LatestSchemaVersion()));
   }
   for (int v = result.ok() ? *current : target; result.ok() && v < target; ++v) {
-    result = db.Exec(Migrations()[static_cast<size_t>(v)]);
+    result = db.Exec(SqliteMigrations()[static_cast<size_t>(v)]);
     if (result.ok()) result = db.Exec("INSERT INTO schema_version (version) VALUES (" + std::to_string(v + 1) + ")");
   }
   // Migrating inside the same transaction that read the version keeps two starting processes

@@ -2,6 +2,7 @@
 // The SQLite schema and its versioned migrations. See docs/schema.md for the tables.
 
 #include <string>
+#include <vector>
 
 #include "common/status.h"
 #include "store/sqlite_db.h"
@@ -17,13 +18,20 @@ int LatestSchemaVersion();
 // file was written by a newer build. `up_to` > 0 stops at that version (tests).
 Status ApplyMigrations(Db& db, int up_to = 0);
 
-// The migration to the start-range model (docs/schema.md, "Starts"): SQLite's 5, PostgreSQL's 2.
-std::string SchemaStartsMigration(bool postgres);
-// Event sources, run outcomes, verification and reconciliation watermarks: SQLite's 6,
-// PostgreSQL's 4 (which also replaces retl_relay_append).
-std::string SchemaRunsMigration();
-// Fan-in progress, the runs of fan-in triggers, alerts and alert sinks: SQLite's 7, PostgreSQL's 5.
-std::string SchemaAlertsMigration(bool postgres);
+// The migrations, in order (SQLite's: index 0 is version 1). Released entries are frozen
+// literal texts (store_conformance_test.cc pins their SHA-256); a change is a new entry.
+const std::vector<std::string>& SqliteMigrations();
+
+// The migrations both dialects share in spirit, each dialect's own frozen text:
+// the start-range model (docs/schema.md, "Starts"): SQLite's 5, PostgreSQL's 2;
+extern const char* const kSqliteStartsMigration;
+extern const char* const kPostgresStartsMigration;
+// event sources, run outcomes, verification and reconciliation watermarks: SQLite's 6, and
+// PostgreSQL's 4 with its retl_relay_append after it;
+extern const char* const kRunsMigration;
+// fan-in progress, the runs of fan-in triggers, alerts and alert sinks: SQLite's 7, PostgreSQL's 5.
+extern const char* const kSqliteAlertsMigration;
+extern const char* const kPostgresAlertsMigration;
 
 // Writes nothing: OK when the database has exactly this build's schema, else SchemaProblem's
 // FailedPrecondition (no schema yet, older, newer).

@@ -13,7 +13,10 @@
 
 #include "../../test/support/pg.h"
 #include "../../test/support/temp_dir.h"
+#include <openssl/evp.h>
+
 #include "store/pg_db.h"
+#include "store/postgres_store.h"
 #include "store/schema.h"
 #include "store/sqlite_db.h"
 #include "store/pruner.h"
@@ -1325,6 +1328,57 @@ TEST(PgPingTest, AReadOnlyDatabaseIsNotReady) {
   Status ping = (*store)->Ping();
   EXPECT_EQ(ping.code(), StatusCode::kUnavailable);
   EXPECT_NE(ping.message().find("read-only"), std::string::npos) << ping.message();
+}
+
+// Released migrations are frozen texts: a database migrated by one build must be the
+// database the next build expects. Editing a released entry changes its hash here; a change to
+// the schema is a new migration (and a new line below).
+std::string Sha256Hex(const std::string& text) {
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int n = 0;
+  EVP_Digest(text.data(), text.size(), digest, &n, EVP_sha256(), nullptr);
+  static const char* kHex = "0123456789abcdef";
+  std::string out;
+  for (unsigned int i = 0; i < n; ++i) {
+    out += kHex[digest[i] >> 4];
+    out += kHex[digest[i] & 15];
+  }
+  return out;
+}
+
+TEST(MigrationTest, ReleasedMigrationsAreFrozen) {
+  // Versions 5 and 7 (SQLite), 2 and 5 (PostgreSQL) were built at run time by cutting one
+  // text out of another until this round; these are the hashes of the texts those builds
+  // produced, checked against them when the literals replaced them.
+  const std::vector<std::string> sqlite = {
+      "3641de8b1f5f6651c7976f4dc225cc28dca78a2a56c2b4aed53ba10dbc5debc0",  // 1
+      "973ac466256d72be6100b0952856d1ed80b322c4aae9fc4486d14b77d3de9c89",  // 2
+      "d0b0eed794e24930aa3dc83304703505eb514de1d6fc9afe703b0240a5bba146",  // 3
+      "8c006ef6f61097e4cbbb9def670f87b90231a15086290399b8f3f9a86c77a639",  // 4
+      "6e7cb4b7b9f90c898d78cfbeecadce6173715e8ec2bce06f185271edf6104834",  // 5
+      "f916ada9c7d873a310c8585862623ab091de0c1c2ca048f2dd80ad1be8ee4c02",  // 6
+      "b73211d63a70863343568a235dca127d932849e3600e31166ad75d8f5a3d0cbb",  // 7
+  };
+  const std::vector<std::string> postgres = {
+      "e3f62a9c002ecc6ca085eee357cb52818bcaa7297a2ff341f60a9e3fc97a885f",  // 1
+      "feb52ff73c9d7ad74888709283830ed31632b3a8cd8c7d551ae7e71c123831dc",  // 2
+      "d464baac56ced7f81f0e10f786b3921378972fbdd5b008fd06558dbd8a603009",  // 3
+      "9fd4685620816252dabab771581c4670abd1487acd7bc654c569bf515f91c118",  // 4
+      "09dd93e3cbddd5d0a99f456101564e5b59e906cc53ae601b728bd3cccacef69b",  // 5
+  };
+  auto check = [](const char* dialect, const std::vector<std::string>& migrations, const std::vector<std::string>& pins) {
+    ASSERT_GE(migrations.size(), pins.size()) << dialect << ": a released migration was removed";
+    for (size_t i = 0; i < migrations.size(); ++i) {
+      const std::string hash = Sha256Hex(migrations[i]);
+      if (i < pins.size()) {
+        EXPECT_EQ(hash, pins[i]) << dialect << " migration " << i + 1 << " was edited after its release";
+      } else {
+        ADD_FAILURE() << dialect << " migration " << i + 1 << " is new: pin it here as \"" << hash << "\"";
+      }
+    }
+  };
+  check("sqlite", SqliteMigrations(), sqlite);
+  check("postgres", PostgresMigrations(), postgres);
 }
 
 }  // namespace

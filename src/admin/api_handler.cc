@@ -60,7 +60,8 @@ unsigned ApiHandler::HttpStatusFor(const relay::Status& s) {
     case StatusCode::kNotFound: return 404;
     case StatusCode::kUnauthenticated:
     case StatusCode::kPermissionDenied: return 502;  // RudderStack refused our token: upstream
-    case StatusCode::kFailedPrecondition: return 409;
+    case StatusCode::kFailedPrecondition:
+    case StatusCode::kConflict: return 409;
     case StatusCode::kUnavailable:
     case StatusCode::kDeadlineExceeded:
     case StatusCode::kResourceExhausted: return 503;

@@ -72,9 +72,7 @@ void Alerter::Stop() {
 
 Duration Alerter::RetryIn(const Status& failure, int attempts) {
   if (!IsRetryable(failure)) return kMaxRetry;  // the sink refused: it will not change by itself soon
-  const int doublings = std::clamp(attempts - 1, 0, 16);
-  const Duration wait = std::min<Duration>(kFirstRetry * (int64_t{1} << doublings), kMaxRetry);
-  return std::max<Duration>(wait, failure.retry_after());
+  return BackoffDelay({kFirstRetry, kMaxRetry}, attempts - 1, 1.0, failure);
 }
 
 void Alerter::Loop() {

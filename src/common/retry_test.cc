@@ -1,15 +1,16 @@
-#include "dispatch/retry_policy.h"
+#include "common/retry.h"
 
 #include <gtest/gtest.h>
 
-namespace relay::dispatch {
+namespace relay {
 namespace {
 
 TEST(RetryPolicyTest, ClassifiesApiOutcomes) {
   EXPECT_TRUE(IsRetryable(Status(StatusCode::kUnavailable, "503")));
   EXPECT_TRUE(IsRetryable(Status(StatusCode::kDeadlineExceeded, "timeout")));
   EXPECT_TRUE(IsRetryable(Status(StatusCode::kResourceExhausted, "429")));
-  EXPECT_TRUE(IsRetryable(Status(StatusCode::kFailedPrecondition, "409")));
+  EXPECT_TRUE(IsRetryable(Status(StatusCode::kConflict, "409")));
+  EXPECT_FALSE(IsRetryable(Status(StatusCode::kFailedPrecondition, "lease lost")));
   EXPECT_FALSE(IsRetryable(Status(StatusCode::kInvalidArgument, "400")));
   EXPECT_FALSE(IsRetryable(Status(StatusCode::kUnauthenticated, "401")));
   EXPECT_FALSE(IsRetryable(Status(StatusCode::kPermissionDenied, "403")));
@@ -26,10 +27,11 @@ TEST(RetryPolicyTest, OneTableDecidesLaterAndAtOnce) {
   };
   const Row rows[] = {
       {StatusCode::kUnavailable, true, true},         {StatusCode::kDeadlineExceeded, true, false},
-      {StatusCode::kResourceExhausted, true, false},  {StatusCode::kFailedPrecondition, true, false},
+      {StatusCode::kResourceExhausted, true, false},  {StatusCode::kConflict, true, false},
       {StatusCode::kInternal, true, false},           {StatusCode::kInvalidArgument, false, false},
       {StatusCode::kNotFound, false, false},          {StatusCode::kAlreadyExists, false, false},
       {StatusCode::kPermissionDenied, false, false},  {StatusCode::kUnauthenticated, false, false},
+      {StatusCode::kFailedPrecondition, false, false},
   };
   for (const Row& r : rows) {
     Status s(r.code, "x");
@@ -57,4 +59,4 @@ TEST(RetryPolicyTest, RetryAfterIsALowerBound) {
 }
 
 }  // namespace
-}  // namespace relay::dispatch
+}  // namespace relay

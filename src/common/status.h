@@ -19,7 +19,8 @@ enum class StatusCode {
   kAlreadyExists,       // duplicate: idempotent success for the caller
   kPermissionDenied,    // HTTP 403, permanent
   kUnauthenticated,     // HTTP 401 (bad signature, bad token)
-  kFailedPrecondition,  // HTTP 409: a sync is already running
+  kFailedPrecondition,  // the system is not in the state the call needs (a lease lost, a schema too new)
+  kConflict,            // HTTP 409: a sync is already running (waits for it)
   kResourceExhausted,   // HTTP 429, or a local limit
   kUnavailable,         // 5xx, network, database busy/down: retryable
   kDeadlineExceeded,    // timeout; the request may have been processed

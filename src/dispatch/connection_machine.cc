@@ -4,7 +4,7 @@
 
 #include "common/log.h"
 #include "common/metrics.h"
-#include "dispatch/retry_policy.h"
+#include "common/retry.h"
 
 namespace relay::dispatch {
 namespace {
@@ -339,7 +339,7 @@ class ConnectionMachine::Run {
       return Adopt(info, "relay");
     }
     const Status& err = started.status();
-    if (err.code() == StatusCode::kFailedPrecondition) return OnConflict("");
+    if (err.code() == StatusCode::kConflict) return OnConflict("");
     if (IsRetryable(err)) return RetryLater(err);  // ambiguous: resolved before any resend
     return Kill(err.ToString(), /*with_pending=*/false);
   }
@@ -476,7 +476,7 @@ class ConnectionMachine::Run {
         }
         EnterPhase(store::kIdle);
         conn_.attempts = attempts;
-        return RetryLater(Status(StatusCode::kFailedPrecondition, "409 but no running sync found"));
+        return RetryLater(Status(StatusCode::kConflict, "409 but no running sync found"));
       }
       other = running->front().id;
     }

@@ -510,7 +510,7 @@ struct Row {
 Status Outcome(const std::string& outcome) {
   if (outcome == "404") return Status(StatusCode::kNotFound, "HTTP 404");
   if (outcome == "401") return Status(StatusCode::kUnauthenticated, "HTTP 401");
-  if (outcome == "409") return Status(StatusCode::kFailedPrecondition, "HTTP 409");
+  if (outcome == "409") return Status(StatusCode::kConflict, "HTTP 409");
   if (outcome == "429") return Status(StatusCode::kResourceExhausted, "HTTP 429");
   if (outcome == "5xx") return Status(StatusCode::kUnavailable, "HTTP 503");
   if (outcome == "timeout") return Status(StatusCode::kDeadlineExceeded, "timed out (the server may have acted)");

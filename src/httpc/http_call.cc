@@ -137,7 +137,7 @@ Status StatusOf(const Exchange& ex, const std::string& what, const std::string& 
     case 401: s = {StatusCode::kUnauthenticated, err}; break;
     case 403: s = {StatusCode::kPermissionDenied, err}; break;
     case 404: s = {StatusCode::kNotFound, err}; break;
-    case 409: s = {StatusCode::kFailedPrecondition, err}; break;
+    case 409: s = {StatusCode::kConflict, err}; break;
     case 429: s = {StatusCode::kResourceExhausted, err}; break;
     default: s = {ex.status >= 500 ? StatusCode::kUnavailable : StatusCode::kInvalidArgument, err};
   }

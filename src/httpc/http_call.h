@@ -4,7 +4,7 @@
 // thread. Each calling thread keeps its own curl handle, so connections are reused.
 //
 //   2xx → OK · 400 → InvalidArgument · 401 → Unauthenticated · 403 → PermissionDenied
-//   404 → NotFound · 409 → FailedPrecondition · 429 → ResourceExhausted · 5xx → Unavailable
+//   404 → NotFound · 409 → Conflict · 429 → ResourceExhausted · 5xx → Unavailable
 //   (429 and 5xx carry Retry-After when the answer had it, in seconds, at most
 //   Status::kMaxRetryAfter) · could not connect or
 //   resolve → Unavailable ("request not sent") · timed out or dropped after sending →

@@ -90,9 +90,8 @@ Verifier::Report Verifier::RunDue() {
                                 std::to_string(run->status) + ")"
                           : "dbt Cloud did not answer: " + run.status().message();
         Duration wait = incomplete ? kNotCompleteRetry
-                                   : std::min<Duration>(std::chrono::seconds(5) * (int64_t{1} << std::min(p.attempts, 5)),
-                                                        std::chrono::seconds(60));
-        if (!run.ok() && run.status().retry_after().count() > 0) wait = std::max<Duration>(wait, run.status().retry_after());
+                                   : BackoffDelay({std::chrono::seconds(5), std::chrono::seconds(60)}, p.attempts, 1.0,
+                                                  run.status());
         // Never past the window's end: then the signed webhook is acted on (README, verify_runs).
         wait = std::min<Duration>(wait, std::chrono::duration_cast<Duration>(p.received_at + config_.dbt_cloud.verify_window - now));
         if (Status s = runs_.PostponeVerification(p.event_id, now + wait, note); !s.ok()) {

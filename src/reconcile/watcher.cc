@@ -47,9 +47,7 @@ void Watcher::WakeVerifier() {
 
 Duration Watcher::NextPassIn(const Status& status, int failures, Duration interval) {
   if (status.ok() || !IsRetryable(status)) return interval;
-  const int doublings = std::clamp(failures - 1, 0, 16);
-  Duration wait = std::min<Duration>(kFirstBackoff * (int64_t{1} << doublings), interval);
-  return std::max<Duration>(wait, status.retry_after());
+  return BackoffDelay({kFirstBackoff, interval}, failures - 1, 1.0, status);
 }
 
 std::string Watcher::FixFor(const Status& status, const config::DbtCloudConfig& c) {

@@ -6,7 +6,7 @@
 // Every method maps the outcome onto a Status, and nothing more: deciding what is retryable
 // belongs to common/retry.h alone.
 //   200/204 → OK · 400 → InvalidArgument · 401 → Unauthenticated · 403 → PermissionDenied
-//   404 → NotFound · 409 → FailedPrecondition · 429 → ResourceExhausted (+Retry-After)
+//   404 → NotFound · 409 → Conflict · 429 → ResourceExhausted (+Retry-After)
 //   5xx → Unavailable (+Retry-After) · request timed out or connection dropped after sending →
 //   DeadlineExceeded (the server may have acted) · could not connect → Unavailable ·
 //   a connection or sync id that fails CheckRudderstackId (common/ids.h) → InvalidArgument,

@@ -75,7 +75,7 @@ class MemoryRudderstack : public rudderstack::Client {
     const bool run = !fault || fault->perform;
     calls_.push_back({"start", connection_id, sync_type, run && Running(connection_id) == nullptr});
     if (run && Running(connection_id) != nullptr) {
-      if (!fault) return Status(StatusCode::kFailedPrecondition, "HTTP 409 already running");
+      if (!fault) return Status(StatusCode::kConflict, "HTTP 409 already running");
       calls_.back().performed = false;
     } else if (run) {
       std::string id = Create(connection_id, sync_type, sync_duration).id;

@@ -49,7 +49,7 @@ Status Post(const config::AlertSink& sink, const std::string& body, Duration tim
 
 }  // namespace
 
-Alerter::Alerter(const config::Config& config, store::AlertStore& alerts, store::OperatorStore& ops, Clock& clock,
+Alerter::Alerter(const config::Config& config, store::AlertStore& alerts, store::ConnectionStatusStore& ops, Clock& clock,
                  std::string owner)
     : config_(config), alerts_(alerts), ops_(ops), clock_(clock), owner_(std::move(owner)) {}
 

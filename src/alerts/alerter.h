@@ -37,7 +37,7 @@ namespace relay::alerts {
 class Alerter {
  public:
   // `owner` names this instance in sink leases.
-  Alerter(const config::Config& config, store::AlertStore& alerts, store::OperatorStore& ops, Clock& clock,
+  Alerter(const config::Config& config, store::AlertStore& alerts, store::ConnectionStatusStore& ops, Clock& clock,
           std::string owner);
   ~Alerter();  // stops the thread
   Alerter(const Alerter&) = delete;
@@ -73,7 +73,7 @@ class Alerter {
 
   const config::Config& config_;
   store::AlertStore& alerts_;
-  store::OperatorStore& ops_;
+  store::ConnectionStatusStore& ops_;
   Clock& clock_;
   const std::string owner_;
   std::atomic<int64_t> rejected_{0};

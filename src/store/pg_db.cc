@@ -6,6 +6,7 @@
 
 #include "common/redact.h"
 #include "config/config_loader.h"
+#include "store/sql_shared.h"
 
 namespace relay::store {
 
@@ -101,6 +102,28 @@ StatusOr<PgResult> PgConn::Exec(const std::string& sql, const std::vector<PgPara
 Status PgConn::Run(const std::string& sql, const std::vector<PgParam>& params) {
   StatusOr<PgResult> r = Exec(sql, params);
   return r.status();
+}
+
+PgQuery::PgQuery(PgConn& conn, std::string sql) : conn_(&conn), sql_(sql::PgSql(std::move(sql))) {}
+
+PgQuery& PgQuery::Set(int index, PgParam v) {
+  if (index < 1) return *this;
+  if (params_.size() < static_cast<size_t>(index)) params_.resize(static_cast<size_t>(index));
+  params_[static_cast<size_t>(index) - 1] = std::move(v);
+  return *this;
+}
+
+bool PgQuery::Step() {
+  if (!ran_) {
+    ran_ = true;
+    StatusOr<PgResult> r = conn_->Exec(sql_, params_);
+    if (!r.ok()) {
+      status_ = r.status();
+      return false;
+    }
+    result_.emplace(std::move(r).value());
+  }
+  return result_ && ++row_ < result_->rows();
 }
 
 std::string PgIdArray(const std::vector<int64_t>& ids) {

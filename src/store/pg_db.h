@@ -47,6 +47,43 @@ class PgResult {
   std::unique_ptr<PGresult, Clear> r_;
 };
 
+class PgConn;
+
+// One statement written with SQLite's ?N parameters (sql::PgSql makes them $N), with the
+// interface of SQLite's Query (sqlite_db.h), so the store's shared code (sql_store.h) reads
+// the same on both: Bind, then Step runs it on the first call and walks its rows. Parameters
+// go as text; every index up to the highest bound must be bound, and a parameter whose type
+// PostgreSQL cannot infer from its use needs a CAST in the SQL.
+class PgQuery {
+ public:
+  PgQuery(PgConn& conn, std::string sql);
+  PgQuery(const PgQuery&) = delete;
+  PgQuery& operator=(const PgQuery&) = delete;
+
+  PgQuery& Bind(int index, int64_t v) { return Set(index, std::to_string(v)); }
+  PgQuery& Bind(int index, std::string_view v) { return Set(index, std::string(v)); }
+  PgQuery& BindNull(int index) { return Set(index, std::nullopt); }
+
+  bool Step();
+  Status status() const { return status_; }
+  int64_t Int(int col) const { return result_->Int(row_, col); }
+  bool IsNull(int col) const { return result_->IsNull(row_, col); }
+  std::string Text(int col) const { return result_->Text(row_, col); }
+  // Rows inserted, updated or deleted, once run.
+  int64_t Changes() const { return result_ ? result_->affected() : 0; }
+
+ private:
+  PgQuery& Set(int index, PgParam v);
+
+  PgConn* conn_;
+  std::string sql_;
+  std::vector<PgParam> params_;
+  std::optional<PgResult> result_;
+  int row_ = -1;
+  bool ran_ = false;
+  Status status_;
+};
+
 class PgConn {
  public:
   explicit PgConn(std::string url) : url_(std::move(url)) {}
@@ -61,6 +98,8 @@ class PgConn {
   // errors (deadlock, serialization), Internal for other SQL errors.
   StatusOr<PgResult> Exec(const std::string& sql, const std::vector<PgParam>& params = {});
   Status Run(const std::string& sql, const std::vector<PgParam>& params = {});
+  // A statement with ?N parameters, run by its first Step (PgQuery).
+  PgQuery Prepare(std::string sql) { return PgQuery(*this, std::move(sql)); }
   bool connected() const { return conn_ != nullptr && pq_->status(conn_) == CONNECTION_OK; }
 
  private:

@@ -6,7 +6,7 @@
 
 namespace relay::store {
 
-Pruner::Pruner(OperatorStore& store, Clock& clock, PrunerOptions options) : store_(store), clock_(clock), options_(options) {}
+Pruner::Pruner(RetentionStore& store, Clock& clock, PrunerOptions options) : store_(store), clock_(clock), options_(options) {}
 
 Pruner::~Pruner() { Stop(); }
 

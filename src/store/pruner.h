@@ -23,7 +23,7 @@ struct PrunerOptions {
 
 class Pruner {
  public:
-  Pruner(OperatorStore& store, Clock& clock, PrunerOptions options);
+  Pruner(RetentionStore& store, Clock& clock, PrunerOptions options);
   ~Pruner();  // stops the thread
   Pruner(const Pruner&) = delete;
   Pruner& operator=(const Pruner&) = delete;
@@ -40,7 +40,7 @@ class Pruner {
   // Waits `d` of real time; false when Stop was called meanwhile.
   bool Sleep(Duration d);
 
-  OperatorStore& store_;
+  RetentionStore& store_;
   Clock& clock_;
   const PrunerOptions options_;
   Mutex mu_;

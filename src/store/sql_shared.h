@@ -4,7 +4,8 @@
 // trigger's state is its start's (trigger_view), a connection's pending triggers are those with
 // seq above its `covered` watermark, and the connection's row keeps the counters. On SQLite a
 // trigger takes its seq at ingest; on PostgreSQL it is stored unsequenced (conn_seq 0, pending)
-// and the next claim of its connection sequences it (PostgresStore explains why).
+// and the next claim of its connection sequences it (PgDialect::Sequence in postgres_store.cc
+// explains why).
 
 #include <cctype>
 #include <string>

@@ -37,6 +37,9 @@ class Query {
   std::string Text(int col) const;
   // Valid until the next Step (no copy).
   std::string_view TextView(int col) const;
+  // Rows the statement inserted, updated or deleted, once stepped to its end (not for one with
+  // RETURNING: read its rows instead).
+  int64_t Changes() const { return stmt_ ? sqlite3_changes64(sqlite3_db_handle(stmt_)) : 0; }
 
  private:
   sqlite3_stmt* stmt_;

@@ -5,8 +5,8 @@
 //
 // Implementations are safe for concurrent use from many threads. Every method may block on
 // disk or network I/O, so none is called on an HTTP thread except AppendAsync, which only
-// queues. SQLite (sqlite_store.h) and PostgreSQL (postgres_store.h) implement it; one
-// conformance suite runs against both.
+// queues. One SQL implementation (sql_store.h) serves SQLite (sqlite_store.h) and PostgreSQL
+// (postgres_store.h) through a small dialect seam; one conformance suite runs against both.
 
 #include <cstdint>
 #include <functional>
@@ -390,7 +390,9 @@ struct PendingVerification {
 };
 
 // The store by role. Each consumer takes the narrowest one: the webhook handler ingests, the
-// connection machine runs lifecycles, the CLI and admin API read and act, health checks ping.
+// connection machine runs lifecycles, the CLI and admin API read and act, the pruner prunes,
+// the alerter delivers alerts and reads connections' status, the reconciler and verifier
+// keep runs, health checks ping.
 
 // Ingest: the receiver's one write.
 class IngestStore {
@@ -434,8 +436,31 @@ class LifecycleStore {
   virtual StatusOr<Aged> FindAged(const std::string& connection_id, int64_t lo, int64_t hi, TimePoint cutoff) = 0;
 };
 
+// Every connection with what an operator sees at a glance: the CLI, the admin API, the page and
+// the alerter's checks.
+class ConnectionStatusStore {
+ public:
+  virtual ~ConnectionStatusStore() = default;
+  virtual StatusOr<std::vector<ConnectionStatus>> ListConnections() = 0;
+};
+
+// Retention: the pruner's one call (and the CLI's `prune`).
+class RetentionStore {
+ public:
+  virtual ~RetentionStore() = default;
+  // Removes, in one short transaction, at most `batch` of each: events received before
+  // `cutoff` whose triggers are all final, with those triggers; final manual triggers created
+  // before it; finished syncs last updated before it; attempts made before it; final
+  // starts last updated before it that no trigger refers to any more. A trigger that is not
+  // final is never removed, nor its event. Call again until total() is 0. `dry_run` counts
+  // what the same call would remove and removes nothing. Rows are taken in id order up to the
+  // first one that is not old enough (ids grow with time): an old row stored after a newer one
+  // (a wall clock set back) waits until that one ages out too.
+  virtual StatusOr<PruneCounts> Prune(TimePoint cutoff, int batch, bool dry_run) = 0;
+};
+
 // Operator reads and actions: the CLI, the admin API and tests.
-class OperatorStore {
+class OperatorStore : public ConnectionStatusStore, public RetentionStore {
  public:
   virtual ~OperatorStore() = default;
   // By id; `state_filter` (empty: all) matches the state reads report (Trigger::state).
@@ -456,7 +481,6 @@ class OperatorStore {
   virtual StatusOr<std::optional<Trigger>> GetTrigger(int64_t id) = 0;
   // The calls made on behalf of a trigger (its start attempts and the polls of its sync).
   virtual StatusOr<std::vector<Attempt>> TriggerAttempts(const Trigger& trigger) = 0;
-  virtual StatusOr<std::vector<ConnectionStatus>> ListConnections() = 0;
   // Events received and syncs finished since `since`. Events are found by binary search on the
   // row id and counted per hour; use for a window of hours, not for history.
   virtual StatusOr<Activity> ReadActivity(TimePoint since) = 0;
@@ -468,16 +492,6 @@ class OperatorStore {
   // seq of its connection, as if it had just arrived. Returns the ids that moved. Triggers in
   // other states are left alone. Costs one write per trigger moved.
   virtual StatusOr<std::vector<int64_t>> RetryDead(const std::vector<int64_t>& ids, TimePoint now) = 0;
-
-  // Retention. Removes, in one short transaction, at most `batch` of each: events received
-  // before `cutoff` whose triggers are all final, with those triggers; final manual triggers
-  // created before it; finished syncs last updated before it; attempts made before it; final
-  // starts last updated before it that no trigger refers to any more. A trigger that is not
-  // final is never removed, nor its event. Call again until total() is 0. `dry_run` counts
-  // what the same call would remove and removes nothing. Rows are taken in id order up to the
-  // first one that is not old enough (ids grow with time): an old row stored after a newer one
-  // (a wall clock set back) waits until that one ages out too.
-  virtual StatusOr<PruneCounts> Prune(TimePoint cutoff, int batch, bool dry_run) = 0;
   // Every fan-in route's progress: the runs counted since it last fired, by route then time.
   virtual StatusOr<std::vector<FanInRun>> ListFanInProgress() = 0;
 };

@@ -417,6 +417,15 @@ StatusOr<std::unique_ptr<Store>> OpenPostgresStore(const std::string& url, OpenO
   if (Status s = options.migrate ? store->RunSync([up_to](PgConn& db) { return MigratePostgres(db, up_to); })
                                  : store->RunSync(CheckPostgresSchema);
       !s.ok()) return s;
+  if (options.migrate && options.schema_version == 0) {  // the latest schema: the columns exist
+    int64_t moved = 0;
+    if (Status s = store->RunSync([&moved](PgConn& db) {
+          moved = 0;
+          return ReleaseParked(db, SystemClock().Now(), &moved);
+        });
+        !s.ok()) return s;
+    SayReleased(moved);
+  }
   return std::unique_ptr<Store>(std::move(store));
 }
 

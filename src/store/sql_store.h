@@ -20,6 +20,7 @@
 // accept; every parameter up to the highest one used is bound.
 
 #include <algorithm>
+#include <chrono>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -27,11 +28,54 @@
 #include <utility>
 #include <vector>
 
+#include "common/log.h"
 #include "store/batch_executor.h"
 #include "store/sql_shared.h"
 #include "store/store.h"
 
 namespace relay::store {
+
+// Brings back to `now` what an older release parked more than kParkedBeyond ahead: before
+// Retry-After was capped (Status::kMaxRetryAfter), a hint of years postponed a connection's
+// next look, a pending verification or a failing alert sink's next try by as much. No
+// setting the relay accepts parks a row that far except dispatch.retry_max, whose backoff it
+// then cuts short once. Reads first and writes only when a row is parked, so opening an
+// up-to-date store takes no write lock (SQLite runs it before its writer starts, outside a
+// transaction). Adds how many rows it moved to *moved.
+inline constexpr Duration kParkedBeyond = std::chrono::hours(24);
+template <typename Conn>
+Status ReleaseParked(Conn& db, TimePoint now, int64_t* moved) {
+  const int64_t now_ms = ToUnixMillis(now);
+  const int64_t far = now_ms + kParkedBeyond.count();
+  struct Parked {
+    const char* table;
+    const char* column;
+    const char* only;  // the rows that wait on this column
+  };
+  for (const Parked& p : {Parked{"connections", "next_check_at", "1 = 1"}, Parked{"alert_sinks", "next_at", "attempts > 0"},
+                          Parked{"events", "verify_next_at", "verify_state = 'pending'"}}) {
+    const std::string where = std::string(" WHERE ") + p.only + " AND " + p.column + " > ?1";
+    bool parked = false;
+    {
+      auto any = db.Prepare(std::string("SELECT 1 FROM ") + p.table + where + " LIMIT 1");
+      any.Bind(1, far);
+      parked = any.Step();
+      if (!any.status().ok()) return any.status();
+    }
+    if (!parked) continue;
+    auto q = db.Prepare(std::string("UPDATE ") + p.table + " SET " + p.column + " = ?2" + where);
+    q.Bind(1, far).Bind(2, now_ms).Step();
+    if (!q.status().ok()) return q.status();
+    *moved += q.Changes();
+  }
+  return Status::Ok();
+}
+
+inline void SayReleased(int64_t moved) {
+  if (moved == 0) return;
+  log::Warn("store: rows an older release had parked for more than a day now run again",
+            {{"rows", std::to_string(moved)}});
+}
 
 // Row mappers, one per type, over either backend's statement.
 namespace rows {

@@ -169,6 +169,11 @@ StatusOr<std::unique_ptr<Store>> OpenSqliteStore(const std::string& path, OpenOp
   StatusOr<std::unique_ptr<Db>> db = Db::Open(path, options.create_if_missing);
   if (!db.ok()) return db.status();
   if (Status s = options.migrate ? ApplyMigrations(**db, options.schema_version) : CheckSchema(**db); !s.ok()) return s;
+  if (options.migrate && options.schema_version == 0) {  // the latest schema: the columns exist
+    int64_t moved = 0;
+    if (Status s = ReleaseParked(**db, SystemClock().Now(), &moved); !s.ok()) return s;
+    SayReleased(moved);
+  }
   const int wal_fd = (*db)->WalSyncFd();  // the WAL is open once the migrations have looked
   std::vector<std::unique_ptr<Db>> conns;
   conns.push_back(std::move(db).value());

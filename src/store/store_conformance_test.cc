@@ -426,6 +426,47 @@ TEST_P(StoreTest, CommitAppliesEverythingAtomicallyAndReleases) {
   EXPECT_TRUE(store->ClaimConnection("B", now + std::chrono::seconds(10), std::chrono::seconds(60))->has_value());
 }
 
+// Before Retry-After was capped, a hint of years parked a connection (or a verification, or a
+// failing alert sink) for as long. Opening the store to serve brings such a row back; a
+// backoff of an hour is left alone.
+TEST_P(StoreTest, RowsAnOlderReleaseParkedForYearsRunAgainAtOpen) {
+  const TimePoint now = SystemClock().Now();
+  const auto years = std::chrono::hours(24 * 365 * 3);
+  {
+    auto store = Open();
+    ASSERT_TRUE(store->Append(Event("wev_1", 1), {Trigger("c1", "k1")}).ok());
+    ASSERT_TRUE(store->Append(Event("wev_2", 2), {Trigger("c2", "k2")}).ok());
+    NewEvent verify = Event("wev_verify", 3);
+    verify.verify = true;
+    ASSERT_TRUE(store->Append(verify, {}).ok());
+    ASSERT_TRUE(store->PostponeVerification("wev_verify", now + years, "dbt Cloud said Retry-After: 99999999").ok());
+    for (const auto& [id, next] : {std::pair{"c1", now + years}, std::pair{"c2", now + std::chrono::hours(1)}}) {
+      auto claim = **store->ClaimConnection("A", now, std::chrono::seconds(60));
+      ASSERT_EQ(claim.connection.id, id);
+      Transition t = Step(claim, "A", "running", now, next);
+      t.connection.sync_id = "s-" + claim.connection.id;
+      CoverPending(t, claim, "running", t.connection.sync_id);
+      ASSERT_TRUE(store->Commit(t).ok());
+    }
+    EXPECT_FALSE(store->ClaimConnection("A", now + std::chrono::minutes(1), std::chrono::seconds(60))->has_value());
+  }
+  OpenOptions inspect;
+  inspect.migrate = false;
+  EXPECT_FALSE((*OpenStore(Url(), inspect))->ClaimConnection("A", now + std::chrono::minutes(1), std::chrono::seconds(60))
+                   ->has_value())
+      << "an inspecting open writes nothing";
+  auto store = Open();
+  auto claim = store->ClaimConnection("B", now + std::chrono::minutes(1), std::chrono::seconds(60));
+  ASSERT_TRUE(claim.ok() && claim->has_value());
+  EXPECT_EQ((*claim)->connection.id, "c1");
+  EXPECT_FALSE(store->ClaimConnection("C", now + std::chrono::minutes(1), std::chrono::seconds(60))->has_value())
+      << "c2's hour of backoff stands";
+  auto due = store->DueVerifications(now + std::chrono::minutes(1), 10);
+  ASSERT_TRUE(due.ok());
+  ASSERT_EQ(due->size(), 1u);
+  EXPECT_EQ(due->at(0).event_id, "wev_verify");
+}
+
 TEST_P(StoreTest, ALostLeaseFencesOffTheOldOwner) {
   auto store = Open();
   ASSERT_TRUE(store->Append(Event("wev_1"), {Trigger("c1", "k1")}).ok());

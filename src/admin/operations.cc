@@ -131,7 +131,7 @@ StatusOr<json::value> Operations::StatusReport() {
   json::array out;
   for (const store::ConnectionStatus& c : *conns) {
     out.push_back(json::object{{"connection_id", c.connection.id},
-                               {"phase", c.connection.phase},
+                               {"phase", std::string(store::ToString(c.connection.phase))},
                                {"sync_id", OrNull(c.connection.sync_id)},
                                {"phase_since", Iso(c.connection.phase_since)},
                                {"pending", c.pending},

@@ -157,7 +157,7 @@ Status Alerter::CheckPending(TimePoint now) {
     a.error = c.connection.last_error;
     a.summary = "connection " + c.connection.id + " has trigger(s) waiting for a sync, the oldest for " +
                 std::to_string(waited) + " min (phase " +
-                c.connection.phase + ")" + (c.connection.last_error.empty() ? "" : "; last error: " + c.connection.last_error);
+                std::string(store::ToString(c.connection.phase)) + ")" + (c.connection.last_error.empty() ? "" : "; last error: " + c.connection.last_error);
     // Once per trigger that crosses the line: the oldest pending one names it.
     a.dedupe_key = "pending_too_long|" + c.connection.id + "|" + std::to_string(ToUnixMillis(*oldest));
     raised.push_back(std::move(a));

@@ -38,21 +38,131 @@ void CountTriggers(std::string_view state, int64_t n) {
       .Inc(static_cast<uint64_t>(n));
 }
 
-enum class Phase { kIdle, kStarting, kWaiting, kStopping, kRunning };
-
-Phase ParsePhase(std::string_view p) {
-  if (p == store::kPhaseStarting) return Phase::kStarting;
-  if (p == store::kWaiting) return Phase::kWaiting;
-  if (p == store::kStopping) return Phase::kStopping;
-  if (p == store::kPhaseRunning) return Phase::kRunning;
-  return Phase::kIdle;  // "idle", and nothing else is ever written
-}
-
 std::string SeqRange(const store::Start& s) { return std::to_string(s.seq_lo + 1) + ".." + std::to_string(s.seq_hi); }
 
 }  // namespace
 
-// The state of one Step on one connection. Every method that ends the step commits with
+Policy PolicyOf(int policies) {
+  if (policies & store::kPolicyRestart) return Policy::kRestart;
+  if (policies == store::kPolicySkip) return Policy::kSkip;
+  return Policy::kQueue;
+}
+
+Decision Decide(Ask ask, Answer answer, Policy policy) {
+  using P = store::Phase;
+  using S = store::StartState;
+  // Errors first: the same in every phase, but for who dies with them.
+  const P here = ask == Ask::kPoll                                           ? P::kRunning
+                 : ask == Ask::kCheckWaiting                                 ? P::kWaiting
+                 : ask == Ask::kCheckStopping || ask == Ask::kCheckUnconfirmed ? P::kStopping
+                                                                             : P::kStarting;
+  const bool checking = here == P::kWaiting || here == P::kStopping;
+  if (answer == Answer::kRetryable) return {Action::kRetry, here, std::nullopt};
+  if (answer == Answer::kPermanent) return {checking ? Action::kKillWithPending : Action::kKill, P::kIdle, S::kDead};
+  // Another sync runs where ours was to start: the policy decides.
+  auto other_runs = [policy]() -> Decision {
+    switch (policy) {
+      case Policy::kSkip: return {Action::kSkip, P::kIdle, S::kSkipped};
+      case Policy::kQueue: return {Action::kQueue, P::kWaiting, S::kQueued};
+      case Policy::kRestart: return {Action::kStop, P::kStopping, S::kQueued};
+    }
+    return {};
+  };
+  switch (ask) {
+    case Ask::kStart:
+      if (answer == Answer::kStarted) return {Action::kAdopt, P::kRunning, S::kRunning};
+      if (answer == Answer::kConflict) return {Action::kFindRunning, P::kStarting, std::nullopt};
+      break;
+    case Ask::kFindRunning:
+      if (answer == Answer::kOtherRunning) return other_runs();
+      if (answer == Answer::kNoneRunning) return {Action::kQueueAndRetry, P::kIdle, S::kQueued};
+      break;
+    case Ask::kResolve:
+      if (answer == Answer::kOursFound) return {Action::kAdopt, P::kRunning, S::kRunning};
+      if (answer == Answer::kOtherRunning) return other_runs();
+      if (answer == Answer::kNoneRunning) return {Action::kResend, P::kStarting, S::kStarting};
+      break;
+    case Ask::kCheckWaiting:
+    case Ask::kCheckStopping:
+    case Ask::kCheckUnconfirmed:
+      if (answer == Answer::kOtherRunning) {
+        return {ask == Ask::kCheckUnconfirmed ? Action::kStopAgain : Action::kPollLater, here, std::nullopt};
+      }
+      if (answer == Answer::kNoneRunning) return {Action::kFollowUp, P::kIdle, std::nullopt};
+      break;
+    case Ask::kPoll:
+      if (answer == Answer::kRunning) return {Action::kPollLater, P::kRunning, std::nullopt};
+      if (answer == Answer::kRunningTooLong) return {Action::kGiveUp, P::kIdle, S::kDead};
+      if (answer == Answer::kSucceeded) return {Action::kComplete, P::kIdle, S::kSucceeded};
+      if (answer == Answer::kFailed) return {Action::kComplete, P::kIdle, S::kFailed};
+      break;
+  }
+  return {};
+}
+
+std::string_view ToString(Ask ask) {
+  switch (ask) {
+    case Ask::kStart: return "start";
+    case Ask::kFindRunning: return "find_running";
+    case Ask::kResolve: return "resolve";
+    case Ask::kCheckWaiting: return "check_waiting";
+    case Ask::kCheckStopping: return "check_stopping";
+    case Ask::kCheckUnconfirmed: return "check_unconfirmed";
+    case Ask::kPoll: return "poll";
+  }
+  return "?";
+}
+
+std::string_view ToString(Answer answer) {
+  switch (answer) {
+    case Answer::kStarted: return "started";
+    case Answer::kOursFound: return "ours_found";
+    case Answer::kOtherRunning: return "other_running";
+    case Answer::kNoneRunning: return "none_running";
+    case Answer::kRunning: return "running";
+    case Answer::kRunningTooLong: return "running_too_long";
+    case Answer::kSucceeded: return "succeeded";
+    case Answer::kFailed: return "failed";
+    case Answer::kConflict: return "conflict";
+    case Answer::kRetryable: return "retryable";
+    case Answer::kPermanent: return "permanent";
+  }
+  return "?";
+}
+
+std::string_view ToString(Policy policy) {
+  switch (policy) {
+    case Policy::kSkip: return "skip";
+    case Policy::kQueue: return "queue";
+    case Policy::kRestart: return "restart";
+  }
+  return "?";
+}
+
+std::string_view ToString(Action action) {
+  switch (action) {
+    case Action::kAdopt: return "adopt";
+    case Action::kFindRunning: return "find_running";
+    case Action::kRetry: return "retry";
+    case Action::kKill: return "kill";
+    case Action::kKillWithPending: return "kill_with_pending";
+    case Action::kSkip: return "skip";
+    case Action::kQueue: return "queue";
+    case Action::kStop: return "stop";
+    case Action::kQueueAndRetry: return "queue_and_retry";
+    case Action::kResend: return "resend";
+    case Action::kPollLater: return "poll_later";
+    case Action::kStopAgain: return "stop_again";
+    case Action::kFollowUp: return "follow_up";
+    case Action::kComplete: return "complete";
+    case Action::kGiveUp: return "give_up";
+    case Action::kImpossible: return "impossible";
+  }
+  return "?";
+}
+
+// The state of one Step on one connection: it asks RudderStack what its phase needs, classes the
+// answer, and carries out what Decide says (Carry). Every path that ends the step commits with
 // release = true; `done_` holds starts that reached a final state, to write in the next commit.
 // Nothing here is per trigger: a start covers a seq range, and the backlog is counters.
 class ConnectionMachine::Run {
@@ -67,24 +177,112 @@ class ConnectionMachine::Run {
         leased_at_(now_) {}
 
   Status Go() {
-    switch (ParsePhase(conn_.phase)) {
-      case Phase::kStarting:  // the start's own triggers wait: its outcome is unknown
+    switch (conn_.phase) {
+      case store::Phase::kStarting:  // the start's own triggers wait: its outcome is unknown
         if (Status s = ExpireOld(/*reopen=*/false); !s.ok()) return s;
         return Resolve();
-      case Phase::kWaiting:
-      case Phase::kStopping:
+      case store::Phase::kWaiting:
+      case store::Phase::kStopping:
         if (Status s = ExpireOld(/*reopen=*/true); !s.ok()) return s;
         return CheckOther();
-      case Phase::kRunning:
+      case store::Phase::kRunning:
         if (Status s = ExpireOld(/*reopen=*/false); !s.ok()) return s;
         return Poll();
-      case Phase::kIdle:
+      case store::Phase::kIdle:
         return StartNew();
     }
     return InternalError("unreachable phase");
   }
 
  private:
+  // An answer as Decide sees it, with what carrying it out needs.
+  struct Answered {
+    Answer answer;
+    Status error;                // kRetryable, kPermanent: the call's failure
+    rudderstack::SyncInfo sync;  // the sync it is about (adopt, complete, give up)
+    std::string other;           // kOtherRunning: the sync that runs
+  };
+
+  static Answered Failed(const Status& error) {
+    if (error.code() == StatusCode::kConflict) return {Answer::kConflict, error, {}, ""};
+    return {IsRetryable(error) ? Answer::kRetryable : Answer::kPermanent, error, {}, ""};
+  }
+
+  // ---- the table, carried out ------------------------------------------------------------
+
+  Status Carry(Ask ask, const Answered& a) {
+    const Decision d = Decide(ask, a.answer, PolicyOf(cur_ ? cur_->policies : store::kPolicyQueue));
+    switch (d.action) {
+      case Action::kAdopt:
+        return Adopt(a.sync, ask == Ask::kStart ? "relay" : "adopted", d);
+      case Action::kFindRunning:
+        return FindRunning();
+      case Action::kRetry:
+        return RetryLater(a.error);
+      case Action::kKill:
+      case Action::kKillWithPending:
+        return Kill(a.error.ToString(), d.action == Action::kKillWithPending, d);
+      case Action::kSkip:
+      case Action::kQueue:
+      case Action::kStop:
+        return OtherRuns(a.other, d);
+      case Action::kQueueAndRetry: {
+        // The other sync ended between the 409 and the look-up. A 409 means our start was not
+        // carried out, so nothing is ambiguous: queued, and start again after a short backoff.
+        const int attempts = conn_.attempts;
+        Become(d, "", "");
+        EnterPhase(d.phase);
+        conn_.attempts = attempts;
+        return RetryLater(Status(StatusCode::kConflict, "409 but no running sync found"));
+      }
+      case Action::kResend:
+        log::Info("no sync found for the earlier start; starting again", {{"connection_id", conn_.id}});
+        return StartNew();
+      case Action::kPollLater:
+        return Finish(now_ + m_.options_.sync_poll_interval);
+      case Action::kStopAgain: {  // the stop itself failed (or was never confirmed): ask again
+        rudderstack::CallMeta meta;
+        Status stopped = m_.client_.StopSync(conn_.id, &meta);
+        Record("stop", meta, stopped, conn_.sync_id);
+        conn_.last_error = stopped.ok() ? "" : stopped.ToString();
+        return Finish(now_ + m_.options_.sync_poll_interval);
+      }
+      case Action::kFollowUp:
+        EnterPhase(d.phase);
+        return Finish(now_);  // the follow-up starts on the next claim
+      case Action::kComplete:
+        return Complete(a.sync, d);
+      case Action::kGiveUp:
+        return GiveUp(a.sync, d);
+      case Action::kImpossible:
+        break;
+    }
+    return InternalError("connection " + conn_.id + ": no rule for " + std::string(ToString(a.answer)) + " to " +
+                         std::string(ToString(ask)));
+  }
+
+  // The unfinished start takes the state the decision gives it (final: written with the next
+  // commit and counted).
+  void Become(const Decision& d, std::string sync_id, std::string error) {
+    if (!cur_ || !d.start) return;
+    switch (*d.start) {
+      case store::StartState::kSucceeded:
+      case store::StartState::kFailed:
+      case store::StartState::kSkipped:
+      case store::StartState::kDead:
+        Finalize(*d.start, std::move(sync_id), std::move(error));
+        return;
+      case store::StartState::kStarting:
+      case store::StartState::kQueued:
+      case store::StartState::kRunning:
+        cur_->state = *d.start;
+        if (!sync_id.empty()) cur_->sync_id = std::move(sync_id);
+        cur_->error = std::move(error);
+        cur_dirty_ = true;
+        return;
+    }
+  }
+
   // ---- commits -------------------------------------------------------------------------
 
   store::Transition Begin(bool release) {
@@ -102,7 +300,7 @@ class ConnectionMachine::Run {
     // it to the sinks that want it; with none, it is only pruned with the rest of the history).
     for (size_t i = 0; i < t.starts.size(); ++i) {
       const store::Start& st = t.starts[i];
-      const bool failed = st.state == store::kFailed, dead = st.state == store::kDead;
+      const bool failed = st.state == store::StartState::kFailed, dead = st.state == store::StartState::kDead;
       if (!failed && !dead) continue;
       store::NewAlert a;
       a.kind = std::string(failed ? config::kAlertSyncFailed : config::kAlertTriggerDead);
@@ -141,17 +339,17 @@ class ConnectionMachine::Run {
     return Commit(Begin(true));
   }
 
-  void EnterPhase(std::string_view phase, std::string sync_id = "") {
+  void EnterPhase(store::Phase phase, std::string sync_id = "") {
     if (conn_.phase != phase) {
-      log::Info("connection phase", {{"connection_id", conn_.id}, {"from", conn_.phase}, {"to", phase},
-                                     {"sync_id", sync_id}});
+      log::Info("connection phase", {{"connection_id", conn_.id}, {"from", store::ToString(conn_.phase)},
+                                     {"to", store::ToString(phase)}, {"sync_id", sync_id}});
     }
-    conn_.phase = std::string(phase);
+    conn_.phase = phase;
     conn_.sync_id = std::move(sync_id);
     conn_.phase_since = now_;
     conn_.attempts = 0;
     conn_.last_error.clear();
-    if (phase != store::kPhaseStarting) conn_.start_attempted_at.reset();
+    if (phase != store::Phase::kStarting) conn_.start_attempted_at.reset();
   }
 
   // ---- starts ------------------------------------------------------------------------
@@ -180,20 +378,23 @@ class ConnectionMachine::Run {
 
   // A start not carried out yet (queued, or starting whose resolution found nothing): the next
   // /start is sent for it.
-  bool Resendable() const { return cur_ && (cur_->state == store::kQueued || cur_->state == store::kStarting); }
+  bool Resendable() const {
+    return cur_ && (cur_->state == store::StartState::kQueued || cur_->state == store::StartState::kStarting);
+  }
   // ... and it ends where the pending triggers begin, so it may take them over: starts tile
   // (0, covered], and a dead start from expiry may sit between the two.
   bool Extendable() const { return Resendable() && cur_->seq_hi == conn_.covered; }
 
   // The current start reaches a final state: it (and so every trigger it covers) is done.
-  void Finalize(std::string_view state, std::string sync_id, std::string error) {
-    cur_->state = std::string(state);
+  void Finalize(store::StartState state, std::string sync_id, std::string error) {
+    cur_->state = state;
     if (!sync_id.empty()) cur_->sync_id = std::move(sync_id);
     cur_->error = std::move(error);
-    CountTriggers(state, cur_->triggers);
-    log::Info("start " + std::string(state), {{"connection_id", conn_.id}, {"start_id", std::to_string(cur_->id)},
-                                              {"triggers", std::to_string(cur_->triggers)}, {"seq", SeqRange(*cur_)},
-                                              {"sync_id", cur_->sync_id}, {"reason", cur_->error}});
+    CountTriggers(store::ToString(state), cur_->triggers);
+    log::Info("start " + std::string(store::ToString(state)),
+              {{"connection_id", conn_.id}, {"start_id", std::to_string(cur_->id)},
+               {"triggers", std::to_string(cur_->triggers)}, {"seq", SeqRange(*cur_)}, {"sync_id", cur_->sync_id},
+               {"reason", cur_->error}});
     done_.push_back(*cur_);
     cur_.reset();
     cur_dirty_ = false;
@@ -226,7 +427,7 @@ class ConnectionMachine::Run {
     Duration delay = BackoffDelay({m_.options_.retry_initial, m_.options_.retry_max}, conn_.attempts, r, cause);
     ++conn_.attempts;
     conn_.last_error = cause.ToString();
-    log::Warn("rudderstack call failed, will retry", {{"connection_id", conn_.id}, {"phase", conn_.phase},
+    log::Warn("rudderstack call failed, will retry", {{"connection_id", conn_.id}, {"phase", store::ToString(conn_.phase)},
                                                       {"error", conn_.last_error},
                                                       {"retry_in_ms", std::to_string(delay.count())}});
     return Finish(now_ + delay);
@@ -248,13 +449,13 @@ class ConnectionMachine::Run {
       const int64_t k = aged->seq;
       if (k >= cur_->seq_hi) {
         cur_dirty_ = true;
-        Finalize(store::kDead, "", reason);
+        Finalize(store::StartState::kDead, "", reason);
       } else if (k > cur_->seq_lo) {  // split: the aged part dies, the rest is sent
         store::Start dead = *cur_;
         dead.id = 0;
         dead.seq_hi = k;
         dead.triggers = k - dead.seq_lo;
-        dead.state = std::string(store::kDead);
+        dead.state = store::StartState::kDead;
         dead.error = reason;
         Bury(std::move(dead));
         cur_->seq_lo = k;
@@ -269,7 +470,7 @@ class ConnectionMachine::Run {
       const int64_t k = aged->seq;
       if (k > conn_.covered) {
         store::Start dead = NewStart(conn_.covered, k);
-        dead.state = std::string(store::kDead);
+        dead.state = store::StartState::kDead;
         dead.error = reason;
         Bury(std::move(dead));
         conn_.covered = k;
@@ -288,7 +489,7 @@ class ConnectionMachine::Run {
     done_.push_back(std::move(dead));
   }
 
-  // ---- idle → starting -----------------------------------------------------------------
+  // ---- Ask::kStart -------------------------------------------------------------------------
 
   // Covers every pending trigger (and those of a start not carried out) with one start,
   // durably, then sends it.
@@ -296,7 +497,7 @@ class ConnectionMachine::Run {
     if (Status s = ExpireOld(/*reopen=*/true); !s.ok()) return s;
     const bool reuse = Resendable();
     if (!reuse && Pending() <= 0) {
-      EnterPhase(store::kIdle);
+      EnterPhase(store::Phase::kIdle);
       return Finish(now_);
     }
     store::Start s = reuse ? *cur_ : NewStart(conn_.covered, conn_.covered);
@@ -311,7 +512,7 @@ class ConnectionMachine::Run {
       backlog_.oldest.reset();
     }
     s.triggers = s.seq_hi - s.seq_lo;
-    s.state = std::string(store::kStarting);
+    s.state = store::StartState::kStarting;
     s.sync_id.clear();
     s.error.clear();
     s.attempted_at = now_;
@@ -319,7 +520,7 @@ class ConnectionMachine::Run {
     cur_dirty_ = true;
 
     const int attempts = conn_.attempts;
-    EnterPhase(store::kPhaseStarting);
+    EnterPhase(store::Phase::kStarting);
     conn_.attempts = attempts;  // consecutive start failures keep counting across re-sends
     conn_.start_attempted_at = now_;
     conn_.sync_type = s.sync_type;
@@ -332,21 +533,15 @@ class ConnectionMachine::Run {
     StatusOr<std::string> started = m_.client_.StartSync(conn_.id, conn_.sync_type, &meta);
     now_ = m_.clock_.Now();
     Record("start", meta, started.status(), started.ok() ? *started : "");
-    if (started.ok()) {
-      rudderstack::SyncInfo info;
-      info.id = *started;
-      info.status = "running";
-      return Adopt(info, "relay");
-    }
-    const Status& err = started.status();
-    if (err.code() == StatusCode::kConflict) return OnConflict("");
-    if (IsRetryable(err)) return RetryLater(err);  // ambiguous: resolved before any resend
-    return Kill(err.ToString(), /*with_pending=*/false);
+    if (!started.ok()) return Carry(Ask::kStart, Failed(started.status()));
+    Answered a{Answer::kStarted, Status::Ok(), {}, ""};
+    a.sync.id = *started;
+    a.sync.status = "running";
+    return Carry(Ask::kStart, a);
   }
 
-  // Permanent failure: the current start (with, if asked, every pending trigger) goes dead,
-  // the connection idles.
-  Status Kill(const std::string& reason, bool with_pending) {
+  // The start (with, if asked, every pending trigger) dies; the connection idles.
+  Status Kill(const std::string& reason, bool with_pending, const Decision& d) {
     if (with_pending && Pending() > 0) {
       if (Extendable()) {
         cur_->seq_hi = backlog_.seq;
@@ -354,7 +549,7 @@ class ConnectionMachine::Run {
         cur_dirty_ = true;
       } else {
         store::Start dead = NewStart(conn_.covered, backlog_.seq);
-        dead.state = std::string(store::kDead);
+        dead.state = store::StartState::kDead;
         dead.error = reason;
         Bury(std::move(dead));
       }
@@ -362,13 +557,13 @@ class ConnectionMachine::Run {
       backlog_.oldest.reset();
     }
     log::Error("triggers dead", {{"connection_id", conn_.id}, {"reason", reason}});
-    if (cur_) Finalize(store::kDead, "", reason);
-    EnterPhase(store::kIdle);
+    Become(d, "", reason);
+    EnterPhase(d.phase);
     conn_.last_error = reason;
     return Finish(now_);
   }
 
-  // ---- starting: resolve an ambiguous start --------------------------------------------
+  // ---- Ask::kResolve: an ambiguous start -----------------------------------------------------
 
   Status Resolve() {
     const TimePoint since = conn_.start_attempted_at.value_or(conn_.phase_since) - m_.options_.start_skew;
@@ -378,19 +573,17 @@ class ConnectionMachine::Run {
     // external sync may have started since; the candidate closest to our attempt is ours.
     auto recent = m_.client_.ListSyncs(conn_.id, "", kRecentSyncs, &meta);
     Record("list_syncs", meta, recent.status());
-    if (!recent.ok()) return ApiError(recent.status());
+    if (!recent.ok()) return Carry(Ask::kResolve, Failed(recent.status()));
     StatusOr<std::optional<rudderstack::SyncInfo>> mine = FindNew(*recent, since);
     // Without knowing which syncs the store has, the start cannot be resolved: sending it again
     // could start a second sync. Try again later.
-    if (!mine.ok()) return RetryLater(mine.status());
-    if (mine->has_value()) return Adopt(**mine, "adopted");
-
+    if (!mine.ok()) return Carry(Ask::kResolve, {Answer::kRetryable, mine.status(), {}, ""});
+    if (mine->has_value()) return Carry(Ask::kResolve, {Answer::kOursFound, Status::Ok(), **mine, ""});
     // Nothing of ours started. Someone else's sync may be running: that is a 409 in waiting.
     for (const rudderstack::SyncInfo& s : *recent) {
-      if (s.status == "running") return OnConflict(s.id);
+      if (s.status == "running") return Carry(Ask::kResolve, {Answer::kOtherRunning, Status::Ok(), {}, s.id});
     }
-    log::Info("no sync found for the earlier start; starting again", {{"connection_id", conn_.id}});
-    return StartNew();
+    return Carry(Ask::kResolve, {Answer::kNoneRunning, Status::Ok(), {}, ""});
   }
 
   // The sync the store does not know yet that started closest to our start attempt, among
@@ -418,13 +611,8 @@ class ConnectionMachine::Run {
     return best;
   }
 
-  Status ApiError(const Status& err, bool with_pending = false) {
-    if (IsRetryable(err)) return RetryLater(err);
-    return Kill(err.ToString(), with_pending);
-  }
-
   // The start (or its resolution) produced sync `info`: the current start is covered by it.
-  Status Adopt(const rudderstack::SyncInfo& info, std::string origin) {
+  Status Adopt(const rudderstack::SyncInfo& info, std::string origin, const Decision& d) {
     store::Sync sync{conn_.id, info.id, info.status, origin, info.started_at, info.finished_at,
                      info.error, info.succeeded, info.failed, info.changed, info.total, conn_.sync_type};
     if (cur_) {
@@ -437,17 +625,14 @@ class ConnectionMachine::Run {
                         "time from the creation of the oldest trigger a start covers to the start of its sync",
                         metrics::DurationBuckets())
           .Observe(std::chrono::duration<double>(now_ - cur_->oldest).count());
-      cur_->state = std::string(store::kRunning);
-      cur_->sync_id = info.id;
-      cur_->error.clear();
-      cur_dirty_ = true;
+      Become(d, info.id, "");
     }
-    EnterPhase(store::kPhaseRunning, info.id);
+    EnterPhase(d.phase, info.id);
     if (IsTerminal(info.status)) {  // it already finished (a fast sync found after a crash)
       store::Transition t = Begin(false);
       t.syncs.push_back(sync);
       if (Status s = Commit(std::move(t)); !s.ok()) return s;
-      return Complete(info);
+      return Carry(Ask::kPoll, Ended(info));
     }
     conn_.next_check_at = now_ + m_.options_.sync_poll_interval;
     store::Transition t = Begin(true);
@@ -455,62 +640,53 @@ class ConnectionMachine::Run {
     return Commit(std::move(t));
   }
 
-  // ---- 409: another sync is running -----------------------------------------------------
+  // ---- another sync is running -----------------------------------------------------------
 
-  // The start met another sync. Its triggers' if_running policies decide, the most demanding
-  // one for all: any "restart" stops the other sync; else any "queue" waits for it (the "skip"
-  // ones then ride on the follow-up sync, which costs nothing more); else all are skipped.
-  Status OnConflict(std::string other) {
+  // Ask::kFindRunning: a 409, and the sync that caused it.
+  Status FindRunning() {
     rudderstack::CallMeta meta;
-    if (other.empty()) {
-      auto running = m_.client_.ListSyncs(conn_.id, "running", 1, &meta);
-      Record("list_syncs", meta, running.status());
-      if (!running.ok()) return ApiError(running.status());
-      if (running->empty()) {
-        // It ended between the 409 and the look-up. A 409 means our start was not carried out,
-        // so nothing is ambiguous: queued, and start again after a short backoff.
-        const int attempts = conn_.attempts;
-        if (cur_) {
-          cur_->state = std::string(store::kQueued);
-          cur_dirty_ = true;
-        }
-        EnterPhase(store::kIdle);
-        conn_.attempts = attempts;
-        return RetryLater(Status(StatusCode::kConflict, "409 but no running sync found"));
-      }
-      other = running->front().id;
-    }
-    const int policies = cur_ ? cur_->policies : store::kPolicyQueue;
+    auto running = m_.client_.ListSyncs(conn_.id, "running", 1, &meta);
+    Record("list_syncs", meta, running.status());
+    if (!running.ok()) return Carry(Ask::kFindRunning, Failed(running.status()));
+    if (running->empty()) return Carry(Ask::kFindRunning, {Answer::kNoneRunning, Status::Ok(), {}, ""});
+    return Carry(Ask::kFindRunning, {Answer::kOtherRunning, Status::Ok(), {}, running->front().id});
+  }
+
+  // The start met sync `other`. Its triggers' if_running policies decided (Decide), the most
+  // demanding one for all: restart stops the other sync; queue waits for it (the skip
+  // triggers then ride on the follow-up sync, which costs nothing more); skip alone is skipped.
+  Status OtherRuns(const std::string& other, const Decision& d) {
     store::Sync external{conn_.id, other, "running", "external", "", "", "", 0, 0, 0, 0, ""};
-    if (policies == store::kPolicySkip) {
-      if (cur_) Finalize(store::kSkipped, other, "a sync was already running");
-      EnterPhase(store::kIdle);
-    } else {
-      if (cur_) {  // they start after the other sync, with whatever arrives meanwhile
-        cur_->state = std::string(store::kQueued);
-        cur_->error.clear();
-        cur_dirty_ = true;
-      }
-      if (policies & store::kPolicyRestart) {
+    switch (d.action) {
+      case Action::kSkip:
+        Become(d, other, "a sync was already running");
+        EnterPhase(d.phase);
+        break;
+      case Action::kStop: {
         // Commit before acting, as for a start: "stopping `other`, which is not ours" is durable
         // before the stop is sent. Found by the fault harness: a relay killed between the stop
         // and its commit left the sync unknown, and the next owner adopted the sync it had just
         // stopped as its own start (its triggers then "failed"). Until the stop is confirmed,
-        // last_error makes CheckOther send it again.
-        EnterPhase(store::kStopping, other);
+        // last_error makes the next check send it again (Ask::kCheckUnconfirmed).
+        Become(d, "", "");  // it starts after the other sync, with whatever arrives meanwhile
+        EnterPhase(d.phase, other);
         conn_.last_error = "stop of " + other + " not confirmed";
         conn_.next_check_at = now_ + m_.options_.sync_poll_interval;
         store::Transition intent = Begin(false);
         intent.syncs.push_back(external);
         if (Status s = Commit(std::move(intent)); !s.ok()) return s;
         if (!Renew()) return Status(StatusCode::kFailedPrecondition, "lease lost");
+        rudderstack::CallMeta meta;
         Status stopped = m_.client_.StopSync(conn_.id, &meta);
         now_ = m_.clock_.Now();
         Record("stop", meta, stopped, other);
         conn_.last_error = stopped.ok() ? "" : stopped.ToString();
         return Finish(now_ + m_.options_.sync_poll_interval);
       }
-      EnterPhase(store::kWaiting, other);
+      default:  // kQueue
+        Become(d, "", "");
+        EnterPhase(d.phase, other);
+        break;
     }
     conn_.next_check_at = now_ + m_.options_.sync_poll_interval;
     store::Transition t = Begin(true);
@@ -518,29 +694,28 @@ class ConnectionMachine::Run {
     return Commit(std::move(t));
   }
 
-  // waiting / stopping: is anything still running?
+  // Ask::kCheck*: waiting or stopping; is anything still running?
   Status CheckOther() {
+    const Ask ask = conn_.phase == store::Phase::kWaiting ? Ask::kCheckWaiting
+                    : conn_.last_error.empty()            ? Ask::kCheckStopping
+                                                          : Ask::kCheckUnconfirmed;
     rudderstack::CallMeta meta;
     if (!Renew()) return Status(StatusCode::kFailedPrecondition, "lease lost");
     auto running = m_.client_.ListSyncs(conn_.id, "running", 1, &meta);
     if (!running.ok()) {
       Record("list_syncs", meta, running.status());
-      return ApiError(running.status(), /*with_pending=*/true);
+      return Carry(ask, Failed(running.status()));
     }
-    if (!running->empty()) {
-      if (conn_.phase == store::kStopping && !conn_.last_error.empty()) {  // the stop itself failed: ask again
-        Status stopped = m_.client_.StopSync(conn_.id, &meta);
-        Record("stop", meta, stopped, conn_.sync_id);
-        conn_.last_error = stopped.ok() ? "" : stopped.ToString();
-      }
-      return Finish(now_ + m_.options_.sync_poll_interval);
-    }
+    if (!running->empty()) return Carry(ask, {Answer::kOtherRunning, Status::Ok(), {}, running->front().id});
     Record("list_syncs", meta, Status::Ok());
-    EnterPhase(store::kIdle);
-    return Finish(now_);  // the follow-up starts on the next claim
+    return Carry(ask, {Answer::kNoneRunning, Status::Ok(), {}, ""});
   }
 
-  // ---- running: follow our sync to its outcome -------------------------------------------
+  // ---- Ask::kPoll: our sync, to its outcome -------------------------------------------------
+
+  static Answered Ended(const rudderstack::SyncInfo& info) {
+    return {info.status == "succeeded" ? Answer::kSucceeded : Answer::kFailed, Status::Ok(), info, ""};
+  }
 
   Status Poll() {
     rudderstack::CallMeta meta;
@@ -548,29 +723,32 @@ class ConnectionMachine::Run {
     StatusOr<rudderstack::SyncInfo> info = m_.client_.GetSync(conn_.id, conn_.sync_id, &meta);
     if (!info.ok()) {
       Record("get_sync", meta, info.status(), conn_.sync_id);
-      return ApiError(info.status());
+      return Carry(Ask::kPoll, Failed(info.status()));
     }
     if (IsTerminal(info->status)) {
       Record("get_sync", meta, Status::Ok(), conn_.sync_id);
-      return Complete(*info);
+      return Carry(Ask::kPoll, Ended(*info));
     }
-    if (now_ - conn_.phase_since > m_.options_.outcome_timeout) {
-      std::string reason = "outcome of sync " + conn_.sync_id + " unknown after " +
-                           std::to_string(m_.options_.outcome_timeout.count() / 1000) + " s (last status " +
-                           info->status + ")";
-      store::Sync unknown{conn_.id, conn_.sync_id, "unknown", "relay", info->started_at, "", reason, 0, 0, 0, 0, ""};
-      CountSync("unknown");
-      if (cur_) Finalize(store::kDead, conn_.sync_id, reason);
-      EnterPhase(store::kIdle);
-      store::Transition t = Begin(true);
-      t.syncs.push_back(unknown);
-      return Commit(std::move(t));
-    }
-    return Finish(now_ + m_.options_.sync_poll_interval);
+    const bool too_long = now_ - conn_.phase_since > m_.options_.outcome_timeout;
+    return Carry(Ask::kPoll, {too_long ? Answer::kRunningTooLong : Answer::kRunning, Status::Ok(), *info, ""});
+  }
+
+  // The outcome stays unknown past outcome_timeout: the start is dead, the sync unknown.
+  Status GiveUp(const rudderstack::SyncInfo& info, const Decision& d) {
+    std::string reason = "outcome of sync " + conn_.sync_id + " unknown after " +
+                         std::to_string(m_.options_.outcome_timeout.count() / 1000) + " s (last status " + info.status +
+                         ")";
+    store::Sync unknown{conn_.id, conn_.sync_id, "unknown", "relay", info.started_at, "", reason, 0, 0, 0, 0, ""};
+    CountSync("unknown");
+    Become(d, conn_.sync_id, reason);
+    EnterPhase(d.phase);
+    store::Transition t = Begin(true);
+    t.syncs.push_back(unknown);
+    return Commit(std::move(t));
   }
 
   // The sync reached succeeded or failed: record it and free the connection for a follow-up.
-  Status Complete(const rudderstack::SyncInfo& info) {
+  Status Complete(const rudderstack::SyncInfo& info, const Decision& d) {
     store::Sync sync{conn_.id, info.id, info.status, "relay", info.started_at, info.finished_at, info.error,
                      info.succeeded, info.failed, info.changed, info.total, conn_.sync_type};
     const bool ok = info.status == "succeeded";
@@ -584,8 +762,8 @@ class ConnectionMachine::Run {
     log::Info(ok ? "sync succeeded" : "sync failed",
               {{"connection_id", conn_.id}, {"sync_id", info.id}, {"error", info.error},
                {"succeeded", std::to_string(info.succeeded)}, {"failed", std::to_string(info.failed)}});
-    if (cur_) Finalize(ok ? store::kSucceeded : store::kFailed, info.id, ok ? "" : info.error);
-    EnterPhase(store::kIdle);
+    Become(d, info.id, ok ? "" : info.error);
+    EnterPhase(d.phase);
     conn_.next_check_at = now_;  // triggers that arrived meanwhile start the follow-up at once
     store::Transition t = Begin(true);
     // The origin of a known sync is kept by the upsert; only status, times and metrics change.

@@ -47,7 +47,9 @@
 // for the million others that might have arrived meanwhile, at the same cost.
 
 #include <functional>
+#include <optional>
 #include <string>
+#include <string_view>
 
 #include "common/clock.h"
 #include "config/config.h"
@@ -55,6 +57,112 @@
 #include "store/store.h"
 
 namespace relay::dispatch {
+
+// ---- the lifecycle as a table --------------------------------------------------------------
+//
+// Every RudderStack call the machine makes, every class of answer, and what follows: Decide
+// below is this table, and LifecycleTableTest checks every row of it against Decide (and that
+// every pair not listed is impossible). `policy` is the most demanding if_running among the
+// start's triggers (restart > queue > skip; a start of skip triggers only is "skip"); `start` is
+// what the connection's unfinished start becomes ("-": unchanged). Expiry by max_age runs
+// before any of it; an idle connection with nothing pending makes no call; adopting a sync that
+// has already ended (found after a crash) goes on as poll's succeeded or failed.
+//
+// lifecycle table (ask, answer, policy, action, phase, start):
+//   start              started            any      adopt              running    running
+//   start              conflict           any      find_running       starting   -
+//   start              retryable          any      retry              starting   -
+//   start              permanent          any      kill               idle       dead
+//   find_running       other_running      skip     skip               idle       skipped
+//   find_running       other_running      queue    queue              waiting    queued
+//   find_running       other_running      restart  stop               stopping   queued
+//   find_running       none_running       any      queue_and_retry    idle       queued
+//   find_running       retryable          any      retry              starting   -
+//   find_running       permanent          any      kill               idle       dead
+//   resolve            ours_found         any      adopt              running    running
+//   resolve            other_running      skip     skip               idle       skipped
+//   resolve            other_running      queue    queue              waiting    queued
+//   resolve            other_running      restart  stop               stopping   queued
+//   resolve            none_running       any      resend             starting   starting
+//   resolve            retryable          any      retry              starting   -
+//   resolve            permanent          any      kill               idle       dead
+//   check_waiting      other_running      any      poll_later         waiting    -
+//   check_waiting      none_running       any      follow_up          idle       -
+//   check_waiting      retryable          any      retry              waiting    -
+//   check_waiting      permanent          any      kill_with_pending  idle       dead
+//   check_stopping     other_running      any      poll_later         stopping   -
+//   check_stopping     none_running       any      follow_up          idle       -
+//   check_stopping     retryable          any      retry              stopping   -
+//   check_stopping     permanent          any      kill_with_pending  idle       dead
+//   check_unconfirmed  other_running      any      stop_again         stopping   -
+//   check_unconfirmed  none_running       any      follow_up          idle       -
+//   check_unconfirmed  retryable          any      retry              stopping   -
+//   check_unconfirmed  permanent          any      kill_with_pending  idle       dead
+//   poll               running            any      poll_later         running    -
+//   poll               running_too_long   any      give_up            idle       dead
+//   poll               succeeded          any      complete           idle       succeeded
+//   poll               failed             any      complete           idle       failed
+//   poll               retryable          any      retry              running    -
+//   poll               permanent          any      kill               idle       dead
+// end of table
+
+// What the machine asked: the phase decides, except find_running (the look-up after a 409).
+enum class Ask {
+  kStart,             // POST …/start (idle; or resend)
+  kFindRunning,       // GET …/syncs?status=running after a 409
+  kResolve,           // starting: GET …/syncs (recent, any status), is one ours?
+  kCheckWaiting,      // waiting: GET …/syncs?status=running
+  kCheckStopping,     // stopping, the stop confirmed: likewise
+  kCheckUnconfirmed,  // stopping, the stop not confirmed (failed, or unsent at a crash): likewise
+  kPoll,              // running: GET …/syncs/S
+};
+// The class of RudderStack's answer (for errors, what common/retry.h's IsRetryable says).
+enum class Answer {
+  kStarted,         // 2xx with a sync id
+  kOursFound,       // a sync the store does not know started close to our attempt
+  kOtherRunning,    // another sync runs (none of ours found)
+  kNoneRunning,     // nothing runs
+  kRunning,         // our sync still runs
+  kRunningTooLong,  // ... past dispatch.outcome_timeout
+  kSucceeded,       // our sync ended
+  kFailed,
+  kConflict,   // 409
+  kRetryable,  // 429, 5xx, timeout, refused (and the store failing to say which syncs it knows)
+  kPermanent,  // any other 4xx
+};
+enum class Policy { kSkip, kQueue, kRestart };
+// The most demanding of the store::kPolicy* bits (none: queue).
+Policy PolicyOf(int policies);
+enum class Action {
+  kAdopt,            // the start is covered by the sync: follow it
+  kFindRunning,      // ask which sync runs (Ask::kFindRunning)
+  kRetry,            // stay, try again after backoff (an ambiguous start is resolved, never resent)
+  kKill,             // the start dies with the error
+  kKillWithPending,  // ... and every pending trigger with it
+  kSkip,             // the start is covered by the other sync
+  kQueue,            // wait for the other sync; the follow-up takes what arrives meanwhile
+  kStop,             // commit the intent, then stop the other sync (restart)
+  kQueueAndRetry,    // a 409 with nothing running: queued, start again after backoff
+  kResend,           // nothing of ours started: send the start again (a new attempt time)
+  kPollLater,        // look again after sync_poll_interval
+  kStopAgain,        // send the stop again, then look later
+  kFollowUp,         // the other sync ended: idle, the queued start goes out at the next claim
+  kComplete,         // record the outcome; pending triggers start one follow-up at once
+  kGiveUp,           // outcome unknown: the start is dead, the sync recorded as unknown
+  kImpossible,       // not a pair the machine can meet
+};
+struct Decision {
+  Action action = Action::kImpossible;
+  store::Phase phase = store::Phase::kIdle;   // the connection's phase afterwards
+  std::optional<store::StartState> start;     // what its unfinished start becomes; nullopt: as it is
+  bool operator==(const Decision&) const = default;
+};
+// Pure: the table above.
+Decision Decide(Ask ask, Answer answer, Policy policy);
+std::string_view ToString(Ask ask);
+std::string_view ToString(Answer answer);
+std::string_view ToString(Policy policy);
+std::string_view ToString(Action action);
 
 class ConnectionMachine {
  public:

@@ -162,7 +162,7 @@ class DispatcherTest : public ::testing::Test {
     t.owner = "dead-process/w0";
     t.now = clock_.Now();
     t.connection = claim->connection;
-    t.connection.phase = "starting";
+    t.connection.phase = store::Phase::kStarting;
     t.connection.start_attempted_at = clock_.Now();
     t.connection.sync_type = "incremental";
     t.connection.next_check_at = clock_.Now() + options_.lease;
@@ -194,10 +194,10 @@ TEST_F(DispatcherTest, StartsAndFollowsASyncToSuccessWithMetrics) {
   ASSERT_EQ(api_.performed_starts(), 1);
   EXPECT_EQ(Triggers()[0].state, "running");
   EXPECT_EQ(Triggers()[0].sync_id, "sync_1");
-  EXPECT_EQ(Conn("c1").phase, "running");
+  EXPECT_EQ(store::ToString(Conn("c1").phase), "running");
   RunFor(minutes(5));
   EXPECT_EQ(Triggers()[0].state, "succeeded");
-  EXPECT_EQ(Conn("c1").phase, "idle");
+  EXPECT_EQ(store::ToString(Conn("c1").phase), "idle");
   auto syncs = *store_->ListSyncs("c1", 10);
   ASSERT_EQ(syncs.size(), 1u);
   EXPECT_EQ(syncs[0].status, "succeeded");
@@ -259,7 +259,7 @@ TEST_F(DispatcherTest, QueueWaitsForAnExternalSyncThenStartsOnce) {
   AddTrigger("c1", "incremental", "queue");
   Drain();
   EXPECT_EQ(api_.performed_starts(), 0);
-  EXPECT_EQ(Conn("c1").phase, "waiting");
+  EXPECT_EQ(store::ToString(Conn("c1").phase), "waiting");
   EXPECT_EQ(Conn("c1").sync_id, external);
   EXPECT_EQ(Triggers()[0].state, "pending");
   RunFor(seconds(110));
@@ -289,7 +289,7 @@ TEST_F(DispatcherTest, RestartStopsTheRunningSyncThenStarts) {
   AddTrigger("c1", "incremental", "restart");
   Drain();
   EXPECT_EQ(api_.count("stop"), 1);
-  EXPECT_EQ(Conn("c1").phase, "stopping");
+  EXPECT_EQ(store::ToString(Conn("c1").phase), "stopping");
   RunFor(seconds(20));
   auto calls = api_.calls();
   std::vector<std::string> order;
@@ -309,7 +309,7 @@ TEST_F(DispatcherTest, RestartCommitsTheStopBeforeSendingIt) {
   std::string phase_before_stop;
   api_.before_stop = [&] {
     known_before_stop = *store_->KnownSync("c1", external);
-    phase_before_stop = Conn("c1").phase;
+    phase_before_stop = std::string(store::ToString(Conn("c1").phase));
   };
   Drain();
   ASSERT_EQ(api_.count("stop"), 1);
@@ -321,7 +321,7 @@ TEST_F(DispatcherTest, PerformedStartAnswered500IsAdoptedNotResent) {
   api_.Fail("start", Status(StatusCode::kUnavailable, "HTTP 500"), /*perform=*/true);
   AddTrigger("c1");
   Drain();
-  EXPECT_EQ(Conn("c1").phase, "starting");
+  EXPECT_EQ(store::ToString(Conn("c1").phase), "starting");
   EXPECT_EQ(Triggers()[0].state, "starting");
   clock_.Advance(seconds(1));
   Drain();
@@ -382,7 +382,7 @@ TEST_F(DispatcherTest, PermanentErrorKillsTriggersWithTheReason) {
   Drain();
   EXPECT_EQ(Triggers()[0].state, "dead");
   EXPECT_NE(Triggers()[0].last_error.find("HTTP 404"), std::string::npos);
-  EXPECT_EQ(Conn("c1").phase, "idle");
+  EXPECT_EQ(store::ToString(Conn("c1").phase), "idle");
   RunFor(minutes(1));
   EXPECT_EQ(api_.count("start"), 1);
 }
@@ -391,7 +391,7 @@ TEST_F(DispatcherTest, TriggersOlderThanMaxAgeGoDeadWithTheLastError) {
   api_.StartExternal("c1", std::chrono::hours(5));
   AddTrigger("c1");
   Drain();
-  ASSERT_EQ(Conn("c1").phase, "waiting");
+  ASSERT_EQ(store::ToString(Conn("c1").phase), "waiting");
   api_.Fail("list", Status(StatusCode::kUnavailable, "HTTP 503"));
   RunFor(std::chrono::minutes(61));
   EXPECT_EQ(Triggers()[0].state, "dead");
@@ -410,7 +410,7 @@ TEST_F(DispatcherTest, StartingTriggersOlderThanMaxAgeGoDeadInsteadOfRetryingFor
   EXPECT_EQ(Triggers()[0].state, "dead");
   EXPECT_NE(Triggers()[0].last_error.find("maximum age exceeded; last error: UNAVAILABLE: HTTP 503"), std::string::npos)
       << Triggers()[0].last_error;
-  EXPECT_EQ(Conn("c1").phase, "idle");
+  EXPECT_EQ(store::ToString(Conn("c1").phase), "idle");
   const int starts = api_.count("start");
   RunFor(std::chrono::minutes(10));
   EXPECT_EQ(api_.count("start"), starts) << "nothing is sent for a dead trigger";
@@ -426,7 +426,7 @@ TEST_F(DispatcherTest, StoreErrorWhileResolvingAStartNeverSendsItAgain) {
   flaky_->fail_known_sync = true;
   Drain();
   EXPECT_EQ(api_.count("start"), 1) << "no second start while the store cannot answer";
-  EXPECT_EQ(Conn("c1").phase, "starting");
+  EXPECT_EQ(store::ToString(Conn("c1").phase), "starting");
   EXPECT_NE(Conn("c1").last_error.find("database is locked"), std::string::npos) << Conn("c1").last_error;
   flaky_->fail_known_sync = false;
   RunFor(seconds(70));
@@ -498,10 +498,11 @@ TEST_F(DispatcherTest, WorkerThreadsDeliverWhenNotified) {
 }
 
 // The connection machine as a table: every phase that calls RudderStack, against every kind of
-// answer, and where the connection and its trigger end up after one step.
+// answer, and where the connection and its trigger end up after one step (the machine
+// carrying out connection_machine.h's table, which LifecycleTableTest checks against Decide).
 struct Row {
-  const char* phase;    // idle (POST …/start), starting (resolve: GET …/syncs), waiting (GET
-                        // …/syncs?status=running), running (GET …/syncs/S)
+  const char* phase;    // idle (POST …/start), starting (resolve: GET …/syncs), waiting and
+                        // stopping (GET …/syncs?status=running), running (GET …/syncs/S)
   const char* outcome;  // 2xx, 409, 404, 401, 429, 5xx, timeout, refused
   const char* then_phase;
   const char* then_trigger;
@@ -530,17 +531,17 @@ TEST_P(MachineTableTest, OneStepFromEachPhaseOnEachAnswer) {
     AddTrigger("c1");
     Drain();
   } else {
-    if (phase == "waiting") api_.StartExternal("c1", std::chrono::hours(1));
+    if (phase == "waiting" || phase == "stopping") api_.StartExternal("c1", std::chrono::hours(1));
     if (phase == "starting") api_.Fail("start", Status(StatusCode::kDeadlineExceeded, "timed out"), /*perform=*/true);
-    AddTrigger("c1");
+    AddTrigger("c1", "incremental", phase == "stopping" ? "restart" : "queue");
     Drain();
-    ASSERT_EQ(Conn("c1").phase, phase);
+    ASSERT_EQ(store::ToString(Conn("c1").phase), phase);
     const char* endpoint = phase == "running" ? "get" : "list";
     if (!answer.ok()) api_.Fail(endpoint, answer);
     clock_.Advance(seconds(10));  // past the poll interval and the first backoff
     Drain();
   }
-  EXPECT_EQ(Conn("c1").phase, row.then_phase);
+  EXPECT_EQ(store::ToString(Conn("c1").phase), row.then_phase);
   EXPECT_EQ(Triggers()[0].state, row.then_trigger);
   if (std::string(row.then_trigger) == "dead") {
     EXPECT_FALSE(Triggers()[0].last_error.empty());
@@ -565,6 +566,12 @@ INSTANTIATE_TEST_SUITE_P(
         Row{"waiting", "401", "idle", "dead"}, Row{"waiting", "429", "waiting", "pending"},
         Row{"waiting", "5xx", "waiting", "pending"}, Row{"waiting", "timeout", "waiting", "pending"},
         Row{"waiting", "refused", "waiting", "pending"},
+        // stopping another sync (restart): the stop was sent; is it still running?
+        // 2xx: the stop took, nothing runs, and the follow-up (its own start) is sent at once.
+        Row{"stopping", "2xx", "running", "running"}, Row{"stopping", "404", "idle", "dead"},
+        Row{"stopping", "401", "idle", "dead"}, Row{"stopping", "429", "stopping", "pending"},
+        Row{"stopping", "5xx", "stopping", "pending"}, Row{"stopping", "timeout", "stopping", "pending"},
+        Row{"stopping", "refused", "stopping", "pending"},
         // running: following our sync.
         Row{"running", "2xx", "running", "running"}, Row{"running", "404", "idle", "dead"},
         Row{"running", "401", "idle", "dead"}, Row{"running", "429", "running", "running"},
@@ -583,7 +590,7 @@ TEST_F(DispatcherTest, MixedPoliciesOnA409FollowTheMostDemandingOne) {
   AddTrigger("c1", "incremental", "skip");
   AddTrigger("c1", "incremental", "queue");
   Drain();
-  EXPECT_EQ(Conn("c1").phase, "waiting");
+  EXPECT_EQ(store::ToString(Conn("c1").phase), "waiting");
   EXPECT_EQ(States(), (std::map<std::string, int>{{"pending", 2}}));
   RunFor(minutes(3));
   EXPECT_EQ(api_.performed_starts(), 1) << "one follow-up for both";
@@ -593,7 +600,7 @@ TEST_F(DispatcherTest, MixedPoliciesOnA409FollowTheMostDemandingOne) {
   api_.StartExternal("c2", minutes(2));
   AddTrigger("c2", "incremental", "skip");
   Drain();
-  EXPECT_EQ(Conn("c2").phase, "idle");
+  EXPECT_EQ(store::ToString(Conn("c2").phase), "idle");
   auto c2 = *store_->ListTriggers("skipped", 10);
   ASSERT_EQ(c2.size(), 1u);
   EXPECT_EQ(c2[0].connection_id, "c2");
@@ -605,7 +612,7 @@ TEST_F(DispatcherTest, MixedPoliciesOnA409FollowTheMostDemandingOne) {
 TEST_F(DispatcherTest, ABacklogBehindARunningSyncIsOneStart) {
   AddTrigger("c1");
   Drain();
-  ASSERT_EQ(Conn("c1").phase, "running");
+  ASSERT_EQ(store::ToString(Conn("c1").phase), "running");
   for (int i = 0; i < 3000; ++i) AddTrigger("c1", i == 1234 ? "full" : "incremental");
   RunFor(minutes(5));
   ASSERT_EQ(api_.performed_starts(), 2);
@@ -614,7 +621,7 @@ TEST_F(DispatcherTest, ABacklogBehindARunningSyncIsOneStart) {
   ASSERT_EQ(starts.size(), 2u);
   EXPECT_EQ(starts[0].triggers, 3000);
   EXPECT_EQ(starts[0].sync_type, "full") << "one full trigger makes the follow-up full";
-  EXPECT_EQ(starts[0].state, "running");
+  EXPECT_EQ(starts[0].state, store::StartState::kRunning);
   EXPECT_EQ(store_->ListTriggers("running", 10000)->size(), 3000u);
   EXPECT_EQ(store_->ListTriggers("succeeded", 10000)->size(), 1u);
   EXPECT_TRUE(store_->ListTriggers("pending", 10000)->empty());
@@ -626,7 +633,7 @@ TEST_F(DispatcherTest, ExpiryTakesTheAgedPrefixOnly) {
   AddTrigger("c1");
   AddTrigger("c1");
   Drain();
-  ASSERT_EQ(Conn("c1").phase, "waiting");
+  ASSERT_EQ(store::ToString(Conn("c1").phase), "waiting");
   clock_.Advance(minutes(40));
   AddTrigger("c1");  // 40 minutes younger
   RunFor(minutes(25));  // the first two are now older than max_age (1 h); the third is not
@@ -645,7 +652,7 @@ TEST_F(DispatcherTest, PendingTriggersExpireWhileAStartIsUnresolved) {
   for (int i = 0; i < 1000; ++i) api_.Fail("list", Status(StatusCode::kUnavailable, "HTTP 503"));
   AddTrigger("c1");  // A: in the start
   Drain();
-  ASSERT_EQ(Conn("c1").phase, "starting");
+  ASSERT_EQ(store::ToString(Conn("c1").phase), "starting");
   clock_.Advance(seconds(1));
   AddTrigger("c1");  // B: pending behind it
   RunFor(minutes(62));

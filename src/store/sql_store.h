@@ -140,7 +140,9 @@ template <typename Row>
 Connection ReadConnection(const Row& q) {
   Connection c;
   c.id = q.Text(0);
-  c.phase = q.Text(1);
+  // Nothing else is ever written; a row that says otherwise reads as idle, as the machine
+  // always took it.
+  c.phase = ParsePhase(q.Text(1)).value_or(Phase::kIdle);
   c.sync_id = q.Text(2);
   c.start_attempted_at = OptionalTime(q, 3);
   c.sync_type = q.Text(4);
@@ -162,7 +164,8 @@ Start ReadStart(const Row& q) {
   s.triggers = q.Int(4);
   s.sync_type = q.Text(5);
   s.policies = static_cast<int>(q.Int(6));
-  s.state = q.Text(7);
+  // Nothing else is ever written; a row that says otherwise reads as dead (final, never resent).
+  s.state = ParseStartState(q.Text(7)).value_or(StartState::kDead);
   s.sync_id = q.Text(8);
   s.error = q.Text(9);
   s.oldest = FromUnixMillis(q.Int(10));
@@ -569,7 +572,7 @@ class SqlCore : public Store {
         "lease_owner = CASE WHEN ?12 = 1 THEN NULL ELSE lease_owner END, "
         "lease_until = CASE WHEN ?12 = 1 THEN NULL ELSE lease_until END, covered = ?13 "
         "WHERE id = ?1 AND lease_owner = ?2");
-    upd.Bind(1, c.id).Bind(2, t.owner).Bind(3, c.phase).Bind(4, c.sync_id);
+    upd.Bind(1, c.id).Bind(2, t.owner).Bind(3, ToString(c.phase)).Bind(4, c.sync_id);
     BindOptional(upd, 5, c.start_attempted_at);
     upd.Bind(6, c.sync_type).Bind(7, int64_t{c.attempts}).Bind(8, ToUnixMillis(c.next_check_at));
     upd.Bind(9, ToUnixMillis(c.phase_since)).Bind(10, c.last_error).Bind(11, now_ms).Bind(12, int64_t{t.release});
@@ -588,7 +591,7 @@ class SqlCore : public Store {
                 "sync_id = NULLIF(?9, ''), error = NULLIF(?10, ''), oldest_at = ?11, attempted_at = CAST(?12 AS BIGINT), "
                 "updated_at = ?13 WHERE id = CAST(?1 AS BIGINT) AND connection_id = ?2 RETURNING id");
       q.Bind(1, st.id).Bind(2, c.id).Bind(3, st.seq_lo).Bind(4, st.seq_hi).Bind(5, st.triggers).Bind(6, st.sync_type);
-      q.Bind(7, int64_t{st.policies}).Bind(8, st.state).Bind(9, st.sync_id).Bind(10, st.error);
+      q.Bind(7, int64_t{st.policies}).Bind(8, ToString(st.state)).Bind(9, st.sync_id).Bind(10, st.error);
       q.Bind(11, ToUnixMillis(st.oldest));
       BindOptional(q, 12, st.attempted_at);
       q.Bind(13, now_ms);

@@ -70,6 +70,44 @@ std::vector<FanInRun> ParseFanInRuns(std::string_view text, const std::string& r
   return out;
 }
 
+std::string_view ToString(Phase phase) {
+  switch (phase) {
+    case Phase::kIdle: return "idle";
+    case Phase::kStarting: return "starting";
+    case Phase::kWaiting: return "waiting";
+    case Phase::kStopping: return "stopping";
+    case Phase::kRunning: return "running";
+  }
+  return "idle";
+}
+
+std::optional<Phase> ParsePhase(std::string_view text) {
+  for (Phase p : kPhases) {
+    if (ToString(p) == text) return p;
+  }
+  return std::nullopt;
+}
+
+std::string_view ToString(StartState state) {
+  switch (state) {
+    case StartState::kStarting: return kStarting;
+    case StartState::kQueued: return kQueued;
+    case StartState::kRunning: return kRunning;
+    case StartState::kSucceeded: return kSucceeded;
+    case StartState::kFailed: return kFailed;
+    case StartState::kSkipped: return kSkipped;
+    case StartState::kDead: return kDead;
+  }
+  return kDead;
+}
+
+std::optional<StartState> ParseStartState(std::string_view text) {
+  for (StartState s : kStartStates) {
+    if (ToString(s) == text) return s;
+  }
+  return std::nullopt;
+}
+
 void AddStartRun(const std::string& event_id, int64_t run_id, std::string_view fan_in_runs, const std::string& route,
                  int limit, AlertStore::StartRuns& out) {
   std::vector<FanInRun> runs = ParseFanInRuns(fan_in_runs, route);

@@ -169,18 +169,25 @@ struct Trigger {
   std::vector<FanInRun> fan_in_runs;  // a fan-in route's trigger: every run that satisfied it
 };
 
-// Connection phases (dispatch/connection_machine.h explains the transitions).
-inline constexpr std::string_view kIdle = "idle";
-inline constexpr std::string_view kPhaseStarting = "starting";  // start sent or about to be; outcome unknown
-inline constexpr std::string_view kWaiting = "waiting";         // another sync runs; queue behind it
-inline constexpr std::string_view kStopping = "stopping";       // stop requested; wait until not running
-inline constexpr std::string_view kPhaseRunning = "running";    // our sync `sync_id` runs; poll it
+// Connection phases (dispatch/connection_machine.h explains the transitions), parsed once, by
+// the store: the machine never sees the text.
+enum class Phase {
+  kIdle,
+  kStarting,  // start sent or about to be; outcome unknown
+  kWaiting,   // another sync runs; queue behind it
+  kStopping,  // stop requested; wait until not running
+  kRunning,   // our sync `sync_id` runs; poll it
+};
+inline constexpr Phase kPhases[] = {Phase::kIdle, Phase::kStarting, Phase::kWaiting, Phase::kStopping, Phase::kRunning};
+// As stored and shown: "idle", "starting", "waiting", "stopping", "running".
+std::string_view ToString(Phase phase);
+std::optional<Phase> ParsePhase(std::string_view text);
 
 // The dispatch state of one RETL connection, one row per connection. Written by the connection
 // machine through Commit (ingest writes the row's other columns: its trigger counters).
 struct Connection {
   std::string id;
-  std::string phase = std::string(kIdle);
+  Phase phase = Phase::kIdle;
   std::string sync_id;                          // running: ours; waiting/stopping: the other one
   std::optional<TimePoint> start_attempted_at;  // set durably before every POST …/start
   std::string sync_type;                        // of the start in progress
@@ -207,6 +214,16 @@ struct Backlog {
 // if_running policies present among a start's triggers, as bits.
 inline constexpr int kPolicySkip = 1, kPolicyQueue = 2, kPolicyRestart = 4;
 
+// A start's state; its triggers read as it (queued: pending). Final: succeeded, failed,
+// skipped, dead.
+enum class StartState { kStarting, kQueued, kRunning, kSucceeded, kFailed, kSkipped, kDead };
+inline constexpr StartState kStartStates[] = {StartState::kStarting,  StartState::kQueued, StartState::kRunning,
+                                              StartState::kSucceeded, StartState::kFailed, StartState::kSkipped,
+                                              StartState::kDead};
+// As stored, and as its triggers' state reads: the k* trigger states above.
+std::string_view ToString(StartState state);
+std::optional<StartState> ParseStartState(std::string_view text);
+
 // A start: one request for a sync, covering the connection's triggers with seq in
 // (seq_lo, seq_hi] — every trigger it covers at once, however many. Its state is theirs.
 //   starting → running → succeeded | failed     (queued while another sync runs; skipped; dead)
@@ -217,7 +234,7 @@ struct Start {
   int64_t triggers = 0;  // how many it covers (less those retried out of it since)
   std::string sync_type = "incremental";
   int policies = 0;  // kPolicy* bits of its triggers
-  std::string state = std::string(kStarting);
+  StartState state = StartState::kStarting;
   std::string sync_id;  // the covering sync (running and after), or the other one (skipped, queued)
   std::string error;
   TimePoint oldest;  // created_at of its oldest trigger

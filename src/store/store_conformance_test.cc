@@ -220,7 +220,7 @@ TEST_P(StoreTest, ClaimLeasesOneConnectionToOneOwner) {
   auto a = store->ClaimConnection("A", now, std::chrono::seconds(60));
   ASSERT_TRUE(a.ok() && a->has_value());
   EXPECT_EQ((*a)->connection.id, "c1");
-  EXPECT_EQ((*a)->connection.phase, "idle");
+  EXPECT_EQ((*a)->connection.phase, Phase::kIdle);
   EXPECT_EQ((*a)->backlog.Count((*a)->connection.covered), 2);
   auto b = store->ClaimConnection("B", now, std::chrono::seconds(60));
   ASSERT_TRUE(b.ok());
@@ -239,7 +239,7 @@ Start CoverPending(Transition& t, const Claim& claim, std::string state, std::st
   st.seq_lo = claim.connection.covered;
   st.seq_hi = claim.backlog.seq;
   st.triggers = st.seq_hi - st.seq_lo;
-  st.state = std::move(state);
+  st.state = *ParseStartState(state);
   st.sync_id = std::move(sync_id);
   st.error = std::move(error);
   st.oldest = claim.backlog.oldest.value_or(t.now);
@@ -282,13 +282,13 @@ TEST_P(StoreTest, ClaimCarriesWhatTheConnectionMachineDecidesFrom) {
   st.triggers = 2;
   st.sync_type = "full";
   st.policies = kPolicySkip | kPolicyRestart;
-  st.state = "running";
+  st.state = StartState::kRunning;
   st.sync_id = "s1";
   st.oldest = FromUnixMillis(1'000'000);
   st.attempted_at = now;
   t.starts.push_back(st);
   t.connection.covered = 2;
-  t.connection.phase = "running";
+  t.connection.phase = Phase::kRunning;
   ASSERT_TRUE(store->Commit(t).ok());
   ASSERT_NE(t.starts[0].id, 0) << "Commit gives the new start its id";
   auto again = **store->ClaimConnection("A", now, std::chrono::seconds(60));
@@ -300,7 +300,7 @@ TEST_P(StoreTest, ClaimCarriesWhatTheConnectionMachineDecidesFrom) {
   EXPECT_EQ(again.current->seq_hi, 2);
   EXPECT_EQ(again.current->sync_type, "full");
   EXPECT_EQ(again.current->policies, kPolicySkip | kPolicyRestart);
-  EXPECT_EQ(again.current->state, "running");
+  EXPECT_EQ(again.current->state, StartState::kRunning);
   EXPECT_EQ(again.current->sync_id, "s1");
   EXPECT_EQ(again.current->oldest, FromUnixMillis(1'000'000));
   EXPECT_EQ(*again.current->attempted_at, now);
@@ -396,7 +396,7 @@ Transition Step(const Claim& claim, const std::string& owner, std::string phase,
   t.owner = owner;
   t.now = now;
   t.connection = claim.connection;
-  t.connection.phase = std::move(phase);
+  t.connection.phase = *ParsePhase(phase);
   t.connection.next_check_at = next;
   t.release = true;
   return t;
@@ -419,7 +419,7 @@ TEST_P(StoreTest, CommitAppliesEverythingAtomicallyAndReleases) {
   EXPECT_FALSE(*store->KnownSync("c1", "s2"));
   EXPECT_EQ(store->ListAttempts("c1", 10)->size(), 1u);
   auto conn = **store->GetConnection("c1");
-  EXPECT_EQ(conn.phase, "running");
+  EXPECT_EQ(conn.phase, Phase::kRunning);
   EXPECT_EQ(conn.sync_id, "s1");
   // Released, but not due before next_check_at; a running connection is due without triggers.
   EXPECT_FALSE(store->ClaimConnection("B", now + std::chrono::seconds(9), std::chrono::seconds(60))->has_value());
@@ -636,14 +636,14 @@ TEST_P(StoreTest, ADatabaseOfThePreviousSchemaIsMigratedWithItsHistory) {
   ASSERT_EQ(c1.connection.id, "c1");
   ASSERT_EQ(c2.connection.id, "c2");
   ASSERT_TRUE(c1.current.has_value());
-  EXPECT_EQ(c1.current->state, "running");
+  EXPECT_EQ(c1.current->state, StartState::kRunning);
   EXPECT_EQ(c1.current->sync_id, "s1");
   EXPECT_EQ(c1.current->triggers, 2);
   EXPECT_EQ(c1.current->sync_type, "full");
   EXPECT_EQ(c1.backlog.Count(c1.connection.covered), 1);
   EXPECT_EQ(*c1.backlog.oldest, FromUnixMillis(1'003'000));
   ASSERT_TRUE(c2.current.has_value());
-  EXPECT_EQ(c2.current->state, "starting");
+  EXPECT_EQ(c2.current->state, StartState::kStarting);
   EXPECT_EQ(*c2.current->attempted_at, FromUnixMillis(2'000'000));
   EXPECT_EQ(c2.backlog.Count(c2.connection.covered), 0);
 
@@ -652,10 +652,10 @@ TEST_P(StoreTest, ADatabaseOfThePreviousSchemaIsMigratedWithItsHistory) {
   done.owner = "w1";
   done.now = now;
   done.connection = c1.connection;
-  done.connection.phase = "idle";
+  done.connection.phase = Phase::kIdle;
   done.release = true;
   Start finished = *c1.current;
-  finished.state = "succeeded";
+  finished.state = StartState::kSucceeded;
   done.starts.push_back(finished);
   ASSERT_TRUE(store->Commit(done).ok());
   EXPECT_EQ((*store->GetTrigger(2))->state, "succeeded");
@@ -909,7 +909,7 @@ TEST_P(StoreTest, OperatorReadsKeepTheirOrderLimitsAndFilters) {
   t.owner = "w";
   t.now = at(2'000'000);
   t.connection = (*claim)->connection;
-  t.connection.phase = "running";
+  t.connection.phase = Phase::kRunning;
   t.connection.sync_id = "s1";
   t.connection.next_check_at = at(10'000'000);  // not due again in this test
   CoverPending(t, **claim, "running", "s1");
@@ -967,7 +967,7 @@ TEST_P(StoreTest, OperatorReadsKeepTheirOrderLimitsAndFilters) {
   ASSERT_TRUE(conns.ok());
   ASSERT_EQ(conns->size(), 2u);
   EXPECT_EQ((*conns)[0].connection.id, "c1");
-  EXPECT_EQ((*conns)[0].connection.phase, "running");
+  EXPECT_EQ((*conns)[0].connection.phase, Phase::kRunning);
   EXPECT_EQ((*conns)[0].pending, 0);
   EXPECT_EQ((*conns)[0].last_sync_id, "s1") << "external syncs are not ours";
   EXPECT_EQ((*conns)[1].pending, 2);
@@ -1313,7 +1313,7 @@ TEST_P(StoreTest, AlertCommittedWithATransitionNamesTheRunsOfItsStart) {
   dead.seq_lo = 0;
   dead.seq_hi = (*claim)->backlog.seq;
   dead.triggers = 2;
-  dead.state = "dead";
+  dead.state = StartState::kDead;
   dead.error = "404 not found";
   dead.oldest = FromUnixMillis(1'000'000);
   t.starts = {dead};

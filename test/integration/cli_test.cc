@@ -96,7 +96,7 @@ class CliTest : public ::testing::Test {
     t.owner = "golden";
     t.now = clock_.Now();
     t.connection = (*claim)->connection;
-    t.connection.phase = std::move(phase);
+    t.connection.phase = *store::ParsePhase(phase);
     t.connection.sync_id = std::move(sync_id);
     t.connection.phase_since = clock_.Now();
     t.connection.next_check_at = clock_.Now();
@@ -111,7 +111,7 @@ class CliTest : public ::testing::Test {
         st.oldest = *(*claim)->backlog.oldest;
         st.attempted_at = clock_.Now();
       }
-      st.state = cover->state;
+      st.state = *store::ParseStartState(cover->state);
       st.sync_id = cover->sync_id;
       st.error = cover->error;
       t.starts.push_back(st);

@@ -16,7 +16,7 @@
 #include "common/clock.h"
 #include "config/config_loader.h"
 #include "dbt/signature.h"
-#include "http/webhook_handler.h"
+#include "receive/webhook_handler.h"
 #include "store/store.h"
 
 namespace {
@@ -27,7 +27,7 @@ struct Fixture {
   relay::config::Config config;
   std::unique_ptr<relay::store::Store> store;
   relay::SystemClock clock;
-  std::unique_ptr<relay::http::WebhookHandler> handler;
+  std::unique_ptr<relay::receive::WebhookHandler> handler;
 
   Fixture() {
     auto env = [](std::string_view) -> std::optional<std::string> { return std::nullopt; };
@@ -45,7 +45,7 @@ struct Fixture {
     if (!s.ok()) std::abort();
     store = std::move(s).value();
     ::unlink(path.c_str());
-    handler = std::make_unique<relay::http::WebhookHandler>(config, *store, clock, [] {});
+    handler = std::make_unique<relay::receive::WebhookHandler>(config, *store, clock, [] {});
   }
 };
 
@@ -73,7 +73,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   relay::http::Request req = parser.release();
   if (resign) req.set(bhttp::field::authorization, relay::dbt::SignBody(req.body(), kSecret));
 
-  relay::http::WebhookHandler::Prepared prepared = f->handler->Prepare(req);
+  relay::receive::WebhookHandler::Prepared prepared = f->handler->Prepare(req);
   if (prepared.answer) {
     CheckJsonAnswer(*prepared.answer);
     return 0;
@@ -82,7 +82,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   relay::store::AppendResult result;
   for (size_t i = 0; i < prepared.triggers.size(); ++i) result.trigger_ids.push_back(static_cast<int64_t>(i + 1));
   relay::http::Response res =
-      relay::http::WebhookHandler::Finish(prepared.event, prepared.triggers, relay::StatusOr<relay::store::AppendResult>(result));
+      relay::receive::WebhookHandler::Finish(prepared.event, prepared.triggers, relay::StatusOr<relay::store::AppendResult>(result));
   if (res.result_int() != 200) std::abort();
   CheckJsonAnswer(res);
   return 0;

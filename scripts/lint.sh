@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The grep lints of STYLE.md B8: the real clock is read in one place, exceptions are thrown
+# The grep lints of docs/conventions.md: the real clock is read in one place, exceptions are thrown
 # only at the edges, threads are started only by the dispatcher, the store and the CLI.
 set -euo pipefail
 cd "$(dirname "$0")/.."

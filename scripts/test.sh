@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # The whole test suite, as CI runs it (README "Quick start", second command):
 #   1. installs the Debian packages it needs (no-op when present),
-#   2. lint: the three grep rules of STYLE.md B8,
+#   2. lint: the three grep rules of docs/conventions.md,
 #   3. builds with warnings as errors and runs every unit and integration test (ctest), with a
 #      private PostgreSQL server started for the run and stopped after (scripts/with-postgres.sh),
+#      then clang's thread-safety analysis over every production source (scripts/thread-safety.sh),
 #   4. runs a few-second smoke of the benchmark script (no timing assertions), the status
 #      page in headless Chromium (test/ui/ui_test.py, ~10 s; screenshot in build/ui-screenshot.png),
 #      and the container image: built from Debian packages with podman and run (scripts/image-test.sh,
@@ -30,6 +31,9 @@ run_suite() {
 
 echo "== tests (warnings as errors)"
 run_suite ci
+echo "== clang thread-safety analysis of every production source (syntax only, ~1.5 min)"
+bash scripts/thread-safety.sh build/ci >build/thread-safety.log 2>&1 || { cat build/thread-safety.log; exit 1; }
+tail -1 build/thread-safety.log
 echo "== benchmark smoke (a few seconds; keeps bench/bench.py working, asserts no timing)"
 python3 bench/bench.py --smoke --bin build/ci/bin/retl-relay > build/bench-smoke.log 2>&1 || { tail -30 build/bench-smoke.log; exit 1; }
 tail -3 build/bench-smoke.log

@@ -26,15 +26,14 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/json.hpp>
-#include <condition_variable>
 #include <iostream>
-#include <mutex>
 #include <optional>
 #include <thread>
 
 #include "cli/commands.h"
 #include "cli/runtime.h"
 #include "common/log.h"
+#include "common/mutex.h"
 #include "config/config_loader.h"
 #include "httpc/http_call.h"
 #include "lambda/event.h"
@@ -122,27 +121,27 @@ class Watchdog {
   Watchdog(std::atomic<bool>& flag, Clock& clock, TimePoint when) : flag_(flag) {
     const auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(when - clock.Now());
     thread_ = std::thread([this, wait] {
-      std::unique_lock lock(mu_);
-      if (!cv_.wait_for(lock, std::max(wait, std::chrono::milliseconds(0)), [this] { return disarmed_; })) {
+      MutexLock lock(mu_);
+      if (!cv_.WaitFor(mu_, std::max(wait, std::chrono::milliseconds(0)), [this]() REQUIRES(mu_) { return disarmed_; })) {
         flag_.store(true);
       }
     });
   }
   ~Watchdog() {
     {
-      std::lock_guard lock(mu_);
+      MutexLock lock(mu_);
       disarmed_ = true;
     }
-    cv_.notify_all();
+    cv_.SignalAll();
     thread_.join();
     flag_.store(false);
   }
 
  private:
   std::atomic<bool>& flag_;
-  std::mutex mu_;
-  std::condition_variable cv_;
-  bool disarmed_ = false;
+  Mutex mu_;
+  CondVar cv_;
+  bool disarmed_ GUARDED_BY(mu_) = false;
   std::thread thread_;
 };
 
@@ -215,7 +214,7 @@ class LambdaLoop {
         return;
       }
       const bool webhook = http_event->request.method() == boost::beast::http::verb::post &&
-                           http::WebhookHandler::IsWebhookTarget(std::string_view(
+                           receive::WebhookHandler::IsWebhookTarget(std::string_view(
                                http_event->request.target().data(), http_event->request.target().size()));
       const bool head = http_event->request.method() == boost::beast::http::verb::head;
       if (webhook) RefreshStoreAfterIdle();
@@ -234,7 +233,7 @@ class LambdaLoop {
   http::Response Answer(http::Request&& req) {
     const std::string_view target(req.target().data(), req.target().size());
     if (req.body().size() > rt_.config().server.max_body_bytes) {
-      if (http::WebhookHandler::IsWebhookTarget(target)) http::WebhookHandler::CountWebhook("too_large");
+      if (receive::WebhookHandler::IsWebhookTarget(target)) receive::WebhookHandler::CountWebhook("too_large");
       return http::JsonError(413, "request body exceeds the limit");
     }
     std::optional<http::Response> out;

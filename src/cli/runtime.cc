@@ -63,10 +63,10 @@ boost::asio::awaitable<http::Response> RelayRuntime::Route(http::Request&& r, Li
   const bool probe = path == "/healthz" || path == "/readyz";
   // With a private admin listener, the public one serves the webhook paths and the probes only,
   // and the admin one everything but the webhooks (the usual Envoy/Prometheus split).
-  if (split && listener == Listener::kPublic && !probe && !http::WebhookHandler::IsWebhookTarget(target)) {
+  if (split && listener == Listener::kPublic && !probe && !receive::WebhookHandler::IsWebhookTarget(target)) {
     return Answer(http::JsonError(404, "no such endpoint on this port (the admin API and /metrics are on admin.listen)"));
   }
-  if (split && listener == Listener::kAdmin && http::WebhookHandler::IsWebhookTarget(target)) {
+  if (split && listener == Listener::kAdmin && receive::WebhookHandler::IsWebhookTarget(target)) {
     return Answer(http::JsonError(404, "dbt webhooks go to server.listen, not the admin listener"));
   }
   if (admin::HealthHandler::Owns(target)) return health_->Handle(std::move(r));
@@ -90,8 +90,8 @@ StatusOr<std::unique_ptr<RelayRuntime>> RelayRuntime::Create(config::Config conf
     http::ServerOptions server_options{cfg.server.max_body_bytes, cfg.server.header_timeout, cfg.server.body_timeout,
                                        cfg.server.idle_timeout, ConnectionCap(cfg.server.max_connections), nullptr};
     server_options.on_reject = [](unsigned status, std::string_view target) {
-      if (!http::WebhookHandler::IsWebhookTarget(target)) return;
-      http::WebhookHandler::CountWebhook(status == 413 ? "too_large" : "bad_request");
+      if (!receive::WebhookHandler::IsWebhookTarget(target)) return;
+      receive::WebhookHandler::CountWebhook(status == 413 ? "too_large" : "bad_request");
     };
     rt->server_ = std::make_unique<http::Server>(
         ioc, server_options, [self](http::Request&& r) { return self->Route(std::move(r), Listener::kPublic); });
@@ -129,7 +129,7 @@ StatusOr<std::unique_ptr<RelayRuntime>> RelayRuntime::Create(config::Config conf
   }
   reconcile::Watcher* w = rt->watcher_.get();
   // Stored triggers wake the dispatcher; an event stored for verification wakes the watcher.
-  rt->webhooks_ = std::make_unique<http::WebhookHandler>(cfg, *rt->store_, rt->clock_, [d, w] {
+  rt->webhooks_ = std::make_unique<receive::WebhookHandler>(cfg, *rt->store_, rt->clock_, [d, w] {
     d->Notify();
     if (w != nullptr) w->WakeVerifier();
   });

@@ -15,7 +15,7 @@
 #include "config/config.h"
 #include "dispatch/dispatcher.h"
 #include "http/server.h"
-#include "http/webhook_handler.h"
+#include "receive/webhook_handler.h"
 #include "dbtcloud/client.h"
 #include "alerts/alerter.h"
 #include "reconcile/watcher.h"
@@ -91,7 +91,7 @@ class RelayRuntime {
   std::unique_ptr<store::Store> store_;
   std::unique_ptr<rudderstack::Client> client_;
   std::unique_ptr<dispatch::Dispatcher> dispatcher_;
-  std::unique_ptr<http::WebhookHandler> webhooks_;
+  std::unique_ptr<receive::WebhookHandler> webhooks_;
   std::unique_ptr<boost::asio::thread_pool> admin_pool_;     // admin store reads and actions
   std::unique_ptr<boost::asio::thread_pool> upstream_pool_;  // admin calls to RudderStack
   std::unique_ptr<boost::asio::thread_pool> health_pool_;    // /readyz, /metrics

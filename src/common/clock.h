@@ -1,6 +1,6 @@
 #pragma once
 // Clock: the only source of the current time. Production code takes a Clock& so tests can use
-// FakeClock and never sleep (see STYLE.md B7). Implementations are thread-safe.
+// FakeClock and never sleep (docs/conventions.md, "Time and tests"). Implementations are thread-safe.
 
 #include <atomic>
 #include <chrono>

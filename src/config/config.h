@@ -1,6 +1,6 @@
 #pragma once
 // The relay's configuration as a plain struct. Each field documents its default and trade-off.
-// Built by config_loader.h from a TOML file (DESIGN.md §6) or from the seed's environment
+// Built by config_loader.h from a TOML file (README, "Configuration file") or from the seed's environment
 // variables (zero-config mode). Values are validated once at load; code may trust them.
 
 #include <cstdint>

@@ -8,6 +8,7 @@
 #include <string_view>
 #include <vector>
 
+#include "common/redact.h"
 #include "common/status.h"
 #include "config/config.h"
 
@@ -70,12 +71,9 @@ std::string ConfigPath(const std::string& flag, const EnvLookup& env);
 // or zero-config mode from the environment when it is "".
 StatusOr<Config> LoadConfig(const std::string& path, const EnvLookup& env, const LoadOptions& options = {});
 
-// A store URL as it may be shown (logs, errors, doctor): a PostgreSQL URL's password, in the
-// user-info part or as a password= parameter, becomes "***".
-std::string RedactedStoreUrl(std::string_view url);
-// The passwords a PostgreSQL store URL carries, as written (percent-encoded): its user-info
-// part's and any password= parameter's. Empty for other URLs.
-std::vector<std::string> StoreUrlPasswords(std::string_view url);
+// Store URLs as they may be shown: common/redact.h (the store redacts them too).
+using relay::RedactedStoreUrl;
+using relay::StoreUrlPasswords;
 
 // Zero-config mode, the seed handler's variables: RUDDERSTACK_API_TOKEN and RETL_CONNECTION_ID
 // give one route starting that connection incrementally on every successful run. Optional:

@@ -400,11 +400,17 @@ class ConnectionMachine::Run {
     cur_dirty_ = false;
   }
 
-  void Record(std::string kind, const rudderstack::CallMeta& meta, const Status& s, std::string sync_id = "") {
+  // Every call is counted; Record also stores it in the audit trail (attempts). The polls that
+  // find a sync still running are only counted: a sync that runs an hour would otherwise write
+  // 360 rows, and push the calls that changed something out of a trigger's trail.
+  static void Count(const std::string& kind, const rudderstack::CallMeta& meta) {
     metrics::Default()
         .GetCounter("retl_relay_rudderstack_requests_total", "calls to the RudderStack API, by endpoint and status class",
                     {{"endpoint", kind}, {"status_class", StatusClass(meta)}})
         .Inc();
+  }
+  void Record(std::string kind, const rudderstack::CallMeta& meta, const Status& s, std::string sync_id = "") {
+    Count(kind, meta);
     attempts_.push_back({conn_.id, std::move(kind), now_, meta.latency_ms, meta.http_status,
                          s.ok() ? "ok" : s.ToString(), std::move(sync_id), cur_ ? cur_->id : 0});
   }
@@ -706,7 +712,10 @@ class ConnectionMachine::Run {
       Record("list_syncs", meta, running.status());
       return Carry(ask, Failed(running.status()));
     }
-    if (!running->empty()) return Carry(ask, {Answer::kOtherRunning, Status::Ok(), {}, running->front().id});
+    if (!running->empty()) {
+      Count("list_syncs", meta);  // still running: nothing learnt worth a row
+      return Carry(ask, {Answer::kOtherRunning, Status::Ok(), {}, running->front().id});
+    }
     Record("list_syncs", meta, Status::Ok());
     return Carry(ask, {Answer::kNoneRunning, Status::Ok(), {}, ""});
   }
@@ -729,6 +738,7 @@ class ConnectionMachine::Run {
       Record("get_sync", meta, Status::Ok(), conn_.sync_id);
       return Carry(Ask::kPoll, Ended(*info));
     }
+    Count("get_sync", meta);  // still running: counted, not stored (see Count)
     const bool too_long = now_ - conn_.phase_since > m_.options_.outcome_timeout;
     return Carry(Ask::kPoll, {too_long ? Answer::kRunningTooLong : Answer::kRunning, Status::Ok(), *info, ""});
   }

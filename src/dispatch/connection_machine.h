@@ -1,5 +1,5 @@
 #pragma once
-// ConnectionMachine: the per-connection sync lifecycle (DESIGN.md §4). One Step advances one
+// ConnectionMachine: the per-connection sync lifecycle (docs/design.md). One Step advances one
 // leased connection as far as it can without waiting, and commits every change through
 // Store::Commit, fenced by the lease.
 //

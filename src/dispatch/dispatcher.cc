@@ -9,7 +9,6 @@ Dispatcher::Dispatcher(store::LifecycleStore& store, rudderstack::Client& client
                        config::DispatchConfig options, std::string instance_id,
                        std::function<double()> unit_random)
     : store_(store),
-      client_(client),
       clock_(clock),
       options_(options),
       instance_id_(std::move(instance_id)),

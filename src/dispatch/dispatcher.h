@@ -48,7 +48,6 @@ class Dispatcher {
   double Random();
 
   store::LifecycleStore& store_;
-  rudderstack::Client& client_;
   Clock& clock_;
   const config::DispatchConfig options_;
   const std::string instance_id_;

@@ -7,6 +7,7 @@
 
 #include "../../test/support/memory_rudderstack.h"
 #include "../../test/support/temp_dir.h"
+#include "common/metrics.h"
 
 namespace relay::dispatch {
 namespace {
@@ -206,6 +207,29 @@ TEST_F(DispatcherTest, StartsAndFollowsASyncToSuccessWithMetrics) {
   EXPECT_EQ(syncs[0].total, 43);
   EXPECT_FALSE(syncs[0].finished_at.empty());
   EXPECT_EQ(api_.count("get"), 30) << "one poll per 10 s for 5 minutes";
+}
+
+// Every RudderStack call is counted in retl_relay_rudderstack_requests_total; the audit trail
+// keeps the calls that changed something, not the 30 polls that found the sync still running.
+TEST_F(DispatcherTest, EveryPollIsCountedAndTheTrailKeepsTheCallsThatMattered) {
+  auto polls = [] {
+    return metrics::Default()
+        .GetCounter("retl_relay_rudderstack_requests_total", "calls to the RudderStack API, by endpoint and status class",
+                    {{"endpoint", "get_sync"}, {"status_class", "2xx"}})
+        .value();
+  };
+  const uint64_t before = polls();
+  AddTrigger("c1");
+  Drain();
+  RunFor(minutes(5));
+  ASSERT_EQ(Triggers()[0].state, "succeeded");
+  EXPECT_EQ(polls() - before, static_cast<uint64_t>(api_.count("get"))) << "every poll counted";
+  StatusOr<std::vector<store::Attempt>> attempts = store_->ListAttempts("c1", 100);
+  ASSERT_TRUE(attempts.ok());
+  std::vector<std::string> kinds;
+  for (const store::Attempt& a : *attempts) kinds.push_back(a.kind);
+  EXPECT_EQ(kinds, (std::vector<std::string>{"start", "get_sync"})) << "the start, and the poll that saw the outcome";
+  EXPECT_EQ(store_->TriggerAttempts(Triggers()[0])->size(), 2u);
 }
 
 TEST_F(DispatcherTest, SyncFailureStoresErrorAndMetrics) {

@@ -5,7 +5,6 @@
 #include <charconv>
 
 #include "common/redact.h"
-#include "config/config_loader.h"
 #include "store/sql_shared.h"
 
 namespace relay::store {
@@ -34,7 +33,7 @@ std::string PercentDecoded(std::string_view s) {
 }  // namespace
 
 std::string WithoutPassword(std::string message, std::string_view url) {
-  for (const std::string& s : config::StoreUrlPasswords(url)) {
+  for (const std::string& s : StoreUrlPasswords(url)) {
     message = RedactWhole(std::move(message), s, "***");
     message = RedactWhole(std::move(message), PercentDecoded(s), "***");
   }

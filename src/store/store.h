@@ -20,7 +20,6 @@
 
 #include "common/clock.h"
 #include "common/status.h"
-#include "config/config.h"
 
 namespace relay::store {
 
@@ -276,7 +275,7 @@ struct Sync {
 
 // An alert raised (alerts/ delivers it to every [[alert]] sink whose `on` lists its kind).
 struct NewAlert {
-  std::string kind;  // config::kAlert*
+  std::string kind;  // config::kAlert* (config/config.h)
   TimePoint at;
   std::string connection_id;
   std::string sync_id;
@@ -496,7 +495,8 @@ class OperatorStore : public ConnectionStatusStore, public RetentionStore {
   virtual StatusOr<std::vector<StoredEvent>> ListEvents(const EventFilter& filter) = 0;
   virtual StatusOr<std::vector<Trigger>> EventTriggers(const std::string& event_id) = 0;
   virtual StatusOr<std::optional<Trigger>> GetTrigger(int64_t id) = 0;
-  // The calls made on behalf of a trigger (its start attempts and the polls of its sync).
+  // The calls made on behalf of a trigger: its start attempts and look-ups, and the poll that
+  // saw its sync end (polls that find a sync still running are counted, not stored).
   virtual StatusOr<std::vector<Attempt>> TriggerAttempts(const Trigger& trigger) = 0;
   // Events received and syncs finished since `since`. Events are found by binary search on the
   // row id and counted per hour; use for a window of hours, not for history.

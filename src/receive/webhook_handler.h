@@ -27,7 +27,10 @@
 #include "http/server.h"
 #include "store/store.h"
 
-namespace relay::http {
+namespace relay::receive {
+
+using http::Request;
+using http::Response;
 
 class WebhookHandler {
  public:
@@ -65,4 +68,4 @@ class WebhookHandler {
   dbt::SignatureVerifier verifier_;
 };
 
-}  // namespace relay::http
+}  // namespace relay::receive

@@ -1,11 +1,11 @@
-#include "http/webhook_handler.h"
+#include "receive/webhook_handler.h"
 
 #include <gtest/gtest.h>
 
 #include "../../test/support/temp_dir.h"
 #include "../../test/support/testdata.h"
 
-namespace relay::http {
+namespace relay::receive {
 namespace {
 
 namespace bhttp = boost::beast::http;
@@ -238,4 +238,4 @@ TEST_F(WebhookHandlerTest, VerifyRunsHoldsTheConfiguredAccountsRunsOnly) {
 }
 
 }  // namespace
-}  // namespace relay::http
+}  // namespace relay::receive

@@ -1,4 +1,4 @@
-#include "http/webhook_handler.h"
+#include "receive/webhook_handler.h"
 
 #include <boost/asio/associated_executor.hpp>
 #include <boost/asio/async_result.hpp>
@@ -9,7 +9,10 @@
 #include "common/metrics.h"
 #include "routing/router.h"
 
-namespace relay::http {
+namespace relay::receive {
+
+using http::JsonError;
+using http::JsonResponse;
 namespace net = boost::asio;
 namespace bhttp = boost::beast::http;
 namespace {
@@ -227,4 +230,4 @@ net::awaitable<Response> WebhookHandler::Handle(Request&& req) {
   co_return res;
 }
 
-}  // namespace relay::http
+}  // namespace relay::receive

@@ -98,8 +98,13 @@ Status Alerter::RunOnce() {
   const TimePoint now = FromUnixMillis(ToUnixMillis(clock_.Now()));
   if (!next_check_ || now >= *next_check_) {
     next_check_ = now + config_.alerting.check_interval;
-    if (Status s = CheckSignatures(now); !s.ok()) return s;
-    if (Status s = CheckPending(now); !s.ok()) return s;
+    Status checked = CheckSignatures(now);
+    if (checked.ok()) checked = CheckPending(now);
+    metrics::Default()
+        .GetCounter("retl_relay_alert_checks_total", "passes of the alerter's checks (signature failures, pending too long)",
+                    {{"result", checked.ok() ? "ok" : "error"}})
+        .Inc();
+    if (!checked.ok()) return checked;
   }
   // Idle rounds only read: a sink is claimed (a write) when it has something after its position.
   StatusOr<std::vector<store::AlertSinkState>> states = alerts_.ListAlertSinks();

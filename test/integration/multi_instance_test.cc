@@ -91,6 +91,22 @@ class MultiInstanceTest : public ::testing::Test {
     return HttpCall("POST", Url(instance), body, {"Authorization: " + dbt::SignBody(body, kSecret)}).status;
   }
 
+  // Reconciliation passes instance `i` has made, ok or not (its /metrics): each has looked at
+  // dbt Cloud's runs list since the one before.
+  double Passes(int i) {
+    const std::string text = HttpCall("GET", Url(i, "/metrics")).body;
+    double n = 0;
+    for (const char* series : {R"(retl_relay_reconcile_passes_total{result="ok"})",
+                               R"(retl_relay_reconcile_passes_total{result="error"})"}) {
+      n += std::max(0.0, testing::MetricValue(text, series));
+    }
+    return n;
+  }
+  bool BothPassedAgain(int times) {
+    const double a = Passes(0), b = Passes(1);
+    return Eventually([&] { return Passes(0) >= a + times && Passes(1) >= b + times; }, std::chrono::seconds(20));
+  }
+
   std::unique_ptr<store::Store> Store() { return std::move(store::OpenStore(pg_.url())).value(); }
 
   void ExpectInvariants(int events) {
@@ -208,7 +224,8 @@ TEST_F(MultiInstanceTest, TwoInstancesReconcileEachMissedRunOnce) {
   }
   StartRelay(0);
   StartRelay(1);
-  std::this_thread::sleep_for(std::chrono::milliseconds(1500));  // both passed once: watermarks set
+  ASSERT_TRUE(Eventually([&] { return Passes(0) >= 1 && Passes(1) >= 1; }, std::chrono::seconds(20)))
+      << "both passed once: watermarks set";
   const std::string runs_url = "http://127.0.0.1:" + std::to_string(dbt_port) + "/_fake/runs";
   std::mt19937_64 rng(11);
   for (int i = 0; i < 40; ++i) {
@@ -224,7 +241,7 @@ TEST_F(MultiInstanceTest, TwoInstancesReconcileEachMissedRunOnce) {
   }
   auto store = Store();
   ASSERT_TRUE(Eventually([&] { return *store->CountEvents() >= 40; }, std::chrono::seconds(20)));
-  std::this_thread::sleep_for(std::chrono::milliseconds(2500));  // more passes: nothing more
+  ASSERT_TRUE(BothPassedAgain(2)) << "more passes: nothing more";
   ExpectInvariants(40);
   store::EventFilter all;
   all.limit = 100;

@@ -32,6 +32,7 @@ namespace {
 namespace json = boost::json;
 using testing::Eventually;
 using testing::HttpCall;
+using testing::MetricValue;
 using testing::Process;
 using testing::RelayBinary;
 
@@ -121,6 +122,27 @@ class RelayIntegrationTest : public ::testing::Test {
       if (c.at("endpoint").as_string() == "start") out.push_back(c.as_object());
     }
     return out;
+  }
+  // The value of one series on the relay's /metrics, or -1 when absent.
+  double Metric(const std::string& series) {
+    return MetricValue(
+        HttpCall("GET", RelayUrl("/metrics"), "", {std::string("Authorization: Bearer ") + kAdminToken}).body, series);
+  }
+  // Waits until the counters named `series` (summed; an absent one counts 0) have grown by `n`
+  // from now: the relay's own word that it made `n` more passes, for tests that assert that
+  // nothing more happened.
+  bool WaitForMore(const std::vector<std::string>& series, double n, std::chrono::milliseconds timeout = std::chrono::seconds(20)) {
+    auto sum = [&] {
+      double total = 0;
+      for (const std::string& one : series) total += std::max(0.0, Metric(one));
+      return total;
+    };
+    const double from = sum();
+    return Eventually([&] { return sum() >= from + n; }, timeout);
+  }
+  // `n` more reconciliation passes, each of which has looked at dbt Cloud's runs since.
+  bool WaitForReconcilePasses(int n) {
+    return WaitForMore({R"(retl_relay_reconcile_passes_total{result="ok"})", R"(retl_relay_reconcile_passes_total{result="error"})"}, n);
   }
   size_t SuccessfulStarts() {
     size_t n = 0;
@@ -602,16 +624,6 @@ TEST_F(RelayIntegrationTest, CliTalksToRudderStackAndFollowsAManualTrigger) {
   EXPECT_NE(failed.out.find("dead"), std::string::npos) << failed.out;
 }
 
-// The value of one series in a Prometheus text exposition, or -1 when absent.
-double MetricValue(const std::string& text, const std::string& series) {
-  std::istringstream in(text);
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.rfind(series + " ", 0) == 0) return std::stod(line.substr(series.size() + 1));
-  }
-  return -1;
-}
-
 TEST_F(RelayIntegrationTest, MetricsMoveWithAScriptedFlowAndPassPromtool) {
   std::string body = Payload();
   ASSERT_EQ(PostSigned(body).status, 200);
@@ -760,7 +772,10 @@ TEST_F(RelayIntegrationTest, GracefulShutdownUnderLoadLosesNothingAndStartsNothi
       }
     });
   }
-  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  ASSERT_TRUE(Eventually([&] {
+    std::lock_guard<std::mutex> lock(mu);
+    return acknowledged.size() >= 20;
+  })) << "load before the signal";
   const auto stop_at = std::chrono::steady_clock::now();
   EXPECT_EQ(relay_->Stop(SIGTERM, std::chrono::seconds(15)), 0);
   const auto took = std::chrono::steady_clock::now() - stop_at;
@@ -921,7 +936,7 @@ TEST_F(ReconcileTest, AMissedRunStartsItsSyncAndItsLateWebhookIsADuplicate) {
   auto late = PostSigned(RunPayload(run));
   ASSERT_EQ(late.status, 200) << late.body;
   EXPECT_NE(late.body.find("\"status\":\"duplicate\""), std::string::npos) << late.body;
-  std::this_thread::sleep_for(std::chrono::milliseconds(1500));  // a pass and a dispatch later
+  ASSERT_TRUE(WaitForReconcilePasses(2)) << "two passes that saw the run, after the late webhook";
   EXPECT_EQ(SuccessfulStarts(), 1u);
   EXPECT_EQ(Triggers().size(), 1u);
   auto listed = Cli({"events"});
@@ -938,7 +953,7 @@ TEST_F(ReconcileTest, ARunWhoseWebhookArrivedIsNeverReconciled) {
   auto hook = PostSigned(RunPayload(run));  // within the same interval as the run's end
   ASSERT_EQ(hook.status, 200) << hook.body;
   ASSERT_TRUE(Eventually([&] { return SuccessfulStarts() == 1; }));
-  std::this_thread::sleep_for(std::chrono::milliseconds(2500));  // two passes see the run
+  ASSERT_TRUE(WaitForReconcilePasses(2)) << "two passes see the run";
   EXPECT_FALSE(HasEvent("reconcile-" + run + "-10"));
   EXPECT_EQ(*OpenStore()->CountEvents(), 1);
   EXPECT_EQ(SuccessfulStarts(), 1u);
@@ -995,7 +1010,7 @@ class ReconcileBadTokenTest : public ReconcileTest {
 TEST_F(ReconcileBadTokenTest, ARefusedTokenIsReportedOnceWithTheFix) {
   FinishRun();
   ASSERT_TRUE(Eventually([&] { return LogCount("reconcile pass failed") >= 1; }, std::chrono::seconds(5)));
-  std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+  ASSERT_TRUE(WaitForMore({R"(retl_relay_reconcile_passes_total{result="error"})"}, 2)) << "two more refused passes";
   EXPECT_EQ(LogCount("reconcile pass failed"), 1u);
   const std::string log = testing::ReadFileBytes(dir_.File("relay.log"));
   EXPECT_NE(log.find("DBT_CLOUD_API_TOKEN"), std::string::npos) << "the fix names the setting";
@@ -1033,7 +1048,8 @@ TEST_F(VerifyRunsTest, AForgedButSignedSuccessStartsNothingAndARealOneStarts) {
   }
   EXPECT_EQ(states[errored], "corrected");
   EXPECT_EQ(states[good], "confirmed");
-  std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+  ASSERT_TRUE(WaitForReconcilePasses(2));
+  EXPECT_EQ(Triggers().size(), 1u) << "the forged success made no trigger";
   EXPECT_EQ(SuccessfulStarts(), 1u) << "the forged success started nothing";
   EXPECT_FALSE(HasEvent("reconcile-" + errored + "-20")) << "the corrected event records the run's real outcome";
   // Replaying the corrected event would act on the forged status: refused.
@@ -1085,6 +1101,19 @@ class AlertTest : public RelayIntegrationTest {
     return out;
   }
 
+  // True once both sinks have handled every alert stored (delivered it, or do not want it) and
+  // are not retrying: a sink's position only moves forward, so nothing stored is sent again.
+  bool AllHandled() {
+    auto store = OpenStore();
+    auto alerts = store->AlertsAfter(0, 1000);
+    auto sinks = store->ListAlertSinks();
+    if (!alerts.ok() || !sinks.ok() || alerts->empty() || sinks->size() != 2) return false;
+    for (const store::AlertSinkState& sink : *sinks) {
+      if (sink.last_alert_id < alerts->back().id || sink.attempts != 0) return false;
+    }
+    return true;
+  }
+
   std::string min_interval_ = "1m";
   std::string webhook_on_ = "\"sync_failed\", \"trigger_dead\"";
   std::string alert_extra_;
@@ -1110,7 +1139,7 @@ TEST_F(AlertTest, AFailedSyncSendsOneSignedAlertNamingTheRunAndTheSync) {
   EXPECT_EQ(a.at("run_ids").as_array()[0].as_string(), run_id);
   EXPECT_NE(a.at("summary").as_string().find("failed"), std::string::npos);
   EXPECT_FALSE(a.at("at").as_string().empty());
-  std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+  ASSERT_TRUE(Eventually([&] { return AllHandled(); })) << "both sinks past the alert";
   EXPECT_EQ(Received("/hooks/retl").size(), 1u) << "delivered once";
   EXPECT_TRUE(Received("/services/T000/B000/SLACKTOKENXYZ").empty()) << "the Slack sink wants trigger_dead only";
   auto metrics = HttpCall("GET", RelayUrl("/metrics"), "", {std::string("Authorization: Bearer ") + kAdminToken});
@@ -1123,7 +1152,7 @@ TEST_F(AlertTest, ASinkAnswering500IsRetriedAndGetsTheAlertOnce) {
   ASSERT_EQ(PostSigned(Payload()).status, 200);
   ASSERT_TRUE(Eventually([&] { return Received("/hooks/retl").size() == 1; }, std::chrono::seconds(20)))
       << testing::ReadFileBytes(dir_.File("relay.log"));
-  std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+  ASSERT_TRUE(Eventually([&] { return AllHandled(); })) << "both sinks past the alert, the retry over";
   EXPECT_EQ(Received("/hooks/retl").size(), 1u);
   const std::string log = testing::ReadFileBytes(dir_.File("relay.log"));
   EXPECT_NE(log.find("alert sink did not answer; will retry"), std::string::npos) << log;
@@ -1240,7 +1269,7 @@ TEST_F(AlertChecksTest, ABurstOfBadSignaturesAndATriggerPendingTooLongAreAlerted
   ASSERT_EQ(PostSigned(Payload()).status, 200);
   ASSERT_TRUE(Eventually([&] { return kinds()["pending_too_long"] == 1; }, std::chrono::seconds(10)))
       << testing::ReadFileBytes(dir_.File("relay.log"));
-  std::this_thread::sleep_for(std::chrono::milliseconds(1000));
+  ASSERT_TRUE(WaitForMore({R"(retl_relay_alert_checks_total{result="ok"})"}, 2)) << "two more check passes";
   EXPECT_EQ(kinds()["pending_too_long"], 1) << "once per trigger that crosses the line";
   EXPECT_EQ(kinds()["signature_failures"], 1) << "no new burst, no new alert";
   for (const auto& [m, sig] : Received("/hooks/retl")) {
@@ -1275,7 +1304,7 @@ TEST_F(FanInTest, ARunOfEachJobAcrossARestartStartsOneSyncThatRecordsBoth) {
       << first.body;
   // Another run of the same job changes nothing but the progress.
   ASSERT_EQ(PostSigned(Payload("job.run.completed", 10, "", "201")).status, 200);
-  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  EXPECT_TRUE(Triggers().empty()) << "decided at ingest: the route did not fire";
   EXPECT_EQ(StartsOf("conn_360"), 0u);
   auto status = Cli({"status"});
   EXPECT_NE(status.out.find("fan-in route customer_360"), std::string::npos) << status.out;
@@ -1300,8 +1329,10 @@ TEST_F(FanInTest, ARunOfEachJobAcrossARestartStartsOneSyncThatRecordsBoth) {
   EXPECT_EQ(trigger.at("fan_in_runs").as_array().size(), 3u) << "two runs of 201 and the run of 202";
   auto shown = Cli({"event", event_id});
   EXPECT_NE(shown.out.find("after job 201 run"), std::string::npos) << shown.out;
-  std::this_thread::sleep_for(std::chrono::milliseconds(500));
   EXPECT_EQ(StartsOf("conn_360"), 1u);
+  for (const store::Trigger& t : Triggers()) {
+    EXPECT_EQ(t.connection_id, "conn_360") << "decided at ingest: the fan-in jobs are not job 123";
+  }
   EXPECT_EQ(StartsOf("conn_main"), 0u) << "the fan-in jobs are not job 123";
 }
 

@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <fstream>
 #include <iterator>
+#include <sstream>
 #include <thread>
 
 namespace relay::testing {
@@ -152,6 +153,15 @@ HttpResult HttpCall(const std::string& method, const std::string& url, const std
   curl_slist_free_all(list);
   curl_easy_cleanup(h);
   return result;
+}
+
+double MetricValue(const std::string& text, const std::string& series) {
+  std::istringstream in(text);
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind(series + " ", 0) == 0) return std::stod(line.substr(series.size() + 1));
+  }
+  return -1;
 }
 
 }  // namespace relay::testing

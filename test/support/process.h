@@ -58,6 +58,9 @@ bool Eventually(F predicate, std::chrono::milliseconds timeout = std::chrono::se
 // The retl-relay binary under test.
 inline std::string RelayBinary() { return RELAY_BINARY; }
 
+// The value of one series ("name{labels}") in a Prometheus text exposition, or -1 when absent.
+double MetricValue(const std::string& text, const std::string& series);
+
 }  // namespace relay::testing
 
 #include "process_inl.h"

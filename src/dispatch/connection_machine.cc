@@ -203,8 +203,10 @@ class ConnectionMachine::Run {
     std::string other;           // kOtherRunning: the sync that runs
   };
 
-  static Answered Failed(const Status& error) {
-    if (error.code() == StatusCode::kConflict) return {Answer::kConflict, error, {}, ""};
+  // A failed call as Decide sees it. A 409 is "another sync runs" only as the answer to a start;
+  // to a read it is whatever IsRetryable says of it (retryable), as for any other error.
+  static Answered Failed(Ask ask, const Status& error) {
+    if (ask == Ask::kStart && error.code() == StatusCode::kConflict) return {Answer::kConflict, error, {}, ""};
     return {IsRetryable(error) ? Answer::kRetryable : Answer::kPermanent, error, {}, ""};
   }
 
@@ -539,7 +541,7 @@ class ConnectionMachine::Run {
     StatusOr<std::string> started = m_.client_.StartSync(conn_.id, conn_.sync_type, &meta);
     now_ = m_.clock_.Now();
     Record("start", meta, started.status(), started.ok() ? *started : "");
-    if (!started.ok()) return Carry(Ask::kStart, Failed(started.status()));
+    if (!started.ok()) return Carry(Ask::kStart, Failed(Ask::kStart, started.status()));
     Answered a{Answer::kStarted, Status::Ok(), {}, ""};
     a.sync.id = *started;
     a.sync.status = "running";
@@ -579,7 +581,7 @@ class ConnectionMachine::Run {
     // external sync may have started since; the candidate closest to our attempt is ours.
     auto recent = m_.client_.ListSyncs(conn_.id, "", kRecentSyncs, &meta);
     Record("list_syncs", meta, recent.status());
-    if (!recent.ok()) return Carry(Ask::kResolve, Failed(recent.status()));
+    if (!recent.ok()) return Carry(Ask::kResolve, Failed(Ask::kResolve, recent.status()));
     StatusOr<std::optional<rudderstack::SyncInfo>> mine = FindNew(*recent, since);
     // Without knowing which syncs the store has, the start cannot be resolved: sending it again
     // could start a second sync. Try again later.
@@ -653,7 +655,7 @@ class ConnectionMachine::Run {
     rudderstack::CallMeta meta;
     auto running = m_.client_.ListSyncs(conn_.id, "running", 1, &meta);
     Record("list_syncs", meta, running.status());
-    if (!running.ok()) return Carry(Ask::kFindRunning, Failed(running.status()));
+    if (!running.ok()) return Carry(Ask::kFindRunning, Failed(Ask::kFindRunning, running.status()));
     if (running->empty()) return Carry(Ask::kFindRunning, {Answer::kNoneRunning, Status::Ok(), {}, ""});
     return Carry(Ask::kFindRunning, {Answer::kOtherRunning, Status::Ok(), {}, running->front().id});
   }
@@ -710,7 +712,7 @@ class ConnectionMachine::Run {
     auto running = m_.client_.ListSyncs(conn_.id, "running", 1, &meta);
     if (!running.ok()) {
       Record("list_syncs", meta, running.status());
-      return Carry(ask, Failed(running.status()));
+      return Carry(ask, Failed(ask, running.status()));
     }
     if (!running->empty()) {
       Count("list_syncs", meta);  // still running: nothing learnt worth a row
@@ -732,7 +734,7 @@ class ConnectionMachine::Run {
     StatusOr<rudderstack::SyncInfo> info = m_.client_.GetSync(conn_.id, conn_.sync_id, &meta);
     if (!info.ok()) {
       Record("get_sync", meta, info.status(), conn_.sync_id);
-      return Carry(Ask::kPoll, Failed(info.status()));
+      return Carry(Ask::kPoll, Failed(Ask::kPoll, info.status()));
     }
     if (IsTerminal(info->status)) {
       Record("get_sync", meta, Status::Ok(), conn_.sync_id);

@@ -126,7 +126,7 @@ enum class Answer {
   kRunningTooLong,  // ... past dispatch.outcome_timeout
   kSucceeded,       // our sync ended
   kFailed,
-  kConflict,   // 409
+  kConflict,   // 409 to a start (to a read, a 409 is retryable like any other IsRetryable error)
   kRetryable,  // 429, 5xx, timeout, refused (and the store failing to say which syncs it knows)
   kPermanent,  // any other 4xx
 };

@@ -582,23 +582,23 @@ INSTANTIATE_TEST_SUITE_P(
         Row{"idle", "timeout", "starting", "starting"}, Row{"idle", "refused", "starting", "starting"},
         // starting: resolving a start whose answer was lost (RudderStack did start it).
         Row{"starting", "2xx", "running", "running"}, Row{"starting", "404", "idle", "dead"},
-        Row{"starting", "401", "idle", "dead"}, Row{"starting", "429", "starting", "starting"},
+        Row{"starting", "401", "idle", "dead"}, Row{"starting", "409", "starting", "starting"}, Row{"starting", "429", "starting", "starting"},
         Row{"starting", "5xx", "starting", "starting"}, Row{"starting", "timeout", "starting", "starting"},
         Row{"starting", "refused", "starting", "starting"},
         // waiting behind another sync.
         Row{"waiting", "2xx", "waiting", "pending"}, Row{"waiting", "404", "idle", "dead"},
-        Row{"waiting", "401", "idle", "dead"}, Row{"waiting", "429", "waiting", "pending"},
+        Row{"waiting", "401", "idle", "dead"}, Row{"waiting", "409", "waiting", "pending"}, Row{"waiting", "429", "waiting", "pending"},
         Row{"waiting", "5xx", "waiting", "pending"}, Row{"waiting", "timeout", "waiting", "pending"},
         Row{"waiting", "refused", "waiting", "pending"},
         // stopping another sync (restart): the stop was sent; is it still running?
         // 2xx: the stop took, nothing runs, and the follow-up (its own start) is sent at once.
         Row{"stopping", "2xx", "running", "running"}, Row{"stopping", "404", "idle", "dead"},
-        Row{"stopping", "401", "idle", "dead"}, Row{"stopping", "429", "stopping", "pending"},
+        Row{"stopping", "401", "idle", "dead"}, Row{"stopping", "409", "stopping", "pending"}, Row{"stopping", "429", "stopping", "pending"},
         Row{"stopping", "5xx", "stopping", "pending"}, Row{"stopping", "timeout", "stopping", "pending"},
         Row{"stopping", "refused", "stopping", "pending"},
         // running: following our sync.
         Row{"running", "2xx", "running", "running"}, Row{"running", "404", "idle", "dead"},
-        Row{"running", "401", "idle", "dead"}, Row{"running", "429", "running", "running"},
+        Row{"running", "401", "idle", "dead"}, Row{"running", "409", "running", "running"}, Row{"running", "429", "running", "running"},
         Row{"running", "5xx", "running", "running"}, Row{"running", "timeout", "running", "running"},
         Row{"running", "refused", "running", "running"}),
     [](const ::testing::TestParamInfo<Row>& info) {

@@ -868,20 +868,27 @@ class SqlStore : public SqlCore<D> {
       // the retry.
       const int64_t now_ms = ToUnixMillis(now);
       for (const Dead& d : dead) {
-        StatusOr<int64_t> seq = D::RequeueSeq(db, d.connection_id, d.sync_type, d.if_running, now_ms);
-        if (!seq.ok()) return seq.status();
         // Only if the row is still the one read as dead: a concurrent retry (or prune) of the
         // same trigger on another instance changed or removed it, and it must not be counted
-        // out of its start twice. (SQLite's one writer never sees that happen.)
+        // out of its start twice. It goes back unsequenced (conn_seq 0) …
         auto u = db.Prepare(
-            "UPDATE triggers SET state = 'pending', conn_seq = ?4, created_at = ?2, updated_at = ?2, sync_id = NULL, "
+            "UPDATE triggers SET state = 'pending', conn_seq = 0, created_at = ?2, updated_at = ?2, sync_id = NULL, "
             "last_error = NULL WHERE id = ?1 AND conn_seq IS NOT DISTINCT FROM CAST(?3 AS BIGINT) "
             "AND (conn_seq IS NOT NULL OR state = 'dead')");
         u.Bind(1, d.id).Bind(2, now_ms);
         BindOptional(u, 3, d.conn_seq);
-        u.Bind(4, *seq).Step();
+        u.Step();
         if (!u.status().ok()) return u.status();
         if (u.Changes() == 0) continue;
+        // … and, where the dialect sequences at once (SQLite), takes its connection's next seq now
+        // that it is known to have moved (a seq taken for nothing would count a phantom trigger).
+        StatusOr<int64_t> seq = D::RequeueSeq(db, d.connection_id, d.sync_type, d.if_running, now_ms);
+        if (!seq.ok()) return seq.status();
+        if (*seq != 0) {
+          auto set = db.Prepare("UPDATE triggers SET conn_seq = ?2 WHERE id = ?1");
+          set.Bind(1, d.id).Bind(2, *seq).Step();
+          if (!set.status().ok()) return set.status();
+        }
         if (d.start_id != 0) {
           auto st = db.Prepare("UPDATE starts SET triggers = triggers - 1 WHERE id = ?1");
           st.Bind(1, d.start_id).Step();

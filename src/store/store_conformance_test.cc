@@ -440,6 +440,12 @@ TEST_P(StoreTest, RowsAnOlderReleaseParkedForYearsRunAgainAtOpen) {
     verify.verify = true;
     ASSERT_TRUE(store->Append(verify, {}).ok());
     ASSERT_TRUE(store->PostponeVerification("wev_verify", now + years, "dbt Cloud said Retry-After: 99999999").ok());
+    auto sink = store->ClaimAlertSink("ops", "A", now, std::chrono::seconds(60));
+    ASSERT_TRUE(sink.ok() && sink->has_value());
+    AlertSinkState failing = **sink;
+    failing.attempts = 3;
+    failing.next_at = now + years;
+    ASSERT_TRUE(store->SaveAlertSink(failing, "A").ok());
     for (const auto& [id, next] : {std::pair{"c1", now + years}, std::pair{"c2", now + std::chrono::hours(1)}}) {
       auto claim = **store->ClaimConnection("A", now, std::chrono::seconds(60));
       ASSERT_EQ(claim.connection.id, id);
@@ -465,6 +471,9 @@ TEST_P(StoreTest, RowsAnOlderReleaseParkedForYearsRunAgainAtOpen) {
   ASSERT_TRUE(due.ok());
   ASSERT_EQ(due->size(), 1u);
   EXPECT_EQ(due->at(0).event_id, "wev_verify");
+  auto sink = store->ClaimAlertSink("ops", "B", now + std::chrono::minutes(1), std::chrono::seconds(60));
+  ASSERT_TRUE(sink.ok());
+  EXPECT_TRUE(sink->has_value()) << "the failing sink tries again";
 }
 
 TEST_P(StoreTest, ALostLeaseFencesOffTheOldOwner) {

@@ -1329,6 +1329,7 @@ TEST_F(FanInTest, ARunOfEachJobAcrossARestartStartsOneSyncThatRecordsBoth) {
   EXPECT_EQ(trigger.at("fan_in_runs").as_array().size(), 3u) << "two runs of 201 and the run of 202";
   auto shown = Cli({"event", event_id});
   EXPECT_NE(shown.out.find("after job 201 run"), std::string::npos) << shown.out;
+  EXPECT_EQ(Triggers().size(), 1u) << "decided at ingest: one trigger, so one start";
   EXPECT_EQ(StartsOf("conn_360"), 1u);
   for (const store::Trigger& t : Triggers()) {
     EXPECT_EQ(t.connection_id, "conn_360") << "decided at ingest: the fan-in jobs are not job 123";

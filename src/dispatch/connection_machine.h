@@ -155,7 +155,6 @@ struct Decision {
   Action action = Action::kImpossible;
   store::Phase phase = store::Phase::kIdle;   // the connection's phase afterwards
   std::optional<store::StartState> start;     // what its unfinished start becomes; nullopt: as it is
-  bool operator==(const Decision&) const = default;
 };
 // Pure: the table above.
 Decision Decide(Ask ask, Answer answer, Policy policy);
